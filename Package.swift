@@ -1,0 +1,35 @@
+// swift-tools-version: 6.0
+// Cohort: federated transfer learning. No SwiftPM package dependencies by design;
+// zlib and OpenSSL come in as system-library targets.
+import PackageDescription
+
+/// The numeric kernels are built for x86-64-v3 (AVX2 + FMA). Without it the SIMD
+/// micro-kernel lowers to scalar `fmaf` calls and runs ~100x slower (see README).
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+
+let package = Package(
+    name: "Cohort",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cohort", targets: ["cohort"]),
+        .library(name: "CohortTensor", targets: ["CohortTensor"]),
+        .library(name: "CohortNN", targets: ["CohortNN"]),
+        .library(name: "CohortCLI", targets: ["CohortCLI"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .target(name: "CohortTensor", swiftSettings: kernelFlags),
+        .target(name: "CohortNN", dependencies: ["CohortTensor"], swiftSettings: kernelFlags),
+        .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN"], swiftSettings: kernelFlags),
+        .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortBench", "CZlib", "COpenSSL"]),
+        .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
+        .testTarget(name: "CohortTensorTests", dependencies: ["CohortTensor"]),
+        .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
+    ]
+)

@@ -1,0 +1,164 @@
+/// Row-major single-precision matrix multiply, `C = alpha·op(A)·op(B) + beta·C`, where
+/// `op(X)` is `X` or `Xᵀ`. This covers the three products backprop needs (A·B, Aᵀ·B, A·Bᵀ).
+///
+/// The kernel follows the Goto/BLIS scheme: B is packed into 16-column panels, A into 6-row
+/// panels, blocked for the caches (`mc`×`kc` of A in L2, a `kc`×16 panel of B in L1), and a
+/// 6×16 register tile of twelve `SIMD8<Float>` accumulators does the work with FMA.
+/// Large products are split across the `WorkerPool`; tiny ones skip packing altogether.
+public enum Gemm {
+    /// Rows of the register tile.
+    public static let mr = 6
+    /// Columns of the register tile.
+    public static let nr = 16
+    static let mc = 144
+    static let kc = 256
+    static let nc = 3072
+    /// Below this many multiply-adds a plain loop beats packing.
+    static let packingThreshold = 6 * 16 * 16
+    /// From this many multiply-adds the product is split across two threads.
+    public nonisolated(unsafe) static var parallelThreshold = 32 * 1024
+
+    /// Computes `C = alpha·op(A)·op(B) + beta·C` on raw row-major storage.
+    ///
+    /// - Parameters:
+    ///   - transA: use `Aᵀ`; `A` is then stored `k×m`, else `m×k`. `lda` is its row stride.
+    ///   - transB: use `Bᵀ`; `B` is then stored `n×k`, else `k×n`. `ldb` is its row stride.
+    ///   - beta: when 0, `C` is not read (it may hold garbage).
+    ///   - threads: how many threads to use at most; 0 picks by problem size.
+    public static func multiply(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 0
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "GEMM dimensions must be non-negative: m=\(m) n=\(n) k=\(k)")
+        precondition(lda >= (transA ? m : k) && ldb >= (transB ? k : n) && ldc >= n,
+                     "GEMM leading dimensions too small: lda=\(lda) ldb=\(ldb) ldc=\(ldc) for m=\(m) n=\(n) k=\(k)")
+        if m == 0 || n == 0 { return }
+        if k == 0 || alpha == 0 { scale(c, ldc: ldc, m: m, n: n, beta: beta); return }
+        let work = m * n * k
+        if work < packingThreshold {
+            small(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let pool = WorkerPool.shared
+        let wanted = threads > 0 ? min(threads, pool.width) : (work >= parallelThreshold ? pool.width : 1)
+        let splitN = n >= 2 * nr * wanted
+        let splitM = !splitN && m >= 2 * mr * wanted
+        let parts = (splitN || splitM) ? min(wanted, 2) : 1
+        if parts == 1 {
+            blocked(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                    a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendableMutablePointer(c)
+        pool.run(tasks: parts) { t in
+            if splitN {
+                let half = ((n / 2) + nr - 1) / nr * nr
+                let j0 = t == 0 ? 0 : half, j1 = t == 0 ? half : n
+                blocked(transA: transA, transB: transB, m: m, n: j1 - j0, k: k, alpha: alpha,
+                        a: pa.p, lda: lda, b: transB ? pb.p + j0 * ldb : pb.p + j0, ldb: ldb,
+                        beta: beta, c: pc.p + j0, ldc: ldc)
+            } else {
+                let half = ((m / 2) + mr - 1) / mr * mr
+                let i0 = t == 0 ? 0 : half, i1 = t == 0 ? half : m
+                blocked(transA: transA, transB: transB, m: i1 - i0, n: n, k: k, alpha: alpha,
+                        a: transA ? pa.p + i0 : pa.p + i0 * lda, lda: lda, b: pb.p, ldb: ldb,
+                        beta: beta, c: pc.p + i0 * ldc, ldc: ldc)
+            }
+        }
+    }
+
+    /// The packed, cache-blocked product on one thread.
+    static func blocked(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let kcMax = min(kc, k)
+        let aSize = ((min(mc, m) + mr - 1) / mr * mr) * kcMax
+        let bSize = ((min(nc, n) + nr - 1) / nr * nr) * kcMax
+        ScratchBuffers.with(count: aSize + bSize) { scratch in
+            let aPack = scratch
+            let bPack = scratch + aSize
+            var jc = 0
+            while jc < n {
+                let nb = min(nc, n - jc)
+                var pc = 0
+                while pc < k {
+                    let kb = min(kc, k - pc)
+                    GemmPacking.packB(transB: transB, b: b, ldb: ldb, row: pc, col: jc, k: kb, n: nb, into: bPack)
+                    let betaHere: Float = pc == 0 ? beta : 1
+                    var ic = 0
+                    while ic < m {
+                        let mb = min(mc, m - ic)
+                        GemmPacking.packA(transA: transA, a: a, lda: lda, row: ic, col: pc, m: mb, k: kb, into: aPack)
+                        macroKernel(m: mb, n: nb, k: kb, alpha: alpha, aPack: aPack, bPack: bPack,
+                                    beta: betaHere, c: c + ic * ldc + jc, ldc: ldc)
+                        ic += mb
+                    }
+                    pc += kb
+                }
+                jc += nb
+            }
+        }
+    }
+
+    @inline(__always)
+    static func macroKernel(m: Int, n: Int, k: Int, alpha: Float, aPack: UnsafePointer<Float>,
+                            bPack: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var jr = 0
+        while jr < n {
+            let cols = min(nr, n - jr)
+            var ir = 0
+            while ir < m {
+                let rows = min(mr, m - ir)
+                GemmMicroKernel.run(k: k, a: aPack + ir * k, b: bPack + jr * k, c: c + ir * ldc + jr, ldc: ldc,
+                                    rows: rows, cols: cols, alpha: alpha, beta: beta)
+                ir += mr
+            }
+            jr += nr
+        }
+    }
+
+    /// C = beta·C (beta 0 writes zeros without reading C).
+    static func scale(_ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, beta: Float) {
+        for i in 0..<m {
+            let row = c + i * ldc
+            if beta == 0 { row.update(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
+        }
+    }
+
+    /// Unpacked loop for tiny products, where packing would cost more than the arithmetic.
+    static func small(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        scale(c, ldc: ldc, m: m, n: n, beta: beta)
+        for i in 0..<m {
+            let row = c + i * ldc
+            for p in 0..<k {
+                let aip = alpha * (transA ? a[p * lda + i] : a[i * lda + p])
+                if transB {
+                    for j in 0..<n { row[j] += aip * b[j * ldb + p] }
+                } else {
+                    let brow = b + p * ldb
+                    for j in 0..<n { row[j] += aip * brow[j] }
+                }
+            }
+        }
+    }
+}
+
+/// A pointer that may cross to a worker thread; the kernel guarantees disjoint writes.
+struct SendablePointer: @unchecked Sendable {
+    let p: UnsafePointer<Float>
+    init(_ p: UnsafePointer<Float>) { self.p = p }
+}
+
+/// A mutable pointer that may cross to a worker thread; the kernel guarantees disjoint writes.
+struct SendableMutablePointer: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Float>
+    init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
+}

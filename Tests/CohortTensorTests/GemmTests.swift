@@ -1,0 +1,80 @@
+import XCTest
+import CohortTensor
+
+final class GemmTests: XCTestCase {
+    /// Naive triple loop in Double: the reference every GEMM path is checked against.
+    private func reference(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                           a: [Float], b: [Float], beta: Float, c: [Float]) -> [Float] {
+        var out = c
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k {
+                    let av = transA ? a[p * m + i] : a[i * k + p]
+                    let bv = transB ? b[j * k + p] : b[p * n + j]
+                    s += Double(av) * Double(bv)
+                }
+                out[i * n + j] = Float(Double(alpha) * s + (beta == 0 ? 0 : Double(beta) * Double(c[i * n + j])))
+            }
+        }
+        return out
+    }
+
+    private func check(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float = 1, beta: Float = 0,
+                       threads: Int = 0, file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SeededRandom(seed: UInt64(m * 10007 + n * 101 + k))
+        let a = (0..<(m * k)).map { _ in rng.normal() }
+        let b = (0..<(k * n)).map { _ in rng.normal() }
+        // With beta == 0 C starts as NaN: the kernel must not read it.
+        let c0 = (0..<(m * n)).map { _ in beta == 0 ? Float.nan : rng.normal() }
+        var c = c0
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    Gemm.multiply(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                                  a: pa.baseAddress!, lda: transA ? m : k, b: pb.baseAddress!, ldb: transB ? k : n,
+                                  beta: beta, c: pc.baseAddress!, ldc: n, threads: threads)
+                }
+            }
+        }
+        let want = reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c0)
+        var worst: Float = 0
+        for i in 0..<(m * n) {
+            // Relative to the size of the sum: sqrt(k) terms of unit variance.
+            let err = abs(c[i] - want[i]) / (Float(k).squareRoot() + abs(want[i]))
+            worst = max(worst, err.isNaN ? .infinity : err)
+        }
+        XCTAssertLessThan(worst, 1e-5, "m=\(m) n=\(n) k=\(k) tA=\(transA) tB=\(transB) threads=\(threads)", file: file, line: line)
+    }
+
+    func testOddShapesAllTransposeVariants() {
+        let shapes = [(1, 1, 1), (7, 13, 5), (65, 129, 33), (6, 16, 1), (13, 17, 300), (150, 40, 257)]
+        for (m, n, k) in shapes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                check(m: m, n: n, k: k, transA: ta, transB: tb)
+            }
+        }
+    }
+
+    func testAlphaBetaAccumulate() {
+        check(m: 65, n: 129, k: 33, transA: false, transB: false, alpha: 0.5, beta: 1)
+        check(m: 65, n: 129, k: 33, transA: true, transB: false, alpha: -2, beta: 0.25)
+        check(m: 7, n: 13, k: 5, transA: false, transB: true, alpha: 1, beta: 1)
+    }
+
+    func testBlockBoundariesAndThreadSplits() {
+        // Crosses mc=144, kc=256 and forces both split directions on two threads.
+        check(m: 300, n: 70, k: 600, transA: false, transB: false, threads: 2)
+        check(m: 20, n: 300, k: 513, transA: true, transB: true, threads: 2)
+        check(m: 64, n: 256, k: 784, transA: false, transB: false, threads: 1)
+        check(m: 784, n: 256, k: 64, transA: true, transB: false, threads: 2)
+    }
+
+    func testZeroKScalesC() {
+        var c: [Float] = [1, 2, 3, 4]
+        let a: [Float] = [0], b: [Float] = [0]
+        Gemm.multiply(transA: false, transB: false, m: 2, n: 2, k: 0, a: a, lda: 1, b: b, ldb: 2,
+                      beta: 0.5, c: &c, ldc: 2)
+        XCTAssertEqual(c, [0.5, 1, 1.5, 2])
+    }
+}
