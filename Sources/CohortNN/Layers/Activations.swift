@@ -1,0 +1,155 @@
+import CohortTensor
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Elementwise activation: ReLU, LeakyReLU or GELU (exact, erf-based, as PyTorch's default).
+public final class Activation: Layer {
+    public let spec: LayerSpec
+    public let slope: Float
+    private var input = Tensor(shape: [0])
+
+    /// An activation for a `relu`, `leakyrelu` or `gelu` spec.
+    public init(spec: LayerSpec) {
+        self.spec = spec
+        slope = spec.kind == .leakyrelu ? (spec.slope ?? 0.01) : 0
+    }
+
+    public func outputShape(for s: [Int]) throws -> [Int] { s }
+
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        input = x
+        var out = x
+        let a = slope
+        out.data.withUnsafeMutableBufferPointer { p in
+            switch spec.kind {
+            case .gelu:
+                for i in 0..<p.count { let v = p[i]; p[i] = 0.5 * v * (1 + erff(v * 0.70710678)) }
+            default:
+                for i in 0..<p.count where p[i] < 0 { p[i] *= a }
+            }
+        }
+        return out
+    }
+
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        var dx = dy
+        let a = slope
+        dx.data.withUnsafeMutableBufferPointer { d in
+            input.data.withUnsafeBufferPointer { x in
+                switch spec.kind {
+                case .gelu:
+                    for i in 0..<d.count {
+                        let v = x[i]
+                        let cdf = 0.5 * (1 + erff(v * 0.70710678))
+                        let pdf = 0.39894228 * expf(-0.5 * v * v)
+                        d[i] *= cdf + v * pdf
+                    }
+                default:
+                    for i in 0..<d.count where x[i] <= 0 { d[i] *= a }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// Inverted dropout: zeroes each value with probability `rate` in training and scales the rest
+/// by 1/(1−rate); the identity in evaluation.
+public final class Dropout: Layer {
+    public let spec: LayerSpec
+    public let rate: Float
+    private var rng: SeededRandom
+    private var mask: [Float] = []
+    /// When true, training-mode forward passes reuse the previous mask (same shape), so the
+    /// layer is a fixed function: used for finite-difference checks and deterministic replays.
+    public var reusesMask = false
+
+    /// A dropout layer drawing its masks from `rng`.
+    public init(spec: LayerSpec, rng: SeededRandom) {
+        self.spec = spec
+        rate = spec.rate ?? 0.5
+        self.rng = rng
+    }
+
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        guard rate >= 0 && rate < 1 else { throw ModelSpecError.layer(spec, "rate must be in [0, 1), got \(rate)") }
+        return s
+    }
+
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        guard mode == .training && rate > 0 else { mask = []; return x }
+        let keep = 1 / (1 - rate)
+        if !(reusesMask && mask.count == x.count) {
+            mask = (0..<x.count).map { _ in rng.uniform() < rate ? 0 : keep }
+        }
+        return x * Tensor(shape: x.shape, data: mask)
+    }
+
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        return mask.isEmpty ? dy : dy * Tensor(shape: dy.shape, data: mask)
+    }
+}
+
+/// Identity forward, `−λ·gradient` backward (Ganin & Lempitsky's gradient reversal, for DANN).
+public final class GradientReversal: Layer {
+    public let spec: LayerSpec
+    /// The reversal scale; DANN schedules it from 0 up to 1 during training.
+    public var lambda: Float
+
+    /// A reversal layer with λ from the spec (default 1).
+    public init(spec: LayerSpec) {
+        self.spec = spec
+        lambda = spec.lambda ?? 1
+    }
+
+    public func outputShape(for s: [Int]) throws -> [Int] { s }
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor { x }
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
+        needsInputGradient ? dy * (-lambda) : nil
+    }
+}
+
+/// Flattens per-sample NHWC feature maps to vectors in PyTorch's (channel, row, column) order,
+/// so a dense layer after it has the same weight layout as in a PyTorch model.
+public final class Flatten: Layer {
+    public let spec: LayerSpec
+    private var inputShape: [Int] = []
+
+    /// A flatten layer.
+    public init(spec: LayerSpec) { self.spec = spec }
+
+    public func outputShape(for s: [Int]) throws -> [Int] { [s.reduce(1, *)] }
+
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        inputShape = x.shape
+        guard x.rank == 4 else { return x.reshaped([x.rows, x.columns]) }
+        let n = x.shape[0], hw = x.shape[1] * x.shape[2], c = x.shape[3]
+        var out = [Float](repeating: 0, count: x.count)
+        x.data.withUnsafeBufferPointer { p in
+            for i in 0..<n {
+                let base = i * hw * c
+                for s in 0..<hw { for j in 0..<c { out[base + j * hw + s] = p[base + s * c + j] } }
+            }
+        }
+        return Tensor(shape: [n, hw * c], data: out)
+    }
+
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        guard inputShape.count == 4 else { return dy.reshaped(inputShape) }
+        let n = inputShape[0], hw = inputShape[1] * inputShape[2], c = inputShape[3]
+        var dx = [Float](repeating: 0, count: dy.count)
+        dy.data.withUnsafeBufferPointer { p in
+            for i in 0..<n {
+                let base = i * hw * c
+                for s in 0..<hw { for j in 0..<c { dx[base + s * c + j] = p[base + j * hw + s] } }
+            }
+        }
+        return Tensor(shape: inputShape, data: dx)
+    }
+}

@@ -1,0 +1,140 @@
+import CohortTensor
+
+/// Batch normalisation over the last (feature or channel) dimension.
+///
+/// `batchnorm1d` takes `[n, features]`, `batchnorm2d` takes NHWC `[n, h, w, channels]`; with
+/// channels last both normalise each channel over all other positions, so one implementation
+/// serves both. Training uses batch statistics and updates the running ones (unbiased variance,
+/// as PyTorch); evaluation uses the running statistics.
+public final class BatchNorm: Layer {
+    public let spec: LayerSpec
+    public let features: Int
+    public let weight: Parameter
+    public let bias: Parameter
+    public let runningMean: Buffer
+    public let runningVar: Buffer
+    public let momentum: Float
+    public let epsilon: Float
+    /// When false, training-mode forward passes leave the running statistics untouched.
+    public var updatesRunningStatistics = true
+    private var normalized: [Float] = []
+    private var inverseStd: [Float] = []
+    private var inputShape: [Int] = []
+
+    /// A layer with γ = 1, β = 0, running mean 0 and running variance 1.
+    public init(spec: LayerSpec, features: Int) {
+        self.spec = spec
+        self.features = features
+        momentum = spec.momentum ?? 0.1
+        epsilon = spec.epsilon ?? 1e-5
+        weight = Parameter(name: spec.name + ".weight", value: Tensor(shape: [features], repeating: 1), isNormalization: true)
+        bias = Parameter(name: spec.name + ".bias", value: Tensor(shape: [features]), isNormalization: true)
+        runningMean = Buffer(name: spec.name + ".running_mean", value: Tensor(shape: [features]))
+        runningVar = Buffer(name: spec.name + ".running_var", value: Tensor(shape: [features], repeating: 1))
+    }
+
+    public var parameters: [Parameter] { [weight, bias] }
+    public var buffers: [Buffer] { [runningMean, runningVar] }
+
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        let rank = spec.kind == .batchnorm2d ? 3 : 1
+        guard s.count == rank, s.last == features else {
+            throw ModelSpecError.layer(spec, "expects per-sample shape \(rank == 3 ? "[h, w, \(features)]" : "[\(features)]"), gets \(s)")
+        }
+        return s
+    }
+
+    /// Per-channel mean and biased variance of a batch (accumulated in Double).
+    public static func channelStatistics(_ x: Tensor, channels c: Int) -> (mean: [Float], variance: [Float]) {
+        let rows = x.count / c
+        var sum = [Double](repeating: 0, count: c), sq = [Double](repeating: 0, count: c)
+        x.data.withUnsafeBufferPointer { p in
+            for r in 0..<rows {
+                let row = p.baseAddress! + r * c
+                for j in 0..<c { let v = Double(row[j]); sum[j] += v; sq[j] += v * v }
+            }
+        }
+        let inv = 1 / Double(max(rows, 1))
+        let mean = sum.map { Float($0 * inv) }
+        let variance = (0..<c).map { j in Float(max(sq[j] * inv - (sum[j] * inv) * (sum[j] * inv), 0)) }
+        return (mean, variance)
+    }
+
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        precondition(x.shape.last == features, "\(spec.name): expects \(features) channels last, got \(x.shape)")
+        inputShape = x.shape
+        let c = features, rows = x.count / c
+        let mean: [Float], variance: [Float]
+        if mode == .training {
+            precondition(rows > 1, "\(spec.name): batch statistics need more than one value per channel")
+            (mean, variance) = BatchNorm.channelStatistics(x, channels: c)
+            if updatesRunningStatistics {
+                let unbias = Float(rows) / Float(rows - 1)
+                for j in 0..<c {
+                    runningMean.value.data[j] = (1 - momentum) * runningMean.value.data[j] + momentum * mean[j]
+                    runningVar.value.data[j] = (1 - momentum) * runningVar.value.data[j] + momentum * variance[j] * unbias
+                }
+            }
+        } else {
+            (mean, variance) = (runningMean.value.data, runningVar.value.data)
+        }
+        inverseStd = variance.map { 1 / ($0 + epsilon).squareRoot() }
+        if normalized.count != x.count { normalized = [Float](repeating: 0, count: x.count) }
+        var out = [Float](repeating: 0, count: x.count)
+        let g = weight.value.data, b = bias.value.data
+        x.data.withUnsafeBufferPointer { px in
+            normalized.withUnsafeMutableBufferPointer { pn in
+                out.withUnsafeMutableBufferPointer { po in
+                    for r in 0..<rows {
+                        let base = r * c
+                        for j in 0..<c {
+                            let xh = (px[base + j] - mean[j]) * inverseStd[j]
+                            pn[base + j] = xh
+                            po[base + j] = g[j] * xh + b[j]
+                        }
+                    }
+                }
+            }
+        }
+        lastMode = mode
+        return Tensor(shape: x.shape, data: out)
+    }
+
+    private var lastMode = ForwardMode.training
+
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
+        let c = features, rows = dy.count / c
+        var sumDy = [Float](repeating: 0, count: c), sumDyXh = [Float](repeating: 0, count: c)
+        dy.data.withUnsafeBufferPointer { pd in
+            normalized.withUnsafeBufferPointer { pn in
+                for r in 0..<rows {
+                    let base = r * c
+                    for j in 0..<c { sumDy[j] += pd[base + j]; sumDyXh[j] += pd[base + j] * pn[base + j] }
+                }
+            }
+        }
+        if weight.isTrainable { for j in 0..<c { weight.grad.data[j] += sumDyXh[j] } }
+        if bias.isTrainable { for j in 0..<c { bias.grad.data[j] += sumDy[j] } }
+        guard needsInputGradient else { return nil }
+        var dx = [Float](repeating: 0, count: dy.count)
+        let g = weight.value.data
+        let inv = 1 / Float(rows)
+        dy.data.withUnsafeBufferPointer { pd in
+            normalized.withUnsafeBufferPointer { pn in
+                for r in 0..<rows {
+                    let base = r * c
+                    for j in 0..<c {
+                        let scale = g[j] * inverseStd[j]
+                        if lastMode == .training {
+                            // Batch statistics depend on every input: the full BatchNorm backward.
+                            dx[base + j] = scale * (pd[base + j] - inv * sumDy[j] - pn[base + j] * inv * sumDyXh[j])
+                        } else {
+                            dx[base + j] = scale * pd[base + j]
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: inputShape, data: dx)
+    }
+}

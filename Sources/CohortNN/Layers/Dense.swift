@@ -1,0 +1,62 @@
+import CohortTensor
+
+/// Fully connected layer: `y = x·Wᵀ + b`, weight `[units, inputs]` as in PyTorch's `Linear`.
+public final class Dense: Layer {
+    public let spec: LayerSpec
+    public let weight: Parameter
+    public let bias: Parameter?
+    public let inputs: Int
+    public let units: Int
+    private var input = Tensor(shape: [0])
+
+    /// A layer initialised like PyTorch's `Linear` (uniform in ±1/√inputs).
+    public init(spec: LayerSpec, inputs: Int, rng: inout SeededRandom) {
+        let units = spec.units!
+        self.spec = spec
+        self.inputs = inputs
+        self.units = units
+        let bound = 1 / Float(inputs).squareRoot()
+        weight = Parameter(name: spec.name + ".weight",
+                           value: Tensor(shape: [units, inputs], data: (0..<(units * inputs)).map { _ in rng.uniform(-bound, bound) }))
+        bias = (spec.bias ?? true)
+            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [units], data: (0..<units).map { _ in rng.uniform(-bound, bound) }))
+            : nil
+    }
+
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        let n = inputShape.reduce(1, *)
+        guard n == inputs else {
+            throw ModelSpecError.layer(spec, "expects \(inputs) input features, gets shape \(inputShape) (\(n)); add a flatten layer or fix 'inputs'")
+        }
+        return [units]
+    }
+
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        let n = x.rows
+        precondition(x.columns == inputs, "\(spec.name): input has \(x.columns) features per sample, expected \(inputs)")
+        input = x
+        var out = [Float](repeating: 0, count: n * units)
+        if let bias {
+            for r in 0..<n { for j in 0..<units { out[r * units + j] = bias.value.data[j] } }
+        }
+        Gemm.multiply(transA: false, transB: true, m: n, n: units, k: inputs, a: x.data, lda: inputs,
+                      b: weight.value.data, ldb: inputs, beta: bias == nil ? 0 : 1, c: &out, ldc: units)
+        return Tensor(shape: [n, units], data: out)
+    }
+
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
+        let n = dy.rows
+        if weight.isTrainable {
+            Gemm.multiply(transA: true, transB: false, m: units, n: inputs, k: n, a: dy.data, lda: units,
+                          b: input.data, ldb: inputs, beta: 1, c: &weight.grad.data, ldc: inputs)
+        }
+        if let bias, bias.isTrainable { bias.grad.add(dy.sumRows()) }
+        guard needsInputGradient else { return nil }
+        var dx = [Float](repeating: 0, count: n * inputs)
+        Gemm.multiply(transA: false, transB: false, m: n, n: inputs, k: units, a: dy.data, lda: units,
+                      b: weight.value.data, ldb: inputs, c: &dx, ldc: inputs)
+        return Tensor(shape: input.shape, data: dx)
+    }
+}

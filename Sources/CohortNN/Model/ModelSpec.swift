@@ -1,0 +1,50 @@
+import Foundation
+
+/// A serialisable model description: the per-sample input shape and the layers in order.
+/// A model can be rebuilt from this JSON alone (plus a seed for fresh weights).
+public struct ModelSpec: Codable, Equatable, Sendable {
+    /// Format tag, always `cohort.model`.
+    public var format = "cohort.model"
+    /// Version of this description format.
+    public var version = 1
+    /// Per-sample input shape: `[features]` for tabular data, `[height, width, channels]` for images.
+    public var inputShape: [Int]
+    /// The layers, first to last.
+    public var layers: [LayerSpec]
+
+    /// A description of a model taking `inputShape` through `layers`.
+    public init(inputShape: [Int], layers: [LayerSpec]) {
+        self.inputShape = inputShape
+        self.layers = layers
+    }
+
+    /// Decodes a description from JSON, with an error naming what is wrong.
+    public static func decode(json data: Data) throws -> ModelSpec {
+        let spec: ModelSpec
+        do {
+            spec = try JSONDecoder().decode(ModelSpec.self, from: data)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw ModelSpecError("model description: missing '\(key.stringValue)' at \(Self.path(context.codingPath))")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ModelSpecError("model description: \(context.debugDescription) at \(Self.path(context.codingPath))")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw ModelSpecError("model description: wrong type at \(Self.path(context.codingPath)): \(context.debugDescription)")
+        } catch {
+            throw ModelSpecError("model description: \(error)")
+        }
+        guard spec.format == "cohort.model" else { throw ModelSpecError("model description: format is '\(spec.format)', expected 'cohort.model'") }
+        guard spec.version == 1 else { throw ModelSpecError("model description: version \(spec.version) is newer than this cohort understands (1)") }
+        return spec
+    }
+
+    /// The description as pretty, key-sorted JSON.
+    public func encodedJSON() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try! encoder.encode(self)
+    }
+
+    private static func path(_ keys: [CodingKey]) -> String {
+        keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+    }
+}
