@@ -1,62 +1,114 @@
 /// Convolution as im2col + GEMM on channels-last (NHWC) data.
 ///
 /// Each output position becomes one row of a `positions × patch` matrix whose columns are
-/// ordered (channel, kernel row, kernel column) — the order of a PyTorch weight
-/// `[out, in, kh, kw]` — so `output = cols · Wᵀ` lands directly in NHWC and the weight keeps
-/// PyTorch's layout. A batched im2col gives one large GEMM instead of one small one per image.
+/// ordered (kernel row, kernel column, channel). In NHWC the cells of one kernel row are
+/// adjacent in memory, so each kernel row of a patch is one contiguous copy. A batched im2col
+/// gives one large GEMM instead of one small one per image; `output = cols · W'ᵀ` lands
+/// directly in NHWC, where `W'` is the weight permuted to `[out, kh, kw, in]`.
 public enum ConvKernels {
-    /// Writes the im2col matrix of `x` (NHWC) into `cols` (`outputPositions × patchSize`).
+    /// Writes the im2col matrix of `x` (NHWC) into `cols` (`outputPositions × patchSize`),
+    /// splitting the batch across the worker pool when it pays.
     public static func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>) {
-        let kk = g.kernelHeight * g.kernelWidth
-        let patch = g.patchSize
+        forBatchSlices(g) { sub, n0 in
+            im2colSerial(sub, x: x + n0 * g.height * g.width * g.channels,
+                         cols: cols + n0 * g.outHeight * g.outWidth * g.patchSize)
+        }
+    }
+
+    /// Adds an im2col-shaped gradient back onto an NHWC input gradient `dx`, which the caller
+    /// has zeroed.
+    public static func col2im(_ g: ConvGeometry, cols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        forBatchSlices(g) { sub, n0 in
+            col2imSerial(sub, cols: cols + n0 * g.outHeight * g.outWidth * g.patchSize,
+                         dx: dx + n0 * g.height * g.width * g.channels)
+        }
+    }
+
+    /// Runs `body(subGeometry, firstImage)` over halves of the batch on two threads when the
+    /// batch is big enough, else once over the whole batch. Images are independent, so the
+    /// halves write disjoint memory.
+    public static func forBatchSlices(_ g: ConvGeometry, _ body: (ConvGeometry, Int) -> Void) {
+        let pool = WorkerPool.shared
+        let work = g.outputPositions * g.patchSize
+        guard pool.width > 1, g.batch >= 2, work >= 1 << 15, Gemm.parallelThreshold < Int.max else {
+            body(g, 0)
+            return
+        }
+        let half = g.batch / 2
+        pool.run(tasks: 2) { t in
+            var sub = g
+            sub.batch = t == 0 ? half : g.batch - half
+            body(sub, t == 0 ? 0 : half)
+        }
+    }
+
+    static func im2colSerial(_ g: ConvGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>) {
+        let c = g.channels, rowLength = g.kernelWidth * c
         var row = cols
         for n in 0..<g.batch {
-            let image = x + n * g.height * g.width * g.channels
+            let image = x + n * g.height * g.width * c
             for oh in 0..<g.outHeight {
                 for ow in 0..<g.outWidth {
+                    let iw0 = ow * g.stride - g.padding
+                    // Columns [lo, hi) of the kernel row fall inside the image.
+                    let lo = max(0, -iw0), hi = min(g.kernelWidth, g.width - iw0)
                     for ki in 0..<g.kernelHeight {
                         let ih = oh * g.stride - g.padding + ki
-                        for kj in 0..<g.kernelWidth {
-                            let iw = ow * g.stride - g.padding + kj
-                            let dst = row + ki * g.kernelWidth + kj
-                            if ih < 0 || ih >= g.height || iw < 0 || iw >= g.width {
-                                for c in 0..<g.channels { dst[c * kk] = 0 }
-                            } else {
-                                let src = image + (ih * g.width + iw) * g.channels
-                                for c in 0..<g.channels { dst[c * kk] = src[c] }
-                            }
+                        let dst = row + ki * rowLength
+                        if ih < 0 || ih >= g.height || lo >= hi {
+                            dst.update(repeating: 0, count: rowLength)
+                            continue
                         }
+                        if lo > 0 { dst.update(repeating: 0, count: lo * c) }
+                        dst.advanced(by: lo * c).update(from: image + (ih * g.width + iw0 + lo) * c, count: (hi - lo) * c)
+                        if hi < g.kernelWidth { dst.advanced(by: hi * c).update(repeating: 0, count: (g.kernelWidth - hi) * c) }
                     }
-                    row += patch
+                    row += g.patchSize
                 }
             }
         }
     }
 
-    /// Scatters (adds) an im2col-shaped gradient back onto an NHWC input gradient `dx`, which
-    /// the caller has zeroed.
-    public static func col2im(_ g: ConvGeometry, cols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        let kk = g.kernelHeight * g.kernelWidth
-        let patch = g.patchSize
+    static func col2imSerial(_ g: ConvGeometry, cols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        let c = g.channels, rowLength = g.kernelWidth * c
         var row = cols
         for n in 0..<g.batch {
-            let image = dx + n * g.height * g.width * g.channels
+            let image = dx + n * g.height * g.width * c
             for oh in 0..<g.outHeight {
                 for ow in 0..<g.outWidth {
-                    for ki in 0..<g.kernelHeight {
-                        let ih = oh * g.stride - g.padding + ki
-                        if ih < 0 || ih >= g.height { continue }
-                        for kj in 0..<g.kernelWidth {
-                            let iw = ow * g.stride - g.padding + kj
-                            if iw < 0 || iw >= g.width { continue }
-                            let src = row + ki * g.kernelWidth + kj
-                            let dst = image + (ih * g.width + iw) * g.channels
-                            for c in 0..<g.channels { dst[c] += src[c * kk] }
+                    let iw0 = ow * g.stride - g.padding
+                    let lo = max(0, -iw0), hi = min(g.kernelWidth, g.width - iw0)
+                    if lo < hi {
+                        for ki in 0..<g.kernelHeight {
+                            let ih = oh * g.stride - g.padding + ki
+                            if ih < 0 || ih >= g.height { continue }
+                            VectorKernels.axpy(count: (hi - lo) * c, alpha: 1, x: row + ki * rowLength + lo * c,
+                                               y: image + (ih * g.width + iw0 + lo) * c)
                         }
                     }
-                    row += patch
+                    row += g.patchSize
                 }
             }
+        }
+    }
+
+    /// Permutes a PyTorch-layout weight `[out, in, kh, kw]` to the im2col column order
+    /// `[out, kh, kw, in]`.
+    public static func permuteWeightToPatchOrder(_ w: UnsafePointer<Float>, out: Int, inChannels: Int, kernelArea: Int,
+                                                 into dst: UnsafeMutablePointer<Float>) {
+        for o in 0..<out {
+            let src = w + o * inChannels * kernelArea, d = dst + o * inChannels * kernelArea
+            for ci in 0..<inChannels { for s in 0..<kernelArea { d[s * inChannels + ci] = src[ci * kernelArea + s] } }
+        }
+    }
+
+    /// Adds a patch-order weight gradient `[out, kh, kw, in]` into a PyTorch-layout gradient
+    /// `[out, in, kh, kw]`.
+    public static func addPatchOrderGradient(_ g: UnsafePointer<Float>, out: Int, inChannels: Int, kernelArea: Int,
+                                             into dst: UnsafeMutablePointer<Float>) {
+        for o in 0..<out {
+            let src = g + o * inChannels * kernelArea, d = dst + o * inChannels * kernelArea
+            for ci in 0..<inChannels { for s in 0..<kernelArea { d[ci * kernelArea + s] += src[s * inChannels + ci] } }
         }
     }
 }

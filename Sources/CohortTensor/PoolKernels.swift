@@ -1,28 +1,51 @@
 /// Max, average and global-average pooling over channels-last (NHWC) batches.
 public enum PoolKernels {
     /// Max pooling; writes the output and, per output element, the flat index of the input
-    /// element that won (for the backward pass). Padding cells never win.
+    /// element that won (for the backward pass; -1 for a window with no valid cell). Padding
+    /// cells never win. The batch is split across the worker pool when it pays.
     public static func maxForward(_ g: ConvGeometry, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                   argmax: UnsafeMutablePointer<Int32>) {
+        ConvKernels.forBatchSlices(g) { sub, n0 in
+            let outPerImage = g.outHeight * g.outWidth * g.channels
+            maxForwardSerial(sub, x: x, firstImage: n0, y: y + n0 * outPerImage, argmax: argmax + n0 * outPerImage)
+        }
+    }
+
+    private static func maxForwardSerial(_ g: ConvGeometry, x: UnsafePointer<Float>, firstImage: Int,
+                                         y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
         let c = g.channels
+        let vectorized = c % 8 == 0
         var o = 0
         for n in 0..<g.batch {
-            let base = n * g.height * g.width * c
+            let base = (firstImage + n) * g.height * g.width * c
             for oh in 0..<g.outHeight {
                 for ow in 0..<g.outWidth {
-                    for ch in 0..<c { y[o + ch] = -.infinity; argmax[o + ch] = -1 }
-                    for ki in 0..<g.kernelHeight {
-                        let ih = oh * g.stride - g.padding + ki
-                        if ih < 0 || ih >= g.height { continue }
-                        for kj in 0..<g.kernelWidth {
-                            let iw = ow * g.stride - g.padding + kj
-                            if iw < 0 || iw >= g.width { continue }
-                            let idx = base + (ih * g.width + iw) * c
-                            for ch in 0..<c where x[idx + ch] > y[o + ch] || argmax[o + ch] < 0 {
-                                y[o + ch] = x[idx + ch]; argmax[o + ch] = Int32(idx + ch)
+                    var first = true
+                    forEachCell(g, oh, ow) { cell in
+                        let idx = base + cell * c
+                        if first {
+                            for ch in 0..<c { y[o + ch] = x[idx + ch]; argmax[o + ch] = Int32(idx + ch) }
+                            first = false
+                        } else if vectorized {
+                            var ch = 0
+                            let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+                            while ch < c {
+                                let v = UnsafeRawPointer(x + idx + ch).loadUnaligned(as: SIMD8<Float>.self)
+                                let best = UnsafeRawPointer(y + o + ch).loadUnaligned(as: SIMD8<Float>.self)
+                                let wins = v .> best
+                                if any(wins) {
+                                    let bi = UnsafeRawPointer(argmax + o + ch).loadUnaligned(as: SIMD8<Int32>.self)
+                                    let cand = SIMD8<Int32>(repeating: Int32(idx + ch)) &+ lane
+                                    UnsafeMutableRawPointer(y + o + ch).storeBytes(of: best.replacing(with: v, where: wins), as: SIMD8<Float>.self)
+                                    UnsafeMutableRawPointer(argmax + o + ch).storeBytes(of: bi.replacing(with: cand, where: wins), as: SIMD8<Int32>.self)
+                                }
+                                ch &+= 8
                             }
+                        } else {
+                            for ch in 0..<c where x[idx + ch] > y[o + ch] { y[o + ch] = x[idx + ch]; argmax[o + ch] = Int32(idx + ch) }
                         }
                     }
+                    if first { for ch in 0..<c { y[o + ch] = 0; argmax[o + ch] = -1 } }
                     o += c
                 }
             }

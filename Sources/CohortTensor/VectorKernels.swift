@@ -21,3 +21,31 @@ public enum VectorKernels {
         for r in 0..<rows { axpy(count: cols, alpha: 1, x: bias, y: m + r * cols) }
     }
 }
+
+extension VectorKernels {
+    /// SGD with momentum, in place: `d = g + λw; v = μv + d; w −= lr·(nesterov ? d + μv : v)`.
+    @inlinable
+    public static func sgdMomentumStep(count: Int, learningRate lr: Float, momentum mu: Float, weightDecay wd: Float,
+                                       nesterov: Bool, weights w: UnsafeMutablePointer<Float>,
+                                       gradient g: UnsafePointer<Float>, velocity v: UnsafeMutablePointer<Float>) {
+        let lrv = SIMD8<Float>(repeating: lr), muv = SIMD8<Float>(repeating: mu), wdv = SIMD8<Float>(repeating: wd)
+        let wr = UnsafeMutableRawPointer(w), gr = UnsafeRawPointer(g), vr = UnsafeMutableRawPointer(v)
+        var i = 0
+        while i + 8 <= count {
+            let off = i * 4
+            let wv = wr.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self)
+            let d = gr.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self).addingProduct(wdv, wv)
+            let newV = d.addingProduct(muv, vr.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self))
+            vr.storeBytes(of: newV, toByteOffset: off, as: SIMD8<Float>.self)
+            let step = nesterov ? d.addingProduct(muv, newV) : newV
+            wr.storeBytes(of: wv.addingProduct(-lrv, step), toByteOffset: off, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < count {
+            let d = g[i] + wd * w[i]
+            v[i] = mu * v[i] + d
+            w[i] -= lr * (nesterov ? d + mu * v[i] : v[i])
+            i &+= 1
+        }
+    }
+}

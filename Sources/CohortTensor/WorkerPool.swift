@@ -54,7 +54,13 @@ public final class WorkerPool: @unchecked Sendable {
                 condition.lock(); condition.broadcast(); condition.unlock()
             }
             escapable(0)
-            while pending.load(ordering: .acquiring) > 0 { spinHint() }
+            // Spin briefly, then yield: if a worker lost its core to another process, spinning
+            // would only keep it from running.
+            var spins = 0
+            while pending.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins > 2_000 { sched_yield() } else { spinHint() }
+            }
             job = nil
         }
     }
@@ -66,7 +72,8 @@ public final class WorkerPool: @unchecked Sendable {
         while true {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen && spins < spinLimit {
-                spinHint(); spins += 1
+                spins += 1
+                if spins % 1_024 == 0 { sched_yield() } else { spinHint() }
             }
             if generation.load(ordering: .acquiring) == seen {
                 condition.lock()

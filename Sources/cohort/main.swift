@@ -1,4 +1,6 @@
 import CohortBench
 import Foundation
-let r = GemmBenchmark.run(threads: [1, 2], seconds: 0.5, repeats: 3) { print($0) }
+let t = Int(CommandLine.arguments.dropFirst().first ?? "2") ?? 2
+let cs = CommandLine.arguments.count > 2 ? [CommandLine.arguments[2]] : ["mlp", "cnn", "tabular"]
+let r = try TrainBenchmark.run(cases: cs, threads: t, seconds: 1, repeats: 3) { print($0) }
 _ = r

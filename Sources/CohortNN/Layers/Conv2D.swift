@@ -11,6 +11,8 @@ public final class Conv2D: Layer {
     private var geometry: ConvGeometry?
     private var inputShape: [Int] = []
     private var cols: [Float] = []
+    /// The weight permuted to im2col column order `[out, kh, kw, in]`, rebuilt each forward.
+    private var patchWeight: [Float] = []
 
     /// A layer initialised like PyTorch's `Conv2d` (uniform in ±1/√(in·k·k)).
     public init(spec: LayerSpec, inChannels: Int, rng: inout SeededRandom) {
@@ -64,8 +66,15 @@ public final class Conv2D: Layer {
                 }
             }
         }
+        if patchWeight.count != weight.value.count { patchWeight = [Float](repeating: 0, count: weight.value.count) }
+        weight.value.data.withUnsafeBufferPointer { w in
+            patchWeight.withUnsafeMutableBufferPointer { pw in
+                ConvKernels.permuteWeightToPatchOrder(w.baseAddress!, out: outChannels, inChannels: inChannels,
+                                                      kernelArea: kernel * kernel, into: pw.baseAddress!)
+            }
+        }
         Gemm.multiply(transA: false, transB: true, m: positions, n: outChannels, k: patch, a: cols, lda: patch,
-                      b: weight.value.data, ldb: patch, beta: bias == nil ? 0 : 1, c: &out, ldc: outChannels)
+                      b: patchWeight, ldb: patch, beta: bias == nil ? 0 : 1, c: &out, ldc: outChannels)
         return Tensor(shape: [g.batch, g.outHeight, g.outWidth, outChannels], data: out)
     }
 
@@ -73,14 +82,21 @@ public final class Conv2D: Layer {
         guard let g = geometry else { preconditionFailure("\(spec.name): backward before forward") }
         let positions = g.outputPositions, patch = g.patchSize
         if weight.isTrainable {
+            var patchGrad = [Float](repeating: 0, count: weight.value.count)
             Gemm.multiply(transA: true, transB: false, m: outChannels, n: patch, k: positions, a: dy.data, lda: outChannels,
-                          b: cols, ldb: patch, beta: 1, c: &weight.grad.data, ldc: patch)
+                          b: cols, ldb: patch, c: &patchGrad, ldc: patch)
+            patchGrad.withUnsafeBufferPointer { g in
+                weight.grad.data.withUnsafeMutableBufferPointer { d in
+                    ConvKernels.addPatchOrderGradient(g.baseAddress!, out: outChannels, inChannels: inChannels,
+                                                      kernelArea: kernel * kernel, into: d.baseAddress!)
+                }
+            }
         }
         if let bias, bias.isTrainable { bias.grad.add(dy.reshaped([positions, outChannels]).sumRows()) }
         guard needsInputGradient else { return nil }
         var dcols = [Float](repeating: 0, count: positions * patch)
         Gemm.multiply(transA: false, transB: false, m: positions, n: patch, k: outChannels, a: dy.data, lda: outChannels,
-                      b: weight.value.data, ldb: patch, c: &dcols, ldc: patch)
+                      b: patchWeight, ldb: patch, c: &dcols, ldc: patch)
         var dx = [Float](repeating: 0, count: inputShape.reduce(1, *))
         dcols.withUnsafeBufferPointer { pc in
             dx.withUnsafeMutableBufferPointer { pd in ConvKernels.col2im(g, cols: pc.baseAddress!, dx: pd.baseAddress!) }

@@ -7,7 +7,13 @@ public final class Adam: Optimizer {
     public var groups: [ParameterGroup]
     public let beta1: Float, beta2: Float, epsilon: Float
     public let decoupledWeightDecay: Bool
-    private var moments: [ObjectIdentifier: (m: [Float], v: [Float], t: Int)] = [:]
+    private var moments: [ObjectIdentifier: AdamState] = [:]
+
+    /// Per-parameter moment estimates; a class so updates happen in place.
+    private final class AdamState {
+        var m: [Float], v: [Float], t = 0
+        init(count: Int) { m = [Float](repeating: 0, count: count); v = m }
+    }
 
     /// Adam, or AdamW when `decoupledWeightDecay`.
     public init(groups: [ParameterGroup], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
@@ -28,7 +34,9 @@ public final class Adam: Optimizer {
             let lr = group.learningRate * learningRateScale, wd = group.weightDecay
             for p in group.parameters where p.isTrainable {
                 let n = p.value.count
-                var state = moments[ObjectIdentifier(p)] ?? ([Float](repeating: 0, count: n), [Float](repeating: 0, count: n), 0)
+                let key = ObjectIdentifier(p)
+                let state = moments[key] ?? AdamState(count: n)
+                moments[key] = state
                 state.t += 1
                 let c1 = 1 - powf(beta1, Float(state.t)), c2 = 1 - powf(beta2, Float(state.t))
                 for i in 0..<n {
@@ -40,7 +48,6 @@ public final class Adam: Optimizer {
                     if decoupledWeightDecay { p.value.data[i] -= lr * wd * p.value.data[i] }
                     p.value.data[i] -= lr * update
                 }
-                moments[ObjectIdentifier(p)] = state
             }
         }
     }

@@ -22,23 +22,19 @@ public final class SGD: Optimizer {
             let lr = group.learningRate * learningRateScale, wd = group.weightDecay
             for p in group.parameters where p.isTrainable {
                 let n = p.value.count
-                var v = momentum > 0 ? (velocity[ObjectIdentifier(p)] ?? [Float](repeating: 0, count: n)) : []
+                let key = ObjectIdentifier(p)
+                if velocity[key] == nil { velocity[key] = [Float](repeating: 0, count: n) }
+                // Momentum 0 keeps a zero velocity, which reduces the update to plain SGD.
+                let mu = momentum
                 p.value.data.withUnsafeMutableBufferPointer { w in
                     p.grad.data.withUnsafeBufferPointer { g in
-                        if momentum == 0 {
-                            for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]) }
-                            return
-                        }
-                        v.withUnsafeMutableBufferPointer { vel in
-                            for i in 0..<n {
-                                let d = g[i] + wd * w[i]
-                                vel[i] = momentum * vel[i] + d
-                                w[i] -= lr * (nesterov ? d + momentum * vel[i] : vel[i])
-                            }
+                        velocity[key]!.withUnsafeMutableBufferPointer { v in
+                            VectorKernels.sgdMomentumStep(count: n, learningRate: lr, momentum: mu, weightDecay: wd,
+                                                          nesterov: nesterov, weights: w.baseAddress!,
+                                                          gradient: g.baseAddress!, velocity: v.baseAddress!)
                         }
                     }
                 }
-                if momentum > 0 { velocity[ObjectIdentifier(p)] = v }
             }
         }
     }
