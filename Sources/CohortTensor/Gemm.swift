@@ -130,22 +130,25 @@ public enum Gemm {
     }
 
     /// Unpacked loop for tiny products, where packing would cost more than the arithmetic.
+    /// Each element is accumulated and stored exactly as the micro-kernel does it (FMA over `k`
+    /// from zero, then alpha, then `beta·C` fused), so a row's result does not depend on which
+    /// path its batch took.
     static func small(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        scale(c, ldc: ldc, m: m, n: n, beta: beta)
         for i in 0..<m {
             let row = c + i * ldc
-            for p in 0..<k {
-                let aip = alpha * (transA ? a[p * lda + i] : a[i * lda + p])
-                if transB {
-                    for j in 0..<n { row[j] += aip * b[j * ldb + p] }
-                } else {
-                    let brow = b + p * ldb
-                    for j in 0..<n { row[j] += aip * brow[j] }
+            for j in 0..<n {
+                var acc: Float = 0
+                for p in 0..<k {
+                    let av = transA ? a[p * lda + i] : a[i * lda + p]
+                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    acc = acc.addingProduct(av, bv)
                 }
+                let v = alpha == 1 ? acc : acc * alpha
+                row[j] = beta == 0 ? v : v.addingProduct(beta, row[j])
             }
         }
     }

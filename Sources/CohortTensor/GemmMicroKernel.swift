@@ -51,8 +51,8 @@ enum GemmMicroKernel {
             for r in 0..<rows {
                 let row = c + r * ldc
                 for j in 0..<cols {
-                    let v = alpha * flat[r * 16 + j]
-                    row[j] = beta == 0 ? v : v + beta * row[j]
+                    let v = alpha == 1 ? flat[r * 16 + j] : alpha * flat[r * 16 + j]
+                    row[j] = beta == 0 ? v : v.addingProduct(beta, row[j])
                 }
             }
         }

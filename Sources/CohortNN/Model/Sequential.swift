@@ -13,6 +13,8 @@ public final class Sequential {
     public let inputShape: [Int]
     /// How many layers ran their backward pass in the last `backward` call.
     public private(set) var lastBackwardLayerCount = 0
+    /// Samples passed through `forward` since creation (a work counter for tests and reports).
+    public private(set) var forwardSampleCount = 0
 
     /// Builds a model with fresh weights drawn from `seed`. Shapes are checked layer by layer;
     /// an inconsistent description throws an error naming the layer.
@@ -66,6 +68,7 @@ public final class Sequential {
         var h = x
         if h.rank - 1 != inputShape.count { h = h.reshaped([h.rows] + inputShape) }
         for layer in layers { h = layer.forward(h, mode: mode) }
+        forwardSampleCount += x.rows
         return h
     }
 

@@ -1,0 +1,57 @@
+import CohortTensor
+
+/// Labelled samples held in memory: inputs `[n, …]` and one integer class label per row.
+public struct LabelledData {
+    public var inputs: Tensor
+    public var labels: [Int]
+
+    /// Pairs inputs with labels. Precondition: one label per row.
+    public init(inputs: Tensor, labels: [Int]) {
+        precondition(inputs.rows == labels.count, "\(labels.count) labels for \(inputs.rows) input rows")
+        self.inputs = inputs
+        self.labels = labels
+    }
+
+    /// Number of samples.
+    public var count: Int { labels.count }
+
+    /// The samples at `indices`, in that order.
+    public func subset(_ indices: some Collection<Int>) -> LabelledData {
+        LabelledData(inputs: inputs.gatherRows(indices), labels: indices.map { labels[$0] })
+    }
+
+    /// Batches of at most `size` samples in a seeded shuffled order (or in order with no rng).
+    public func batches(of size: Int, rng: inout SeededRandom?) -> [LabelledData] {
+        precondition(size > 0, "batch size must be positive, got \(size)")
+        let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(count); rng = r; return p } ?? Array(0..<count)
+        return stride(from: 0, to: count, by: size).map { subset(order[$0..<min($0 + size, count)]) }
+    }
+}
+
+/// Runs a model over data in evaluation mode, batch by batch.
+public enum Inference {
+    /// Model outputs for every row of `inputs`, concatenated.
+    public static func outputs(_ model: Sequential, _ inputs: Tensor, batchSize: Int = 256) -> Tensor {
+        var data: [Float] = []
+        var shape: [Int] = []
+        for start in stride(from: 0, to: inputs.rows, by: batchSize) {
+            let out = model.forward(inputs.rows(start..<min(start + batchSize, inputs.rows)), mode: .evaluation)
+            data += out.data
+            shape = out.shape
+        }
+        shape[0] = inputs.rows
+        return Tensor(shape: shape.isEmpty ? [0] : shape, data: data)
+    }
+
+    /// Class probabilities (softmax of the logits) for every row.
+    public static func probabilities(_ model: Sequential, _ inputs: Tensor, batchSize: Int = 256) -> Tensor {
+        outputs(model, inputs, batchSize: batchSize).softmaxRows()
+    }
+
+    /// Fraction of rows whose arg-max output equals the label.
+    public static func accuracy(_ model: Sequential, _ data: LabelledData) -> Float {
+        guard data.count > 0 else { return 0 }
+        let predicted = outputs(model, data.inputs).argmaxRows()
+        return Float(zip(predicted, data.labels).filter { $0 == $1 }.count) / Float(data.count)
+    }
+}

@@ -1,0 +1,143 @@
+import CohortTensor
+
+/// What a training run does each epoch.
+public struct TrainingConfig {
+    public var epochs: Int
+    public var batchSize: Int
+    /// Seeds the shuffling.
+    public var seed: UInt64
+    /// Cross-entropy class weights (nil: equal).
+    public var classWeights: [Float]?
+    public var labelSmoothing: Float
+    /// Multiplier on every group's learning rate, by optimizer step.
+    public var schedule: LearningRateSchedule
+    /// Pull toward pre-trained weights, if any.
+    public var l2sp: L2SP?
+    /// Unfreeze blocks from the top down as epochs pass, if set.
+    public var unfreezing: GradualUnfreezing?
+    /// Stop after this many epochs without validation improvement and restore the best epoch's
+    /// weights (needs validation data).
+    public var earlyStoppingPatience: Int?
+
+    /// A plain configuration: shuffled mini-batches, constant learning rate.
+    public init(epochs: Int, batchSize: Int, seed: UInt64 = 0, classWeights: [Float]? = nil, labelSmoothing: Float = 0,
+                schedule: LearningRateSchedule = .constant, l2sp: L2SP? = nil, unfreezing: GradualUnfreezing? = nil,
+                earlyStoppingPatience: Int? = nil) {
+        precondition(epochs >= 0 && batchSize > 0, "training needs epochs ≥ 0 and batch size > 0")
+        self.epochs = epochs; self.batchSize = batchSize; self.seed = seed
+        self.classWeights = classWeights; self.labelSmoothing = labelSmoothing
+        self.schedule = schedule; self.l2sp = l2sp; self.unfreezing = unfreezing
+        self.earlyStoppingPatience = earlyStoppingPatience
+    }
+}
+
+/// One epoch of a training run, as reported to progress callbacks and kept in the history.
+public struct EpochRecord: Codable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Float
+    public var trainAccuracy: Float
+    public var validationScore: Float?
+    public var trainableParameters: Int
+    public var seconds: Double
+}
+
+/// The outcome of `Trainer.fit`.
+public struct TrainingHistory: Codable, Sendable {
+    public var epochs: [EpochRecord]
+    /// Epoch whose weights the model holds at the end (the best on validation when early
+    /// stopping was on, else the last).
+    public var selectedEpoch: Int
+    public var stoppedEarly: Bool
+}
+
+/// A training failure with a reason a user can act on.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Mini-batch training of a classifier with the transfer-learning controls applied each step.
+public final class Trainer {
+    public let model: Sequential
+    public let optimizer: Optimizer
+    public var config: TrainingConfig
+    /// Validation score (higher is better); accuracy unless replaced.
+    public var validationMetric: (Sequential, LabelledData) -> Float = Inference.accuracy
+    private var stepCount = 0
+
+    /// A trainer updating `model` with `optimizer`.
+    public init(model: Sequential, optimizer: Optimizer, config: TrainingConfig) {
+        self.model = model
+        self.optimizer = optimizer
+        self.config = config
+    }
+
+    /// One optimizer step on a batch; returns the loss and the number of correct predictions.
+    public func step(_ batch: LabelledData) throws -> (loss: Float, correct: Int) {
+        optimizer.zeroGrad()
+        let logits = model.forward(batch.inputs, mode: .training)
+        let loss = Loss.softmaxCrossEntropy(logits: logits, labels: batch.labels, classWeights: config.classWeights,
+                                            labelSmoothing: config.labelSmoothing)
+        guard loss.value.isFinite else {
+            throw TrainingError("loss became \(loss.value) at step \(stepCount): lower the learning rate or check the data for NaN/extreme values")
+        }
+        model.backward(loss.gradient)
+        config.l2sp?.addGradient(to: model.parameters)
+        optimizer.step(learningRateScale: config.schedule.factor(at: stepCount))
+        stepCount += 1
+        let correct = zip(logits.argmaxRows(), batch.labels).filter { $0 == $1 }.count
+        return (loss.value, correct)
+    }
+
+    /// Trains for `config.epochs` epochs (fewer if early stopping triggers), calling `progress`
+    /// after each epoch.
+    public func fit(_ train: LabelledData, validation: LabelledData? = nil,
+                    progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
+        guard train.count > 0 else { throw TrainingError("no training samples") }
+        if config.earlyStoppingPatience != nil && (validation?.count ?? 0) == 0 {
+            throw TrainingError("early stopping needs a non-empty validation set")
+        }
+        var stopper = config.earlyStoppingPatience.map { EarlyStopping(patience: $0) }
+        var rng: SeededRandom? = SeededRandom(seed: config.seed)
+        var records: [EpochRecord] = []
+        var stoppedEarly = false
+        for epoch in 0..<config.epochs {
+            let start = ContinuousClock.now
+            config.unfreezing?.apply(to: model, epoch: epoch)
+            var lossSum: Float = 0, correct = 0
+            for batch in train.batches(of: config.batchSize, rng: &rng) {
+                let r = try step(batch)
+                lossSum += r.loss * Float(batch.count)
+                correct += r.correct
+            }
+            let score = validation.map { validationMetric(model, $0) }
+            let elapsed = ContinuousClock.now - start
+            let record = EpochRecord(epoch: epoch, trainLoss: lossSum / Float(train.count),
+                                     trainAccuracy: Float(correct) / Float(train.count), validationScore: score,
+                                     trainableParameters: model.trainableParameters.reduce(0) { $0 + $1.value.count },
+                                     seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            records.append(record)
+            progress(record)
+            if var s = stopper, let score {
+                s.offer(score: score, epoch: epoch, model: model)
+                stopper = s
+                if s.shouldStop { stoppedEarly = true; break }
+            }
+        }
+        var selected = records.count - 1
+        if let s = stopper, s.bestEpoch >= 0 {
+            try s.restoreBest(into: model)
+            selected = s.bestEpoch
+        }
+        return TrainingHistory(epochs: records, selectedEpoch: selected, stoppedEarly: stoppedEarly)
+    }
+}
+
+/// Feature extraction: run a frozen backbone once over the data and train only the head on
+/// the cached features, instead of paying the backbone's forward pass every epoch.
+public enum FeatureExtraction {
+    /// The backbone's outputs (evaluation mode) paired with the labels.
+    public static func cache(backbone: Sequential, data: LabelledData, batchSize: Int = 256) -> LabelledData {
+        LabelledData(inputs: Inference.outputs(backbone, data.inputs, batchSize: batchSize), labels: data.labels)
+    }
+}
