@@ -44,22 +44,12 @@ public enum TrainBenchmark {
         public var finalLoss: Float
     }
 
-    /// The benchmark's whole result.
+    /// The result for one thread count.
     public struct Report: Codable, Sendable {
-        public var bench = "train_throughput"
         public var threads: Int
         public var secondsPerRepeat: Double
         public var repeats: Int
         public var cases: [String: CaseResult]
-        /// Filled when a peer JSON (from the PyTorch harness) was given: Cohort ÷ PyTorch.
-        public var peer: PeerComparison?
-    }
-
-    /// Side-by-side ratios against the PyTorch harness's figures.
-    public struct PeerComparison: Codable, Sendable {
-        public var source: String
-        public var torchSamplesPerSecond: [String: Double]
-        public var ratio: [String: Double]
     }
 
     /// Measures every case in `cases`: `repeats` timed runs of at least `seconds` after warm-up.
@@ -94,10 +84,10 @@ public enum TrainBenchmark {
             _ = BenchTiming.rate(seconds: warmup, minIterations: 20, step)
             let rates = (0..<repeats).map { _ in BenchTiming.rate(seconds: seconds, minIterations: 10, step) * Double(batch) }
             let summary = BenchTiming.Summary(rates)
-            progress("train \(name) threads=\(threads): \(Int(summary.median)) samples/s")
+            progress("train \(name) threads=\(threads): \(Int(summary.median)) samples/s (median of \(repeats))")
             results[name] = CaseResult(batch: batch, params: model.parameterCount, samplesPerSecond: summary,
                                        stepMicrosecondsMedian: Double(batch) / summary.median * 1e6, finalLoss: lastLoss)
         }
-        return Report(threads: threads, secondsPerRepeat: seconds, repeats: repeats, cases: results, peer: nil)
+        return Report(threads: threads, secondsPerRepeat: seconds, repeats: repeats, cases: results)
     }
 }

@@ -18,6 +18,17 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         self.layers = layers
     }
 
+    private enum CodingKeys: String, CodingKey { case format, version, inputShape, layers }
+
+    /// Decodes a description; `format` and `version` may be omitted in hand-written files.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decodeIfPresent(String.self, forKey: .format) ?? "cohort.model"
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        inputShape = try c.decode([Int].self, forKey: .inputShape)
+        layers = try c.decode([LayerSpec].self, forKey: .layers)
+    }
+
     /// Decodes a description from JSON, with an error naming what is wrong.
     public static func decode(json data: Data) throws -> ModelSpec {
         let spec: ModelSpec

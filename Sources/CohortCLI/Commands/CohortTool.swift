@@ -1,0 +1,81 @@
+import Foundation
+
+/// The `cohort` command line: its description and dispatch. `main.swift` only calls `main`.
+public enum CohortTool {
+    /// The version printed by `cohort --version`.
+    public static let version = "0.1.0"
+
+    /// Every command, with its options.
+    public static let spec = ToolSpec(
+        name: "cohort", version: version,
+        summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
+        commands: [BenchTrainCommand.spec, BenchGemmCommand.spec, ModelSummaryCommand.spec])
+
+    /// Parses `arguments` (without the program name), runs the command, and returns the exit
+    /// status: 0 on success, 1 when the command failed, 2 for a usage error.
+    public static func main(_ arguments: [String]) -> Int32 {
+        do {
+            switch try spec.parse(arguments) {
+            case .help(_, let text):
+                print(text)
+                return 0
+            case .version(let text):
+                print(text)
+                return 0
+            case .run(let command):
+                try run(command)
+                return 0
+            }
+        } catch let error as UsageError {
+            Terminal.error(error.description)
+            return error.exitCode
+        } catch {
+            Terminal.error("cohort: \(error)")
+            return 1
+        }
+    }
+
+    private static func run(_ command: ParsedCommand) throws {
+        switch command.path {
+        case BenchTrainCommand.spec.path: try BenchTrainCommand.run(command)
+        case BenchGemmCommand.spec.path: try BenchGemmCommand.run(command)
+        case ModelSummaryCommand.spec.path: try ModelSummaryCommand.run(command)
+        default: throw UsageError(context: command.context, problem: "is not implemented")
+        }
+    }
+}
+
+/// Writing to the terminal and files: results to stdout, progress and errors to stderr.
+enum Terminal {
+    static func error(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func progress(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Pretty JSON of `value`, with sorted keys.
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Prints `text` to stdout, and also writes it to `path` when given (atomically).
+    static func emit(_ text: String, to path: String?) throws {
+        print(text)
+        if let path {
+            do { try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                throw CommandError("cannot write '\(path)': \(error.localizedDescription)")
+            }
+        }
+    }
+}
+
+/// A command failure with a message for the user (exit status 1).
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,80 @@
+import XCTest
+import CohortCLI
+import Foundation
+
+/// The real `cohort` binary and its in-process entry point.
+final class CohortToolTests: XCTestCase {
+    /// The `cohort` executable built next to this test bundle.
+    private var binary: URL {
+        var dir = Bundle(for: CohortToolTests.self).bundleURL
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("cohort")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: "/nonexistent/cohort")
+    }
+
+    private func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = args
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testBinaryVersionHelpAndUsageErrors() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        let version = try run(["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertEqual(version.out.trimmingCharacters(in: .whitespacesAndNewlines), "cohort \(CohortTool.version)")
+        let help = try run(["--help"])
+        XCTAssertEqual(help.status, 0)
+        for command in ["bench train", "bench gemm", "model summary"] { XCTAssertTrue(help.out.contains(command), command) }
+        for sub in [["bench", "train"], ["bench", "gemm"], ["model", "summary"]] {
+            let h = try run(sub + ["--help"])
+            XCTAssertEqual(h.status, 0)
+            XCTAssertTrue(h.out.contains("USAGE: cohort \(sub.joined(separator: " "))"), h.out)
+        }
+        let unknown = try run(["bench", "train", "--thread", "2"])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertEqual(unknown.err, "cohort bench train: unknown option '--thread' (did you mean '--threads'?)\n")
+        let missing = try run(["bench", "gemm", "--seconds"])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertEqual(missing.err, "cohort bench gemm: option '--seconds' needs a value\n")
+    }
+
+    func testBenchTrainRunsAndPrintsJSON() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        let r = try run(["bench", "train", "--cases", "tabular", "--threads", "1", "--seconds", "0.05", "--repeats", "1", "--warmup", "0", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let rate = (((json?["byThreads"] as? [String: Any])?["1"] as? [String: Any])?["cases"] as? [String: Any])?["tabular"] as? [String: Any]
+        let median = (rate?["samplesPerSecond"] as? [String: Any])?["median"] as? Double
+        XCTAssertGreaterThan(median ?? 0, 0)
+    }
+
+    func testInvalidValuesExitWithUsageStatus() {
+        XCTAssertEqual(CohortTool.main(["bench", "train", "--threads", "3"]), 2)
+        XCTAssertEqual(CohortTool.main(["bench", "train", "--cases", "resnet"]), 2)
+        XCTAssertEqual(CohortTool.main(["bench", "train", "--repeats", "0"]), 2)
+        XCTAssertEqual(CohortTool.main(["nonsense"]), 2)
+    }
+
+    func testModelSummaryReportsTheFaultyLayer() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cli-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.json"), bad = dir.appendingPathComponent("bad.json")
+        try Data(#"{"inputShape":[8,8,1],"layers":[{"kind":"conv2d","name":"features.0","units":4,"kernel":3},{"kind":"relu","name":"features.1"},{"kind":"flatten","name":"flat"},{"kind":"dense","name":"head","units":2}]}"#.utf8).write(to: good)
+        try Data(#"{"inputShape":[8,8,1],"layers":[{"kind":"conv2d","name":"features.0","kernel":3}]}"#.utf8).write(to: bad)
+        XCTAssertEqual(CohortTool.main(["model", "summary", "--arch", good.path]), 0)
+        XCTAssertEqual(CohortTool.main(["model", "summary", "--arch", bad.path]), 1)
+        XCTAssertEqual(CohortTool.main(["model", "summary", "--arch", dir.appendingPathComponent("absent.json").path]), 1)
+    }
+}
