@@ -138,30 +138,40 @@ public enum Gemm {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        for i in 0..<m {
-            let row = c + i * ldc
-            for j in 0..<n {
-                var acc: Float = 0
+        // Loop order i-p-j into a row accumulator: vectorises over j while every element still
+        // sees the same FMA sequence over p as in the micro-kernel.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { acc in
+            let accp = acc.baseAddress!
+            for i in 0..<m {
+                accp.update(repeating: 0, count: n)
                 for p in 0..<k {
                     let av = transA ? a[p * lda + i] : a[i * lda + p]
-                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
-                    acc = acc.addingProduct(av, bv)
+                    if transB {
+                        for j in 0..<n { accp[j] = accp[j].addingProduct(av, b[j * ldb + p]) }
+                    } else {
+                        let brow = b + p * ldb
+                        for j in 0..<n { accp[j] = accp[j].addingProduct(av, brow[j]) }
+                    }
                 }
-                let v = alpha == 1 ? acc : acc * alpha
-                row[j] = beta == 0 ? v : v.addingProduct(beta, row[j])
+                let row = c + i * ldc
+                for j in 0..<n {
+                    let v = alpha == 1 ? accp[j] : accp[j] * alpha
+                    row[j] = beta == 0 ? v : v.addingProduct(beta, row[j])
+                }
             }
         }
     }
 }
 
-/// A pointer that may cross to a worker thread; the kernel guarantees disjoint writes.
-struct SendablePointer: @unchecked Sendable {
-    let p: UnsafePointer<Float>
-    init(_ p: UnsafePointer<Float>) { self.p = p }
+/// A pointer that may cross to a worker thread; the kernel using it guarantees disjoint writes.
+public struct SendablePointer: @unchecked Sendable {
+    public let p: UnsafePointer<Float>
+    public init(_ p: UnsafePointer<Float>) { self.p = p }
 }
 
-/// A mutable pointer that may cross to a worker thread; the kernel guarantees disjoint writes.
-struct SendableMutablePointer: @unchecked Sendable {
-    let p: UnsafeMutablePointer<Float>
-    init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
+/// A mutable pointer that may cross to a worker thread; the kernel using it guarantees
+/// disjoint writes.
+public struct SendableMutablePointer: @unchecked Sendable {
+    public let p: UnsafeMutablePointer<Float>
+    public init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
 }

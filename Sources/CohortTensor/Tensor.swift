@@ -97,3 +97,12 @@ public struct Tensor: Equatable, Sendable {
         }
     }
 }
+
+extension Array where Element == Float {
+    /// An array of `count` floats whose contents are undefined: for buffers a kernel overwrites
+    /// completely (a GEMM with beta 0, a pooling output), to skip a useless zero-fill.
+    @inlinable
+    public static func uninitialized(count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+}

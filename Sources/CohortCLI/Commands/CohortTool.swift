@@ -1,3 +1,4 @@
+import CohortTensor
 import Foundation
 
 /// The `cohort` command line: its description and dispatch. `main.swift` only calls `main`.
@@ -14,6 +15,7 @@ public enum CohortTool {
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
     public static func main(_ arguments: [String]) -> Int32 {
+        HeapTuning.keepFreedMemory()
         do {
             switch try spec.parse(arguments) {
             case .help(_, let text):

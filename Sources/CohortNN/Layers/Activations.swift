@@ -21,39 +21,43 @@ public final class Activation: Layer {
 
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         input = x
-        var out = x
+        var out = [Float].uninitialized(count: x.count)
         let a = slope
-        out.data.withUnsafeMutableBufferPointer { p in
-            switch spec.kind {
-            case .gelu:
-                for i in 0..<p.count { let v = p[i]; p[i] = 0.5 * v * (1 + erff(v * 0.70710678)) }
-            default:
-                for i in 0..<p.count where p[i] < 0 { p[i] *= a }
+        x.data.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { p in
+                switch spec.kind {
+                case .gelu:
+                    for i in 0..<p.count { let v = src[i]; p[i] = 0.5 * v * (1 + erff(v * 0.70710678)) }
+                default:
+                    for i in 0..<p.count { let v = src[i]; p[i] = v < 0 ? v * a : v }
+                }
             }
         }
-        return out
+        return Tensor(shape: x.shape, data: out)
     }
 
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
-        var dx = dy
+        var dx = [Float].uninitialized(count: dy.count)
         let a = slope
-        dx.data.withUnsafeMutableBufferPointer { d in
-            input.data.withUnsafeBufferPointer { x in
-                switch spec.kind {
-                case .gelu:
-                    for i in 0..<d.count {
-                        let v = x[i]
-                        let cdf = 0.5 * (1 + erff(v * 0.70710678))
-                        let pdf = 0.39894228 * expf(-0.5 * v * v)
-                        d[i] *= cdf + v * pdf
+        dx.withUnsafeMutableBufferPointer { d in
+            dy.data.withUnsafeBufferPointer { g in
+                input.data.withUnsafeBufferPointer { x in
+                    switch spec.kind {
+                    case .gelu:
+                        for i in 0..<d.count {
+                            let v = x[i]
+                            let cdf = 0.5 * (1 + erff(v * 0.70710678))
+                            let pdf = 0.39894228 * expf(-0.5 * v * v)
+                            d[i] = g[i] * (cdf + v * pdf)
+                        }
+                    default:
+                        for i in 0..<d.count { d[i] = x[i] > 0 ? g[i] : g[i] * a }
                     }
-                default:
-                    for i in 0..<d.count where x[i] <= 0 { d[i] *= a }
                 }
             }
         }
-        return dx
+        return Tensor(shape: dy.shape, data: dx)
     }
 }
 
@@ -129,7 +133,7 @@ public final class Flatten: Layer {
         inputShape = x.shape
         guard x.rank == 4 else { return x.reshaped([x.rows, x.columns]) }
         let n = x.shape[0], hw = x.shape[1] * x.shape[2], c = x.shape[3]
-        var out = [Float](repeating: 0, count: x.count)
+        var out = [Float].uninitialized(count: x.count)
         x.data.withUnsafeBufferPointer { p in
             for i in 0..<n {
                 let base = i * hw * c
@@ -143,7 +147,7 @@ public final class Flatten: Layer {
         guard needsInputGradient else { return nil }
         guard inputShape.count == 4 else { return dy.reshaped(inputShape) }
         let n = inputShape[0], hw = inputShape[1] * inputShape[2], c = inputShape[3]
-        var dx = [Float](repeating: 0, count: dy.count)
+        var dx = [Float].uninitialized(count: dy.count)
         dy.data.withUnsafeBufferPointer { p in
             for i in 0..<n {
                 let base = i * hw * c

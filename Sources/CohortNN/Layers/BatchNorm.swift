@@ -80,7 +80,7 @@ public final class BatchNorm: Layer {
         }
         inverseStd = variance.map { 1 / ($0 + epsilon).squareRoot() }
         if normalized.count != x.count { normalized = [Float](repeating: 0, count: x.count) }
-        var out = [Float](repeating: 0, count: x.count)
+        var out = [Float].uninitialized(count: x.count)
         let g = weight.value.data, b = bias.value.data
         x.data.withUnsafeBufferPointer { px in
             normalized.withUnsafeMutableBufferPointer { pn in
@@ -116,7 +116,7 @@ public final class BatchNorm: Layer {
         if weight.isTrainable { for j in 0..<c { weight.grad.data[j] += sumDyXh[j] } }
         if bias.isTrainable { for j in 0..<c { bias.grad.data[j] += sumDy[j] } }
         guard needsInputGradient else { return nil }
-        var dx = [Float](repeating: 0, count: dy.count)
+        var dx = [Float].uninitialized(count: dy.count)
         let g = weight.value.data
         let inv = 1 / Float(rows)
         dy.data.withUnsafeBufferPointer { pd in

@@ -58,7 +58,7 @@ public final class Conv2D: Layer {
         x.data.withUnsafeBufferPointer { px in
             cols.withUnsafeMutableBufferPointer { pc in ConvKernels.im2col(g, x: px.baseAddress!, cols: pc.baseAddress!) }
         }
-        var out = [Float](repeating: 0, count: positions * outChannels)
+        var out = [Float].uninitialized(count: positions * outChannels)
         if let bias {
             out.withUnsafeMutableBufferPointer { o in
                 bias.value.data.withUnsafeBufferPointer { b in
@@ -82,7 +82,7 @@ public final class Conv2D: Layer {
         guard let g = geometry else { preconditionFailure("\(spec.name): backward before forward") }
         let positions = g.outputPositions, patch = g.patchSize
         if weight.isTrainable {
-            var patchGrad = [Float](repeating: 0, count: weight.value.count)
+            var patchGrad = [Float].uninitialized(count: weight.value.count)
             Gemm.multiply(transA: true, transB: false, m: outChannels, n: patch, k: positions, a: dy.data, lda: outChannels,
                           b: cols, ldb: patch, c: &patchGrad, ldc: patch)
             patchGrad.withUnsafeBufferPointer { g in
@@ -94,11 +94,11 @@ public final class Conv2D: Layer {
         }
         if let bias, bias.isTrainable { bias.grad.add(dy.reshaped([positions, outChannels]).sumRows()) }
         guard needsInputGradient else { return nil }
-        var dcols = [Float](repeating: 0, count: positions * patch)
+        // The forward pass's im2col buffer is dead now: reuse it for the column gradient.
         Gemm.multiply(transA: false, transB: false, m: positions, n: patch, k: outChannels, a: dy.data, lda: outChannels,
-                      b: patchWeight, ldb: patch, c: &dcols, ldc: patch)
+                      b: patchWeight, ldb: patch, c: &cols, ldc: patch)
         var dx = [Float](repeating: 0, count: inputShape.reduce(1, *))
-        dcols.withUnsafeBufferPointer { pc in
+        cols.withUnsafeBufferPointer { pc in
             dx.withUnsafeMutableBufferPointer { pd in ConvKernels.col2im(g, cols: pc.baseAddress!, dx: pd.baseAddress!) }
         }
         return Tensor(shape: inputShape, data: dx)

@@ -37,7 +37,7 @@ public final class Dense: Layer {
         let n = x.rows
         precondition(x.columns == inputs, "\(spec.name): input has \(x.columns) features per sample, expected \(inputs)")
         input = x
-        var out = [Float](repeating: 0, count: n * units)
+        var out = [Float].uninitialized(count: n * units)
         if let bias {
             for r in 0..<n { for j in 0..<units { out[r * units + j] = bias.value.data[j] } }
         }
@@ -54,7 +54,7 @@ public final class Dense: Layer {
         }
         if let bias, bias.isTrainable { bias.grad.add(dy.sumRows()) }
         guard needsInputGradient else { return nil }
-        var dx = [Float](repeating: 0, count: n * inputs)
+        var dx = [Float].uninitialized(count: n * inputs)
         Gemm.multiply(transA: false, transB: false, m: n, n: inputs, k: units, a: dy.data, lda: units,
                       b: weight.value.data, ldb: inputs, c: &dx, ldc: inputs)
         return Tensor(shape: input.shape, data: dx)

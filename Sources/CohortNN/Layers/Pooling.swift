@@ -35,7 +35,7 @@ public final class Pool2D: Layer {
         geometry = g
         inputShape = x.shape
         let outCount = g.outputPositions * g.channels
-        var out = [Float](repeating: 0, count: outCount)
+        var out = [Float].uninitialized(count: outCount)
         x.data.withUnsafeBufferPointer { px in
             out.withUnsafeMutableBufferPointer { po in
                 if isMax {
@@ -54,7 +54,7 @@ public final class Pool2D: Layer {
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
         guard let g = geometry else { preconditionFailure("\(spec.name): backward before forward") }
-        var dx = [Float](repeating: 0, count: inputShape.reduce(1, *))
+        var dx = [Float].uninitialized(count: inputShape.reduce(1, *))
         dy.data.withUnsafeBufferPointer { pdy in
             dx.withUnsafeMutableBufferPointer { pdx in
                 if isMax {
@@ -103,7 +103,7 @@ public final class GlobalAvgPool: Layer {
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
         let n = inputShape[0], hw = inputShape[1] * inputShape[2], c = inputShape[3]
-        var dx = [Float](repeating: 0, count: n * hw * c)
+        var dx = [Float].uninitialized(count: n * hw * c)
         let inv = 1 / Float(hw)
         for i in 0..<n { for s in 0..<hw { for j in 0..<c { dx[(i * hw + s) * c + j] = dy.data[i * c + j] * inv } } }
         return Tensor(shape: inputShape, data: dx)

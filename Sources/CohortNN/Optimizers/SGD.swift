@@ -25,13 +25,20 @@ public final class SGD: Optimizer {
                 let key = ObjectIdentifier(p)
                 if velocity[key] == nil { velocity[key] = [Float](repeating: 0, count: n) }
                 // Momentum 0 keeps a zero velocity, which reduces the update to plain SGD.
-                let mu = momentum
+                let mu = momentum, nesterov = nesterov
                 p.value.data.withUnsafeMutableBufferPointer { w in
                     p.grad.data.withUnsafeBufferPointer { g in
                         velocity[key]!.withUnsafeMutableBufferPointer { v in
-                            VectorKernels.sgdMomentumStep(count: n, learningRate: lr, momentum: mu, weightDecay: wd,
-                                                          nesterov: nesterov, weights: w.baseAddress!,
-                                                          gradient: g.baseAddress!, velocity: v.baseAddress!)
+                            let pw = SendableMutablePointer(w.baseAddress!), pv = SendableMutablePointer(v.baseAddress!)
+                            let pg = SendablePointer(g.baseAddress!)
+                            // Large tensors are split across the pool: elements are independent.
+                            let tasks = n >= 1 << 15 ? WorkerPool.shared.width : 1
+                            WorkerPool.shared.run(tasks: tasks) { t in
+                                let lo = n * t / tasks, hi = n * (t + 1) / tasks
+                                VectorKernels.sgdMomentumStep(count: hi - lo, learningRate: lr, momentum: mu, weightDecay: wd,
+                                                              nesterov: nesterov, weights: pw.p + lo,
+                                                              gradient: pg.p + lo, velocity: pv.p + lo)
+                            }
                         }
                     }
                 }

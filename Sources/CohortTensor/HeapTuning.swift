@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Process-wide allocator settings for training loops.
+public enum HeapTuning {
+    /// Makes glibc's malloc keep freed memory instead of returning it to the kernel.
+    ///
+    /// Training allocates and frees the same multi-megabyte activation buffers every step. By
+    /// default glibc serves blocks over its mmap threshold with fresh mappings and trims the heap
+    /// top, so each step page-faults those buffers in again (and two kernel threads faulting at
+    /// once contend on the address-space lock). With a high fixed mmap threshold and no trimming,
+    /// the buffers are recycled from the heap. Call once at start-up; a no-op off glibc.
+    public static func keepFreedMemory() {
+        #if canImport(Glibc)
+        // <malloc.h> is not in Swift's Glibc module; look mallopt up. Its option numbers are
+        // glibc ABI: M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        _ = mallopt(-3, 256 << 20)
+        _ = mallopt(-1, Int32.max)
+        #endif
+    }
+}
