@@ -49,6 +49,15 @@ final class CohortToolTests: XCTestCase {
         XCTAssertEqual(missing.err, "cohort bench gemm: option '--seconds' needs a value\n")
     }
 
+    func testInfoReportsLinkedSystemLibraries() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        let r = try run(["info", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        XCTAssertTrue((json?["zlib"] as? String)?.hasPrefix("1.") ?? false, r.out)
+        XCTAssertTrue((json?["openssl"] as? String)?.hasPrefix("OpenSSL 3") ?? false, r.out)
+    }
+
     func testBenchTrainRunsAndPrintsJSON() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
         let r = try run(["bench", "train", "--cases", "tabular", "--threads", "1", "--seconds", "0.05", "--repeats", "1", "--warmup", "0", "--json"])

@@ -237,12 +237,24 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(Inference.accuracy(model, val), best, accuracy: 1e-6, "model holds the selected epoch's weights")
     }
 
-    func testNaNLossIsAClearError() throws {
+    func testBadDataAndDivergenceAreClearErrors() throws {
         let model = try Sequential(spec: Synthetic.mlp(2, hidden: [4], classes: 2), seed: 1)
-        let data = LabelledData(inputs: Tensor(shape: [2, 2], data: [1, .nan, 0, 0]), labels: [0, 1])
         let opt = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: 0.1)])
-        XCTAssertThrowsError(try Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 1, batchSize: 2)).fit(data)) {
-            XCTAssertTrue("\($0)".contains("loss became nan"), "\($0)")
+        let trainer = Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 1, batchSize: 2))
+        func message(_ data: LabelledData) -> String {
+            do { _ = try trainer.fit(data); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertEqual(message(LabelledData(inputs: Tensor(shape: [2, 2], data: [1, 0, .nan, 0]), labels: [0, 1])),
+                       "training input at row 1, value 0 is nan: inputs must be finite")
+        XCTAssertEqual(message(LabelledData(inputs: Tensor(shape: [2, 2]), labels: [0, 2])),
+                       "training label 2 at row 1 is outside the model's 2 classes (0..<2)")
+        XCTAssertEqual(message(LabelledData(inputs: Tensor(shape: [2, 3]), labels: [0, 1])),
+                       "training data has 3 values per sample (shape [3]); the model expects [2]")
+        // Divergence is caught at the step where the loss stops being finite.
+        let wild = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: 1e30)])
+        let diverging = Trainer(model: model, optimizer: wild, config: TrainingConfig(epochs: 5, batchSize: 2))
+        XCTAssertThrowsError(try diverging.fit(LabelledData(inputs: Tensor(shape: [4, 2], data: [1, 2, 3, 4, -1, -2, -3, -4]), labels: [0, 1, 0, 1]))) {
+            XCTAssertTrue("\($0)".contains("loss became"), "\($0)")
         }
     }
 }

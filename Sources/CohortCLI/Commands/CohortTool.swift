@@ -10,7 +10,7 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [BenchTrainCommand.spec, BenchGemmCommand.spec, ModelSummaryCommand.spec])
+        commands: [BenchTrainCommand.spec, BenchGemmCommand.spec, ModelSummaryCommand.spec, InfoCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -42,6 +42,7 @@ public enum CohortTool {
         case BenchTrainCommand.spec.path: try BenchTrainCommand.run(command)
         case BenchGemmCommand.spec.path: try BenchGemmCommand.run(command)
         case ModelSummaryCommand.spec.path: try ModelSummaryCommand.run(command)
+        case InfoCommand.spec.path: try InfoCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")
         }
     }

@@ -72,6 +72,22 @@ public final class Trainer {
         self.config = config
     }
 
+    /// Checks that `data` fits the model: per-sample shape, labels within the output classes,
+    /// finite inputs. The error names the first offending row.
+    public func validate(_ data: LabelledData, role: String) throws {
+        let expected = model.inputShape.reduce(1, *)
+        guard data.inputs.columns == expected else {
+            throw TrainingError("\(role) data has \(data.inputs.columns) values per sample (shape \(Array(data.inputs.shape.dropFirst()))); the model expects \(model.inputShape)")
+        }
+        let classes = model.outputShape.reduce(1, *)
+        if let row = data.labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
+            throw TrainingError("\(role) label \(data.labels[row]) at row \(row) is outside the model's \(classes) classes (0..<\(classes))")
+        }
+        if let flat = data.inputs.data.firstIndex(where: { !$0.isFinite }) {
+            throw TrainingError("\(role) input at row \(flat / expected), value \(flat % expected) is \(data.inputs.data[flat]): inputs must be finite")
+        }
+    }
+
     /// One optimizer step on a batch; returns the loss and the number of correct predictions.
     public func step(_ batch: LabelledData) throws -> (loss: Float, correct: Int) {
         optimizer.zeroGrad()
@@ -94,6 +110,8 @@ public final class Trainer {
     public func fit(_ train: LabelledData, validation: LabelledData? = nil,
                     progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
         guard train.count > 0 else { throw TrainingError("no training samples") }
+        try validate(train, role: "training")
+        if let validation { try validate(validation, role: "validation") }
         if config.earlyStoppingPatience != nil && (validation?.count ?? 0) == 0 {
             throw TrainingError("early stopping needs a non-empty validation set")
         }
