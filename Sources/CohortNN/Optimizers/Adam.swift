@@ -30,24 +30,21 @@ public final class Adam: Optimizer {
     }
 
     public func step(learningRateScale: Float) {
-        for group in groups {
-            let lr = group.learningRate * learningRateScale, wd = group.weightDecay
-            for p in group.parameters where p.isTrainable {
-                let n = p.value.count
-                let key = ObjectIdentifier(p)
-                let state = moments[key] ?? AdamState(count: n)
-                moments[key] = state
-                state.t += 1
-                let c1 = 1 - powf(beta1, Float(state.t)), c2 = 1 - powf(beta2, Float(state.t))
-                for i in 0..<n {
-                    var g = p.grad.data[i]
-                    if !decoupledWeightDecay { g += wd * p.value.data[i] }
-                    state.m[i] = beta1 * state.m[i] + (1 - beta1) * g
-                    state.v[i] = beta2 * state.v[i] + (1 - beta2) * g * g
-                    let update = (state.m[i] / c1) / ((state.v[i] / c2).squareRoot() + epsilon)
-                    if decoupledWeightDecay { p.value.data[i] -= lr * wd * p.value.data[i] }
-                    p.value.data[i] -= lr * update
-                }
+        forEachTrainable(learningRateScale: learningRateScale) { p, lr, wd in
+            let n = p.value.count
+            let key = ObjectIdentifier(p)
+            let state = moments[key] ?? AdamState(count: n)
+            moments[key] = state
+            state.t += 1
+            let c1 = 1 - powf(beta1, Float(state.t)), c2 = 1 - powf(beta2, Float(state.t))
+            for i in 0..<n {
+                var g = p.grad.data[i]
+                if !decoupledWeightDecay { g += wd * p.value.data[i] }
+                state.m[i] = beta1 * state.m[i] + (1 - beta1) * g
+                state.v[i] = beta2 * state.v[i] + (1 - beta2) * g * g
+                let update = (state.m[i] / c1) / ((state.v[i] / c2).squareRoot() + epsilon)
+                if decoupledWeightDecay { p.value.data[i] -= lr * wd * p.value.data[i] }
+                p.value.data[i] -= lr * update
             }
         }
     }

@@ -41,6 +41,15 @@ public protocol Optimizer: AnyObject {
 extension Optimizer {
     /// One update at the base learning rates.
     public func step() { step(learningRateScale: 1) }
+    /// Calls `update(parameter, learningRate, weightDecay)` for every trainable parameter of
+    /// every group, the group's rate multiplied by `learningRateScale`; frozen ones are skipped.
+    public func forEachTrainable(learningRateScale: Float, _ update: (Parameter, Float, Float) -> Void) {
+        for group in groups {
+            let lr = group.learningRate * learningRateScale
+            for p in group.parameters where p.isTrainable { update(p, lr, group.weightDecay) }
+        }
+    }
+
     /// Zeroes the gradients of every parameter in every group.
     public func zeroGrad() { for g in groups { for p in g.parameters { p.zeroGrad() } } }
 }

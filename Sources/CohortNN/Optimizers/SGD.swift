@@ -18,27 +18,24 @@ public final class SGD: Optimizer {
     }
 
     public func step(learningRateScale: Float) {
-        for group in groups {
-            let lr = group.learningRate * learningRateScale, wd = group.weightDecay
-            for p in group.parameters where p.isTrainable {
-                let n = p.value.count
-                let key = ObjectIdentifier(p)
-                if velocity[key] == nil { velocity[key] = [Float](repeating: 0, count: n) }
-                // Momentum 0 keeps a zero velocity, which reduces the update to plain SGD.
-                let mu = momentum, nesterov = nesterov
-                p.value.data.withUnsafeMutableBufferPointer { w in
-                    p.grad.data.withUnsafeBufferPointer { g in
-                        velocity[key]!.withUnsafeMutableBufferPointer { v in
-                            let pw = SendableMutablePointer(w.baseAddress!), pv = SendableMutablePointer(v.baseAddress!)
-                            let pg = SendablePointer(g.baseAddress!)
-                            // Large tensors are split across the pool: elements are independent.
-                            let tasks = n >= 1 << 15 ? WorkerPool.shared.width : 1
-                            WorkerPool.shared.run(tasks: tasks) { t in
-                                let lo = n * t / tasks, hi = n * (t + 1) / tasks
-                                VectorKernels.sgdMomentumStep(count: hi - lo, learningRate: lr, momentum: mu, weightDecay: wd,
-                                                              nesterov: nesterov, weights: pw.p + lo,
-                                                              gradient: pg.p + lo, velocity: pv.p + lo)
-                            }
+        forEachTrainable(learningRateScale: learningRateScale) { p, lr, wd in
+            let n = p.value.count
+            let key = ObjectIdentifier(p)
+            if velocity[key] == nil { velocity[key] = [Float](repeating: 0, count: n) }
+            // Momentum 0 keeps a zero velocity, which reduces the update to plain SGD.
+            let mu = momentum, nesterov = nesterov
+            p.value.data.withUnsafeMutableBufferPointer { w in
+                p.grad.data.withUnsafeBufferPointer { g in
+                    velocity[key]!.withUnsafeMutableBufferPointer { v in
+                        let pw = SendableMutablePointer(w.baseAddress!), pv = SendableMutablePointer(v.baseAddress!)
+                        let pg = SendablePointer(g.baseAddress!)
+                        // Large tensors are split across the pool: elements are independent.
+                        let tasks = n >= 1 << 15 ? WorkerPool.shared.width : 1
+                        WorkerPool.shared.run(tasks: tasks) { t in
+                            let lo = n * t / tasks, hi = n * (t + 1) / tasks
+                            VectorKernels.sgdMomentumStep(count: hi - lo, learningRate: lr, momentum: mu, weightDecay: wd,
+                                                          nesterov: nesterov, weights: pw.p + lo,
+                                                          gradient: pg.p + lo, velocity: pv.p + lo)
                         }
                     }
                 }
