@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "cohort", targets: ["cohort"]),
         .library(name: "CohortTensor", targets: ["CohortTensor"]),
         .library(name: "CohortNN", targets: ["CohortNN"]),
+        .library(name: "CohortCheckpoint", targets: ["CohortCheckpoint"]),
         .library(name: "CohortCLI", targets: ["CohortCLI"]),
     ],
     targets: [
@@ -25,11 +26,14 @@ let package = Package(
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .target(name: "CohortTensor", swiftSettings: kernelFlags),
         .target(name: "CohortNN", dependencies: ["CohortTensor"], swiftSettings: kernelFlags),
-        .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN"], swiftSettings: kernelFlags),
-        .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortBench", "CZlib", "COpenSSL"]),
+        .target(name: "CohortCheckpoint", dependencies: ["CohortTensor", "CohortNN", "CZlib", "COpenSSL"], swiftSettings: kernelFlags),
+        .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint"], swiftSettings: kernelFlags),
+        .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortBench", "CZlib", "COpenSSL"]),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
         .testTarget(name: "CohortTensorTests", dependencies: ["CohortTensor"]),
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
+        .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortNN", "CohortTensor"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
     ]
 )
