@@ -1,0 +1,146 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sequential, bounds-checked reading of a file, hashing everything read.
+///
+/// Every read names what it is for, so a short file gives a `truncated` error saying which
+/// field was cut and where. Sizes are checked against the bytes left before anything is allocated.
+final class BinaryFileReader {
+    let path: String
+    let size: Int
+    private(set) var offset = 0
+    private let fd: Int32
+    let hasher = SHA256()
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw CheckpointError.io(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { close(fd); throw CheckpointError.io(path: path, reason: "cannot stat") }
+        size = Int(st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    var remaining: Int { size - offset }
+
+    /// Reads exactly `count` bytes, hashing them unless `hash` is false.
+    func bytes(_ count: Int, for what: String, hash: Bool = true) throws -> [UInt8] {
+        guard count >= 0, count <= remaining else {
+            throw CheckpointError.truncated(path: path, offset: offset, needed: count, fileSize: size, what: what)
+        }
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        try out.withUnsafeMutableBytes { buf in
+            while done < count {
+                let n = read(fd, buf.baseAddress! + done, count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw CheckpointError.io(path: path, reason: "read failed at offset \(offset + done)") }
+                done += n
+            }
+            if hash { hasher.update(UnsafeRawBufferPointer(buf)) }
+        }
+        offset += count
+        return out
+    }
+
+    func u8(_ what: String) throws -> UInt8 { try bytes(1, for: what)[0] }
+    func u16(_ what: String) throws -> UInt16 { UInt16(littleEndianBytes: try bytes(2, for: what)) }
+    func u32(_ what: String) throws -> UInt32 { UInt32(littleEndianBytes: try bytes(4, for: what)) }
+    func u64(_ what: String) throws -> UInt64 { UInt64(littleEndianBytes: try bytes(8, for: what)) }
+
+    func corrupt(_ reason: String, at position: Int? = nil) -> CheckpointError {
+        .corrupt(path: path, offset: position ?? offset, reason: reason)
+    }
+}
+
+/// Sequential writing to a temporary file that replaces the target only when complete
+/// (write, fsync, rename, fsync the directory): a crash mid-save leaves the old file intact.
+final class AtomicFileWriter {
+    let path: String
+    let temporaryPath: String
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    let hasher = SHA256()
+    private(set) var written = 0
+
+    init(path: String) throws {
+        self.path = path
+        temporaryPath = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else {
+            throw CheckpointError.io(path: path, reason: "cannot create temporary file \(temporaryPath): \(String(cString: strerror(errno)))")
+        }
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd); unlink(temporaryPath) }
+    }
+
+    func write(_ bytes: [UInt8], hash: Bool = true) throws {
+        bytes.withUnsafeBytes { if hash { hasher.update($0) } }
+        buffer += bytes
+        written += bytes.count
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func write(raw: UnsafeRawBufferPointer) throws {
+        hasher.update(raw)
+        try flush()
+        try writeAll(raw)
+        written += raw.count
+    }
+
+    func u8(_ v: UInt8) throws { try write([v]) }
+    func u16(_ v: UInt16) throws { try write(v.littleEndianBytes) }
+    func u32(_ v: UInt32) throws { try write(v.littleEndianBytes) }
+    func u64(_ v: UInt64) throws { try write(v.littleEndianBytes) }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ raw: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw CheckpointError.io(path: path, reason: "write failed: \(String(cString: strerror(errno)))") }
+            done += n
+        }
+    }
+
+    /// Flushes, fsyncs, and renames over the target; then fsyncs the directory.
+    func commit() throws {
+        try flush()
+        guard fsync(fd) == 0 else { throw CheckpointError.io(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+        close(fd)
+        fd = -1
+        guard rename(temporaryPath, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporaryPath)
+            throw CheckpointError.io(path: path, reason: "rename into place failed: \(reason)")
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+}
+
+extension FixedWidthInteger {
+    init(littleEndianBytes bytes: [UInt8]) {
+        var v: Self = 0
+        for (i, b) in bytes.enumerated() { v |= Self(b) << (8 * i) }
+        self = v
+    }
+
+    var littleEndianBytes: [UInt8] {
+        (0..<(Self.bitWidth / 8)).map { UInt8(truncatingIfNeeded: self >> (8 * $0)) }
+    }
+}
