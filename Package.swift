@@ -34,6 +34,6 @@ let package = Package(
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortNN", "CohortTensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint"]),
     ]
 )

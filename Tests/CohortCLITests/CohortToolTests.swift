@@ -1,5 +1,6 @@
 import XCTest
 import CohortCLI
+import CohortCheckpoint
 import Foundation
 
 /// The real `cohort` binary and its in-process entry point.
@@ -35,8 +36,8 @@ final class CohortToolTests: XCTestCase {
         XCTAssertEqual(version.out.trimmingCharacters(in: .whitespacesAndNewlines), "cohort \(CohortTool.version)")
         let help = try run(["--help"])
         XCTAssertEqual(help.status, 0)
-        for command in ["bench train", "bench gemm", "model summary"] { XCTAssertTrue(help.out.contains(command), command) }
-        for sub in [["bench", "train"], ["bench", "gemm"], ["model", "summary"]] {
+        for command in ["bench train", "bench gemm", "model summary", "import", "export", "info"] { XCTAssertTrue(help.out.contains(command), command) }
+        for sub in [["bench", "train"], ["bench", "gemm"], ["model", "summary"], ["import"], ["export"], ["info"]] {
             let h = try run(sub + ["--help"])
             XCTAssertEqual(h.status, 0)
             XCTAssertTrue(h.out.contains("USAGE: cohort \(sub.joined(separator: " "))"), h.out)
@@ -66,6 +67,31 @@ final class CohortToolTests: XCTestCase {
         let rate = (((json?["byThreads"] as? [String: Any])?["1"] as? [String: Any])?["cases"] as? [String: Any])?["tabular"] as? [String: Any]
         let median = (rate?["samplesPerSecond"] as? [String: Any])?["median"] as? Double
         XCTAssertGreaterThan(median ?? 0, 0)
+    }
+
+    func testImportThenExportReproducesTheSafetensorsTensors() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        // The fixture lives in the checkpoint tests; find it from this source file's location.
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CohortCheckpointTests/Fixtures")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-import-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ckpt = dir.appendingPathComponent("m.ckpt").path, back = dir.appendingPathComponent("m.safetensors").path
+        let imported = try run(["import", "--safetensors", fixtures.appendingPathComponent("model.safetensors").path,
+                                "--arch", fixtures.appendingPathComponent("arch.json").path, "--out", ckpt])
+        XCTAssertEqual(imported.status, 0, imported.err)
+        XCTAssertTrue(imported.err.contains("ignored features.1.num_batches_tracked"), imported.err)
+        let exported = try run(["export", ckpt, "--out", back])
+        XCTAssertEqual(exported.status, 0, exported.err)
+        let original = try Safetensors.load(fixtures.appendingPathComponent("model.safetensors").path).tensors
+            .filter { !$0.name.hasSuffix("num_batches_tracked") }
+        let again = try Safetensors.load(back).tensors
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: again.map { ($0.name, $0.value) }),
+                       Dictionary(uniqueKeysWithValues: original.map { ($0.name, $0.value) }))
+        let bad = try run(["export", ckpt, "--format", "onnx", "--out", back])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertEqual(bad.err, "cohort export: option '--format' supports only 'safetensors', got 'onnx'\n")
     }
 
     func testInvalidValuesExitWithUsageStatus() {

@@ -10,7 +10,8 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [BenchTrainCommand.spec, BenchGemmCommand.spec, ModelSummaryCommand.spec, InfoCommand.spec])
+        commands: [ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec,
+                   ModelSummaryCommand.spec, InfoCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -43,6 +44,8 @@ public enum CohortTool {
         case BenchGemmCommand.spec.path: try BenchGemmCommand.run(command)
         case ModelSummaryCommand.spec.path: try ModelSummaryCommand.run(command)
         case InfoCommand.spec.path: try InfoCommand.run(command)
+        case ImportCommand.spec.path: try ImportCommand.run(command)
+        case ExportCommand.spec.path: try ExportCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")
         }
     }

@@ -1,0 +1,39 @@
+import CohortCheckpoint
+import CohortNN
+import Foundation
+
+/// `cohort import`: a PyTorch safetensors file plus a Cohort architecture → a checkpoint.
+enum ImportCommand {
+    static let spec = CommandSpec(
+        ["import"], summary: "Convert a PyTorch .safetensors state_dict into a Cohort checkpoint.",
+        discussion: """
+        Tensor names must match the architecture's parameter names (features.0.weight, head.bias, \
+        bn.running_mean, ...) or be renamed with --map, a JSON object of PyTorch name → Cohort name. \
+        PyTorch's num_batches_tracked buffers are ignored. Every missing, mis-shaped or unexpected \
+        tensor is listed in one error. Conv and linear weights keep PyTorch's layout; images are \
+        NHWC inside Cohort, and flatten emits PyTorch's order, so no weight needs permuting.
+        """,
+        options: [
+            OptionSpec("safetensors", value: "FILE", help: "The .safetensors file to import."),
+            OptionSpec("arch", value: "FILE", help: "Cohort architecture description (JSON) of the same network."),
+            OptionSpec("map", value: "FILE", help: "JSON object renaming PyTorch tensor names to Cohort names."),
+            OptionSpec("out", value: "FILE", help: "Checkpoint to write."),
+        ])
+
+    static func run(_ command: ParsedCommand) throws {
+        let source = try command.string("safetensors"), archPath = try command.string("arch"), out = try command.string("out")
+        guard let archData = FileManager.default.contents(atPath: archPath) else { throw CommandError("cannot read architecture file '\(archPath)'") }
+        let arch: ModelSpec
+        do { arch = try ModelSpec.decode(json: archData) } catch { throw CommandError("\(archPath): \(error)") }
+        let model: Sequential
+        do { model = try Sequential(spec: arch, seed: 0) } catch { throw CommandError("\(archPath): \(error)") }
+        let mapping = command.isSet("map") ? try StateImport.loadMapping(try command.string("map")) : [:]
+        let (tensors, metadata) = try Safetensors.load(source)
+        let (state, ignored) = try StateImport.match(tensors, to: model, mapping: mapping, path: source)
+        let history = metadata.isEmpty ? [] : ["safetensors metadata: " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")]
+        let checkpoint = Checkpoint(architecture: arch, metadata: CheckpointMetadata(source: "import \(source)", history: history), tensors: state)
+        try CheckpointFile.save(checkpoint, to: out)
+        Terminal.progress("imported \(state.count) tensors (\(model.parameterCount) parameters) from \(source) into \(out)"
+                          + (ignored.isEmpty ? "" : "; ignored \(ignored.joined(separator: ", "))"))
+    }
+}
