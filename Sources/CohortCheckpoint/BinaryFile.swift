@@ -1,3 +1,4 @@
+import CohortTensor
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +48,27 @@ final class BinaryFileReader {
         return out
     }
 
+    /// Reads `count` little-endian float32 values straight into a new array (hashed), with no
+    /// intermediate byte buffer.
+    func floats(_ count: Int, for what: String) throws -> [Float] {
+        guard count >= 0, count <= remaining / 4 else {
+            throw CheckpointError.truncated(path: path, offset: offset, needed: count * 4, fileSize: size, what: what)
+        }
+        var out = [Float].uninitialized(count: count)
+        try out.withUnsafeMutableBytes { buf in
+            var done = 0
+            while done < buf.count {
+                let n = read(fd, buf.baseAddress! + done, buf.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw CheckpointError.io(path: path, reason: "read failed at offset \(offset + done)") }
+                done += n
+            }
+            hasher.update(UnsafeRawBufferPointer(buf))
+        }
+        offset += count * 4
+        return out
+    }
+
     func u8(_ what: String) throws -> UInt8 { try bytes(1, for: what)[0] }
     func u16(_ what: String) throws -> UInt16 { UInt16(littleEndianBytes: try bytes(2, for: what)) }
     func u32(_ what: String) throws -> UInt32 { UInt32(littleEndianBytes: try bytes(4, for: what)) }
@@ -82,6 +104,11 @@ final class AtomicFileWriter {
     }
 
     func write(_ bytes: [UInt8], hash: Bool = true) throws {
+        if bytes.count >= 1 << 16 && hash {
+            // Large payloads go straight to the file instead of through the staging buffer.
+            try bytes.withUnsafeBytes { try write(raw: $0) }
+            return
+        }
         bytes.withUnsafeBytes { if hash { hasher.update($0) } }
         buffer += bytes
         written += bytes.count

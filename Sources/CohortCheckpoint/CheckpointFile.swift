@@ -57,7 +57,9 @@ public enum CheckpointFile {
         try out.write(Array(header))
         for (name, value) in checkpoint.tensors {
             let storage: StorageType = name.hasSuffix("running_mean") || name.hasSuffix("running_var") ? .float32 : options.storage
-            let raw = storage.encode(value.data)
+            // Plain float32 is written from the tensor's own storage, with no encoded copy.
+            let direct = storage == .float32 && options.zlibLevel == nil
+            let raw = direct ? [] : storage.encode(value.data)
             let stored = options.zlibLevel.map { Zlib.compress(raw, level: $0) } ?? raw
             let nameBytes = Array(name.utf8)
             try out.u16(UInt16(nameBytes.count))
@@ -67,9 +69,9 @@ public enum CheckpointFile {
             try out.u8(options.zlibLevel == nil ? 0 : 1)
             try out.u8(UInt8(value.shape.count))
             for d in value.shape { try out.u64(UInt64(d)) }
-            try out.u64(UInt64(raw.count))
-            try out.u64(UInt64(stored.count))
-            try out.write(stored)
+            try out.u64(UInt64(direct ? value.count * 4 : raw.count))
+            try out.u64(UInt64(direct ? value.count * 4 : stored.count))
+            if direct { try value.data.withUnsafeBytes { try out.write(raw: $0) } } else { try out.write(stored) }
         }
         try out.write(out.hasher.finish(), hash: false)
         try out.commit()
@@ -148,6 +150,10 @@ public enum CheckpointFile {
                 throw r.corrupt("'\(name)': uncompressed payload of \(storedLength) bytes, \(rawLength) expected", at: r.offset - 8)
             }
             let payloadStart = r.offset
+            if storage == .float32 && compression == 0 {
+                tensors.append((name, Tensor(shape: shape, data: try r.floats(count, for: "payload of '\(name)'"))))
+                continue
+            }
             let stored = try r.bytes(Int(storedLength), for: "payload of '\(name)'")
             let raw: [UInt8]
             if compression == 1 {

@@ -59,10 +59,14 @@ public enum Safetensors {
             position = e.end
         }
         guard position == dataSize else { throw r.corrupt("\(dataSize - position) bytes after the last tensor", at: dataStart + position) }
-        let data = try r.bytes(dataSize, for: "tensor data")
+        // The entries tile the data in offset order: read them one at a time, so peak memory is
+        // the tensors plus one tensor's raw bytes.
         var tensors: [(name: String, value: Tensor)] = []
-        for e in entries.sorted(by: { $0.begin < $1.begin }) {
-            let values = data[e.begin..<e.end].withUnsafeBytes { convert($0, dtype: e.dtype) }
+        for e in entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+            let what = "data of '\(e.name)'"
+            let values = e.dtype == "F32"
+                ? try r.floats((e.end - e.begin) / 4, for: what)
+                : try r.bytes(e.end - e.begin, for: what).withUnsafeBytes { convert($0, dtype: e.dtype) }
             tensors.append((e.name, Tensor(shape: e.shape, data: values)))
         }
         return (tensors, metadata)

@@ -13,6 +13,12 @@ public enum StateImport {
     /// names that were ignored.
     public static func match(_ source: [(name: String, value: Tensor)], to model: Sequential, mapping: [String: String] = [:],
                              path: String) throws -> (state: [(name: String, value: Tensor)], ignored: [String]) {
+        try match(source, expecting: model.stateDict().map { ($0.name, $0.value.shape) }, mapping: mapping, path: path)
+    }
+
+    /// As `match(_:to:mapping:path:)`, against the model's tensor names and shapes in order.
+    public static func match(_ source: [(name: String, value: Tensor)], expecting wanted: [(name: String, shape: [Int])],
+                             mapping: [String: String] = [:], path: String) throws -> (state: [(name: String, value: Tensor)], ignored: [String]) {
         var renamed: [String: Tensor] = [:]
         var ignored: [String] = []
         var problems: [String] = []
@@ -23,10 +29,9 @@ public enum StateImport {
             renamed[target] = value
         }
         var state: [(name: String, value: Tensor)] = []
-        let wanted = model.stateDict()
-        for (name, current) in wanted {
-            guard let v = renamed.removeValue(forKey: name) else { problems.append("missing '\(name)' \(current.shape)"); continue }
-            guard v.shape == current.shape else { problems.append("'\(name)': source shape \(v.shape), model needs \(current.shape)"); continue }
+        for (name, shape) in wanted {
+            guard let v = renamed.removeValue(forKey: name) else { problems.append("missing '\(name)' \(shape)"); continue }
+            guard v.shape == shape else { problems.append("'\(name)': source shape \(v.shape), model needs \(shape)"); continue }
             guard v.isFinite else { problems.append("'\(name)': contains NaN or infinity"); continue }
             state.append((name, v))
         }

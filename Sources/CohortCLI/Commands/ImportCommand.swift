@@ -25,15 +25,20 @@ enum ImportCommand {
         guard let archData = FileManager.default.contents(atPath: archPath) else { throw CommandError("cannot read architecture file '\(archPath)'") }
         let arch: ModelSpec
         do { arch = try ModelSpec.decode(json: archData) } catch { throw CommandError("\(archPath): \(error)") }
-        let model: Sequential
-        do { model = try Sequential(spec: arch, seed: 0) } catch { throw CommandError("\(archPath): \(error)") }
+        // Build the model only for its tensor names and shapes, and let its weights go.
+        let expected: [(name: String, shape: [Int])], parameterCount: Int
+        do {
+            let model = try Sequential(spec: arch, seed: 0)
+            expected = model.stateDict().map { ($0.name, $0.value.shape) }
+            parameterCount = model.parameterCount
+        } catch { throw CommandError("\(archPath): \(error)") }
         let mapping = command.isSet("map") ? try StateImport.loadMapping(try command.string("map")) : [:]
         let (tensors, metadata) = try Safetensors.load(source)
-        let (state, ignored) = try StateImport.match(tensors, to: model, mapping: mapping, path: source)
+        let (state, ignored) = try StateImport.match(tensors, expecting: expected, mapping: mapping, path: source)
         let history = metadata.isEmpty ? [] : ["safetensors metadata: " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")]
         let checkpoint = Checkpoint(architecture: arch, metadata: CheckpointMetadata(source: "import \(source)", history: history), tensors: state)
         try CheckpointFile.save(checkpoint, to: out)
-        Terminal.progress("imported \(state.count) tensors (\(model.parameterCount) parameters) from \(source) into \(out)"
+        Terminal.progress("imported \(state.count) tensors (\(parameterCount) parameters) from \(source) into \(out)"
                           + (ignored.isEmpty ? "" : "; ignored \(ignored.joined(separator: ", "))"))
     }
 }
