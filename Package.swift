@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "CohortTensor", targets: ["CohortTensor"]),
         .library(name: "CohortNN", targets: ["CohortNN"]),
         .library(name: "CohortCheckpoint", targets: ["CohortCheckpoint"]),
+        .library(name: "CohortTransport", targets: ["CohortTransport"]),
         .library(name: "CohortCLI", targets: ["CohortCLI"]),
     ],
     targets: [
@@ -27,6 +28,7 @@ let package = Package(
         .target(name: "CohortTensor", swiftSettings: kernelFlags),
         .target(name: "CohortNN", dependencies: ["CohortTensor"], swiftSettings: kernelFlags),
         .target(name: "CohortCheckpoint", dependencies: ["CohortTensor", "CohortNN", "CZlib", "COpenSSL"], swiftSettings: kernelFlags),
+        .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL"]),
         .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint"], swiftSettings: kernelFlags),
         .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortBench", "CZlib", "COpenSSL"]),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
@@ -34,6 +36,7 @@ let package = Package(
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortNN", "CohortTensor"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint"]),
     ]
 )

@@ -1,0 +1,90 @@
+import CZlib
+
+/// One message on the wire (spec: `protocols/wire.md`).
+///
+/// Header, 16 bytes, little-endian: magic `CHRT` (4), protocol version (u16), message type
+/// (u16), payload length (u32), CRC32 of the payload (u32); then the payload. The CRC catches
+/// corruption the transport missed; authentication comes from TLS and the session handshake.
+public struct Frame: Equatable, Sendable {
+    /// The four magic bytes every frame starts with.
+    public static let magic: [UInt8] = Array("CHRT".utf8)
+    /// Header size in bytes.
+    public static let headerSize = 16
+
+    public var version: UInt16
+    public var type: UInt16
+    public var payload: [UInt8]
+
+    /// A frame of `type` carrying `payload`.
+    public init(version: UInt16, type: UInt16, payload: [UInt8]) {
+        self.version = version
+        self.type = type
+        self.payload = payload
+    }
+
+    /// The frame's bytes: header then payload.
+    public func encoded() -> [UInt8] {
+        var out = Frame.magic
+        out.reserveCapacity(Frame.headerSize + payload.count)
+        append(version, to: &out)
+        append(type, to: &out)
+        append(UInt32(payload.count), to: &out)
+        append(Frame.crc32(payload), to: &out)
+        out += payload
+        return out
+    }
+
+    /// CRC-32 (zlib's, IEEE polynomial) of `bytes`.
+    public static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBufferPointer { p in
+            UInt32(CZlib.crc32(0, p.baseAddress, uInt(p.count)))
+        }
+    }
+}
+
+/// A parsed frame header, before its payload has been read.
+public struct FrameHeader: Equatable, Sendable {
+    public var version: UInt16
+    public var type: UInt16
+    public var length: Int
+    public var crc: UInt32
+
+    /// Parses the 16 header bytes; rejects a wrong magic and a length over `maxPayload`
+    /// before any payload is read or allocated.
+    public static func parse(_ bytes: [UInt8], maxPayload: Int) throws(FrameError) -> FrameHeader {
+        guard bytes.count == Frame.headerSize else { throw .truncated(expected: Frame.headerSize, got: bytes.count) }
+        guard Array(bytes[0..<4]) == Frame.magic else { throw .badMagic(Array(bytes[0..<4])) }
+        let version = UInt16(bytes[4]) | UInt16(bytes[5]) << 8
+        let type = UInt16(bytes[6]) | UInt16(bytes[7]) << 8
+        let length = Int(UInt32(bytes[8]) | UInt32(bytes[9]) << 8 | UInt32(bytes[10]) << 16 | UInt32(bytes[11]) << 24)
+        let crc = UInt32(bytes[12]) | UInt32(bytes[13]) << 8 | UInt32(bytes[14]) << 16 | UInt32(bytes[15]) << 24
+        guard length <= maxPayload else { throw .tooLarge(length: length, limit: maxPayload) }
+        return FrameHeader(version: version, type: type, length: length, crc: crc)
+    }
+}
+
+/// Why bytes are not a valid frame.
+public enum FrameError: Error, Equatable, CustomStringConvertible {
+    case badMagic([UInt8])
+    case tooLarge(length: Int, limit: Int)
+    case truncated(expected: Int, got: Int)
+    case checksum(expected: UInt32, computed: UInt32)
+
+    public var description: String {
+        switch self {
+        case .badMagic(let m): return "not a Cohort frame (magic \(m.map { String(format: "%02x", $0) }.joined()), expected 43485254 'CHRT')"
+        case let .tooLarge(length, limit): return "frame payload of \(length) bytes exceeds the limit of \(limit)"
+        case let .truncated(expected, got): return "connection closed mid-frame: \(got) of \(expected) bytes"
+        case let .checksum(expected, computed): return "frame CRC32 mismatch (header \(String(expected, radix: 16)), payload \(String(computed, radix: 16)))"
+        }
+    }
+}
+
+private func append<T: FixedWidthInteger>(_ v: T, to out: inout [UInt8]) {
+    for i in 0..<(T.bitWidth / 8) { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation

@@ -1,0 +1,36 @@
+/// Frames over a byte stream, with a payload size limit and per-frame deadlines.
+public final class FramedConnection {
+    public let stream: ByteStream
+    /// Largest payload accepted; a header announcing more is rejected before reading it.
+    public var maxPayload: Int
+    /// Seconds allowed to receive one whole frame once its first byte is awaited.
+    public var readTimeout: Double
+    public var writeTimeout: Double
+
+    /// Frames over `stream`.
+    public init(stream: ByteStream, maxPayload: Int = 64 << 20, readTimeout: Double = 30, writeTimeout: Double = 30) {
+        self.stream = stream
+        self.maxPayload = maxPayload
+        self.readTimeout = readTimeout
+        self.writeTimeout = writeTimeout
+    }
+
+    /// Sends one frame.
+    public func send(_ frame: Frame) throws {
+        try stream.write(frame.encoded(), timeout: writeTimeout)
+    }
+
+    /// Receives one frame, checking magic, size limit and CRC. Transport failures throw
+    /// `TransportError`; malformed frames throw `FrameError`.
+    public func receive(timeout: Double? = nil) throws -> Frame {
+        let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, timeout: timeout ?? readTimeout),
+                                           maxPayload: maxPayload)
+        let payload = try stream.read(exactly: header.length, timeout: readTimeout)
+        let crc = Frame.crc32(payload)
+        guard crc == header.crc else { throw FrameError.checksum(expected: header.crc, computed: crc) }
+        return Frame(version: header.version, type: header.type, payload: payload)
+    }
+
+    /// Closes the underlying stream.
+    public func close() { stream.close() }
+}

@@ -1,0 +1,116 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP connection over a POSIX socket, with deadlines enforced by `poll`.
+public final class TCPSocket: ByteStream {
+    /// The file descriptor (−1 once closed).
+    public private(set) var fd: Int32
+    public let peer: String
+
+    init(fd: Int32, peer: String) {
+        self.fd = fd
+        self.peer = peer
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        // SIGPIPE is avoided per call with MSG_NOSIGNAL.
+    }
+
+    deinit { close() }
+
+    /// Connects to `host:port` (numeric or resolvable), trying each address until one answers
+    /// within `timeout` seconds.
+    public static func connect(host: String, port: UInt16, timeout: Double) throws -> TCPSocket {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0, let first = list else {
+            throw TransportError("cannot resolve '\(host)': \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        var lastError = "no address"
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let ai = cursor {
+            cursor = ai.pointee.ai_next
+            let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
+            guard fd >= 0 else { lastError = String(cString: strerror(errno)); continue }
+            let flags = fcntl(fd, F_GETFL)
+            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+            if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+                lastError = String(cString: strerror(errno)); Glibc.close(fd); continue
+            }
+            guard waitFor(fd: fd, events: Int16(POLLOUT), timeout: timeout) else {
+                lastError = "timed out after \(timeout) s"; Glibc.close(fd); continue
+            }
+            var err: Int32 = 0
+            var len = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+            guard err == 0 else { lastError = String(cString: strerror(err)); Glibc.close(fd); continue }
+            return TCPSocket(fd: fd, peer: "\(host):\(port)")
+        }
+        throw TransportError("cannot connect to \(host):\(port): \(lastError)")
+    }
+
+    /// Waits until `fd` is ready for `events` or `timeout` passes; false on timeout.
+    static func waitFor(fd: Int32, events: Int16, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { return false }
+            var p = pollfd(fd: fd, events: events, revents: 0)
+            let n = poll(&p, 1, Int32(min(left * 1000, Double(Int32.max)).rounded(.up)))
+            if n > 0 { return true }
+            if n < 0 && errno != EINTR { return true } // let the following call report the error
+        }
+    }
+
+    public func read(exactly count: Int, timeout: Double) throws -> [UInt8] {
+        guard fd >= 0 else { throw TransportError("\(peer): connection is closed") }
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        try out.withUnsafeMutableBytes { buf in
+            while done < count {
+                let left = deadline.timeIntervalSinceNow
+                guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLIN), timeout: left) else {
+                    throw TransportError("\(peer): read timed out after \(timeout) s (\(done) of \(count) bytes)")
+                }
+                let n = recv(fd, buf.baseAddress! + done, count - done, 0)
+                if n == 0 { throw TransportError("\(peer): connection closed by peer (\(done) of \(count) bytes)") }
+                if n < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    throw TransportError.system("\(peer): read failed")
+                }
+                done += n
+            }
+        }
+        return out
+    }
+
+    public func write(_ bytes: [UInt8], timeout: Double) throws {
+        guard fd >= 0 else { throw TransportError("\(peer): connection is closed") }
+        var done = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        try bytes.withUnsafeBytes { buf in
+            while done < bytes.count {
+                let left = deadline.timeIntervalSinceNow
+                guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLOUT), timeout: left) else {
+                    throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(bytes.count) bytes)")
+                }
+                let n = send(fd, buf.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    throw TransportError.system("\(peer): write failed")
+                }
+                done += n
+            }
+        }
+    }
+
+    public func close() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+}
