@@ -9,9 +9,9 @@ final class FramedConnectionTests: XCTestCase {
                             client: (UInt16) throws -> Void) throws {
         let listener = try TCPListener(host: host, port: 0)
         let done = DispatchSemaphore(value: 0)
-        let box = ListenerBox(listener)
+        let box = Unchecked(listener)
         Thread {
-            if let s = try? box.listener.accept(timeout: 5) { serve(s) }
+            if let s = try? box.value.accept(timeout: 5) { serve(s) }
             done.signal()
         }.start()
         try client(listener.port)
@@ -39,7 +39,7 @@ final class FramedConnectionTests: XCTestCase {
 
     private func receiveError(sending bytes: [UInt8], closeAfter: Bool = true, maxPayload: Int = 1024,
                               readTimeout: Double = 2) throws -> String {
-        let result = ResultBox()
+        let result = LockedString()
         try withServer({ socket in
             let conn = FramedConnection(stream: socket, maxPayload: maxPayload, readTimeout: readTimeout)
             do { _ = try conn.receive(timeout: 2); result.set("received") } catch { result.set("\(error)") }
@@ -86,16 +86,4 @@ final class FramedConnectionTests: XCTestCase {
     func testCRC32MatchesTheStandardCheckValue() {
         XCTAssertEqual(Frame.crc32(Array("123456789".utf8)), 0xCBF4_3926)
     }
-}
-
-private final class ListenerBox: @unchecked Sendable {
-    let listener: TCPListener
-    init(_ l: TCPListener) { listener = l }
-}
-
-private final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored = "nothing"
-    func set(_ v: String) { lock.lock(); stored = v; lock.unlock() }
-    var value: String { lock.lock(); defer { lock.unlock() }; return stored }
 }

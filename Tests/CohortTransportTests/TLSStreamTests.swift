@@ -13,14 +13,14 @@ final class TLSStreamTests: XCTestCase {
     private func serve(client: (UInt16) throws -> Void) throws -> String {
         let server = try TLSContext.server(certificate: try fixture("coordinator.pem"), privateKey: try fixture("coordinator.key"))
         let listener = try TCPListener(host: "127.0.0.1", port: 0)
-        let outcome = Outcome()
+        let outcome = LockedString()
         let done = DispatchSemaphore(value: 0)
-        let box = Box(listener: listener, context: server)
+        let box = Unchecked((listener: listener, context: server))
         Thread {
             defer { done.signal() }
-            guard let socket = try? box.listener.accept(timeout: 5) else { outcome.set("no connection"); return }
+            guard let socket = try? box.value.listener.accept(timeout: 5) else { outcome.set("no connection"); return }
             do {
-                let conn = FramedConnection(stream: try TLSStream(socket: socket, context: box.context, timeout: 3))
+                let conn = FramedConnection(stream: try TLSStream(socket: socket, context: box.value.context, timeout: 3))
                 let f = try conn.receive(timeout: 3)
                 try conn.send(f)
                 outcome.set("echoed")
@@ -86,17 +86,4 @@ final class TLSStreamTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("cannot load CA '/nonexistent-ca.pem'"), "\($0)")
         }
     }
-}
-
-private final class Box: @unchecked Sendable {
-    let listener: TCPListener
-    let context: TLSContext
-    init(listener: TCPListener, context: TLSContext) { self.listener = listener; self.context = context }
-}
-
-private final class Outcome: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored = "nothing"
-    func set(_ v: String) { lock.lock(); stored = v; lock.unlock() }
-    var value: String { lock.lock(); defer { lock.unlock() }; return stored }
 }

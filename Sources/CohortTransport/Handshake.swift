@@ -1,0 +1,101 @@
+import Foundation
+
+/// The first exchange on a connection: version negotiation and node authentication.
+///
+/// ```
+/// node → HELLO     {"versions": [1], "node": "site-a", "samples": 1200}
+/// coord → CHALLENGE {"version": 1, "challenge": "<32 random bytes, hex>"}    or ERROR
+/// node → AUTH      {"response": "<HMAC-SHA256 hex>"}
+/// coord → WELCOME   {"session": "<hex>"}                                       or ERROR
+/// ```
+/// Every payload is JSON. Any failure sends an ERROR frame (`{"message": …}`) naming the reason
+/// before closing, so the node's operator sees why it was refused.
+public enum Handshake {
+    /// What the coordinator learns about an authenticated node.
+    public struct NodeIdentity: Equatable, Sendable {
+        public var name: String
+        public var samples: Int
+        public var version: UInt16
+        public var session: String
+    }
+
+    struct Hello: Codable { var versions: [UInt16]; var node: String; var samples: Int }
+    struct Challenge: Codable { var version: UInt16; var challenge: String }
+    struct Auth: Codable { var response: String }
+    struct Welcome: Codable { var session: String }
+    /// The payload of an ERROR frame.
+    public struct ErrorMessage: Codable, Sendable { public var message: String }
+
+    /// Coordinator side: negotiates, challenges, verifies against `secrets`. Throws (after
+    /// sending an ERROR frame) when the node cannot be admitted.
+    public static func accept(_ conn: FramedConnection, secrets: [String: [UInt8]], timeout: Double = 10) throws -> NodeIdentity {
+        let first = try conn.receive(timeout: timeout)
+        guard first.type == MessageType.hello.rawValue else {
+            throw refuse(conn, "expected HELLO (type 1) as the first message, got type \(first.type)")
+        }
+        guard let hello = try? JSONDecoder().decode(Hello.self, from: Data(first.payload)) else {
+            throw refuse(conn, "malformed HELLO payload")
+        }
+        guard let version = hello.versions.filter({ ProtocolVersion.supported.contains($0) }).max() else {
+            throw refuse(conn, "no common protocol version: node speaks \(hello.versions), coordinator speaks \(ProtocolVersion.supported)")
+        }
+        guard let secret = secrets[hello.node] else { throw refuse(conn, "unknown node '\(hello.node)'", version: version) }
+        guard hello.samples >= 0 else { throw refuse(conn, "negative sample count \(hello.samples)", version: version) }
+        let challenge = NodeSecrets.randomBytes(32)
+        try send(conn, .challenge, Challenge(version: version, challenge: hex(challenge)), version: version)
+        let reply = try conn.receive(timeout: timeout)
+        guard reply.type == MessageType.auth.rawValue, let auth = try? JSONDecoder().decode(Auth.self, from: Data(reply.payload)),
+              let answer = NodeSecrets.hexBytes(auth.response) else {
+            throw refuse(conn, "expected AUTH with a hex response", version: version)
+        }
+        guard NodeSecrets.verify(secret: secret, node: hello.node, challenge: challenge, answer: answer) else {
+            throw refuse(conn, "authentication failed for node '\(hello.node)' (wrong secret)", version: version)
+        }
+        let session = hex(NodeSecrets.randomBytes(16))
+        try send(conn, .welcome, Welcome(session: session), version: version)
+        return NodeIdentity(name: hello.node, samples: hello.samples, version: version, session: session)
+    }
+
+    /// Node side: introduces itself and proves its secret. Returns the session id; throws the
+    /// coordinator's ERROR message when refused.
+    public static func connect(_ conn: FramedConnection, node: String, secret: [UInt8], samples: Int,
+                               versions: [UInt16] = ProtocolVersion.supported, timeout: Double = 10) throws -> (version: UInt16, session: String) {
+        try send(conn, .hello, Hello(versions: versions, node: node, samples: samples), version: versions.max() ?? 1)
+        let challengeFrame = try expect(conn, .challenge, timeout: timeout)
+        guard let challenge = try? JSONDecoder().decode(Challenge.self, from: Data(challengeFrame.payload)),
+              let nonce = NodeSecrets.hexBytes(challenge.challenge), nonce.count >= 16 else {
+            throw TransportError("\(conn.stream.peer): malformed CHALLENGE")
+        }
+        try send(conn, .auth, Auth(response: hex(NodeSecrets.response(secret: secret, node: node, challenge: nonce))), version: challenge.version)
+        let welcomeFrame = try expect(conn, .welcome, timeout: timeout)
+        guard let welcome = try? JSONDecoder().decode(Welcome.self, from: Data(welcomeFrame.payload)) else {
+            throw TransportError("\(conn.stream.peer): malformed WELCOME")
+        }
+        return (challenge.version, welcome.session)
+    }
+
+    /// Receives a frame of `type`, turning an ERROR frame into a thrown error with its message.
+    public static func expect(_ conn: FramedConnection, _ type: MessageType, timeout: Double) throws -> Frame {
+        let frame = try conn.receive(timeout: timeout)
+        if frame.type == MessageType.error.rawValue {
+            let message = (try? JSONDecoder().decode(ErrorMessage.self, from: Data(frame.payload)))?.message ?? "unreadable ERROR frame"
+            throw TransportError("refused by \(conn.stream.peer): \(message)")
+        }
+        guard frame.type == type.rawValue else {
+            throw TransportError("\(conn.stream.peer): expected \(type) (type \(type.rawValue)), got type \(frame.type)")
+        }
+        return frame
+    }
+
+    /// Sends an ERROR frame (best effort) and returns the error to throw locally.
+    public static func refuse(_ conn: FramedConnection, _ message: String, version: UInt16 = ProtocolVersion.current) -> TransportError {
+        try? send(conn, .error, ErrorMessage(message: message), version: version)
+        return TransportError("\(conn.stream.peer): \(message)")
+    }
+
+    static func send<T: Encodable>(_ conn: FramedConnection, _ type: MessageType, _ value: T, version: UInt16) throws {
+        try conn.send(Frame(version: version, type: type.rawValue, payload: Array(try JSONEncoder().encode(value))))
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+}

@@ -1,0 +1,69 @@
+import XCTest
+import CohortTransport
+import Foundation
+
+final class HandshakeTests: XCTestCase {
+    private let secrets = ["site-a": NodeSecrets.hexBytes("000102030405060708090a0b0c0d0e0f")!]
+
+    /// Runs the coordinator side for one connection on a thread; returns its outcome.
+    private func coordinator(_ client: (FramedConnection) throws -> Void) throws -> String {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0)
+        let outcome = LockedString()
+        let done = DispatchSemaphore(value: 0)
+        let box = Unchecked((listener: listener, secrets: secrets))
+        Thread {
+            defer { done.signal() }
+            guard let s = try? box.value.listener.accept(timeout: 5) else { outcome.set("no connection"); return }
+            do {
+                let id = try Handshake.accept(FramedConnection(stream: s), secrets: box.value.secrets, timeout: 3)
+                outcome.set("welcomed \(id.name) v\(id.version) samples \(id.samples)")
+            } catch { outcome.set("\(error)") }
+        }.start()
+        let conn = FramedConnection(stream: try TCPSocket.connect(host: "127.0.0.1", port: listener.port, timeout: 2))
+        try client(conn)
+        conn.close()
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        return outcome.value
+    }
+
+    func testRightSecretIsWelcomed() throws {
+        let result = try coordinator { conn in
+            let (version, session) = try Handshake.connect(conn, node: "site-a", secret: secrets["site-a"]!, samples: 120)
+            XCTAssertEqual(version, 1)
+            XCTAssertEqual(session.count, 32)
+        }
+        XCTAssertEqual(result, "welcomed site-a v1 samples 120")
+    }
+
+    func testWrongSecretUnknownNodeAndVersionAreRefusedWithReasons() throws {
+        var wrong = secrets["site-a"]!; wrong[15] ^= 1
+        var result = try coordinator { conn in
+            XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1)) {
+                XCTAssertTrue("\($0)".hasSuffix("authentication failed for node 'site-a' (wrong secret)"), "\($0)")
+            }
+        }
+        XCTAssertTrue(result.contains("authentication failed"), result)
+        result = try coordinator { conn in
+            XCTAssertThrowsError(try Handshake.connect(conn, node: "site-z", secret: wrong, samples: 1)) {
+                XCTAssertTrue("\($0)".hasSuffix("unknown node 'site-z'"), "\($0)")
+            }
+        }
+        XCTAssertTrue(result.contains("unknown node"), result)
+        result = try coordinator { conn in
+            XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: [7, 9])) {
+                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [7, 9], coordinator speaks [1]"), "\($0)")
+            }
+        }
+        XCTAssertTrue(result.contains("no common protocol version"), result)
+    }
+
+    func testGarbageFirstMessageIsRefused() throws {
+        let result = try coordinator { conn in
+            try conn.send(Frame(version: 1, type: MessageType.update.rawValue, payload: [1, 2, 3]))
+            XCTAssertThrowsError(try Handshake.expect(conn, .challenge, timeout: 2)) {
+                XCTAssertTrue("\($0)".contains("expected HELLO (type 1) as the first message, got type 6"), "\($0)")
+            }
+        }
+        XCTAssertTrue(result.contains("expected HELLO"), result)
+    }
+}
