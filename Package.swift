@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "CohortTensor", targets: ["CohortTensor"]),
         .library(name: "CohortNN", targets: ["CohortNN"]),
         .library(name: "CohortCheckpoint", targets: ["CohortCheckpoint"]),
+        .library(name: "CohortAdapt", targets: ["CohortAdapt"]),
         .library(name: "CohortTransport", targets: ["CohortTransport"]),
         .library(name: "CohortCLI", targets: ["CohortCLI"]),
     ],
@@ -28,6 +29,7 @@ let package = Package(
         .target(name: "CohortTensor", swiftSettings: kernelFlags),
         .target(name: "CohortNN", dependencies: ["CohortTensor"], swiftSettings: kernelFlags),
         .target(name: "CohortCheckpoint", dependencies: ["CohortTensor", "CohortNN", "CZlib", "COpenSSL"], swiftSettings: kernelFlags),
+        .target(name: "CohortAdapt", dependencies: ["CohortTensor", "CohortNN"], swiftSettings: kernelFlags),
         .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL"]),
         .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint"], swiftSettings: kernelFlags),
         .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortBench", "CZlib", "COpenSSL"]),
@@ -36,6 +38,7 @@ let package = Package(
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortNN", "CohortTensor"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint"]),
     ]

@@ -9,6 +9,12 @@ import Darwin
 public struct LossResult {
     public var value: Float
     public var gradient: Tensor
+
+    /// A loss value and its gradient.
+    public init(value: Float, gradient: Tensor) {
+        self.value = value
+        self.gradient = gradient
+    }
 }
 
 /// Loss functions. Each returns the batch-mean loss and `∂loss/∂output`.
