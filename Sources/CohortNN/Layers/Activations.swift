@@ -68,6 +68,9 @@ public final class Dropout: Layer {
     public let rate: Float
     private var rng: SeededRandom
     private var mask: [Float] = []
+    /// When false the layer is the identity even in training mode (e.g. while AdaBN
+    /// re-estimates statistics).
+    public var isActive = true
     /// When true, training-mode forward passes reuse the previous mask (same shape), so the
     /// layer is a fixed function: used for finite-difference checks and deterministic replays.
     public var reusesMask = false
@@ -85,7 +88,7 @@ public final class Dropout: Layer {
     }
 
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        guard mode == .training && rate > 0 else { mask = []; return x }
+        guard mode == .training && rate > 0 && isActive else { mask = []; return x }
         let keep = 1 / (1 - rate)
         if !(reusesMask && mask.count == x.count) {
             mask = (0..<x.count).map { _ in rng.uniform() < rate ? 0 : keep }

@@ -17,6 +17,9 @@ public final class BatchNorm: Layer {
     public let epsilon: Float
     /// When false, training-mode forward passes leave the running statistics untouched.
     public var updatesRunningStatistics = true
+    /// When set, training-mode forward passes replace the momentum update with a cumulative
+    /// average over the batches seen since it was set to 0 (as AdaBN needs); nil: momentum.
+    public var cumulativeBatches: Int?
     private var normalized: [Float] = []
     private var inverseStd: [Float] = []
     private var inputShape: [Int] = []
@@ -70,9 +73,14 @@ public final class BatchNorm: Layer {
             (mean, variance) = BatchNorm.channelStatistics(x, channels: c)
             if updatesRunningStatistics {
                 let unbias = Float(rows) / Float(rows - 1)
+                var rate = momentum
+                if let k = cumulativeBatches {
+                    cumulativeBatches = k + 1
+                    rate = 1 / Float(k + 1)
+                }
                 for j in 0..<c {
-                    runningMean.value.data[j] = (1 - momentum) * runningMean.value.data[j] + momentum * mean[j]
-                    runningVar.value.data[j] = (1 - momentum) * runningVar.value.data[j] + momentum * variance[j] * unbias
+                    runningMean.value.data[j] = (1 - rate) * runningMean.value.data[j] + rate * mean[j]
+                    runningVar.value.data[j] = (1 - rate) * runningVar.value.data[j] + rate * variance[j] * unbias
                 }
             }
         } else {

@@ -1,0 +1,63 @@
+import XCTest
+import CohortAdapt
+import CohortNN
+import CohortTensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class AdaBNTests: XCTestCase {
+    /// Two moons; `gain`/`offset` play a scanner's calibration (a per-feature affine shift).
+    private func moons(_ n: Int, seed: UInt64, gain: Float = 1, offset: Float = 0) -> LabelledData {
+        var rng = SeededRandom(seed: seed)
+        var x: [Float] = [], y: [Int] = []
+        for i in 0..<n {
+            let t = Float.pi * rng.uniform()
+            let (a, b): (Float, Float) = i % 2 == 0 ? (cosf(t), sinf(t)) : (1 - cosf(t), 0.5 - sinf(t))
+            x += [gain * (a + 0.1 * rng.normal()) + offset, gain * (b + 0.1 * rng.normal()) + offset]
+            y.append(i % 2)
+        }
+        return LabelledData(inputs: Tensor(shape: [n, 2], data: x), labels: y)
+    }
+
+    func testAdaBNRecoversAccuracyUnderAnAffineShiftWithoutLabels() throws {
+        let spec = ModelSpec(inputShape: [2], layers: [
+            LayerSpec(.batchnorm1d, name: "bn0"), LayerSpec(.dense, name: "fc", units: 32), LayerSpec(.batchnorm1d, name: "bn1"),
+            LayerSpec(.relu, name: "relu"), LayerSpec(.dropout, name: "drop", rate: 0.1), LayerSpec(.dense, name: "head", units: 2),
+        ])
+        let model = try Sequential(spec: spec, seed: 1)
+        let opt = Adam(groups: [ParameterGroup(parameters: model.parameters, learningRate: 0.01)])
+        _ = try Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 30, batchSize: 32)).fit(moons(800, seed: 1))
+        let target = moons(600, seed: 2, gain: 2.5, offset: 3)
+        let sourceOnly = Inference.accuracy(model, target)
+        let weightsBefore = model.parameters.map(\.value)
+        XCTAssertEqual(AdaBN.adapt(model, inputs: target.inputs, batchSize: 64), 2)
+        let adapted = Inference.accuracy(model, target)
+        XCTAssertEqual(model.parameters.map(\.value), weightsBefore, "AdaBN changes statistics only")
+        XCTAssertLessThan(sourceOnly, 0.8, "the shift hurts the source model (\(sourceOnly))")
+        XCTAssertGreaterThan(adapted, 0.95, "AdaBN recovers it (\(adapted), source-only \(sourceOnly))")
+        // The first BatchNorm now holds the target's input statistics: mean ≈ 2.5·E[x] + 3.
+        let bn0 = model.layers[0] as! BatchNorm
+        let meanX = target.inputs.data.enumerated().filter { $0.offset % 2 == 0 }.map(\.element).reduce(0, +) / 600
+        XCTAssertEqual(bn0.runningMean.value.data[0], meanX, accuracy: 1e-3)
+        XCTAssertNil(bn0.cumulativeBatches)
+    }
+
+    func testPrototypesClassifyFromAFewExamples() {
+        // Three classes of clusters in 4-D; two labelled examples each.
+        var rng = SeededRandom(seed: 3)
+        let centres: [[Float]] = [[3, 0, 0, 0], [0, 3, 0, 0], [0, 0, 3, 3]]
+        func sample(_ c: Int) -> [Float] { centres[c].map { $0 + 0.5 * rng.normal() } }
+        var support: [Float] = [], supportLabels: [Int] = []
+        for c in 0..<3 { for _ in 0..<2 { support += sample(c); supportLabels.append(c) } }
+        var query: [Float] = [], truth: [Int] = []
+        for i in 0..<300 { truth.append(i % 3); query += sample(i % 3) }
+        for metric in [PrototypeClassifier.Metric.cosine, .euclidean] {
+            let clf = PrototypeClassifier(features: Tensor(shape: [6, 4], data: support), labels: supportLabels, classes: 4, metric: metric)
+            let predicted = clf.predict(Tensor(shape: [300, 4], data: query))
+            let acc = Float(zip(predicted, truth).filter { $0 == $1 }.count) / 300
+            XCTAssertGreaterThan(acc, 0.9, "\(metric): \(acc)")
+            XCTAssertFalse(predicted.contains(3), "a class without examples never wins")
+        }
+    }
+}
