@@ -43,6 +43,26 @@ final class AdaBNTests: XCTestCase {
         XCTAssertNil(bn0.cumulativeBatches)
     }
 
+    func testTENTLowersEntropyAndRaisesAccuracyTouchingOnlyBatchNormAffine() throws {
+        let spec = ModelSpec(inputShape: [2], layers: [
+            LayerSpec(.batchnorm1d, name: "bn0"), LayerSpec(.dense, name: "fc", units: 32), LayerSpec(.batchnorm1d, name: "bn1"),
+            LayerSpec(.relu, name: "relu"), LayerSpec(.dense, name: "head", units: 2),
+        ])
+        let model = try Sequential(spec: spec, seed: 2)
+        let opt = Adam(groups: [ParameterGroup(parameters: model.parameters, learningRate: 0.01)])
+        _ = try Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 30, batchSize: 32)).fit(moons(800, seed: 1))
+        let target = moons(600, seed: 2, gain: 2.5, offset: 3)
+        let sourceOnly = Inference.accuracy(model, target)
+        let frozen = model.parameters.filter { !$0.isNormalization }.map(\.value)
+        let entropies = TENT.adapt(model, inputs: target.inputs, epochs: 5, batchSize: 64, learningRate: 1e-2)
+        XCTAssertEqual(entropies.count, 5)
+        XCTAssertLessThan(entropies.last!, entropies.first!, "entropy falls: \(entropies)")
+        XCTAssertEqual(model.parameters.filter { !$0.isNormalization }.map(\.value), frozen, "only BatchNorm affine parameters move")
+        XCTAssertTrue(model.parameters.allSatisfy(\.isTrainable), "trainable flags restored")
+        let adapted = Inference.accuracy(model, target)
+        XCTAssertGreaterThan(adapted, sourceOnly + 0.1, "TENT \(adapted) vs source-only \(sourceOnly)")
+    }
+
     func testPrototypesClassifyFromAFewExamples() {
         // Three classes of clusters in 4-D; two labelled examples each.
         var rng = SeededRandom(seed: 3)
