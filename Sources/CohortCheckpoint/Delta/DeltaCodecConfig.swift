@@ -45,10 +45,12 @@ public struct DeltaCodecConfig: Codable, Equatable, Sendable {
     }
 
     /// How many elements of a `count`-element tensor are sent: `ceil(fraction · count)`, at
-    /// least 1 for a non-empty tensor, or `count` without top-k.
+    /// least 1 for a non-empty tensor, or `count` without top-k. The product is taken with a
+    /// 1e-12 relative tolerance, so binary rounding cannot turn `0.01 · 300` into 4.
     public func sentCount(of count: Int) -> Int {
         guard let f = topKFraction, count > 0 else { return count }
-        return min(count, max(1, Int((f * Double(count)).rounded(.up))))
+        let exact = f * Double(count)
+        return min(count, max(1, Int((exact - exact * 1e-12).rounded(.up))))
     }
 
     /// A short label such as `topk1%+int8+zlib` (for benchmarks and logs).
