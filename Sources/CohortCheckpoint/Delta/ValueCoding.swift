@@ -53,31 +53,37 @@ enum ValueCoding {
         }
     }
 
-    /// `q = round(x / scale)` clamped to ±127 (all zero when `scale` is 0).
+    /// `q = round(x / scale)` clamped to ±127 (all zero when `scale` is 0). Written as a
+    /// branch-free scalar loop that LLVM vectorises (the generic SIMD conversions do not
+    /// specialise): rounding is `roundps`, and the float → int8 step adds 1.5·2^23, whose low
+    /// mantissa bits then hold the integer.
     private static func quantizeInt8(_ src: UnsafeMutablePointer<Float>, count n: Int, scale: Float,
                                      to out: UnsafeMutablePointer<Int8>, keepResidual: Bool) {
         guard scale > 0 else {
             out.update(repeating: 0, count: n)   // every |x| is 0 (or below 127 × the smallest subnormal)
             return
         }
-        let s = SIMD8<Float>(repeating: scale)
-        let raw = UnsafeMutableRawPointer(src), outRaw = UnsafeMutableRawPointer(out)
-        var j = 0
-        while j &+ 8 <= n {
-            let x = raw.loadUnaligned(fromByteOffset: j &* 4, as: SIMD8<Float>.self)
-            let q = (x / s).rounded(.toNearestOrEven).clamped(lowerBound: SIMD8(repeating: -127), upperBound: SIMD8(repeating: 127))
-            let qi = SIMD8<Int32>(q, rounding: .towardZero)
-            outRaw.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: qi), toByteOffset: j, as: SIMD8<Int8>.self)
-            if keepResidual { raw.storeBytes(of: x - q * s, toByteOffset: j &* 4, as: SIMD8<Float>.self) }
-            j &+= 8
+        if keepResidual {
+            for j in 0..<n {
+                let x = src[j]
+                let q = clampedRound(x / scale)
+                out[j] = toInt8(q)
+                src[j] = x - q * scale
+            }
+        } else {
+            for j in 0..<n { out[j] = toInt8(clampedRound(src[j] / scale)) }
         }
-        while j < n {
-            let x = src[j]
-            let q = min(max((x / scale).rounded(.toNearestOrEven), -127), 127)
-            out[j] = Int8(q)
-            if keepResidual { src[j] = x - q * scale }
-            j &+= 1
-        }
+    }
+
+    @inline(__always) private static func clampedRound(_ v: Float) -> Float {
+        let r = v.rounded(.toNearestOrEven)
+        let low: Float = -127, high: Float = 127
+        return r < low ? low : (r > high ? high : r)
+    }
+
+    /// An integral float in -127...127 as Int8, without a range check.
+    @inline(__always) private static func toInt8(_ q: Float) -> Int8 {
+        Int8(truncatingIfNeeded: (q + 12_582_912).bitPattern &- 0x4B40_0000)
     }
 
     // MARK: Decoding
@@ -142,28 +148,13 @@ enum ValueCoding {
     }
 
     private static func firstMinus128(_ p: UnsafePointer<Int8>, count n: Int) -> Int? {
-        let raw = UnsafeRawPointer(p)
-        var low = SIMD32<Int8>(repeating: 0)
-        var j = 0
-        while j &+ 32 <= n {
-            low = pointwiseMin(low, raw.loadUnaligned(fromByteOffset: j, as: SIMD32<Int8>.self))
-            j &+= 32
-        }
-        var bad = low.min() == -128
-        while j < n && !bad { bad = p[j] == -128; j &+= 1 }
-        guard bad else { return nil }
+        var low: Int8 = 0
+        for j in 0..<n { low = min(low, p[j]) }
+        guard low == -128 else { return nil }
         return (0..<n).first { p[$0] == -128 }
     }
 
     private static func dequantizeInt8(_ q: UnsafePointer<Int8>, count n: Int, scale: Float, to dst: UnsafeMutablePointer<Float>) {
-        let s = SIMD8<Float>(repeating: scale)
-        let raw = UnsafeRawPointer(q), out = UnsafeMutableRawPointer(dst)
-        var j = 0
-        while j &+ 8 <= n {
-            let v = SIMD8<Int32>(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: j, as: SIMD8<Int8>.self))
-            out.storeBytes(of: SIMD8<Float>(v) * s, toByteOffset: j &* 4, as: SIMD8<Float>.self)
-            j &+= 8
-        }
-        while j < n { dst[j] = Float(q[j]) * scale; j &+= 1 }
+        for j in 0..<n { dst[j] = Float(q[j]) * scale }
     }
 }
