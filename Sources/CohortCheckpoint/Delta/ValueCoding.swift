@@ -1,0 +1,160 @@
+/// Writing and reading the value stream of a tensor record (and the int8 block scales), for
+/// each quantisation.
+enum ValueCoding {
+    /// Bytes that `count` values take in the record: block scales (int8) plus the values.
+    static func storedBytes(count n: Int, encoding: DeltaValueEncoding, blockSize: Int) -> Int {
+        switch encoding {
+        case .float32: return 4 * n
+        case .float16: return 2 * n
+        case .int8: return 4 * blockCount(n, blockSize) + n
+        }
+    }
+
+    /// Number of int8 blocks for `n` values.
+    static func blockCount(_ n: Int, _ blockSize: Int) -> Int { n == 0 ? 0 : (n - 1) / blockSize + 1 }
+
+    // MARK: Encoding
+
+    /// Writes the scales (int8) and the values of `src[0..<n]`. With `keepResidual`, replaces
+    /// every `src[j]` by `src[j] − decoded`, where `decoded` is exactly what a decoder will
+    /// produce for it.
+    static func write(_ src: UnsafeMutablePointer<Float>, count n: Int, encoding: DeltaValueEncoding, blockSize: Int,
+                      into w: inout RawWriter, keepResidual: Bool) {
+        switch encoding {
+        case .float32:
+            let p = w.reserve(4 * n)
+            p.copyMemory(from: src, byteCount: 4 * n)
+            if keepResidual { src.update(repeating: 0, count: n) }
+        case .float16:
+            writeFloat16(src, count: n, to: w.reserve(2 * n).assumingMemoryBound(to: UInt16.self), keepResidual: keepResidual)
+        case .int8:
+            let blocks = blockCount(n, blockSize)
+            let scales = w.reserve(4 * blocks)
+            let values = w.reserve(n).assumingMemoryBound(to: Int8.self)
+            for b in 0..<blocks {
+                let start = b * blockSize
+                let len = min(blockSize, n - start)
+                let scale = DeltaKernels.maxMagnitude(src + start, count: len) / 127
+                scales.storeBytes(of: scale.bitPattern.littleEndian, toByteOffset: 4 * b, as: UInt32.self)
+                quantizeInt8(src + start, count: len, scale: scale, to: values + start, keepResidual: keepResidual)
+            }
+        }
+    }
+
+    /// float16 with magnitudes clamped to 65504 (the largest finite binary16).
+    private static func writeFloat16(_ src: UnsafeMutablePointer<Float>, count n: Int, to out: UnsafeMutablePointer<UInt16>,
+                                     keepResidual: Bool) {
+        let limit = Float(Float16.greatestFiniteMagnitude)
+        for j in 0..<n {
+            let x = src[j]
+            let h = Float16(min(max(x, -limit), limit))
+            out[j] = h.bitPattern
+            if keepResidual { src[j] = x - Float(h) }
+        }
+    }
+
+    /// `q = round(x / scale)` clamped to ±127 (all zero when `scale` is 0). Written as a
+    /// branch-free scalar loop that LLVM vectorises (the generic SIMD conversions do not
+    /// specialise): rounding is `roundps`, and the float → int8 step adds 1.5·2^23, whose low
+    /// mantissa bits then hold the integer.
+    private static func quantizeInt8(_ src: UnsafeMutablePointer<Float>, count n: Int, scale: Float,
+                                     to out: UnsafeMutablePointer<Int8>, keepResidual: Bool) {
+        guard scale > 0 else {
+            out.update(repeating: 0, count: n)   // every |x| is 0 (or below 127 × the smallest subnormal)
+            return
+        }
+        if keepResidual {
+            for j in 0..<n {
+                let x = src[j]
+                let q = clampedRound(x / scale)
+                out[j] = toInt8(q)
+                src[j] = x - q * scale
+            }
+        } else {
+            for j in 0..<n { out[j] = toInt8(clampedRound(src[j] / scale)) }
+        }
+    }
+
+    @inline(__always) private static func clampedRound(_ v: Float) -> Float {
+        let r = v.rounded(.toNearestOrEven)
+        let low: Float = -127, high: Float = 127
+        return r < low ? low : (r > high ? high : r)
+    }
+
+    /// An integral float in -127...127 as Int8, without a range check.
+    @inline(__always) private static func toInt8(_ q: Float) -> Int8 {
+        Int8(truncatingIfNeeded: (q + 12_582_912).bitPattern &- 0x4B40_0000)
+    }
+
+    // MARK: Decoding
+
+    /// Reads `n` values (after the int8 scales) from `r`, checks them and writes the decoded
+    /// floats to `dst[0..<n]`. Throws on a non-finite value or scale, a negative or oversized
+    /// scale, or an int8 value of −128.
+    static func read(count n: Int, encoding: DeltaValueEncoding, blockSize: Int, from r: inout ByteReader,
+                     into dst: UnsafeMutablePointer<Float>) throws(DeltaDecodeError) {
+        switch encoding {
+        case .float32:
+            let start = r.offset
+            let p = try r.take(4 * n, for: "\(n) float32 values")
+            if let bad = DeltaKernels.firstNonFinite(p, count: n) {
+                throw r.error("float32 value \(bad) of \(n) is \(p.loadUnaligned(fromByteOffset: 4 * bad, as: Float.self)) (values must be finite)",
+                              at: start + 4 * bad)
+            }
+            UnsafeMutableRawPointer(dst).copyMemory(from: p, byteCount: 4 * n)
+        case .float16:
+            let start = r.offset
+            let p = try r.take(2 * n, for: "\(n) float16 values")
+            if let bad = firstNonFiniteHalf(p, count: n) {
+                let bits = p.loadUnaligned(fromByteOffset: 2 * bad, as: UInt16.self)
+                throw r.error("float16 value \(bad) of \(n) is \(Float16(bitPattern: bits)) (values must be finite)", at: start + 2 * bad)
+            }
+            for j in 0..<n { dst[j] = Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)))) }
+        case .int8:
+            let blocks = blockCount(n, blockSize)
+            let scalesStart = r.offset
+            let scales = try r.take(4 * blocks, for: "\(blocks) int8 block scales")
+            let valuesStart = r.offset
+            let values = try r.take(n, for: "\(n) int8 values").assumingMemoryBound(to: Int8.self)
+            let largest = Float.greatestFiniteMagnitude / 127
+            for b in 0..<blocks {
+                let scale = Float(bitPattern: UInt32(littleEndian: scales.loadUnaligned(fromByteOffset: 4 * b, as: UInt32.self)))
+                guard scale.isFinite, scale.sign == .plus, scale <= largest else {
+                    let why = !scale.isFinite ? "is \(scale)" : scale.sign == .minus ? "is negative (\(scale))" : "is \(scale), over the largest allowed \(largest)"
+                    throw r.error("int8 scale of block \(b) of \(blocks) \(why)", at: scalesStart + 4 * b)
+                }
+                let start = b * blockSize
+                let len = min(blockSize, n - start)
+                if let bad = firstMinus128(values + start, count: len) {
+                    throw r.error("int8 value \(start + bad) of \(n) is -128 (allowed -127...127)", at: valuesStart + start + bad)
+                }
+                dequantizeInt8(values + start, count: len, scale: scale, to: dst + start)
+            }
+        }
+    }
+
+    private static func firstNonFiniteHalf(_ p: UnsafeRawPointer, count n: Int) -> Int? {
+        let mask = SIMD16<UInt16>(repeating: 0x7C00)
+        var worst = SIMD16<UInt16>(repeating: 0)
+        var j = 0
+        while j &+ 16 <= n {
+            worst = pointwiseMax(worst, p.loadUnaligned(fromByteOffset: j &* 2, as: SIMD16<UInt16>.self) & mask)
+            j &+= 16
+        }
+        var bad = worst.max() == 0x7C00
+        while j < n && !bad { bad = p.loadUnaligned(fromByteOffset: j &* 2, as: UInt16.self) & 0x7C00 == 0x7C00; j &+= 1 }
+        guard bad else { return nil }
+        return (0..<n).first { p.loadUnaligned(fromByteOffset: $0 &* 2, as: UInt16.self) & 0x7C00 == 0x7C00 }
+    }
+
+    private static func firstMinus128(_ p: UnsafePointer<Int8>, count n: Int) -> Int? {
+        var low: Int8 = 0
+        for j in 0..<n { low = min(low, p[j]) }
+        guard low == -128 else { return nil }
+        return (0..<n).first { p[$0] == -128 }
+    }
+
+    private static func dequantizeInt8(_ q: UnsafePointer<Int8>, count n: Int, scale: Float, to dst: UnsafeMutablePointer<Float>) {
+        for j in 0..<n { dst[j] = Float(q[j]) * scale }
+    }
+}
