@@ -37,20 +37,11 @@ public enum SHOT {
         for _ in 0..<config.epochs {
             let labels = pseudoLabels(model: model, backbone: backbone, inputs: inputs, classes: classes)
             let data = LabelledData(inputs: inputs, labels: labels)
-            var total: Float = 0
-            var count = 0
-            for batch in data.batches(of: config.batchSize, rng: &rng) where batch.count > 1 {
-                optimizer.zeroGrad()
-                let logits = model.forward(batch.inputs, mode: .training)
+            history.append(UnsupervisedEpoch.run(model, optimizer: optimizer, data: data, batchSize: config.batchSize, rng: &rng) { logits, batch in
                 var loss = PredictionLoss.informationMaximization(logits: logits)
-                let ce = Loss.softmaxCrossEntropy(logits: logits, labels: batch.labels)
-                loss.gradient.add(ce.gradient, scaledBy: config.pseudoLabelWeight)
-                model.backward(loss.gradient)
-                optimizer.step()
-                total += loss.value * Float(batch.count)
-                count += batch.count
-            }
-            history.append(count > 0 ? total / Float(count) : 0)
+                loss.gradient.add(Loss.softmaxCrossEntropy(logits: logits, labels: batch.labels).gradient, scaledBy: config.pseudoLabelWeight)
+                return loss
+            })
         }
         return history
     }

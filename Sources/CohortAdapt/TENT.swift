@@ -21,17 +21,9 @@ public enum TENT {
         var rng: SeededRandom? = SeededRandom(seed: seed)
         var history: [Float] = []
         for _ in 0..<epochs {
-            var total: Float = 0
-            var count = 0
-            for batch in data.batches(of: batchSize, rng: &rng) where batch.count > 1 {
-                optimizer.zeroGrad()
-                let loss = PredictionLoss.entropy(logits: model.forward(batch.inputs, mode: .training))
-                model.backward(loss.gradient)
-                optimizer.step()
-                total += loss.value * Float(batch.count)
-                count += batch.count
-            }
-            history.append(count > 0 ? total / Float(count) : 0)
+            history.append(UnsupervisedEpoch.run(model, optimizer: optimizer, data: data, batchSize: batchSize, rng: &rng) { logits, _ in
+                PredictionLoss.entropy(logits: logits)
+            })
         }
         return history
     }

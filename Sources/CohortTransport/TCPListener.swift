@@ -12,24 +12,18 @@ public final class TCPListener {
 
     /// Listens on `host:port` (e.g. `127.0.0.1`, `::1`; port 0 picks a free one).
     public init(host: String, port: UInt16, backlog: Int32 = 1024) throws {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST
-        hints.ai_family = AF_UNSPEC
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let ai = list else {
-            throw TransportError("cannot listen on '\(host)': \(String(cString: gai_strerror(status))) (give a numeric address such as 127.0.0.1 or ::1)")
+        let fd = try AddressResolution.withAddresses(host: host, port: port, listening: true) { addresses -> Int32 in
+            let ai = addresses[0]
+            let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
+            guard fd >= 0 else { throw TransportError.system("socket") }
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            guard bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
+                let e = TransportError.system("cannot bind \(host):\(port)"); Glibc.close(fd); throw e
+            }
+            guard listen(fd, backlog) == 0 else { let e = TransportError.system("listen"); Glibc.close(fd); throw e }
+            return fd
         }
-        defer { freeaddrinfo(list) }
-        let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
-        guard fd >= 0 else { throw TransportError.system("socket") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
-            let e = TransportError.system("cannot bind \(host):\(port)"); Glibc.close(fd); throw e
-        }
-        guard listen(fd, backlog) == 0 else { let e = TransportError.system("listen"); Glibc.close(fd); throw e }
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }

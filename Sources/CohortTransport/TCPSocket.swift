@@ -22,36 +22,26 @@ public final class TCPSocket: ByteStream {
     /// Connects to `host:port` (numeric or resolvable), trying each address until one answers
     /// within `timeout` seconds.
     public static func connect(host: String, port: UInt16, timeout: Double) throws -> TCPSocket {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_UNSPEC
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let first = list else {
-            throw TransportError("cannot resolve '\(host)': \(String(cString: gai_strerror(status)))")
-        }
-        defer { freeaddrinfo(list) }
-        var lastError = "no address"
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let ai = cursor {
-            cursor = ai.pointee.ai_next
-            let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
-            guard fd >= 0 else { lastError = String(cString: strerror(errno)); continue }
-            let flags = fcntl(fd, F_GETFL)
-            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-            if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
-                lastError = String(cString: strerror(errno)); Glibc.close(fd); continue
+        try AddressResolution.withAddresses(host: host, port: port, listening: false) { addresses in
+            var lastError = "no address"
+            for ai in addresses {
+                let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
+                guard fd >= 0 else { lastError = String(cString: strerror(errno)); continue }
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+                    lastError = String(cString: strerror(errno)); Glibc.close(fd); continue
+                }
+                guard waitFor(fd: fd, events: Int16(POLLOUT), timeout: timeout) else {
+                    lastError = "timed out after \(timeout) s"; Glibc.close(fd); continue
+                }
+                var err: Int32 = 0
+                var len = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+                guard err == 0 else { lastError = String(cString: strerror(err)); Glibc.close(fd); continue }
+                return TCPSocket(fd: fd, peer: "\(host):\(port)")
             }
-            guard waitFor(fd: fd, events: Int16(POLLOUT), timeout: timeout) else {
-                lastError = "timed out after \(timeout) s"; Glibc.close(fd); continue
-            }
-            var err: Int32 = 0
-            var len = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
-            guard err == 0 else { lastError = String(cString: strerror(err)); Glibc.close(fd); continue }
-            return TCPSocket(fd: fd, peer: "\(host):\(port)")
+            throw TransportError("cannot connect to \(host):\(port): \(lastError)")
         }
-        throw TransportError("cannot connect to \(host):\(port): \(lastError)")
     }
 
     /// Waits until `fd` is ready for `events` or `timeout` passes; false on timeout.
