@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "CohortCheckpoint", targets: ["CohortCheckpoint"]),
         .library(name: "CohortAdapt", targets: ["CohortAdapt"]),
         .library(name: "CohortTransport", targets: ["CohortTransport"]),
+        .library(name: "CohortFederation", targets: ["CohortFederation"]),
         .library(name: "CohortCLI", targets: ["CohortCLI"]),
     ],
     targets: [
@@ -31,6 +32,8 @@ let package = Package(
         .target(name: "CohortCheckpoint", dependencies: ["CohortTensor", "CohortNN", "CZlib", "COpenSSL"], swiftSettings: kernelFlags),
         .target(name: "CohortAdapt", dependencies: ["CohortTensor", "CohortNN"], swiftSettings: kernelFlags),
         .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL"]),
+        .target(name: "CohortFederation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport"],
+                swiftSettings: kernelFlags),
         .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint"], swiftSettings: kernelFlags),
         .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortBench", "CZlib", "COpenSSL"]),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
@@ -39,6 +42,7 @@ let package = Package(
         .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortNN", "CohortTensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),
+        .testTarget(name: "CohortFederationTests", dependencies: ["CohortFederation", "CohortCheckpoint", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint"]),
     ]

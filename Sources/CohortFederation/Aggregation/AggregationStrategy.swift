@@ -1,0 +1,39 @@
+import CohortCheckpoint
+import CohortTensor
+
+/// How the coordinator turns the round's node updates into the next global model.
+///
+/// Like Flower's `Strategy`: a round begins with the current global state, each accepted
+/// update (a delta from one node with its sample count) is folded in as it arrives, and the
+/// round finishes with the new global state. A new strategy is one new type.
+public protocol AggregationStrategy: AnyObject {
+    /// Short name for logs and reports, e.g. `fedavg`.
+    var name: String { get }
+    /// Starts a round from `global`; forgets the previous round's updates.
+    func begin(round: Int, global: [String: Tensor])
+    /// Folds in one node's update. Throws `AggregationError` (and changes nothing) when the
+    /// update does not fit the round: unknown or missing tensor, wrong shape, non-finite value.
+    func accumulate(_ delta: ModelDelta, samples: Int) throws
+    /// Updates folded in so far this round.
+    var updateCount: Int { get }
+    /// The new global state. Throws when no update was accepted.
+    func finish() throws -> [String: Tensor]
+}
+
+/// An update or round that cannot be aggregated, with the reason.
+public struct AggregationError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Checks an update against the round's global state: every delta tensor must name a global
+/// tensor of the same shape and hold finite values; the sample count must be positive.
+func validate(_ delta: ModelDelta, samples: Int, against global: [String: Tensor]) throws {
+    guard samples > 0 else { throw AggregationError("update with \(samples) samples: the sample count must be positive") }
+    for name in delta.names {
+        guard let g = global[name] else { throw AggregationError("update names '\(name)', which the global model does not have") }
+        let t = delta[name]!
+        guard t.shape == g.shape else { throw AggregationError("update '\(name)' has shape \(t.shape), the global model \(g.shape)") }
+        guard t.isFinite else { throw AggregationError("update '\(name)' holds NaN or infinity") }
+    }
+}

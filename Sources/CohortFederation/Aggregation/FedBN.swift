@@ -1,0 +1,35 @@
+import CohortCheckpoint
+import CohortNN
+import CohortTensor
+
+/// FedBN (Li et al. 2021): BatchNorm parameters and running statistics stay at each node and
+/// are never averaged; everything else is aggregated by the wrapped strategy. Under scanner
+/// shift each hospital keeps normalisation fitted to its own images.
+public final class FedBN: AggregationStrategy {
+    public let base: AggregationStrategy
+    /// The tensors that stay local.
+    public let localNames: Set<String>
+    public var name: String { "fedbn+" + base.name }
+
+    /// Wraps `base`, keeping `localNames` out of aggregation.
+    public init(base: AggregationStrategy, localNames: Set<String>) {
+        self.base = base
+        self.localNames = localNames
+    }
+
+    /// The BatchNorm tensors of `model`: affine parameters and running statistics.
+    public static func batchNormNames(of model: Sequential) -> Set<String> {
+        Set(model.layers.compactMap { $0 as? BatchNorm }.flatMap { bn in (bn.parameters.map(\.name) + bn.buffers.map(\.name)) })
+    }
+
+    public func begin(round: Int, global: [String: Tensor]) { base.begin(round: round, global: global) }
+
+    public func accumulate(_ delta: ModelDelta, samples: Int) throws {
+        let shared = delta.entries.filter { !localNames.contains($0.name) }
+        try base.accumulate(try ModelDelta(shared), samples: samples)
+    }
+
+    public var updateCount: Int { base.updateCount }
+
+    public func finish() throws -> [String: Tensor] { try base.finish() }
+}
