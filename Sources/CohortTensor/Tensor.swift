@@ -91,10 +91,7 @@ public struct Tensor: Equatable, Sendable {
 
     /// True when every element is finite (no NaN, no infinity).
     public var isFinite: Bool {
-        data.withUnsafeBufferPointer { p in
-            for v in p where !v.isFinite { return false }
-            return true
-        }
+        data.withUnsafeBufferPointer { VectorKernels.allFinite($0) }
     }
 }
 

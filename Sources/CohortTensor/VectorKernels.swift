@@ -15,6 +15,24 @@ public enum VectorKernels {
         while i < count { y[i] += alpha * x[i]; i &+= 1 }
     }
 
+    /// True when no element is NaN or infinite. Branch-free: `x·0` is NaN exactly for
+    /// non-finite `x`, so one SIMD sum of `x·0` answers for the whole buffer.
+    @inlinable
+    public static func allFinite(_ p: UnsafeBufferPointer<Float>) -> Bool {
+        guard let base = p.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var i = 0
+        while i + 16 <= p.count {
+            acc0 += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * 0
+            acc1 += raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self) * 0
+            i &+= 16
+        }
+        var tail: Float = 0
+        while i < p.count { tail += p[i] * 0; i &+= 1 }
+        return (acc0 + acc1).sum() + tail == 0
+    }
+
     /// Adds `bias[j]` to every row of a `rows × cols` matrix.
     @inlinable
     public static func addRowVector(rows: Int, cols: Int, bias: UnsafePointer<Float>, to m: UnsafeMutablePointer<Float>) {

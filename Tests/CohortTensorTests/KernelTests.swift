@@ -56,6 +56,19 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testAllFiniteFindsEveryNonFiniteValueAtAnyPosition() {
+        for count in [0, 1, 15, 16, 17, 100] {
+            XCTAssertTrue(Tensor(shape: [count], repeating: 3e38).isFinite, "large finite values, count \(count)")
+            for position in 0..<count {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    var t = Tensor(shape: [count], repeating: 1)
+                    t.data[position] = bad
+                    XCTAssertFalse(t.isFinite, "\(bad) at \(position) of \(count)")
+                }
+            }
+        }
+    }
+
     func testTensorOps() {
         let a = Tensor(shape: [2, 3], data: [1, 2, 3, 4, 5, 6])
         XCTAssertEqual(a.sumRows().data, [5, 7, 9])

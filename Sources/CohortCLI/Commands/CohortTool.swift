@@ -10,7 +10,7 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec,
+        commands: [ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec,
                    ModelSummaryCommand.spec, InfoCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
@@ -43,6 +43,7 @@ public enum CohortTool {
         case BenchTrainCommand.spec.path: try BenchTrainCommand.run(command)
         case BenchGemmCommand.spec.path: try BenchGemmCommand.run(command)
         case BenchCodecCommand.spec.path: try BenchCodecCommand.run(command)
+        case BenchAggregateCommand.spec.path: try BenchAggregateCommand.run(command)
         case ModelSummaryCommand.spec.path: try ModelSummaryCommand.run(command)
         case InfoCommand.spec.path: try InfoCommand.run(command)
         case ImportCommand.spec.path: try ImportCommand.run(command)

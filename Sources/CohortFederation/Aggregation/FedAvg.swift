@@ -32,7 +32,7 @@ public final class FedAvg: AggregationStrategy {
 
     public func finish() throws -> [String: Tensor] {
         guard sum.count > 0 else { throw AggregationError("\(name): no update was accepted this round") }
-        return apply(mean: sum.mean(), to: global, scale: 1)
+        return sum.applyMean(to: global)
     }
 }
 

@@ -10,7 +10,8 @@ final class WeightedDeltaSum {
 
     func reset() { sums = [:]; totalWeight = 0; count = 0 }
 
-    /// Adds `weight · delta` (SIMD axpy, large tensors split across the worker pool).
+    /// Adds `weight · delta` (SIMD axpy, large tensors split across the worker pool). The
+    /// caller has validated the update (`validate`), so the sum is never poisoned.
     func add(_ delta: ModelDelta, weight: Double) {
         for name in delta.names {
             let t = delta[name]!
@@ -36,5 +37,26 @@ final class WeightedDeltaSum {
         guard totalWeight > 0 else { return [:] }
         let inv = Float(1 / totalWeight)
         return sums.mapValues { sum in Tensor(shape: [sum.count], data: sum.map { $0 * inv }) }
+    }
+
+    /// `global + mean delta`, computed in one pass per tensor; other tensors unchanged.
+    func applyMean(to global: [String: Tensor]) -> [String: Tensor] {
+        guard totalWeight > 0 else { return global }
+        let inv = Float(1 / totalWeight)
+        var next = global
+        for (name, sum) in sums {
+            let g = global[name]!
+            var out = [Float].uninitialized(count: sum.count)
+            g.data.withUnsafeBufferPointer { gp in
+                sum.withUnsafeBufferPointer { sp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        op.baseAddress!.update(from: gp.baseAddress!, count: op.count)
+                        VectorKernels.axpy(count: op.count, alpha: inv, x: sp.baseAddress!, y: op.baseAddress!)
+                    }
+                }
+            }
+            next[name] = Tensor(shape: g.shape, data: out)
+        }
+        return next
     }
 }
