@@ -38,7 +38,8 @@ let package = Package(
                 swiftSettings: kernelFlags),
         .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortFederation"],
                 swiftSettings: kernelFlags),
-        .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortBench", "CZlib", "COpenSSL"]),
+        .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortTransport",
+                                                 "CohortFederation", "CohortBench", "CZlib", "COpenSSL"]),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
         .testTarget(name: "CohortTensorTests", dependencies: ["CohortTensor"]),
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
@@ -48,6 +49,6 @@ let package = Package(
         .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortFederationTests", dependencies: ["CohortFederation", "CohortCheckpoint", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortTransport"]),
     ]
 )

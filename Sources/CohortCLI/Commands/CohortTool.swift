@@ -10,8 +10,8 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec,
-                   ModelSummaryCommand.spec, InfoCommand.spec])
+        commands: [CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec,
+                   ModelSummaryCommand.spec, ModelInitCommand.spec, InfoCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -46,6 +46,9 @@ public enum CohortTool {
         case BenchAggregateCommand.spec.path: try BenchAggregateCommand.run(command)
         case ModelSummaryCommand.spec.path: try ModelSummaryCommand.run(command)
         case InfoCommand.spec.path: try InfoCommand.run(command)
+        case ModelInitCommand.spec.path: try ModelInitCommand.run(command)
+        case CoordinatorCommand.spec.path: try CoordinatorCommand.run(command)
+        case NodeCommand.spec.path: try NodeCommand.run(command)
         case ImportCommand.spec.path: try ImportCommand.run(command)
         case ExportCommand.spec.path: try ExportCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")

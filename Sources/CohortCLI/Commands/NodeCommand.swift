@@ -1,0 +1,45 @@
+import CohortData
+import CohortFederation
+import CohortTransport
+import Foundation
+
+/// `cohort node`: a site that trains on its private CSV for the coordinator.
+enum NodeCommand {
+    static let spec = CommandSpec(
+        ["node"], summary: "Run a site: connect out to the coordinator and train on local data each round.",
+        discussion: "The data never leaves the site: only encoded weight deltas and metrics are sent. TLS needs --tls-ca; plain TCP needs --insecure.",
+        options: [
+            OptionSpec("coordinator", value: "HOST:PORT", help: "The coordinator's address.", default: "127.0.0.1:7070"),
+            OptionSpec("name", value: "NAME", help: "This site's name (as in the coordinator's secrets file)."),
+            OptionSpec("secret-file", value: "FILE", help: "File holding this site's hex secret."),
+            OptionSpec("data", value: "FILE", help: "Training data: CSV with a header row."),
+            OptionSpec("label", value: "COLUMN", help: "The label column (integer classes).", default: "target"),
+            OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
+            OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
+            OptionSpec("tls-ca", value: "FILE", help: "CA certificate that signed the coordinator's (PEM)."),
+            .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
+        ])
+
+    static func run(_ command: ParsedCommand) throws {
+        let (host, port) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
+        let secretPath = try command.string("secret-file")
+        guard let secretText = try? String(contentsOfFile: secretPath, encoding: .utf8) else { throw CommandError("cannot read secret file '\(secretPath)'") }
+        let secret = try NodeSecrets.parseNodeSecret(secretText, path: secretPath)
+        let dataset = try CSVDataset(path: try command.string("data"), label: try command.string("label"))
+        let (train, validation) = dataset.split(validationFraction: try command.double("val-fraction", range: 0...0.9),
+                                               seed: UInt64(try command.int("seed", range: 0...)))
+        let tls: TLSContext?
+        if command.isSet("tls-ca") {
+            tls = try TLSContext.client(trustedCA: try command.string("tls-ca"))
+        } else {
+            guard command.flag("insecure") else {
+                throw UsageError(context: command.context, problem: "give --tls-ca (the CA that signed the coordinator's certificate), or --insecure for plain TCP")
+            }
+            Terminal.error("warning: plain TCP without TLS (--insecure)")
+            tls = nil
+        }
+        let node = FederatedNode(config: .init(host: host, port: port, name: try command.string("name"), secret: secret, tls: tls,
+                                               train: train, validation: validation))
+        try node.run { Terminal.progress($0) }
+    }
+}

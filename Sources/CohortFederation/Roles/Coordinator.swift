@@ -1,0 +1,256 @@
+import CohortCheckpoint
+import CohortNN
+import CohortTensor
+import CohortTransport
+import Foundation
+
+/// The coordinator: accepts authenticated nodes, runs rounds (send MODEL, collect UPDATEs until
+/// all reply or the deadline, aggregate if a quorum replied), and journals every completed round
+/// to disk before starting the next.
+public final class Coordinator: @unchecked Sendable {
+    /// How the federation runs.
+    public struct Config {
+        public var host = "127.0.0.1"
+        public var port: UInt16 = 7070
+        public var secrets: [String: [UInt8]] = [:]
+        public var tls: TLSContext?
+        public var rounds = 3
+        public var minNodes = 1
+        /// Updates needed to aggregate a round (default: `minNodes`).
+        public var quorum: Int?
+        public var roundTimeout: Double = 60
+        /// How long to wait for `minNodes` to connect before giving up.
+        public var waitForNodes: Double = 120
+        public var outDir: String
+        public var plan = TrainingPlan()
+        public init(outDir: String) { self.outDir = outDir }
+    }
+
+    /// One completed round, as written to `rounds.jsonl`.
+    public struct RoundRecord: Codable, Sendable {
+        public var round: Int
+        public var participants: [String]
+        public var accepted: [String]
+        public var rejected: [String: String]
+        /// Sample-weighted validation accuracy of the global model each node received.
+        public var globalValidationAccuracy: Double?
+        public var nodeMetrics: [String: [String: Double]]
+        public var bytesDown: Int
+        public var bytesUp: Int
+        public var seconds: Double
+    }
+
+    /// What one round has collected so far; touched only under `lock`.
+    private final class RoundState: @unchecked Sendable {
+        var open = true
+        var accepted: [String] = []
+        var rejected: [String: String] = [:]
+        var metrics: [String: [String: Double]] = [:]
+        var bytesUp = 0
+        var done = Set<String>()
+    }
+
+    private final class Session {
+        let name: String
+        let samples: Int
+        let conn: FramedConnection
+        init(name: String, samples: Int, conn: FramedConnection) { self.name = name; self.samples = samples; self.conn = conn }
+    }
+
+    public let config: Config
+    private let strategy: AggregationStrategy
+    private let listener: TCPListener
+    private let lock = NSLock()
+    private var sessions: [String: Session] = [:]
+    private var stopped = false
+    private var architecture: ModelSpec
+    private var global: [(name: String, value: Tensor)]
+    private var version = 0
+    private var log: @Sendable (String) -> Void = { _ in }
+
+    /// The port actually listened on (useful with port 0).
+    public var port: UInt16 { listener.port }
+
+    /// Binds the listening socket; `run` starts the rounds.
+    public init(config: Config, initial: Checkpoint, strategy: AggregationStrategy) throws {
+        guard let arch = initial.architecture else { throw AggregationError("the initial checkpoint has no architecture") }
+        try config.plan.validate()
+        self.config = config
+        self.strategy = strategy
+        architecture = arch
+        global = initial.tensors
+        listener = try TCPListener(host: config.host, port: config.port)
+    }
+
+    /// Runs every round; returns their records. Progress goes to `log`.
+    public func run(log: @escaping @Sendable (String) -> Void = { _ in }) throws -> [RoundRecord] {
+        self.log = log
+        try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true)
+        let acceptThread = Thread { [self] in acceptLoop() }
+        acceptThread.start()
+        defer { shutdown() }
+        log("coordinator: listening on \(config.host):\(port), waiting for \(config.minNodes) node(s)")
+        var records: [RoundRecord] = []
+        var round = 1
+        var failures = 0
+        while round <= config.rounds {
+            try waitForNodes()
+            if let record = try runRound(round) {
+                records.append(record)
+                try journal(records)
+                round += 1
+                failures = 0
+            } else {
+                failures += 1
+                guard failures < 3 else { throw AggregationError("round \(round) missed its quorum 3 times in a row") }
+                log("coordinator: round \(round) missed its quorum; retrying")
+            }
+        }
+        return records
+    }
+
+    private func acceptLoop() {
+        while !lock.withLock({ stopped }) {
+            guard let accepted = try? listener.accept(timeout: 0.2) else { continue }
+            let handOff = HandOff(accepted)
+            let admit = Thread { [self] in
+                let socket = handOff.value
+                do {
+                    let stream: ByteStream = try config.tls.map { try TLSStream(socket: socket, context: $0, timeout: 10) } ?? socket
+                    let conn = FramedConnection(stream: stream, maxPayload: 1 << 30, readTimeout: config.roundTimeout)
+                    let id = try Handshake.accept(conn, secrets: config.secrets, timeout: 10)
+                    lock.withLock {
+                        sessions[id.name]?.conn.close()   // a reconnecting node replaces its old session
+                        sessions[id.name] = Session(name: id.name, samples: id.samples, conn: conn)
+                    }
+                    log("coordinator: node '\(id.name)' joined (\(id.samples) samples)")
+                } catch {
+                    socket.close()
+                    log("coordinator: refused \(socket.peer): \(error)")
+                }
+            }
+            admit.start()
+        }
+    }
+
+    private func waitForNodes() throws {
+        let deadline = Date().addingTimeInterval(config.waitForNodes)
+        while lock.withLock({ sessions.count }) < config.minNodes {
+            guard Date() < deadline else {
+                throw AggregationError("only \(lock.withLock { sessions.count }) of \(config.minNodes) nodes connected within \(config.waitForNodes) s")
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    /// One round; nil when the quorum was not reached (the global model is unchanged).
+    private func runRound(_ round: Int) throws -> RoundRecord? {
+        let start = Date()
+        let participants = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
+        let globalDict = Dictionary(uniqueKeysWithValues: global.map { ($0.name, $0.value) })
+        strategy.begin(round: round, global: globalDict)
+        let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: config.plan, architecture: architecture)
+        let payload = try RoundMessages.payload(header, body: try RoundMessages.weightsBody(global))
+        let shapes = globalDict.mapValues(\.shape)
+        let budget = shapes.values.reduce(0) { $0 + $1.reduce(1, *) } * 8 + 1 << 20
+        let state = RoundState()
+        let group = DispatchGroup()
+        for participant in participants {
+            group.enter()
+            let handOff = HandOff(participant)
+            Thread { [self] in
+                let session = handOff.value
+                defer { group.leave() }
+                var verdict: String? = nil
+                do {
+                    try session.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.model.rawValue, payload: payload))
+                    let frame = try Handshake.expect(session.conn, .update, timeout: config.roundTimeout)
+                    let (h, body) = try RoundMessages.parse(frame.payload, as: RoundMessages.UpdateHeader.self)
+                    guard h.round == round, h.modelVersion == version else {
+                        throw AggregationError("update for round \(h.round) / model \(h.modelVersion), expected round \(round) / model \(version)")
+                    }
+                    let delta = try DeltaDecoder(expectedShapes: shapes, maxBytes: budget, requireAllTensors: false).decode(body)
+                    try lock.withLock {
+                        guard state.open else { throw AggregationError("arrived after the round closed") }
+                        try strategy.accumulate(delta, samples: h.samples)
+                        state.accepted.append(session.name)
+                        state.metrics[session.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
+                        state.bytesUp += frame.payload.count
+                    }
+                } catch {
+                    verdict = "\(error)"
+                }
+                lock.withLock {
+                    state.done.insert(session.name)
+                    if let verdict { state.rejected[session.name] = verdict }
+                }
+                if let verdict {
+                    log("coordinator: round \(round): update from '\(session.name)' rejected: \(verdict)")
+                    if !(verdict.contains("after the round closed")) { dropSession(session) }
+                }
+            }.start()
+        }
+        _ = group.wait(timeout: .now() + config.roundTimeout + 2)
+        let late: [Session] = lock.withLock {
+            state.open = false
+            return participants.filter { !state.done.contains($0.name) }
+        }
+        for s in late {
+            lock.withLock { state.rejected[s.name] = "no update within \(config.roundTimeout) s" }
+            log("coordinator: round \(round): '\(s.name)' missed the deadline; dropping its connection")
+            dropSession(s)
+        }
+        let quorum = config.quorum ?? config.minNodes
+        let (acceptedNow, rejectedNow, metricsNow, up) = lock.withLock { (state.accepted.sorted(), state.rejected, state.metrics, state.bytesUp) }
+        guard acceptedNow.count >= quorum else {
+            log("coordinator: round \(round): \(acceptedNow.count) update(s), quorum \(quorum)")
+            return nil
+        }
+        let next = try strategy.finish()
+        global = global.map { ($0.name, next[$0.name]!) }
+        version += 1
+        var weighted = 0.0, total = 0.0
+        for m in metricsNow.values {
+            if let a = m["global_val_accuracy"], a.isFinite, let n = m["samples"] { weighted += a * n; total += n }
+        }
+        let record = RoundRecord(round: round, participants: participants.map(\.name), accepted: acceptedNow, rejected: rejectedNow,
+                                 globalValidationAccuracy: total > 0 ? weighted / total : nil, nodeMetrics: metricsNow,
+                                 bytesDown: payload.count * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start))
+        log("coordinator: round \(round) done: \(acceptedNow.count)/\(participants.count) updates, global val acc "
+            + (record.globalValidationAccuracy.map { String(format: "%.3f", $0) } ?? "n/a")
+            + ", \(record.bytesUp) bytes up, \(record.bytesDown) down, \(String(format: "%.2f", record.seconds)) s")
+        return record
+    }
+
+    private func dropSession(_ s: Session) {
+        s.conn.close()
+        lock.withLock { if sessions[s.name] === s { sessions[s.name] = nil } }
+    }
+
+    /// Writes the global checkpoint and all round records, each atomically.
+    private func journal(_ records: [RoundRecord]) throws {
+        let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [],
+                                      metrics: records.last?.globalValidationAccuracy.map { ["global_val_accuracy": $0] } ?? [:])
+        try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
+                                to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        var lines = Data()
+        for r in records { lines += try encoder.encode(r); lines += Data("\n".utf8) }
+        try lines.write(to: URL(fileURLWithPath: (config.outDir as NSString).appendingPathComponent("rounds.jsonl")), options: .atomic)
+    }
+
+    private func shutdown() {
+        let all: [Session] = lock.withLock {
+            stopped = true
+            defer { sessions = [:] }
+            return Array(sessions.values)
+        }
+        for s in all {
+            try? s.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: []))
+            s.conn.close()
+        }
+        listener.close()
+    }
+}

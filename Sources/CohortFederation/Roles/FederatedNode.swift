@@ -1,0 +1,132 @@
+import CohortCheckpoint
+import CohortData
+import CohortNN
+import CohortTensor
+import CohortTransport
+import Foundation
+
+/// A site: dials out to the coordinator, proves its identity, and for each MODEL trains
+/// locally on data that never leaves it and sends back an encoded delta.
+public final class FederatedNode {
+    /// Where and who.
+    public struct Config {
+        public var host: String
+        public var port: UInt16
+        public var name: String
+        public var secret: [UInt8]
+        /// TLS trust (nil: plain TCP, which the CLI only allows when asked for explicitly).
+        public var tls: TLSContext?
+        public var train: LabelledData
+        public var validation: LabelledData
+        /// Connection attempts before giving up (exponential backoff with jitter between them).
+        public var connectAttempts = 8
+        public var timeout: Double = 120
+        public init(host: String, port: UInt16, name: String, secret: [UInt8], tls: TLSContext?, train: LabelledData, validation: LabelledData) {
+            self.host = host; self.port = port; self.name = name; self.secret = secret
+            self.tls = tls; self.train = train; self.validation = validation
+        }
+    }
+
+    public let config: Config
+    private var model: Sequential?
+    private var feedback = ErrorFeedback()
+    /// Tensors kept local across rounds (FedBN's BatchNorm tensors).
+    private var localState: [String: Tensor] = [:]
+
+    public init(config: Config) { self.config = config }
+
+    /// Connects (with backoff), serves rounds until BYE; returns the rounds served.
+    @discardableResult
+    public func run(log: (String) -> Void = { _ in }) throws -> Int {
+        let conn = try connect(log: log)
+        defer { conn.close() }
+        var rounds = 0
+        while true {
+            let frame = try conn.receive(timeout: config.timeout)
+            switch MessageType(rawValue: frame.type) {
+            case .model:
+                let reply = try handleModel(frame.payload, log: log)
+                try conn.send(Frame(version: frame.version, type: MessageType.update.rawValue, payload: reply))
+                rounds += 1
+            case .bye:
+                log("\(config.name): coordinator finished after \(rounds) rounds")
+                return rounds
+            case .error:
+                let message = (try? JSONDecoder().decode(Handshake.ErrorMessage.self, from: Data(frame.payload)))?.message ?? "?"
+                throw TransportError("coordinator reported: \(message)")
+            default:
+                throw TransportError("unexpected message type \(frame.type) from the coordinator")
+            }
+        }
+    }
+
+    private func connect(log: (String) -> Void) throws -> FramedConnection {
+        var delay = 0.1
+        var lastError: Error = TransportError("no attempt")
+        for attempt in 1...max(config.connectAttempts, 1) {
+            do {
+                let socket = try TCPSocket.connect(host: config.host, port: config.port, timeout: 5)
+                let stream: ByteStream = try config.tls.map { try TLSStream(socket: socket, context: $0, serverName: config.host, timeout: 10) } ?? socket
+                let conn = FramedConnection(stream: stream, maxPayload: 1 << 30, readTimeout: config.timeout)
+                _ = try Handshake.connect(conn, node: config.name, secret: config.secret, samples: config.train.count)
+                log("\(config.name): connected to \(config.host):\(config.port)")
+                return conn
+            } catch let error as TransportError where error.description.contains("refused by") {
+                throw error   // the coordinator said no (wrong secret, unknown node): retrying will not help
+            } catch {
+                lastError = error
+                if attempt == config.connectAttempts { break }
+                let jitter = Double.random(in: 0.5...1.5)
+                Thread.sleep(forTimeInterval: delay * jitter)
+                delay = min(delay * 2, 5)
+            }
+        }
+        throw TransportError("\(config.name): could not reach the coordinator at \(config.host):\(config.port) after \(config.connectAttempts) attempts: \(lastError)")
+    }
+
+    /// Trains on one MODEL message and returns the UPDATE payload.
+    func handleModel(_ payload: [UInt8], log: (String) -> Void) throws -> [UInt8] {
+        let (header, body) = try RoundMessages.parse(payload, as: RoundMessages.ModelHeader.self)
+        try header.plan.validate()
+        if model == nil || model!.spec != header.architecture {
+            let m = try Sequential(spec: header.architecture, seed: 0)
+            guard m.inputShape.reduce(1, *) == config.train.inputs.columns else {
+                throw DataError("\(config.name): the data has \(config.train.inputs.columns) features, the model expects \(m.inputShape)")
+            }
+            model = m
+        }
+        let model = model!
+        let shapes = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.name, $0.value.shape) })
+        var global = try RoundMessages.decodeWeights(body, shapes: shapes)
+        let keepLocal = header.plan.strategy == "fedbn" ? FedBN.batchNormNames(of: model) : []
+        try model.load(global)
+        // The global model as received, evaluated on local validation data (federated evaluation).
+        let globalAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
+        for name in keepLocal { if let mine = localState[name] { global[name] = mine } }
+        try model.load(global)
+        for p in model.parameters {
+            p.isTrainable = header.plan.trainablePrefixes.map { prefixes in prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } } ?? true
+        }
+        let plan = header.plan
+        let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: plan.learningRate, weightDecay: plan.weightDecay)],
+                            momentum: plan.momentum)
+        // FedProx's proximal term μ/2‖w − w_global‖² is L2-SP with the global weights as reference.
+        let prox = plan.proximalMu > 0 ? L2SP(reference: model.parameters, alpha: plan.proximalMu) : nil
+        let trainer = Trainer(model: model, optimizer: optimizer,
+                              config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize,
+                                                     seed: plan.seed &+ UInt64(header.round) &* 7919, l2sp: prox))
+        let history = try trainer.fit(config.train)
+        let local = model.stateDict()
+        for name in keepLocal { localState[name] = local.first { $0.name == name }?.value }
+        let trainable = ModelDelta.trainableNames(of: model).subtracting(keepLocal)
+        let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
+        let encoded = try DeltaEncoder(config: plan.codec).encode(delta, feedback: &feedback)
+        let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
+        let last = history.epochs.last
+        let metrics: [String: Double] = ["global_val_accuracy": globalAccuracy, "local_val_accuracy": localAccuracy,
+                                         "train_loss": Double(last?.trainLoss ?? .nan), "update_bytes": Double(encoded.count)]
+        log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", globalAccuracy)), after local training \(String(format: "%.3f", localAccuracy)), sent \(encoded.count) bytes")
+        return try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
+                                                                    samples: config.train.count, metrics: metrics), body: encoded)
+    }
+}

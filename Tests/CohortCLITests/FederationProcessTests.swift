@@ -1,0 +1,125 @@
+import XCTest
+import CohortCLI
+import CohortTransport
+import Foundation
+
+/// Coordinator and nodes as separate `cohort` processes on loopback.
+final class FederationProcessTests: XCTestCase {
+    private var binary: URL {
+        var dir = Bundle(for: FederationProcessTests.self).bundleURL
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("cohort")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: "/nonexistent/cohort")
+    }
+
+    private func launch(_ args: [String], stderr: URL) throws -> Process {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: stderr)
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// Waits for a process with a deadline; kills it if it overruns.
+    private func wait(_ p: Process, seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if p.isRunning { p.terminate(); return nil }
+        return p.terminationStatus
+    }
+
+    private func freePort() throws -> UInt16 {
+        let l = try TCPListener(host: "127.0.0.1", port: 0)
+        defer { l.close() }
+        return l.port
+    }
+
+    /// Three sites with two Gaussian classes in 6 features, each site shifted differently.
+    private func makeSites(in dir: URL) throws {
+        var state: UInt64 = 42
+        func uniform() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return Double(state >> 11) / Double(1 << 53) }
+        func gauss() -> Double { (-2 * log(max(uniform(), 1e-12))).squareRoot() * cos(2 * .pi * uniform()) }
+        var secrets = ""
+        for (s, (n, shift)) in [(200, 0.0), (120, 0.5), (60, -0.5)].enumerated() {
+            var csv = (0..<6).map { "x\($0)" }.joined(separator: ",") + ",target\n"
+            for i in 0..<n {
+                let y = i % 2
+                let xs = (0..<6).map { j in gauss() + (y == 1 ? 1.0 : -1.0) * (j < 3 ? 1 : 0.2) + shift }
+                csv += xs.map { String(format: "%.4f", $0) }.joined(separator: ",") + ",\(y)\n"
+            }
+            try csv.write(to: dir.appendingPathComponent("site\(s).csv"), atomically: true, encoding: .utf8)
+            let key = String(format: "%032llx", 0x1234_5678_9abc_def0 &+ UInt64(s))
+            secrets += "site\(s) \(key)\n"
+            try (key + "\n").write(to: dir.appendingPathComponent("site\(s).key"), atomically: true, encoding: .utf8)
+        }
+        try "00000000000000000000000000000bad\n".write(to: dir.appendingPathComponent("wrong.key"), atomically: true, encoding: .utf8)
+        try secrets.write(to: dir.appendingPathComponent("secrets.txt"), atomically: true, encoding: .utf8)
+        try #"{"inputShape":[6],"layers":[{"kind":"dense","name":"features.0","units":16},{"kind":"relu","name":"features.1"},{"kind":"dense","name":"head","units":2}]}"#
+            .write(to: dir.appendingPathComponent("arch.json"), atomically: true, encoding: .utf8)
+        try #"{"batchSize":16,"learningRate":0.05,"codec":{"topKFraction":0.5,"quantization":{"int8":{"blockSize":64}},"zlibLevel":1}}"#
+            .write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
+    }
+
+    private func runFederation(tls: Bool) throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-fed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try makeSites(in: dir)
+        let certs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CohortTransportTests/Fixtures")
+        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let initProc = try launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt"), "--seed", "1"], stderr: dir.appendingPathComponent("init.log"))
+        XCTAssertEqual(wait(initProc, seconds: 30), 0)
+        let port = try freePort()
+        let security = tls ? ["--tls-cert", certs.appendingPathComponent("coordinator.pem").path, "--tls-key", certs.appendingPathComponent("coordinator.key").path] : ["--insecure"]
+        let coordinator = try launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
+                                      "--listen", "127.0.0.1:\(port)", "--rounds", "3", "--min-nodes", "3", "--round-timeout", "30",
+                                      "--wait", "30", "--out", p("out")] + security, stderr: dir.appendingPathComponent("coordinator.log"))
+        let nodeSecurity = tls ? ["--tls-ca", certs.appendingPathComponent("ca.pem").path] : ["--insecure"]
+        // A node with the wrong secret is refused with a clear error; the others carry on.
+        let intruder = try launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site1", "--secret-file", p("wrong.key"),
+                                   "--data", p("site1.csv")] + nodeSecurity, stderr: dir.appendingPathComponent("intruder.log"))
+        let nodes = try (0..<3).map { s in
+            try launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
+                        "--data", p("site\(s).csv")] + nodeSecurity, stderr: dir.appendingPathComponent("node\(s).log"))
+        }
+        XCTAssertEqual(wait(coordinator, seconds: 90), 0, (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "")
+        for (s, n) in nodes.enumerated() { XCTAssertEqual(wait(n, seconds: 10), 0, (try? String(contentsOfFile: p("node\(s).log"), encoding: .utf8)) ?? "") }
+        XCTAssertNotEqual(wait(intruder, seconds: 30), 0)
+        let intruderLog = (try? String(contentsOfFile: p("intruder.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(intruderLog.contains("authentication failed for node 'site1' (wrong secret)"), intruderLog)
+        // The journal: three rounds, every node accepted, validation accuracy of the global model rises.
+        let lines = try String(contentsOfFile: p("out/rounds.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        let records = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        for r in records { XCTAssertEqual((r["accepted"] as? [String])?.sorted(), ["site0", "site1", "site2"]) }
+        let accuracy = records.map { $0["globalValidationAccuracy"] as? Double ?? 0 }
+        XCTAssertGreaterThan(accuracy[2], accuracy[0], "global validation accuracy by round: \(accuracy)")
+        XCTAssertGreaterThan(accuracy[2], 0.8, "\(accuracy)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: p("out/global.ckpt")))
+    }
+
+    func testThreeNodesThreeRoundsPlainTCP() throws { try runFederation(tls: false) }
+    func testThreeNodesThreeRoundsOverTLS() throws { try runFederation(tls: true) }
+
+    func testNodeWithAMissingColumnFailsClearly() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-node-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "a,b\n1,2\n".write(to: dir.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+        try "000102030405060708090a0b0c0d0e0f".write(to: dir.appendingPathComponent("k"), atomically: true, encoding: .utf8)
+        let node = try launch(["node", "--name", "x", "--secret-file", dir.appendingPathComponent("k").path, "--data",
+                               dir.appendingPathComponent("d.csv").path, "--insecure"], stderr: dir.appendingPathComponent("log"))
+        XCTAssertEqual(wait(node, seconds: 20), 1)
+        let log = try String(contentsOfFile: dir.appendingPathComponent("log").path, encoding: .utf8)
+        XCTAssertTrue(log.contains("no column 'target' for the label (columns: a, b)"), log)
+    }
+}
