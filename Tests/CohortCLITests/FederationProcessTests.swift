@@ -19,7 +19,7 @@ final class FederationProcessTests: XCTestCase {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
         p.standardError = try FileHandle(forWritingTo: stderr)
         p.standardOutput = FileHandle.nullDevice
         try p.run()
