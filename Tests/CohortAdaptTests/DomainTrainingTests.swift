@@ -23,16 +23,7 @@ final class DomainTrainingTests: XCTestCase {
     }
 
     private func blobs(_ n: Int, seed: UInt64, angle: Float = 0, offset: Float = 0) -> LabelledData {
-        var rng = SeededRandom(seed: seed)
-        let centres: [(Float, Float)] = [(0, 2), (-1.8, -1), (1.8, -1)]
-        var x: [Float] = [], y: [Int] = []
-        for i in 0..<n {
-            let k = i % 3
-            let a = centres[k].0 + 0.6 * rng.normal(), b = centres[k].1 + 0.6 * rng.normal()
-            x += [cosf(angle) * a - sinf(angle) * b + offset, sinf(angle) * a + cosf(angle) * b + offset]
-            y.append(k)
-        }
-        return LabelledData(inputs: Tensor(shape: [n, 2], data: x), labels: y)
+        SyntheticDomains.blobs(n, seed: seed, angle: angle, offset: offset)
     }
 
     private func networks(classes: Int, seed: UInt64) throws -> (Sequential, Sequential, Sequential) {

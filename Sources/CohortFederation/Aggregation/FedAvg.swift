@@ -8,8 +8,7 @@ public final class FedAvg: AggregationStrategy {
     public let name: String
     /// FedProx's μ, sent to nodes in the plan (0 for plain FedAvg).
     public let proximalMu: Float
-    private var global: [String: Tensor] = [:]
-    private let sum = WeightedDeltaSum()
+    private let state = StreamingRound()
 
     /// FedAvg, or FedProx when `proximalMu > 0`.
     public init(proximalMu: Float = 0) {
@@ -18,21 +17,15 @@ public final class FedAvg: AggregationStrategy {
         name = proximalMu > 0 ? "fedprox" : "fedavg"
     }
 
-    public func begin(round: Int, global: [String: Tensor]) {
-        self.global = global
-        sum.reset()
-    }
+    public func begin(round: Int, global: [String: Tensor]) { state.begin(global: global) }
 
-    public func accumulate(_ delta: ModelDelta, samples: Int) throws {
-        try validate(delta, samples: samples, against: global)
-        sum.add(delta, weight: Double(samples))
-    }
+    public func accumulate(_ delta: ModelDelta, samples: Int) throws { try state.accumulate(delta, samples: samples) }
 
-    public var updateCount: Int { sum.count }
+    public var updateCount: Int { state.sum.count }
 
     public func finish() throws -> [String: Tensor] {
-        guard sum.count > 0 else { throw AggregationError("\(name): no update was accepted this round") }
-        return sum.applyMean(to: global)
+        try state.requireUpdates(name)
+        return state.sum.applyMean(to: state.global)
     }
 }
 

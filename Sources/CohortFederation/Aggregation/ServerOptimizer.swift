@@ -12,8 +12,7 @@ public final class ServerOptimizer: AggregationStrategy {
     public let kind: Kind
     public var name: String { kind.rawValue }
     public let learningRate: Float, beta1: Float, beta2: Float, tau: Float
-    private var global: [String: Tensor] = [:]
-    private let sum = WeightedDeltaSum()
+    private let state = StreamingRound()
     private var m: [String: [Float]] = [:]
     private var v: [String: [Float]] = [:]
 
@@ -24,22 +23,16 @@ public final class ServerOptimizer: AggregationStrategy {
         self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2; self.tau = tau
     }
 
-    public func begin(round: Int, global: [String: Tensor]) {
-        self.global = global
-        sum.reset()
-    }
+    public func begin(round: Int, global: [String: Tensor]) { state.begin(global: global) }
 
-    public func accumulate(_ delta: ModelDelta, samples: Int) throws {
-        try validate(delta, samples: samples, against: global)
-        sum.add(delta, weight: Double(samples))
-    }
+    public func accumulate(_ delta: ModelDelta, samples: Int) throws { try state.accumulate(delta, samples: samples) }
 
-    public var updateCount: Int { sum.count }
+    public var updateCount: Int { state.sum.count }
 
     public func finish() throws -> [String: Tensor] {
-        guard sum.count > 0 else { throw AggregationError("\(name): no update was accepted this round") }
+        try state.requireUpdates(self.name)
         var step: [String: Tensor] = [:]
-        for (name, delta) in sum.mean() {
+        for (name, delta) in state.sum.mean() {
             let n = delta.count
             var mm = m[name] ?? [Float](repeating: 0, count: n)
             // τ² start keeps the first step bounded (as in the reference implementation).
@@ -58,6 +51,6 @@ public final class ServerOptimizer: AggregationStrategy {
             m[name] = mm; v[name] = vv
             step[name] = Tensor(shape: [n], data: out)
         }
-        return apply(mean: step, to: global, scale: learningRate)
+        return apply(mean: step, to: state.global, scale: learningRate)
     }
 }
