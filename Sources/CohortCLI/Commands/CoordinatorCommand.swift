@@ -20,7 +20,8 @@ enum CoordinatorCommand {
             OptionSpec("secrets", value: "FILE", help: "Node secrets: one 'name secret-hex' per line."),
             OptionSpec("listen", value: "HOST:PORT", help: "Address to listen on.", default: "127.0.0.1:7070"),
             OptionSpec("rounds", value: "N", help: "Rounds to run.", default: "3"),
-            OptionSpec("min-nodes", value: "N", help: "Nodes to wait for, and the quorum per round.", default: "1"),
+            OptionSpec("min-nodes", value: "N", help: "Nodes to wait for before the first round.", default: "1"),
+            OptionSpec("quorum", value: "N", help: "Updates needed to aggregate a round (default: --min-nodes)."),
             OptionSpec("round-timeout", value: "S", help: "Seconds to wait for a round's updates.", default: "60"),
             OptionSpec("wait", value: "S", help: "Seconds to wait for --min-nodes to connect.", default: "120"),
             OptionSpec("out", value: "DIR", help: "Where the journal goes."),
@@ -36,6 +37,7 @@ enum CoordinatorCommand {
         config.port = port
         config.rounds = try command.int("rounds", range: 1...100_000)
         config.minNodes = try command.int("min-nodes", range: 1...100_000)
+        if command.isSet("quorum") { config.quorum = try command.int("quorum", range: 1...config.minNodes) }
         config.roundTimeout = try command.double("round-timeout", range: 0.1...86_400)
         config.waitForNodes = try command.double("wait", range: 0.1...86_400)
         let secretsPath = try command.string("secrets")

@@ -16,7 +16,8 @@ public final class Coordinator: @unchecked Sendable {
         public var tls: TLSContext?
         public var rounds = 3
         public var minNodes = 1
-        /// Updates needed to aggregate a round (default: `minNodes`).
+        /// Updates needed to aggregate a round, and nodes needed to start rounds after the first
+        /// (default: `minNodes`).
         public var quorum: Int?
         public var roundTimeout: Double = 60
         /// How long to wait for `minNodes` to connect before giving up.
@@ -93,8 +94,11 @@ public final class Coordinator: @unchecked Sendable {
         var records: [RoundRecord] = []
         var round = 1
         var failures = 0
+        let quorum = config.quorum ?? config.minNodes
         while round <= config.rounds {
-            try waitForNodes()
+            // The first round waits for --min-nodes; later ones go ahead with a quorum, so a
+            // node that died does not stall the federation.
+            try waitForNodes(round == 1 ? config.minNodes : quorum)
             if let record = try runRound(round) {
                 records.append(record)
                 try journal(records)
@@ -133,11 +137,11 @@ public final class Coordinator: @unchecked Sendable {
         }
     }
 
-    private func waitForNodes() throws {
+    private func waitForNodes(_ count: Int) throws {
         let deadline = Date().addingTimeInterval(config.waitForNodes)
-        while lock.withLock({ sessions.count }) < config.minNodes {
+        while lock.withLock({ sessions.count }) < count {
             guard Date() < deadline else {
-                throw AggregationError("only \(lock.withLock { sessions.count }) of \(config.minNodes) nodes connected within \(config.waitForNodes) s")
+                throw AggregationError("only \(lock.withLock { sessions.count }) of \(count) nodes connected within \(config.waitForNodes) s")
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
