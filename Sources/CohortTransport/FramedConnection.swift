@@ -1,11 +1,15 @@
-/// Frames over a byte stream, with a payload size limit and per-frame deadlines.
-public final class FramedConnection {
+import Foundation
+
+/// Frames over a byte stream, with a payload size limit and per-frame deadlines. Sends are
+/// serialised, so two threads (a round and a heartbeat) never interleave frames.
+public final class FramedConnection: @unchecked Sendable {
     public let stream: ByteStream
     /// Largest payload accepted; a header announcing more is rejected before reading it.
     public var maxPayload: Int
     /// Seconds allowed to receive one whole frame once its first byte is awaited.
     public var readTimeout: Double
     public var writeTimeout: Double
+    private let writeLock = NSLock()
 
     /// Frames over `stream`.
     public init(stream: ByteStream, maxPayload: Int = 64 << 20, readTimeout: Double = 30, writeTimeout: Double = 30) {
@@ -17,7 +21,8 @@ public final class FramedConnection {
 
     /// Sends one frame.
     public func send(_ frame: Frame) throws {
-        try stream.write(frame.encoded(), timeout: writeTimeout)
+        let bytes = frame.encoded()
+        try writeLock.withLock { try stream.write(bytes, timeout: writeTimeout) }
     }
 
     /// Receives one frame, checking magic, size limit and CRC. Transport failures throw

@@ -22,6 +22,9 @@ public final class Coordinator: @unchecked Sendable {
         public var roundTimeout: Double = 60
         /// How long to wait for `minNodes` to connect before giving up.
         public var waitForNodes: Double = 120
+        /// Seconds between HEARTBEAT frames to every connected node, so an idle node can tell a
+        /// live coordinator from a dead link.
+        public var heartbeatInterval: Double = 5
         public var outDir: String
         public var plan = TrainingPlan()
         public init(outDir: String) { self.outDir = outDir }
@@ -89,6 +92,7 @@ public final class Coordinator: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true)
         let acceptThread = Thread { [self] in acceptLoop() }
         acceptThread.start()
+        Thread { [self] in heartbeatLoop() }.start()
         defer { shutdown() }
         log("coordinator: listening on \(config.host):\(port), waiting for \(config.minNodes) node(s)")
         var records: [RoundRecord] = []
@@ -134,6 +138,21 @@ public final class Coordinator: @unchecked Sendable {
                 }
             }
             admit.start()
+        }
+    }
+
+    private func heartbeatLoop() {
+        var next = Date().addingTimeInterval(config.heartbeatInterval)
+        while !lock.withLock({ stopped }) {
+            Thread.sleep(forTimeInterval: 0.1)
+            guard Date() >= next else { continue }
+            next = Date().addingTimeInterval(config.heartbeatInterval)
+            for s in lock.withLock({ Array(sessions.values) }) {
+                do { try s.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.heartbeat.rawValue, payload: [])) } catch {
+                    log("coordinator: node '\(s.name)' unreachable (\(error)); dropping it")
+                    dropSession(s)
+                }
+            }
         }
     }
 

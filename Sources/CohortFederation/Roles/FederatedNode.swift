@@ -20,6 +20,8 @@ public final class FederatedNode {
         public var validation: LabelledData
         /// Connection attempts before giving up (exponential backoff with jitter between them).
         public var connectAttempts = 8
+        /// Longest silence from the coordinator (which sends heartbeats every few seconds) and
+        /// the deadline for one frame.
         public var timeout: Double = 120
         public init(host: String, port: UInt16, name: String, secret: [UInt8], tls: TLSContext?, train: LabelledData, validation: LabelledData) {
             self.host = host; self.port = port; self.name = name; self.secret = secret
@@ -48,6 +50,8 @@ public final class FederatedNode {
                 let reply = try handleModel(frame.payload, log: log)
                 try conn.send(Frame(version: frame.version, type: MessageType.update.rawValue, payload: reply))
                 rounds += 1
+            case .heartbeat:
+                continue
             case .bye:
                 log("\(config.name): coordinator finished after \(rounds) rounds")
                 return rounds

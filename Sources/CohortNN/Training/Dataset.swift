@@ -1,7 +1,7 @@
 import CohortTensor
 
 /// Labelled samples held in memory: inputs `[n, …]` and one integer class label per row.
-public struct LabelledData {
+public struct LabelledData: Sendable {
     public var inputs: Tensor
     public var labels: [Int]
 

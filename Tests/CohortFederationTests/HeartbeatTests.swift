@@ -1,0 +1,54 @@
+import XCTest
+import CohortCheckpoint
+import CohortFederation
+import CohortNN
+import CohortTensor
+import Foundation
+
+final class HeartbeatTests: XCTestCase {
+    /// A node with a 1 s silence limit joins 2.5 s before the second node: without heartbeats
+    /// it would give up while the coordinator waits; with them the run completes.
+    func testAnEarlyNodeSurvivesTheWaitOnHeartbeats() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-hb-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try Sequential(spec: ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)]), seed: 1)
+        var config = Coordinator.Config(outDir: dir.path)
+        config.port = 0
+        config.rounds = 2
+        config.minNodes = 2
+        config.waitForNodes = 20
+        config.heartbeatInterval = 0.2
+        let secrets: [String: [UInt8]] = ["a": [UInt8](repeating: 1, count: 16), "b": [UInt8](repeating: 2, count: 16)]
+        config.secrets = secrets
+        let coordinator = try Coordinator(config: config, initial: Checkpoint(model: model, metadata: CheckpointMetadata(source: "t")),
+                                          strategy: FedAvg())
+        let port = coordinator.port
+        let data = LabelledData(inputs: Tensor(shape: [8, 2], data: (0..<16).map { Float($0 % 5) }), labels: (0..<8).map { $0 % 2 })
+        let results = ResultsBox()
+        let done = DispatchGroup()
+        for (name, delay) in [("a", 0.0), ("b", 2.5)] {
+            done.enter()
+            let secret = secrets[name]!
+            Thread {
+                defer { done.leave() }
+                Thread.sleep(forTimeInterval: delay)
+                var c = FederatedNode.Config(host: "127.0.0.1", port: port, name: name, secret: secret, tls: nil, train: data, validation: data)
+                c.timeout = 1.0
+                do { results.set(name, "rounds \(try FederatedNode(config: c).run())") } catch { results.set(name, "\(error)") }
+            }.start()
+        }
+        let records = try coordinator.run()
+        XCTAssertEqual(done.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(records.count, 2)
+        XCTAssertEqual(records[0].accepted, ["a", "b"])
+        XCTAssertEqual(results.get("a"), "rounds 2")
+        XCTAssertEqual(results.get("b"), "rounds 2")
+    }
+}
+
+private final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: String] = [:]
+    func set(_ k: String, _ v: String) { lock.lock(); values[k] = v; lock.unlock() }
+    func get(_ k: String) -> String? { lock.lock(); defer { lock.unlock() }; return values[k] }
+}
