@@ -42,6 +42,8 @@ public final class Coordinator: @unchecked Sendable {
         public var bytesDown: Int
         public var bytesUp: Int
         public var seconds: Double
+        /// When the round completed (Unix time, seconds).
+        public var finishedAt: Double
     }
 
     /// What one round has collected so far; touched only under `lock`.
@@ -238,7 +240,8 @@ public final class Coordinator: @unchecked Sendable {
         }
         let record = RoundRecord(round: round, participants: participants.map(\.name), accepted: acceptedNow, rejected: rejectedNow,
                                  globalValidationAccuracy: total > 0 ? weighted / total : nil, nodeMetrics: metricsNow,
-                                 bytesDown: payload.count * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start))
+                                 bytesDown: payload.count * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start),
+                                 finishedAt: Date().timeIntervalSince1970)
         log("coordinator: round \(round) done: \(acceptedNow.count)/\(participants.count) updates, global val acc "
             + (record.globalValidationAccuracy.map { String(format: "%.3f", $0) } ?? "n/a")
             + ", \(record.bytesUp) bytes up, \(record.bytesDown) down, \(String(format: "%.2f", record.seconds)) s")
