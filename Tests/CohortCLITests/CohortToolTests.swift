@@ -6,15 +6,7 @@ import Foundation
 /// The real `cohort` binary and its in-process entry point.
 final class CohortToolTests: XCTestCase {
     /// The `cohort` executable built next to this test bundle.
-    private var binary: URL {
-        var dir = Bundle(for: CohortToolTests.self).bundleURL
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("cohort")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: "/nonexistent/cohort")
-    }
+    private var binary: URL { CohortBinary.url }
 
     private func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()

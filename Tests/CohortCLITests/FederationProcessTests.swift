@@ -8,15 +8,7 @@ import Glibc
 
 /// Coordinator and nodes as separate `cohort` processes on loopback.
 final class FederationProcessTests: XCTestCase {
-    private var binary: URL {
-        var dir = Bundle(for: FederationProcessTests.self).bundleURL
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("cohort")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: "/nonexistent/cohort")
-    }
+    private var binary: URL { CohortBinary.url }
 
     private func launch(_ args: [String], stderr: URL) throws -> Process {
         let p = Process()

@@ -1,0 +1,16 @@
+import Foundation
+
+/// The `cohort` executable that `swift test` built next to the test bundle.
+enum CohortBinary {
+    static let url: URL = {
+        var dir = Bundle(for: BundleAnchor.self).bundleURL
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("cohort")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: "/nonexistent/cohort")
+    }()
+
+    private final class BundleAnchor {}
+}
