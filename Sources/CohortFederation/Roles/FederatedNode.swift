@@ -20,6 +20,8 @@ public final class FederatedNode {
         public var validation: LabelledData
         /// Connection attempts before giving up (exponential backoff with jitter between them).
         public var connectAttempts = 8
+        /// How many lost sessions to recover from before giving up.
+        public var maxReconnects = 5
         /// Longest silence from the coordinator (which sends heartbeats every few seconds) and
         /// the deadline for one frame.
         public var timeout: Double = 120
@@ -37,24 +39,49 @@ public final class FederatedNode {
 
     public init(config: Config) { self.config = config }
 
-    /// Connects (with backoff), serves rounds until BYE; returns the rounds served.
+    /// Connects (with backoff), serves rounds until BYE; returns the rounds served. When an
+    /// established session is lost (coordinator restarted, link cut, deadline missed), the node
+    /// reconnects with backoff and carries on, keeping its model, error-feedback residuals and
+    /// local tensors. A refusal or an ERROR from the coordinator ends the run.
     @discardableResult
     public func run(log: (String) -> Void = { _ in }) throws -> Int {
-        let conn = try connect(log: log)
-        defer { conn.close() }
         var rounds = 0
+        var losses = 0
         while true {
-            let frame = try conn.receive(timeout: config.timeout)
+            let conn = try connect(log: log)
+            defer { conn.close() }
+            do {
+                try serve(conn, rounds: &rounds, log: log)
+                return rounds
+            } catch let error as SessionLost {
+                losses += 1
+                guard losses <= config.maxReconnects else {
+                    throw TransportError("\(config.name): lost the coordinator \(losses) times; last: \(error.reason)")
+                }
+                log("\(config.name): lost the coordinator (\(error.reason)); reconnecting")
+            }
+        }
+    }
+
+    /// The connection dropped mid-session (as opposed to a refusal or a reported error).
+    private struct SessionLost: Error { let reason: String }
+
+    private func serve(_ conn: FramedConnection, rounds: inout Int, log: (String) -> Void) throws {
+        while true {
+            let frame: Frame
+            do { frame = try conn.receive(timeout: config.timeout) } catch { throw SessionLost(reason: "\(error)") }
             switch MessageType(rawValue: frame.type) {
             case .model:
                 let reply = try handleModel(frame.payload, log: log)
-                try conn.send(Frame(version: frame.version, type: MessageType.update.rawValue, payload: reply))
+                do { try conn.send(Frame(version: frame.version, type: MessageType.update.rawValue, payload: reply)) } catch {
+                    throw SessionLost(reason: "\(error)")
+                }
                 rounds += 1
             case .heartbeat:
                 continue
             case .bye:
                 log("\(config.name): coordinator finished after \(rounds) rounds")
-                return rounds
+                return
             case .error:
                 let message = (try? JSONDecoder().decode(Handshake.ErrorMessage.self, from: Data(frame.payload)))?.message ?? "?"
                 throw TransportError("coordinator reported: \(message)")
