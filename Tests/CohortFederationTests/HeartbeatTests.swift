@@ -46,6 +46,47 @@ final class HeartbeatTests: XCTestCase {
     }
 }
 
+final class SamplingTests: XCTestCase {
+    /// Four nodes, fraction 0.5: each round sends the model to exactly two, chosen reproducibly.
+    func testFractionSamplesNodesPerRoundReproducibly() throws {
+        func run() throws -> [[String]] {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-fr-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let model = try Sequential(spec: ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)]), seed: 1)
+            var config = Coordinator.Config(outDir: dir.path)
+            config.port = 0
+            config.rounds = 4
+            config.minNodes = 4
+            config.quorum = 2
+            config.fraction = 0.5
+            let names = ["a", "b", "c", "d"]
+            config.secrets = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, [UInt8](repeating: UInt8($0.offset + 1), count: 16)) })
+            let coordinator = try Coordinator(config: config, initial: Checkpoint(model: model, metadata: CheckpointMetadata(source: "t")),
+                                              strategy: FedAvg())
+            let data = LabelledData(inputs: Tensor(shape: [8, 2], data: (0..<16).map { Float($0 % 5) }), labels: (0..<8).map { $0 % 2 })
+            let port = coordinator.port
+            let done = DispatchGroup()
+            for (i, name) in names.enumerated() {
+                done.enter()
+                Thread {
+                    defer { done.leave() }
+                    let c = FederatedNode.Config(host: "127.0.0.1", port: port, name: name, secret: [UInt8](repeating: UInt8(i + 1), count: 16),
+                                                 tls: nil, train: data, validation: data)
+                    _ = try? FederatedNode(config: c).run()
+                }.start()
+            }
+            let records = try coordinator.run()
+            XCTAssertEqual(done.wait(timeout: .now() + 20), .success)
+            return records.map(\.participants)
+        }
+        let first = try run(), second = try run()
+        XCTAssertEqual(first.count, 4)
+        XCTAssertTrue(first.allSatisfy { $0.count == 2 }, "\(first)")
+        XCTAssertEqual(first, second, "same seed, same samples")
+        XCTAssertGreaterThan(Set(first.flatMap { $0 }).count, 2, "different nodes over the rounds: \(first)")
+    }
+}
+
 private final class ResultsBox: @unchecked Sendable {
     private let lock = NSLock()
     private var values: [String: String] = [:]

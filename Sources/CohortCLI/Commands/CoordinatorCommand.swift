@@ -22,6 +22,7 @@ enum CoordinatorCommand {
             OptionSpec("rounds", value: "N", help: "Rounds to run.", default: "3"),
             OptionSpec("min-nodes", value: "N", help: "Nodes to wait for before the first round.", default: "1"),
             OptionSpec("quorum", value: "N", help: "Updates needed to aggregate a round (default: --min-nodes)."),
+            OptionSpec("fraction", value: "F", help: "Fraction of connected nodes sampled each round (at least the quorum).", default: "1.0"),
             OptionSpec("round-timeout", value: "S", help: "Seconds to wait for a round's updates.", default: "60"),
             OptionSpec("wait", value: "S", help: "Seconds to wait for --min-nodes to connect.", default: "120"),
             OptionSpec("out", value: "DIR", help: "Where the journal goes."),
@@ -39,6 +40,7 @@ enum CoordinatorCommand {
         config.minNodes = try command.int("min-nodes", range: 1...100_000)
         if command.isSet("quorum") { config.quorum = try command.int("quorum", range: 1...config.minNodes) }
         config.roundTimeout = try command.double("round-timeout", range: 0.1...86_400)
+        config.fraction = try command.double("fraction", range: 0.01...1)
         config.waitForNodes = try command.double("wait", range: 0.1...86_400)
         let secretsPath = try command.string("secrets")
         guard let secretsText = try? String(contentsOfFile: secretsPath, encoding: .utf8) else { throw CommandError("cannot read secrets file '\(secretsPath)'") }

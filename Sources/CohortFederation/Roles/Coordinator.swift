@@ -22,6 +22,9 @@ public final class Coordinator: @unchecked Sendable {
         public var roundTimeout: Double = 60
         /// How long to wait for `minNodes` to connect before giving up.
         public var waitForNodes: Double = 120
+        /// Fraction of the connected nodes sampled each round (at least the quorum), seeded by
+        /// the plan's seed and the round number, so a run is reproducible.
+        public var fraction = 1.0
         /// Seconds between HEARTBEAT frames to every connected node, so an idle node can tell a
         /// live coordinator from a dead link.
         public var heartbeatInterval: Double = 5
@@ -171,7 +174,8 @@ public final class Coordinator: @unchecked Sendable {
     /// One round; nil when the quorum was not reached (the global model is unchanged).
     private func runRound(_ round: Int) throws -> RoundRecord? {
         let start = Date()
-        let participants = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
+        let connected = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
+        let participants = sample(connected, round: round)
         let globalDict = Dictionary(uniqueKeysWithValues: global.map { ($0.name, $0.value) })
         strategy.begin(round: round, global: globalDict)
         let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: config.plan, architecture: architecture)
@@ -246,6 +250,17 @@ public final class Coordinator: @unchecked Sendable {
             + (record.globalValidationAccuracy.map { String(format: "%.3f", $0) } ?? "n/a")
             + ", \(record.bytesUp) bytes up, \(record.bytesDown) down, \(String(format: "%.2f", record.seconds)) s")
         return record
+    }
+
+    /// `fraction` of the connected nodes (never fewer than the quorum), chosen by a generator
+    /// seeded with the plan's seed and the round, in name order.
+    private func sample(_ connected: [Session], round: Int) -> [Session] {
+        guard config.fraction < 1 else { return connected }
+        let quorum = config.quorum ?? config.minNodes
+        let count = min(connected.count, max(quorum, Int((config.fraction * Double(connected.count)).rounded(.up))))
+        var rng = SeededRandom(seed: config.plan.seed &+ UInt64(round) &* 0x9E37_79B9)
+        let chosen = Set(rng.permutation(connected.count).prefix(count))
+        return connected.enumerated().filter { chosen.contains($0.offset) }.map(\.element)
     }
 
     private func dropSession(_ s: Session) {
