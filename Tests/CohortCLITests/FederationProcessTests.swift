@@ -1,5 +1,6 @@
 import XCTest
 import CohortCLI
+import CohortCheckpoint
 import CohortTransport
 import Foundation
 #if canImport(Glibc)
@@ -156,6 +157,65 @@ final class FederationProcessTests: XCTestCase {
         for n in nodes.prefix(2) { XCTAssertEqual(wait(n, seconds: 10), 0) }
     }
     func testThreeNodesThreeRoundsOverTLS() throws { try runFederation(tls: true) }
+
+    func testCoordinatorKilledAndResumedEndsWithTheSameWeightsAsAnUninterruptedRun() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-resume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try makeSites(in: dir)
+        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        // A large site makes rounds slow enough (~0.1 s) to kill the coordinator mid-run.
+        var big = (0..<6).map { "x\($0)" }.joined(separator: ",") + ",target\n"
+        for i in 0..<40_000 { big += (0..<6).map { j in String(format: "%.3f", Double((i * 7 + j * 13) % 100) / 50 - 1 + (i % 2 == 0 ? 0.3 : -0.3)) }.joined(separator: ",") + ",\(i % 2)\n" }
+        try big.write(to: dir.appendingPathComponent("site2.csv"), atomically: true, encoding: .utf8)
+        try #"{"batchSize":32,"localEpochs":2,"seed":5}"#.write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(wait(try launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")], stderr: dir.appendingPathComponent("i.log")), seconds: 30), 0)
+
+        func coordinatorArgs(_ port: UInt16, _ out: String) -> [String] {
+            ["coordinator", "--plan", p("plan.json"), "--secrets", p("secrets.txt"), "--listen", "127.0.0.1:\(port)", "--rounds", "5",
+             "--min-nodes", "3", "--round-timeout", "30", "--wait", "30", "--out", p(out), "--insecure"]
+        }
+        func nodes(_ port: UInt16, _ tag: String) throws -> [Process] {
+            try (0..<3).map { s in
+                try launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
+                            "--data", p("site\(s).csv"), "--insecure"], stderr: dir.appendingPathComponent("\(tag)-node\(s).log"))
+            }
+        }
+        // A: uninterrupted.
+        let portA = try freePort()
+        let a = try launch(coordinatorArgs(portA, "outA") + ["--model", p("init.ckpt")], stderr: dir.appendingPathComponent("a.log"))
+        let nodesA = try nodes(portA, "a")
+        XCTAssertEqual(wait(a, seconds: 120), 0, (try? String(contentsOfFile: p("a.log"), encoding: .utf8)) ?? "")
+        for n in nodesA { XCTAssertEqual(wait(n, seconds: 10), 0) }
+        // B: killed after at least two journaled rounds, then resumed; the nodes reconnect on their own.
+        let portB = try freePort()
+        let b1 = try launch(coordinatorArgs(portB, "outB") + ["--model", p("init.ckpt")], stderr: dir.appendingPathComponent("b1.log"))
+        let nodesB = try nodes(portB, "b")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let lines = ((try? String(contentsOfFile: p("outB/rounds.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n").count
+            if lines >= 2 { break }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        kill(b1.processIdentifier, SIGKILL)
+        _ = wait(b1, seconds: 5)
+        let b2 = try launch(coordinatorArgs(portB, "outB") + ["--resume"], stderr: dir.appendingPathComponent("b2.log"))
+        XCTAssertEqual(wait(b2, seconds: 120), 0, (try? String(contentsOfFile: p("b2.log"), encoding: .utf8)) ?? "")
+        for n in nodesB { XCTAssertEqual(wait(n, seconds: 20), 0) }
+        let b2log = try String(contentsOfFile: p("b2.log"), encoding: .utf8)
+        let resumedAfter = b2log.components(separatedBy: "resuming from ").dropFirst().first.flatMap { $0.components(separatedBy: "after round ").last }
+            .flatMap { Int($0.prefix { $0.isNumber }) }
+        XCTAssertNotNil(resumedAfter, b2log)
+        XCTAssertLessThan(resumedAfter ?? 5, 5, "the kill landed before the last round: \(b2log)")
+        let finalA = try CheckpointFile.load(p("outA/global.ckpt")), finalB = try CheckpointFile.load(p("outB/global.ckpt"))
+        XCTAssertEqual(finalA.metadata.metrics["round"], 5)
+        XCTAssertEqual(finalB.metadata.metrics["round"], 5)
+        XCTAssertEqual(finalA.tensors.map(\.name), finalB.tensors.map(\.name))
+        XCTAssertEqual(finalA.tensors.map { $0.value.data.map(\.bitPattern) }, finalB.tensors.map { $0.value.data.map(\.bitPattern) },
+                       "resumed run's final weights are bit-identical")
+        XCTAssertEqual(try String(contentsOfFile: p("outB/rounds.jsonl"), encoding: .utf8).split(separator: "\n").count, 5)
+    }
 
     func testNodeWithAMissingColumnFailsClearly() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")

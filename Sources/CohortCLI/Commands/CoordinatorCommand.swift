@@ -15,7 +15,7 @@ enum CoordinatorCommand {
         and --tls-key; plain TCP needs --insecure.
         """,
         options: [
-            OptionSpec("model", value: "FILE", help: "Initial checkpoint (with architecture)."),
+            OptionSpec("model", value: "FILE", help: "Initial checkpoint (with architecture); not needed with --resume."),
             OptionSpec("plan", value: "FILE", help: "Training plan JSON (defaults for any field left out)."),
             OptionSpec("secrets", value: "FILE", help: "Node secrets: one 'name secret-hex' per line."),
             OptionSpec("listen", value: "HOST:PORT", help: "Address to listen on.", default: "127.0.0.1:7070"),
@@ -29,6 +29,7 @@ enum CoordinatorCommand {
             OptionSpec("tls-cert", value: "FILE", help: "TLS certificate chain (PEM)."),
             OptionSpec("tls-key", value: "FILE", help: "TLS private key (PEM)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
+            .flag("resume", help: "Continue the run journaled in --out after its last completed round."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
@@ -53,10 +54,20 @@ enum CoordinatorCommand {
                 throw CommandError("\(planPath): not a training plan: \(error)")
             }
         }
-        let initial = try CheckpointFile.load(try command.string("model"))
+        var initial: Checkpoint
+        var completed: [Coordinator.RoundRecord] = []
+        if command.flag("resume") {
+            guard !["fedadam", "fedyogi", "fedadagrad"].contains(config.plan.strategy) else {
+                throw CommandError("--resume does not support '\(config.plan.strategy)' yet: its server moments are not journaled")
+            }
+            (initial, completed) = try Coordinator.loadJournal(outDir: config.outDir)
+            Terminal.progress("coordinator: resuming from \(config.outDir) after round \(completed.count)")
+        } else {
+            initial = try CheckpointFile.load(try command.string("model"))
+        }
         guard let arch = initial.architecture else { throw CommandError("the model checkpoint has no architecture") }
         let strategy = try StrategyFactory.make(config.plan, model: try Sequential(spec: arch, seed: 0))
-        let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy)
+        let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }
         Terminal.progress("coordinator: \(records.count) rounds complete; journal in \(config.outDir)")
     }

@@ -80,15 +80,45 @@ public final class Coordinator: @unchecked Sendable {
     /// The port actually listened on (useful with port 0).
     public var port: UInt16 { listener.port }
 
-    /// Binds the listening socket; `run` starts the rounds.
-    public init(config: Config, initial: Checkpoint, strategy: AggregationStrategy) throws {
+    private var completed: [RoundRecord] = []
+
+    /// Binds the listening socket; `run` starts the rounds. `completed` holds the records of
+    /// rounds already done (when resuming): the run continues after them from `initial`.
+    public init(config: Config, initial: Checkpoint, strategy: AggregationStrategy, completed: [RoundRecord] = []) throws {
         guard let arch = initial.architecture else { throw AggregationError("the initial checkpoint has no architecture") }
         try config.plan.validate()
         self.config = config
         self.strategy = strategy
         architecture = arch
         global = initial.tensors
+        self.completed = completed
+        version = completed.count
         listener = try TCPListener(host: config.host, port: config.port)
+    }
+
+    /// Reads a journal for `--resume`: the checkpoint of the last completed round (its round
+    /// number is stored in it) and the round records up to it.
+    public static func loadJournal(outDir: String) throws -> (checkpoint: Checkpoint, completed: [RoundRecord]) {
+        let ckptPath = (outDir as NSString).appendingPathComponent("global.ckpt")
+        let linesPath = (outDir as NSString).appendingPathComponent("rounds.jsonl")
+        let checkpoint = try CheckpointFile.load(ckptPath)
+        guard let round = checkpoint.metadata.metrics["round"].map(Int.init), round >= 1 else {
+            throw AggregationError("\(ckptPath) does not record which round it completed; cannot resume")
+        }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let text = (try? String(contentsOfFile: linesPath, encoding: .utf8)) ?? ""
+        var records: [RoundRecord] = []
+        for (i, line) in text.split(separator: "\n").enumerated() {
+            do { records.append(try decoder.decode(RoundRecord.self, from: Data(line.utf8))) } catch {
+                throw AggregationError("\(linesPath):\(i + 1): not a round record: \(error)")
+            }
+        }
+        // The checkpoint is written before the records, so they can lag it by one round at most.
+        guard records.count == round || records.count == round - 1 else {
+            throw AggregationError("\(linesPath) has \(records.count) rounds but \(ckptPath) completed round \(round)")
+        }
+        return (checkpoint, Array(records.prefix(round)))
     }
 
     /// Runs every round; returns their records. Progress goes to `log`.
@@ -100,14 +130,15 @@ public final class Coordinator: @unchecked Sendable {
         Thread { [self] in heartbeatLoop() }.start()
         defer { shutdown() }
         log("coordinator: listening on \(config.host):\(port), waiting for \(config.minNodes) node(s)")
-        var records: [RoundRecord] = []
-        var round = 1
+        var records = completed
+        var round = completed.count + 1
+        if round > 1 { log("coordinator: resuming after round \(round - 1)") }
         var failures = 0
         let quorum = config.quorum ?? config.minNodes
         while round <= config.rounds {
             // The first round waits for --min-nodes; later ones go ahead with a quorum, so a
             // node that died does not stall the federation.
-            try waitForNodes(round == 1 ? config.minNodes : quorum)
+            try waitForNodes(round == completed.count + 1 ? config.minNodes : quorum)
             if let record = try runRound(round) {
                 records.append(record)
                 try journal(records)
@@ -183,6 +214,7 @@ public final class Coordinator: @unchecked Sendable {
         let shapes = globalDict.mapValues(\.shape)
         let budget = shapes.values.reduce(0) { $0 + $1.reduce(1, *) } * 8 + 1 << 20
         let state = RoundState()
+        let fold = OrderedFold(participants: participants.map(\.name), strategy: strategy)
         let group = DispatchGroup()
         for participant in participants {
             group.enter()
@@ -201,17 +233,19 @@ public final class Coordinator: @unchecked Sendable {
                     let delta = try DeltaDecoder(expectedShapes: shapes, maxBytes: budget, requireAllTensors: false).decode(body)
                     try lock.withLock {
                         guard state.open else { throw AggregationError("arrived after the round closed") }
-                        try strategy.accumulate(delta, samples: h.samples)
-                        state.accepted.append(session.name)
                         state.metrics[session.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
                         state.bytesUp += frame.payload.count
+                        state.rejected.merge(fold.offer(session.name, delta: delta, samples: h.samples)) { a, _ in a }
                     }
                 } catch {
                     verdict = "\(error)"
                 }
                 lock.withLock {
                     state.done.insert(session.name)
-                    if let verdict { state.rejected[session.name] = verdict }
+                    if let verdict {
+                        state.rejected[session.name] = verdict
+                        state.rejected.merge(fold.fail(session.name)) { a, _ in a }
+                    }
                 }
                 if let verdict {
                     log("coordinator: round \(round): update from '\(session.name)' rejected: \(verdict)")
@@ -222,6 +256,8 @@ public final class Coordinator: @unchecked Sendable {
         _ = group.wait(timeout: .now() + config.roundTimeout + 2)
         let late: [Session] = lock.withLock {
             state.open = false
+            state.rejected.merge(fold.close()) { a, _ in a }
+            state.accepted = fold.folded
             return participants.filter { !state.done.contains($0.name) }
         }
         for s in late {
@@ -270,8 +306,9 @@ public final class Coordinator: @unchecked Sendable {
 
     /// Writes the global checkpoint and all round records, each atomically.
     private func journal(_ records: [RoundRecord]) throws {
-        let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [],
-                                      metrics: records.last?.globalValidationAccuracy.map { ["global_val_accuracy": $0] } ?? [:])
+        var metrics = ["round": Double(records.count)]
+        if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }
+        let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics)
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
         let encoder = JSONEncoder()
