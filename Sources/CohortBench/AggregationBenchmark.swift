@@ -21,9 +21,34 @@ public enum AggregationBenchmark {
         public var peakResidentModels: Double
     }
 
+    /// Peak memory of streaming aggregation: each update is made, folded and dropped, as a
+    /// coordinator receives them; returns peak RSS in bytes and as a multiple of one model.
+    public static func streamingMemory(updates: Int, parameters: Int, progress: (String) -> Void = { _ in }) throws -> (bytes: Int, models: Double, baselineBytes: Int) {
+        let tensors = 10, per = parameters / tensors
+        var before = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &before)
+        let baseline = Int(before.ru_maxrss) * 1024
+        let names = (0..<tensors).map { "layer\($0).weight" }
+        let global = Dictionary(uniqueKeysWithValues: names.map { ($0, Tensor(shape: [per])) })
+        let strategy = FedAvg()
+        strategy.begin(round: 1, global: global)
+        for k in 0..<updates {
+            let delta = try ModelDelta(names.map { ($0, Tensor(shape: [per], repeating: Float(k + 1) * 1e-3)) })
+            try strategy.accumulate(delta, samples: k + 1)
+        }
+        _ = try strategy.finish()
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peak = Int(usage.ru_maxrss) * 1024
+        let models = Double(peak) / Double(per * tensors * 4)
+        progress(String(format: "streaming FedAvg of %d updates × %d float32: peak RSS %.0f MB = %.2f× the model (%.2f× above the %.0f MB process baseline)",
+                        updates, per * tensors, Double(peak) / 1e6, models, Double(peak - baseline) / Double(per * tensors * 4), Double(baseline) / 1e6))
+        return (peak, models, baseline)
+    }
+
     /// Aggregates `updates` deltas of `parameters` values (in 10 tensors, as the peer harness),
-    /// `repeats` times. The updates are generated one at a time and dropped after folding, as
-    /// a coordinator receives them, so peak memory shows what streaming costs.
+    /// `repeats` times. The updates are built once and kept (K × model in memory, excluded from
+    /// the timing); `streamingMemory` measures memory the way a coordinator receives updates.
     public static func run(updates: Int, parameters: Int, repeats: Int, progress: (String) -> Void = { _ in }) throws -> Report {
         let tensors = 10
         let per = parameters / tensors

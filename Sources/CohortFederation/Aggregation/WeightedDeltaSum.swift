@@ -39,23 +39,22 @@ final class WeightedDeltaSum {
         return sums.mapValues { sum in Tensor(shape: [sum.count], data: sum.map { $0 * inv }) }
     }
 
-    /// `global + mean delta`, computed in one pass per tensor; other tensors unchanged.
+    /// `global + mean delta`, computed in one pass per tensor into the accumulator's own storage
+    /// (no extra model-sized allocation); other tensors unchanged. The sum buffers are consumed;
+    /// the counts stay until `reset`.
     func applyMean(to global: [String: Tensor]) -> [String: Tensor] {
         guard totalWeight > 0 else { return global }
         let inv = Float(1 / totalWeight)
         var next = global
-        for (name, sum) in sums {
+        for name in Array(sums.keys) {
             let g = global[name]!
-            var out = [Float].uninitialized(count: sum.count)
+            var buffer = sums.removeValue(forKey: name)!
             g.data.withUnsafeBufferPointer { gp in
-                sum.withUnsafeBufferPointer { sp in
-                    out.withUnsafeMutableBufferPointer { op in
-                        op.baseAddress!.update(from: gp.baseAddress!, count: op.count)
-                        VectorKernels.axpy(count: op.count, alpha: inv, x: sp.baseAddress!, y: op.baseAddress!)
-                    }
+                buffer.withUnsafeMutableBufferPointer { bp in
+                    for i in 0..<bp.count { bp[i] = gp[i].addingProduct(bp[i], inv) }
                 }
             }
-            next[name] = Tensor(shape: g.shape, data: out)
+            next[name] = Tensor(shape: g.shape, data: buffer)
         }
         return next
     }
