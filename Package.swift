@@ -47,7 +47,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortDataTests", dependencies: ["CohortData", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),
-        .testTarget(name: "CohortFederationTests", dependencies: ["CohortFederation", "CohortCheckpoint", "CohortNN", "CohortTensor"]),
+        .testTarget(name: "CohortFederationTests", dependencies: ["CohortFederation", "CohortCheckpoint", "CohortNN", "CohortTensor", "CohortBench"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortTransport"]),
     ]

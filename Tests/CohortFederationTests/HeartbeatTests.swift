@@ -1,4 +1,5 @@
 import XCTest
+import CohortBench
 import CohortCheckpoint
 import CohortFederation
 import CohortNN
@@ -43,6 +44,14 @@ final class HeartbeatTests: XCTestCase {
         XCTAssertEqual(records[0].accepted, ["a", "b"])
         XCTAssertEqual(results.get("a"), "rounds 2")
         XCTAssertEqual(results.get("b"), "rounds 2")
+    }
+}
+
+final class ConcurrencyTests: XCTestCase {
+    /// Many nodes at once through one full round (the benchmark goes to 2000).
+    func testFiftyConcurrentNodesCompleteARound() throws {
+        let result = try ConcurrencyBenchmark.run(nodes: 50, timeout: 30)
+        XCTAssertEqual(result.accepted, 50)
     }
 }
 
