@@ -60,27 +60,20 @@ private final class Relay: @unchecked Sendable {
 
 final class ReconnectTests: XCTestCase {
     func testNodeReconnectsAfterTheLinkIsCutAndServesEveryRound() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-rc-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try Sequential(spec: ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)]), seed: 1)
-        var config = Coordinator.Config(outDir: dir.path)
-        config.port = 0
-        config.rounds = 3
-        config.minNodes = 1
-        config.roundTimeout = 5
-        config.waitForNodes = 20
-        let secret = [UInt8](repeating: 7, count: 16)
-        config.secrets = ["a": secret]
-        let coordinator = try Coordinator(config: config, initial: Checkpoint(model: model, metadata: CheckpointMetadata(source: "t")),
-                                          strategy: FedAvg())
+        let (coordinator, cleanup) = try TinyFederation.coordinator(nodes: ["a"]) { config in
+            config.rounds = 3
+            config.minNodes = 1
+            config.roundTimeout = 5
+        }
+        defer { cleanup() }
+        let secret = TinyFederation.secret(0)
         let relay = try Relay(target: coordinator.port)
         defer { relay.stop() }
-        let data = LabelledData(inputs: Tensor(shape: [8, 2], data: (0..<16).map { Float($0 % 5) }), labels: (0..<8).map { $0 % 2 })
         let nodeLog = LogBox()
         let nodeDone = DispatchSemaphore(value: 0)
         let relayPort = relay.listener.port
         Thread {
-            var c = FederatedNode.Config(host: "127.0.0.1", port: relayPort, name: "a", secret: secret, tls: nil, train: data, validation: data)
+            var c = TinyFederation.node("a", secret: secret, port: relayPort)
             c.timeout = 10
             do { nodeLog.append("rounds \(try FederatedNode(config: c).run { nodeLog.append($0) })") } catch { nodeLog.append("failed: \(error)") }
             nodeDone.signal()
