@@ -146,6 +146,11 @@ public enum CheckpointFile {
                 throw CheckpointError.truncated(path: path, offset: r.offset, needed: Int(clamping: storedLength), fileSize: r.size,
                                                 what: "payload of '\(name)'")
             }
+            // zlib cannot expand data more than ~1032:1, so a compressed record's raw size is
+            // bounded by its stored size before the inflate buffer is allocated.
+            guard compression == 0 || rawLength <= storedLength &* 1100 &+ 64 else {
+                throw r.corrupt("'\(name)': raw size \(rawLength) is impossible for \(storedLength) bytes of zlib data", at: r.offset - 16)
+            }
             guard compression == 1 || storedLength == rawLength else {
                 throw r.corrupt("'\(name)': uncompressed payload of \(storedLength) bytes, \(rawLength) expected", at: r.offset - 8)
             }

@@ -101,6 +101,26 @@ final class CheckpointFileTests: XCTestCase {
         XCTAssertThrowsError(try CheckpointFile.load(path)) { XCTAssertTrue("\($0)".contains("header length"), "\($0)") }
     }
 
+    func testCompressedRecordClaimingAHugeRawSizeIsRefusedBeforeInflating() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let path = dir.path("z.ckpt")
+        let tiny = Checkpoint(architecture: nil, metadata: CheckpointMetadata(source: "t"), tensors: [("w", Tensor(shape: [2], data: [1, 2]))])
+        try CheckpointFile.save(tiny, to: path, options: .init(zlibLevel: 1))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let header = Int(UInt32(bytes[12]) | UInt32(bytes[13]) << 8 | UInt32(bytes[14]) << 16 | UInt32(bytes[15]) << 24)
+        // Record: u16 name length, "w", storage, compression, rank, u64 dim, u64 raw, u64 stored.
+        let dim = 16 + header + 2 + 1 + 1 + 1 + 1
+        let raw = dim + 8
+        XCTAssertEqual(bytes[dim], 2)
+        // Claim 2^30 elements (4 GiB raw) in a payload of a few bytes.
+        for (i, b) in [UInt8(0), 0, 0, 0x40, 0, 0, 0, 0].enumerated() { bytes[dim + i] = b }
+        for (i, b) in [UInt8(0), 0, 0, 0, 1, 0, 0, 0].enumerated() { bytes[raw + i] = b }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try CheckpointFile.load(path)) {
+            XCTAssertTrue("\($0)".contains("is impossible for"), "\($0)")
+        }
+    }
+
     func testFailedSaveLeavesTheOldFileAndNoTemporaryFiles() throws {
         let dir = try TemporaryDirectory(); defer { dir.remove() }
         let path = dir.path("m.ckpt")
