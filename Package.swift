@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortFederation"],
                 swiftSettings: kernelFlags),
         .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortTransport",
-                                                 "CohortFederation", "CohortBench", "CZlib", "COpenSSL"]),
+                                                 "CohortFederation", "CohortBench", "CohortAdapt", "CohortSimulation", "CZlib", "COpenSSL"]),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
         .testTarget(name: "CohortTensorTests", dependencies: ["CohortTensor"]),
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
@@ -49,6 +49,6 @@ let package = Package(
         .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortFederationTests", dependencies: ["CohortFederation", "CohortCheckpoint", "CohortNN", "CohortTensor", "CohortBench"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortTransport"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortTransport", "CohortSimulation"]),
     ]
 )

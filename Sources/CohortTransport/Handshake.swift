@@ -40,7 +40,9 @@ public enum Handshake {
             throw refuse(conn, "no common protocol version: node speaks \(hello.versions), coordinator speaks \(ProtocolVersion.supported)")
         }
         guard let secret = secrets[hello.node] else { throw refuse(conn, "unknown node '\(hello.node)'", version: version) }
-        guard hello.samples >= 0 else { throw refuse(conn, "negative sample count \(hello.samples)", version: version) }
+        guard (0...1_000_000_000).contains(hello.samples) else {
+            throw refuse(conn, "sample count \(hello.samples) is outside 0...1000000000", version: version)
+        }
         let challenge = NodeSecrets.randomBytes(32)
         try send(conn, .challenge, Challenge(version: version, challenge: hex(challenge)), version: version)
         let reply = try conn.receive(timeout: timeout)

@@ -89,7 +89,7 @@ final class FederationProcessTests: XCTestCase {
         XCTAssertTrue(intruderLog.contains("authentication failed for node 'site1' (wrong secret)"), intruderLog)
         let nodes = try (0..<3).map { s in
             try launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
-                        "--data", p("site\(s).csv")] + nodeSecurity, stderr: dir.appendingPathComponent("node\(s).log"))
+                        "--data", p("site\(s).csv"), "--test", p("site\(s).csv")] + nodeSecurity, stderr: dir.appendingPathComponent("node\(s).log"))
         }
         XCTAssertEqual(wait(coordinator, seconds: 90), 0, (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "")
         for (s, n) in nodes.enumerated() { XCTAssertEqual(wait(n, seconds: 10), 0, (try? String(contentsOfFile: p("node\(s).log"), encoding: .utf8)) ?? "") }
@@ -102,6 +102,18 @@ final class FederationProcessTests: XCTestCase {
         XCTAssertGreaterThan(accuracy[2], accuracy[0], "global validation accuracy by round: \(accuracy)")
         XCTAssertGreaterThan(accuracy[2], 0.8, "\(accuracy)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: p("out/global.ckpt")))
+        // After the last round every node scored the final model on its test file (EVALUATE),
+        // and every round's UPDATE carried the test accuracy of the model the node received.
+        let evaluation = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("out/evaluation.json"))) as! [String: Any]
+        let evaluated = evaluation["nodes"] as? [String: [String: Any]] ?? [:]
+        XCTAssertEqual(evaluated.keys.sorted(), ["site0", "site1", "site2"], "\(evaluation)")
+        XCTAssertEqual(evaluation["round"] as? Int, 3)
+        for (name, m) in evaluated {
+            XCTAssertGreaterThan(m["test_accuracy"] as? Double ?? 0, 0.8, name)
+            XCTAssertEqual(m["test_samples"] as? Double, Double(["site0": 200, "site1": 120, "site2": 60][name]!), name)
+        }
+        let metrics2 = (records[1]["nodeMetrics"] as? [String: [String: Any]])?["site0"]
+        XCTAssertNotNil(metrics2?["test_accuracy"] as? Double, "\(String(describing: metrics2))")
     }
 
     func testThreeNodesThreeRoundsPlainTCP() throws { try runFederation(tls: false) }

@@ -10,8 +10,9 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec,
-                   ModelSummaryCommand.spec, ModelInitCommand.spec, InfoCommand.spec])
+        commands: [SimulateCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec,
+                   ModelSummaryCommand.spec, ModelInitCommand.spec, InfoCommand.spec,
+                   PretrainCommand.spec, EvaluateCommand.spec, AggregateCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -52,6 +53,10 @@ public enum CohortTool {
         case NodeCommand.spec.path: try NodeCommand.run(command)
         case ImportCommand.spec.path: try ImportCommand.run(command)
         case ExportCommand.spec.path: try ExportCommand.run(command)
+        case SimulateCommand.spec.path: try SimulateCommand.run(command)
+        case PretrainCommand.spec.path: try PretrainCommand.run(command)
+        case EvaluateCommand.spec.path: try EvaluateCommand.run(command)
+        case AggregateCommand.spec.path: try AggregateCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")
         }
     }

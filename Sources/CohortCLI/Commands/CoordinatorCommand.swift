@@ -26,9 +26,11 @@ enum CoordinatorCommand {
             OptionSpec("round-timeout", value: "S", help: "Seconds to wait for a round's updates.", default: "60"),
             OptionSpec("wait", value: "S", help: "Seconds to wait for --min-nodes to connect.", default: "120"),
             OptionSpec("out", value: "DIR", help: "Where the journal goes."),
+            OptionSpec("port-file", value: "FILE", help: "Write the port actually listened on here (for --listen HOST:0)."),
             OptionSpec("tls-cert", value: "FILE", help: "TLS certificate chain (PEM)."),
             OptionSpec("tls-key", value: "FILE", help: "TLS private key (PEM)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
+            .flag("no-final-evaluation", help: "Skip sending the final model to the nodes for evaluation (EVALUATE)."),
             .flag("resume", help: "Continue the run journaled in --out after its last completed round."),
         ])
 
@@ -43,6 +45,8 @@ enum CoordinatorCommand {
         config.roundTimeout = try command.double("round-timeout", range: 0.1...86_400)
         config.fraction = try command.double("fraction", range: 0.01...1)
         config.waitForNodes = try command.double("wait", range: 0.1...86_400)
+        if command.isSet("port-file") { config.portFile = try command.string("port-file") }
+        config.finalEvaluation = !command.flag("no-final-evaluation")
         let secretsPath = try command.string("secrets")
         guard let secretsText = try? String(contentsOfFile: secretsPath, encoding: .utf8) else { throw CommandError("cannot read secrets file '\(secretsPath)'") }
         config.secrets = try NodeSecrets.parseSecretsFile(secretsText, path: secretsPath)

@@ -12,7 +12,8 @@ enum NodeCommand {
             OptionSpec("coordinator", value: "HOST:PORT", help: "The coordinator's address.", default: "127.0.0.1:7070"),
             OptionSpec("name", value: "NAME", help: "This site's name (as in the coordinator's secrets file)."),
             OptionSpec("secret-file", value: "FILE", help: "File holding this site's hex secret."),
-            OptionSpec("data", value: "FILE", help: "Training data: CSV with a header row."),
+            OptionSpec("data", value: "FILE", help: "Training data: a tensor file (.ctf) or CSV with a header row."),
+            OptionSpec("test", value: "FILE", help: "Held-out test data, scored for every model received and for the final model."),
             OptionSpec("label", value: "COLUMN", help: "The label column (integer classes).", default: "target"),
             OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
@@ -25,9 +26,13 @@ enum NodeCommand {
         let secretPath = try command.string("secret-file")
         guard let secretText = try? String(contentsOfFile: secretPath, encoding: .utf8) else { throw CommandError("cannot read secret file '\(secretPath)'") }
         let secret = try NodeSecrets.parseNodeSecret(secretText, path: secretPath)
-        let dataset = try CSVDataset(path: try command.string("data"), label: try command.string("label"))
-        let (train, validation) = dataset.split(validationFraction: try command.double("val-fraction", range: 0...0.9),
-                                               seed: UInt64(try command.int("seed", range: 0...)))
+        let label = try command.string("label")
+        let dataPath = try command.string("data")
+        let dataset = try SiteData.load(path: dataPath, label: label)
+        let (trainPart, validationPart) = dataset.split(validationFraction: try command.double("val-fraction", range: 0...0.9),
+                                                        seed: UInt64(try command.int("seed", range: 0...)))
+        let (train, validation) = (trainPart.labelled, validationPart.labelled)
+        guard train.count > 0 else { throw CommandError("\(dataPath): no labelled training rows left after the validation split (\(dataset.labelled.count) labelled, \(dataset.unlabelled.rows) unlabelled)") }
         let tls: TLSContext?
         if command.isSet("tls-ca") {
             tls = try TLSContext.client(trustedCA: try command.string("tls-ca"))
@@ -38,8 +43,10 @@ enum NodeCommand {
             Terminal.error("warning: plain TCP without TLS (--insecure)")
             tls = nil
         }
-        let node = FederatedNode(config: .init(host: host, port: port, name: try command.string("name"), secret: secret, tls: tls,
-                                               train: train, validation: validation))
+        var config = FederatedNode.Config(host: host, port: port, name: try command.string("name"), secret: secret, tls: tls,
+                                          train: train, validation: validation)
+        if command.isSet("test") { config.test = try SiteData.load(path: try command.string("test"), label: label, classes: dataset.classes).labelled }
+        let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
     }
 }

@@ -26,6 +26,9 @@ public enum RoundMessages {
         public var metrics: [String: Double]
     }
 
+    /// EVAL_RESULT header: the node's metrics for the model of an EVALUATE message (no body).
+    public typealias EvalResultHeader = UpdateHeader
+
     /// Largest JSON header accepted.
     public static let maxHeaderBytes = 1 << 20
 

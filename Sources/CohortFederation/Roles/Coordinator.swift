@@ -30,6 +30,12 @@ public final class Coordinator: @unchecked Sendable {
         public var heartbeatInterval: Double = 5
         public var outDir: String
         public var plan = TrainingPlan()
+        /// After the last round, send the final model to every connected node (EVALUATE) and
+        /// write their metrics to `evaluation.json`.
+        public var finalEvaluation = true
+        /// When set, the port actually listened on is written to this file (atomically) once the
+        /// coordinator accepts connections, so launchers can use port 0.
+        public var portFile: String?
         public init(outDir: String) { self.outDir = outDir }
     }
 
@@ -59,7 +65,7 @@ public final class Coordinator: @unchecked Sendable {
         var done = Set<String>()
     }
 
-    private final class Session {
+    final class Session {
         let name: String
         let samples: Int
         let conn: FramedConnection
@@ -69,13 +75,13 @@ public final class Coordinator: @unchecked Sendable {
     public let config: Config
     private let strategy: AggregationStrategy
     private let listener: TCPListener
-    private let lock = NSLock()
-    private var sessions: [String: Session] = [:]
+    let lock = NSLock()
+    var sessions: [String: Session] = [:]
     private var stopped = false
-    private var architecture: ModelSpec
-    private var global: [(name: String, value: Tensor)]
-    private var version = 0
-    private var log: @Sendable (String) -> Void = { _ in }
+    private(set) var architecture: ModelSpec
+    private(set) var global: [(name: String, value: Tensor)]
+    private(set) var version = 0
+    private(set) var log: @Sendable (String) -> Void = { _ in }
 
     /// The port actually listened on (useful with port 0).
     public var port: UInt16 { listener.port }
@@ -105,20 +111,26 @@ public final class Coordinator: @unchecked Sendable {
         guard let round = checkpoint.metadata.metrics["round"].map(Int.init), round >= 1 else {
             throw AggregationError("\(ckptPath) does not record which round it completed; cannot resume")
         }
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let text = (try? String(contentsOfFile: linesPath, encoding: .utf8)) ?? ""
-        var records: [RoundRecord] = []
-        for (i, line) in text.split(separator: "\n").enumerated() {
-            do { records.append(try decoder.decode(RoundRecord.self, from: Data(line.utf8))) } catch {
-                throw AggregationError("\(linesPath):\(i + 1): not a round record: \(error)")
-            }
-        }
-        // The checkpoint is written before the records, so they can lag it by one round at most.
-        guard records.count == round || records.count == round - 1 else {
+        let records = try loadRoundRecords(outDir: outDir)
+        // The records are written before the checkpoint, so they can lead it by one round at most
+        // (a crash between the two writes); that round is run again.
+        guard records.count == round || records.count == round + 1 else {
             throw AggregationError("\(linesPath) has \(records.count) rounds but \(ckptPath) completed round \(round)")
         }
         return (checkpoint, Array(records.prefix(round)))
+    }
+
+    /// The round records in `OUT/rounds.jsonl` (none when the file does not exist yet).
+    public static func loadRoundRecords(outDir: String) throws -> [RoundRecord] {
+        let linesPath = (outDir as NSString).appendingPathComponent("rounds.jsonl")
+        guard let text = try? String(contentsOfFile: linesPath, encoding: .utf8) else { return [] }
+        var records: [RoundRecord] = []
+        for (i, line) in text.split(separator: "\n").enumerated() {
+            do { records.append(try JournalCoding.decoder.decode(RoundRecord.self, from: Data(line.utf8))) } catch {
+                throw AggregationError("\(linesPath):\(i + 1): not a round record: \(error)")
+            }
+        }
+        return records
     }
 
     /// Runs every round; returns their records. Progress goes to `log`.
@@ -129,6 +141,9 @@ public final class Coordinator: @unchecked Sendable {
         acceptThread.start()
         Thread { [self] in heartbeatLoop() }.start()
         defer { shutdown() }
+        if let portFile = config.portFile {
+            try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
+        }
         log("coordinator: listening on \(config.host):\(port), waiting for \(config.minNodes) node(s)")
         var records = completed
         var round = completed.count + 1
@@ -150,6 +165,7 @@ public final class Coordinator: @unchecked Sendable {
                 log("coordinator: round \(round) missed its quorum; retrying")
             }
         }
+        if config.finalEvaluation { try evaluateFinalModel(round: round - 1) }
         return records
     }
 
@@ -161,11 +177,22 @@ public final class Coordinator: @unchecked Sendable {
                 let socket = handOff.value
                 do {
                     let stream: ByteStream = try config.tls.map { try TLSStream(socket: socket, context: $0, timeout: 10) } ?? socket
-                    let conn = FramedConnection(stream: stream, maxPayload: 1 << 30, readTimeout: config.roundTimeout)
+                    // Until a node has authenticated, frames are small (HELLO, AUTH); after that
+                    // they may carry a whole update.
+                    let conn = FramedConnection(stream: stream, maxPayload: 64 << 10, readTimeout: 10)
                     let id = try Handshake.accept(conn, secrets: config.secrets, timeout: 10)
-                    lock.withLock {
+                    conn.maxPayload = 1 << 30
+                    conn.readTimeout = config.roundTimeout
+                    let admitted = lock.withLock { () -> Bool in
+                        guard !stopped else { return false }
                         sessions[id.name]?.conn.close()   // a reconnecting node replaces its old session
                         sessions[id.name] = Session(name: id.name, samples: id.samples, conn: conn)
+                        return true
+                    }
+                    guard admitted else {
+                        try? conn.send(Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: []))
+                        conn.close()
+                        return
                     }
                     log("coordinator: node '\(id.name)' joined (\(id.samples) samples)")
                 } catch {
@@ -216,6 +243,7 @@ public final class Coordinator: @unchecked Sendable {
         let state = RoundState()
         let fold = OrderedFold(participants: participants.map(\.name), strategy: strategy)
         let group = DispatchGroup()
+        let expectedVersion = version
         for participant in participants {
             group.enter()
             let handOff = HandOff(participant)
@@ -227,8 +255,11 @@ public final class Coordinator: @unchecked Sendable {
                     try session.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.model.rawValue, payload: payload))
                     let frame = try Handshake.expect(session.conn, .update, timeout: config.roundTimeout)
                     let (h, body) = try RoundMessages.parse(frame.payload, as: RoundMessages.UpdateHeader.self)
-                    guard h.round == round, h.modelVersion == version else {
-                        throw AggregationError("update for round \(h.round) / model \(h.modelVersion), expected round \(round) / model \(version)")
+                    guard h.round == round, h.modelVersion == expectedVersion else {
+                        throw AggregationError("update for round \(h.round) / model \(h.modelVersion), expected round \(round) / model \(expectedVersion)")
+                    }
+                    guard h.samples == session.samples else {
+                        throw AggregationError("update claims \(h.samples) samples; the node announced \(session.samples) when it joined")
                     }
                     let delta = try DeltaDecoder(expectedShapes: shapes, maxBytes: budget, requireAllTensors: false).decode(body)
                     try lock.withLock {
@@ -299,24 +330,24 @@ public final class Coordinator: @unchecked Sendable {
         return connected.enumerated().filter { chosen.contains($0.offset) }.map(\.element)
     }
 
-    private func dropSession(_ s: Session) {
+    func dropSession(_ s: Session) {
         s.conn.close()
         lock.withLock { if sessions[s.name] === s { sessions[s.name] = nil } }
     }
 
-    /// Writes the global checkpoint and all round records, each atomically.
+    /// Writes all round records and then the global checkpoint, each durably (temp file,
+    /// fsync, rename, directory fsync). The records go first, so after a crash between the two
+    /// the checkpoint can only lag the records, and resuming never applies a round twice.
     private func journal(_ records: [RoundRecord]) throws {
+        let encoder = JournalCoding.encoder
+        var lines: [UInt8] = []
+        for r in records { lines += try encoder.encode(r); lines += Array("\n".utf8) }
+        try DurableFile.write(lines, to: (config.outDir as NSString).appendingPathComponent("rounds.jsonl"))
         var metrics = ["round": Double(records.count)]
         if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }
         let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics)
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        var lines = Data()
-        for r in records { lines += try encoder.encode(r); lines += Data("\n".utf8) }
-        try lines.write(to: URL(fileURLWithPath: (config.outDir as NSString).appendingPathComponent("rounds.jsonl")), options: .atomic)
     }
 
     private func shutdown() {

@@ -18,6 +18,9 @@ public final class FederatedNode {
         public var tls: TLSContext?
         public var train: LabelledData
         public var validation: LabelledData
+        /// Held-out test data: when present, every received model is scored on it (reported in
+        /// UPDATE metrics as `test_accuracy` / `test_balanced_accuracy`) and EVALUATE uses it.
+        public var test: LabelledData?
         /// Connection attempts before giving up (exponential backoff with jitter between them).
         public var connectAttempts = 8
         /// How many lost sessions to recover from before giving up.
@@ -77,6 +80,11 @@ public final class FederatedNode {
                     throw SessionLost(reason: "\(error)")
                 }
                 rounds += 1
+            case .evaluate:
+                let reply = try handleEvaluate(frame.payload, log: log)
+                do { try conn.send(Frame(version: frame.version, type: MessageType.evalResult.rawValue, payload: reply)) } catch {
+                    throw SessionLost(reason: "\(error)")
+                }
             case .heartbeat:
                 continue
             case .bye:
@@ -115,9 +123,12 @@ public final class FederatedNode {
         throw TransportError("\(config.name): could not reach the coordinator at \(config.host):\(config.port) after \(config.connectAttempts) attempts: \(lastError)")
     }
 
-    /// Trains on one MODEL message and returns the UPDATE payload.
-    func handleModel(_ payload: [UInt8], log: (String) -> Void) throws -> [UInt8] {
-        let (header, body) = try RoundMessages.parse(payload, as: RoundMessages.ModelHeader.self)
+    /// The model of a MODEL or EVALUATE message, loaded as this site uses it: the global
+    /// weights with the site's own tensors (FedBN's BatchNorm) in place of the global ones.
+    /// Also returns the global accuracy on the validation split, before local tensors go in.
+    private func receive(_ header: RoundMessages.ModelHeader, body: [UInt8])
+        throws -> (model: Sequential, global: [String: Tensor], keepLocal: Set<String>, globalAccuracy: Double)
+    {
         try header.plan.validate()
         if model == nil || model!.spec != header.architecture {
             let m = try Sequential(spec: header.architecture, seed: 0)
@@ -135,6 +146,39 @@ public final class FederatedNode {
         let globalAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         for name in keepLocal { if let mine = localState[name] { global[name] = mine } }
         try model.load(global)
+        return (model, global, keepLocal, globalAccuracy)
+    }
+
+    /// Test metrics of the model as this site would use it (empty without test data).
+    private func testMetrics(_ model: Sequential) throws -> [String: Double] {
+        guard let test = config.test, test.count > 0 else { return [:] }
+        let report = try Inference.report(model, test)
+        return ["test_accuracy": report.accuracy, "test_balanced_accuracy": report.balancedAccuracy, "test_samples": Double(test.count)]
+    }
+
+    /// Scores the model of an EVALUATE message on the test data (or, without it, the
+    /// validation split) and returns the EVAL_RESULT payload.
+    func handleEvaluate(_ payload: [UInt8], log: (String) -> Void) throws -> [UInt8] {
+        let (header, body) = try RoundMessages.parse(payload, as: RoundMessages.ModelHeader.self)
+        let (model, _, _, globalAccuracy) = try receive(header, body: body)
+        var metrics = try testMetrics(model)
+        metrics["global_val_accuracy"] = globalAccuracy
+        if config.validation.count > 0 {
+            let report = try Inference.report(model, config.validation)
+            metrics["val_accuracy"] = report.accuracy
+            metrics["val_balanced_accuracy"] = report.balancedAccuracy
+        }
+        let shown = metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
+        log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))")
+        return try RoundMessages.payload(RoundMessages.EvalResultHeader(round: header.round, modelVersion: header.modelVersion,
+                                                                        samples: config.train.count, metrics: metrics), body: [])
+    }
+
+    /// Trains on one MODEL message and returns the UPDATE payload.
+    func handleModel(_ payload: [UInt8], log: (String) -> Void) throws -> [UInt8] {
+        let (header, body) = try RoundMessages.parse(payload, as: RoundMessages.ModelHeader.self)
+        let (model, global, keepLocal, globalAccuracy) = try receive(header, body: body)
+        let received = try testMetrics(model)
         for p in model.parameters {
             p.isTrainable = header.plan.trainablePrefixes.map { prefixes in prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } } ?? true
         }
@@ -154,8 +198,8 @@ public final class FederatedNode {
         let encoded = try DeltaEncoder(config: plan.codec).encode(delta, feedback: &feedback)
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         let last = history.epochs.last
-        let metrics: [String: Double] = ["global_val_accuracy": globalAccuracy, "local_val_accuracy": localAccuracy,
-                                         "train_loss": Double(last?.trainLoss ?? .nan), "update_bytes": Double(encoded.count)]
+        let metrics: [String: Double] = received.merging(["global_val_accuracy": globalAccuracy, "local_val_accuracy": localAccuracy,
+                                         "train_loss": Double(last?.trainLoss ?? .nan), "update_bytes": Double(encoded.count)]) { a, _ in a }
         log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", globalAccuracy)), after local training \(String(format: "%.3f", localAccuracy)), sent \(encoded.count) bytes")
         return try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
                                                                     samples: config.train.count, metrics: metrics), body: encoded)

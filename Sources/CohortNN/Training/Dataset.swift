@@ -48,6 +48,13 @@ public enum Inference {
         outputs(model, inputs, batchSize: batchSize).softmaxRows()
     }
 
+    /// Accuracy, balanced accuracy, macro F1, AUROC and the confusion matrix of `model` on
+    /// `data` (classes: the model's output width).
+    public static func report(_ model: Sequential, _ data: LabelledData) throws -> ClassificationReport {
+        let classes = model.outputShape.reduce(1, *)
+        return try ClassificationReport(labels: data.labels, probabilities: probabilities(model, data.inputs).data, classes: classes)
+    }
+
     /// Fraction of rows whose arg-max output equals the label.
     public static func accuracy(_ model: Sequential, _ data: LabelledData) -> Float {
         guard data.count > 0 else { return 0 }

@@ -1,0 +1,51 @@
+import CohortNN
+import CohortTensor
+
+/// One supervised (pre-)training or fine-tuning run: SGD with momentum over the labelled
+/// data, optional frozen layers and L2-SP toward the starting weights, and checkpoint
+/// selection on validation accuracy. Used by `cohort pretrain`, and by the simulation's
+/// local-only and pooled arms.
+public enum FineTuning {
+    /// How a run trains.
+    public struct Settings: Codable, Sendable, Equatable {
+        public var epochs = 10
+        public var batchSize = 32
+        public var learningRate: Float = 0.05
+        public var momentum: Float = 0.9
+        public var weightDecay: Float = 0
+        /// Cosine decay of the learning rate over the run (instead of a constant rate).
+        public var cosine = true
+        /// Name prefixes of the tensors that train (nil: all).
+        public var trainablePrefixes: [String]? = nil
+        /// L2-SP strength toward the starting weights (0: off).
+        public var l2spAlpha: Float = 0
+        /// Stop after this many epochs without a better validation accuracy (nil: run every
+        /// epoch). Either way the best epoch's weights are kept when there is validation data.
+        public var patience: Int? = nil
+        public var seed: UInt64 = 0
+        public init() {}
+    }
+
+    /// Trains `model` in place and returns the history; with validation data the model ends
+    /// with the weights of its best validation epoch.
+    public static func run(_ model: Sequential, train: LabelledData, validation: LabelledData?, settings: Settings,
+                           progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
+        guard settings.epochs >= 1 else { throw TrainingError("epochs must be ≥ 1, got \(settings.epochs)") }
+        if let prefixes = settings.trainablePrefixes {
+            for p in model.parameters { p.isTrainable = prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } }
+            guard !model.trainableParameters.isEmpty else {
+                throw TrainingError("no parameter matches the trainable prefixes \(prefixes) (names look like '\(model.parameters.first?.name ?? "?")')")
+            }
+        }
+        let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: settings.learningRate,
+                                                    weightDecay: settings.weightDecay)], momentum: settings.momentum)
+        let steps = settings.epochs * ((train.count + settings.batchSize - 1) / max(settings.batchSize, 1))
+        var config = TrainingConfig(epochs: settings.epochs, batchSize: settings.batchSize, seed: settings.seed)
+        if settings.cosine { config.schedule = .cosine(total: max(steps, 1), floor: 0.05) }
+        if settings.l2spAlpha > 0 { config.l2sp = L2SP(reference: model.parameters, alpha: settings.l2spAlpha) }
+        let hasValidation = (validation?.count ?? 0) > 0
+        if hasValidation { config.earlyStoppingPatience = settings.patience ?? settings.epochs }
+        let trainer = Trainer(model: model, optimizer: optimizer, config: config)
+        return try trainer.fit(train, validation: hasValidation ? validation : nil, progress: progress)
+    }
+}

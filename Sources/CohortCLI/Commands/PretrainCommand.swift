@@ -1,0 +1,89 @@
+import CohortAdapt
+import CohortCheckpoint
+import CohortData
+import CohortNN
+import Foundation
+
+/// `cohort pretrain`: train (or fine-tune) a model on a dataset and save a checkpoint.
+enum PretrainCommand {
+    static let spec = CommandSpec(
+        ["pretrain"], summary: "Train a model from an architecture (or fine-tune a checkpoint) on labelled data; save the best checkpoint.",
+        discussion: """
+        Data files are tensor files (.ctf, see protocols/tensor-file.md) or CSV with a header row. \
+        Several --data files are pooled. Without --val, --val-fraction of the labelled rows is held out; \
+        the checkpoint keeps the epoch with the best validation accuracy.
+        """,
+        options: [
+            OptionSpec("data", value: "FILE", help: "Training data (.ctf or .csv); repeat to pool several files.", repeatable: true),
+            OptionSpec("val", value: "FILE", help: "Validation data (default: hold out --val-fraction of --data)."),
+            OptionSpec("arch", value: "FILE", help: "Architecture JSON (protocols/model-description.md) for a fresh model."),
+            OptionSpec("init", value: "FILE", help: "Checkpoint to fine-tune instead of a fresh model."),
+            OptionSpec("out", value: "FILE", help: "Checkpoint to write."),
+            OptionSpec("label", value: "COLUMN", help: "CSV label column.", default: "target"),
+            OptionSpec("epochs", value: "N", help: "Passes over the training data.", default: "10"),
+            OptionSpec("batch-size", value: "N", help: "Samples per step.", default: "32"),
+            OptionSpec("lr", value: "RATE", help: "Learning rate (cosine-decayed).", default: "0.05"),
+            OptionSpec("momentum", value: "M", help: "SGD momentum.", default: "0.9"),
+            OptionSpec("weight-decay", value: "W", help: "L2 weight decay.", default: "0"),
+            OptionSpec("l2sp", value: "ALPHA", help: "Pull toward the --init weights (L2-SP strength).", default: "0"),
+            OptionSpec("train-prefix", value: "NAME", help: "Train only tensors under this name prefix (repeatable).", repeatable: true),
+            OptionSpec("val-fraction", value: "F", help: "Fraction held out when --val is not given.", default: "0.2"),
+            OptionSpec("patience", value: "N", help: "Stop after N epochs without a better validation accuracy."),
+            OptionSpec("seed", value: "N", help: "Seed for initialisation, split and shuffling.", default: "0"),
+        ])
+
+    static func run(_ command: ParsedCommand) throws {
+        let dataPaths = command.strings("data")
+        guard !dataPaths.isEmpty else { throw UsageError(context: command.context, problem: "give at least one --data FILE") }
+        guard command.isSet("arch") != command.isSet("init") else {
+            throw UsageError(context: command.context, problem: "give exactly one of --arch (fresh model) or --init (checkpoint to fine-tune)")
+        }
+        let out = try command.string("out")
+        let seed = UInt64(try command.int("seed", range: 0...))
+        let label = try command.string("label")
+        let pooled = try SiteData.pool(try dataPaths.map { try SiteData.load(path: $0, label: label) }, paths: dataPaths)
+        var train = pooled.labelled, validation: LabelledData
+        if command.isSet("val") {
+            validation = try SiteData.load(path: try command.string("val"), label: label).labelled
+        } else {
+            let parts = pooled.split(validationFraction: try command.double("val-fraction", range: 0...0.9), seed: seed)
+            (train, validation) = (parts.train.labelled, parts.validation.labelled)
+        }
+        let model: Sequential
+        var source: String
+        if command.isSet("init") {
+            let initPath = try command.string("init")
+            model = try CheckpointFile.load(initPath).makeModel(path: initPath)
+            source = "fine-tuned from \(initPath) on \(dataPaths.joined(separator: ", "))"
+        } else {
+            let archPath = try command.string("arch")
+            guard let data = FileManager.default.contents(atPath: archPath) else { throw CommandError("cannot read architecture '\(archPath)'") }
+            do { model = try Sequential(spec: try JSONDecoder().decode(ModelSpec.self, from: data), seed: seed) } catch {
+                throw CommandError("\(archPath): \(error)")
+            }
+            source = "trained from scratch on \(dataPaths.joined(separator: ", "))"
+        }
+        var settings = FineTuning.Settings()
+        settings.epochs = try command.int("epochs", range: 1...100_000)
+        settings.batchSize = try command.int("batch-size", range: 1...1_000_000)
+        settings.learningRate = Float(try command.double("lr", range: 1e-9...100))
+        settings.momentum = Float(try command.double("momentum", range: 0...0.999))
+        settings.weightDecay = Float(try command.double("weight-decay", range: 0...10))
+        settings.l2spAlpha = Float(try command.double("l2sp", range: 0...1e6))
+        let prefixes = command.strings("train-prefix")
+        settings.trainablePrefixes = prefixes.isEmpty ? nil : prefixes
+        if command.isSet("patience") { settings.patience = try command.int("patience", range: 1...100_000) }
+        settings.seed = seed
+        Terminal.progress("pretrain: \(train.count) training and \(validation.count) validation samples, \(model.parameterCount) parameters, \(settings.epochs) epochs")
+        let history = try FineTuning.run(model, train: train, validation: validation, settings: settings) { e in
+            Terminal.progress(String(format: "pretrain: epoch %d/%d  loss %.4f  train acc %.3f  val acc %@  %.1f s", e.epoch + 1, settings.epochs,
+                                     e.trainLoss, e.trainAccuracy, e.validationScore.map { String(format: "%.3f", $0) } ?? "n/a", e.seconds))
+        }
+        let best = history.epochs[history.selectedEpoch]
+        var metrics: [String: Double] = ["epoch": Double(history.selectedEpoch + 1), "train_loss": Double(best.trainLoss)]
+        if let v = best.validationScore { metrics["val_accuracy"] = Double(v) }
+        let history_lines = try history.epochs.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try CheckpointFile.save(Checkpoint(model: model, metadata: CheckpointMetadata(source: source, history: history_lines, metrics: metrics)), to: out)
+        Terminal.progress("pretrain: saved \(out) (epoch \(history.selectedEpoch + 1), val acc \(best.validationScore.map { String(format: "%.3f", $0) } ?? "n/a"))")
+    }
+}

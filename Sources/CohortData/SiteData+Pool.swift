@@ -1,0 +1,29 @@
+import CohortNN
+import CohortTensor
+
+extension SiteData {
+    /// Several sites' data as one (e.g. the pooled reference, or `cohort pretrain` with many
+    /// files). Every part must have the same sample shape and class count; `paths` name them
+    /// in errors.
+    public static func pool(_ parts: [SiteData], paths: [String]) throws -> SiteData {
+        guard let first = parts.first else { throw DataError("no data files to pool") }
+        var inputs: [Float] = [], labels: [Int] = [], unlabelled: [Float] = []
+        var unlabelledRows = 0
+        for (part, path) in zip(parts, paths) {
+            guard part.sampleShape == first.sampleShape else {
+                throw DataError("\(path): samples have shape \(part.sampleShape), \(paths[0]) has \(first.sampleShape)")
+            }
+            guard part.classes == first.classes else {
+                throw DataError("\(path): \(part.classes) classes, \(paths[0]) has \(first.classes)")
+            }
+            inputs += part.labelled.inputs.data
+            labels += part.labelled.labels
+            unlabelled += part.unlabelled.data
+            unlabelledRows += part.unlabelled.rows
+        }
+        let features = first.features
+        return SiteData(labelled: LabelledData(inputs: Tensor(shape: [labels.count, features], data: inputs), labels: labels),
+                        unlabelled: Tensor(shape: [unlabelledRows, features], data: unlabelled), sampleShape: first.sampleShape,
+                        classes: first.classes, featureNames: first.featureNames, classNames: first.classNames)
+    }
+}

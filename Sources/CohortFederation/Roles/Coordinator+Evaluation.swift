@@ -1,0 +1,97 @@
+import CohortTransport
+import Foundation
+
+/// The final model's metrics at every node that answered EVALUATE, as in `evaluation.json`.
+public struct EvaluationRecord: Codable, Sendable, Equatable {
+    /// The last completed round (the model evaluated is its aggregate).
+    public var round: Int
+    public var modelVersion: Int
+    /// Each node's metrics (`test_accuracy`, `test_balanced_accuracy`, `test_samples`,
+    /// `val_accuracy`, ... as the node reports them).
+    public var nodes: [String: [String: Double]]
+    /// Nodes that did not answer, with the reason.
+    public var failed: [String: String]
+
+    /// Reads `evaluation.json` from a coordinator's output folder.
+    public static func load(outDir: String) throws -> EvaluationRecord {
+        let path = (outDir as NSString).appendingPathComponent("evaluation.json")
+        guard let data = FileManager.default.contents(atPath: path) else { throw AggregationError("cannot read \(path)") }
+        do { return try JournalCoding.decoder.decode(EvaluationRecord.self, from: data) } catch {
+            throw AggregationError("\(path): not an evaluation record: \(error)")
+        }
+    }
+}
+
+/// JSON settings shared by the journal files: non-finite metrics are written as strings.
+enum JournalCoding {
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }
+    static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
+    }
+}
+
+extension Coordinator {
+    /// Sends the current global model to every connected node as EVALUATE, waits up to the
+    /// round timeout for their EVAL_RESULTs, and writes `evaluation.json` atomically. A node
+    /// that fails is recorded, not fatal: the trained model is already journaled.
+    func evaluateFinalModel(round: Int) throws {
+        let targets = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
+        guard !targets.isEmpty else {
+            log("coordinator: no node connected to evaluate the final model")
+            return
+        }
+        let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: config.plan, architecture: architecture)
+        let payload = try RoundMessages.payload(header, body: try RoundMessages.weightsBody(global))
+        let results = Locked(EvaluationRecord(round: round, modelVersion: version, nodes: [:], failed: [:]))
+        let group = DispatchGroup()
+        let expectedVersion = version
+        for target in targets {
+            group.enter()
+            let handOff = HandOff(target)
+            Thread { [self] in
+                defer { group.leave() }
+                let session = handOff.value
+                do {
+                    try session.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.evaluate.rawValue, payload: payload))
+                    let frame = try Handshake.expect(session.conn, .evalResult, timeout: config.roundTimeout)
+                    let (h, _) = try RoundMessages.parse(frame.payload, as: RoundMessages.EvalResultHeader.self)
+                    guard h.modelVersion == expectedVersion else {
+                        throw AggregationError("result for model \(h.modelVersion), expected \(expectedVersion)")
+                    }
+                    results.update { $0.nodes[session.name] = h.metrics }
+                } catch {
+                    results.update { $0.failed[session.name] = "\(error)" }
+                }
+            }.start()
+        }
+        if group.wait(timeout: .now() + config.roundTimeout + 2) == .timedOut {
+            for t in targets where results.value.nodes[t.name] == nil && results.value.failed[t.name] == nil {
+                results.update { $0.failed[t.name] = "no result within \(config.roundTimeout) s" }
+                dropSession(t)
+            }
+        }
+        let record = results.value
+        let data = try JournalCoding.encoder.encode(record)
+        try data.write(to: URL(fileURLWithPath: (config.outDir as NSString).appendingPathComponent("evaluation.json")), options: .atomic)
+        let accuracies = record.nodes.values.compactMap { $0["test_accuracy"] ?? $0["val_accuracy"] }.filter(\.isFinite)
+        let mean = accuracies.isEmpty ? Double.nan : accuracies.reduce(0, +) / Double(accuracies.count)
+        log("coordinator: final model evaluated at \(record.nodes.count)/\(targets.count) node(s), mean accuracy \(String(format: "%.3f", mean))"
+            + (record.failed.isEmpty ? "" : "; failed: \(record.failed.keys.sorted().joined(separator: ", "))"))
+    }
+}
+
+/// A value guarded by a lock, for results gathered by several threads.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.withLock { stored } }
+    func update(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
+}

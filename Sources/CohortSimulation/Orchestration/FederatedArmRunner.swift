@@ -1,0 +1,143 @@
+import CohortCheckpoint
+import CohortFederation
+import CohortTensor
+import Foundation
+
+/// Runs one federated arm as real processes on loopback: a `cohort coordinator` and one
+/// `cohort node` per hospital, then reads the coordinator's journal into an `ArmResult`.
+struct FederatedArmRunner {
+    let executable: String
+    let arm: SimulationArm
+    let config: SimulationConfig
+    let sites: [SimulatedSite]
+    let sourceCheckpoint: String
+    /// The arm's folder (plan, secrets, logs, coordinator journal).
+    let directory: String
+
+    /// The plan the coordinator hands the nodes.
+    var plan: TrainingPlan {
+        var plan = TrainingPlan()
+        plan.localEpochs = config.localEpochs
+        plan.batchSize = config.batchSize
+        plan.learningRate = config.learningRate
+        plan.momentum = config.momentum
+        plan.seed = config.seed
+        switch arm {
+        case .fedprox: plan.strategy = "fedprox"; plan.proximalMu = config.proximalMu
+        case .fedbn: plan.strategy = "fedbn"
+        case .fedavgCompressed:
+            plan.codec = DeltaCodecConfig(topKFraction: config.compressedTopK, quantization: .int8(blockSize: 256), zlibLevel: 6)
+        default: plan.strategy = "fedavg"
+        }
+        return plan
+    }
+
+    /// Runs the arm; `progress(roundsDone, message)` is called as rounds complete.
+    func run(progress: (Int, String) -> Void) throws -> ArmResult {
+        let started = Date()
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: directory)
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
+        let planData = try JSONEncoder().encode(plan)
+        try planData.write(to: URL(fileURLWithPath: path("plan.json")))
+        // Per-node secrets from the system's CSPRNG, readable only by this user.
+        var secretLines = ""
+        for site in sites {
+            var rng = SystemRandomNumberGenerator()
+            let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+            secretLines += "\(site.name) \(hex)\n"
+            fm.createFile(atPath: path("\(site.name).secret"), contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        }
+        fm.createFile(atPath: path("secrets.txt"), contents: Data(secretLines.utf8), attributes: [.posixPermissions: 0o600])
+        let journal = path("coordinator")
+        let coordinator = try ChildProcess(
+            name: "\(arm.rawValue) coordinator", executable: executable,
+            arguments: ["coordinator", "--model", sourceCheckpoint, "--plan", path("plan.json"), "--secrets", path("secrets.txt"),
+                        "--listen", "127.0.0.1:0", "--port-file", path("port"), "--rounds", "\(config.rounds)",
+                        "--min-nodes", "\(sites.count)", "--round-timeout", "\(config.roundTimeout)", "--wait", "60",
+                        "--out", journal, "--insecure"],
+            logPath: path("coordinator.log"))
+        var nodes: [ChildProcess] = []
+        defer {
+            coordinator.stop()
+            for node in nodes { node.stop() }
+        }
+        let port = try waitForPort(path("port"), coordinator: coordinator)
+        for (i, site) in sites.enumerated() {
+            nodes.append(try ChildProcess(
+                name: "\(arm.rawValue) node \(site.name)", executable: executable,
+                arguments: ["node", "--coordinator", "127.0.0.1:\(port)", "--name", site.name, "--secret-file", path("\(site.name).secret"),
+                            "--data", site.trainPath, "--test", site.testPath, "--seed", "\(config.seed &+ UInt64(i))", "--insecure"],
+                logPath: path("\(site.name).log")))
+        }
+        var reported = 0
+        let deadline = Date().addingTimeInterval(Double(config.rounds) * (config.roundTimeout + 30) + 120)
+        while coordinator.isRunning {
+            guard Date() < deadline else { throw SimulationError("\(arm.rawValue): the coordinator did not finish in time (log: \(path("coordinator.log")))") }
+            if let crashed = nodes.first(where: { !$0.isRunning && $0.exitStatus != 0 }) {
+                throw SimulationError("\(crashed.name) failed with status \(crashed.exitStatus) (log: \(crashed.logPath))\n\(crashed.logTail())")
+            }
+            let records = (try? Coordinator.loadRoundRecords(outDir: journal)) ?? []
+            while reported < records.count {
+                reported += 1
+                progress(reported, Self.describe(records[reported - 1]))
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        guard coordinator.exitStatus == 0 else {
+            throw SimulationError("\(arm.rawValue) coordinator failed with status \(coordinator.exitStatus) (log: \(path("coordinator.log")))\n\(coordinator.logTail())")
+        }
+        for node in nodes where !node.wait(timeout: 10) { node.stop() }
+        let records = try Coordinator.loadRoundRecords(outDir: journal)
+        let evaluation = try EvaluationRecord.load(outDir: journal)
+        return try result(records: records, evaluation: evaluation, seconds: Date().timeIntervalSince(started))
+    }
+
+    private func waitForPort(_ file: String, coordinator: ChildProcess) throws -> UInt16 {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), let port = UInt16(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return port
+            }
+            guard coordinator.isRunning else {
+                throw SimulationError("\(coordinator.name) exited with status \(coordinator.exitStatus) before listening (log: \(coordinator.logPath))\n\(coordinator.logTail())")
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw SimulationError("\(coordinator.name) did not start listening within 30 s (log: \(coordinator.logPath))")
+    }
+
+    /// One progress line: the accuracy each hospital measured on the model it received.
+    static func describe(_ r: Coordinator.RoundRecord) -> String {
+        let perSite = r.nodeMetrics.keys.sorted().compactMap { name in
+            r.nodeMetrics[name]?["test_accuracy"].map { "\(name) \(String(format: "%.2f", $0))" }
+        }
+        return "\(r.accepted.count)/\(r.participants.count) updates, \(ByteCount.format(r.bytesUp)) up"
+            + (perSite.isEmpty ? "" : "; received model: " + perSite.joined(separator: ", "))
+    }
+
+    /// Turns the journal into the arm's result. The model at the end of round r is scored by
+    /// the nodes when they receive it in round r + 1, and after the last round by EVALUATE.
+    func result(records: [Coordinator.RoundRecord], evaluation: EvaluationRecord, seconds: Double) throws -> ArmResult {
+        var rounds: [RoundRecord] = []
+        for (i, r) in records.enumerated() {
+            var accuracy: [String: Double] = [:]
+            for site in sites {
+                let m = i + 1 < records.count ? records[i + 1].nodeMetrics[site.name] : evaluation.nodes[site.name]
+                accuracy[site.name] = m?["test_accuracy"] ?? .nan
+            }
+            rounds.append(RoundRecord(round: r.round, perSiteAccuracy: accuracy, bytesUp: r.bytesUp, bytesDown: r.bytesDown,
+                                      seconds: r.seconds, participants: r.accepted.count))
+        }
+        let perSite = sites.map { site -> SiteScore in
+            let m = evaluation.nodes[site.name]
+            return SiteScore(site: site.name, accuracy: m?["test_accuracy"] ?? .nan, balancedAccuracy: m?["test_balanced_accuracy"] ?? .nan,
+                             samples: Int(m?["test_samples"] ?? 0))
+        }
+        let failed = evaluation.failed.isEmpty ? nil : "final evaluation failed at " + evaluation.failed.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
+        return ArmResult(name: arm.rawValue, description: arm.summary, federated: true, perSite: perSite, rounds: rounds,
+                         bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },
+                         wallSeconds: seconds, failed: failed)
+    }
+}

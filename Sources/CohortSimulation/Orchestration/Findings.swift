@@ -1,0 +1,43 @@
+import Foundation
+
+/// The claims a simulation is meant to test, checked against the measured results; each
+/// note says whether the claim held, with the numbers.
+enum Findings {
+    static func notes(_ arms: [ArmResult], sites: [SiteInfo], sourceAccuracy: Double?) -> [String] {
+        func arm(_ a: SimulationArm) -> ArmResult? { arms.first { $0.name == a.rawValue && $0.failed == nil && !$0.perSite.isEmpty } }
+        func pct(_ x: Double) -> String { String(format: "%.1f%%", x * 100) }
+        func verdict(_ ok: Bool) -> String { ok ? "HOLDS" : "DOES NOT HOLD" }
+        var notes: [String] = []
+        if let source = arm(.sourceOnly), let sourceAccuracy {
+            let drops = source.perSite.map { (site: $0.site, drop: sourceAccuracy - $0.accuracy) }
+            let worst = drops.max { $0.drop < $1.drop }
+            notes.append("Source-only loses accuracy at shifted hospitals: \(verdict((worst?.drop ?? 0) > 0.02)) — \(pct(sourceAccuracy)) on the source domain's validation data, "
+                         + "\(pct(source.meanAccuracy)) mean over hospitals" + (worst.map { ", largest drop \(pct($0.drop)) at \($0.site)" } ?? "") + ".")
+        }
+        if let source = arm(.sourceOnly), let fed = arm(.fedavg) {
+            notes.append("FedAvg beats source-only on average: \(verdict(fed.meanAccuracy > source.meanAccuracy)) — \(pct(fed.meanAccuracy)) vs \(pct(source.meanAccuracy)).")
+        }
+        if let local = arm(.localOnly), let fed = arm(.fedavg) {
+            let smallest = sites.sorted { $0.trainLabelled < $1.trainLabelled }.prefix(2).map(\.name)
+            let parts = smallest.map { name -> (String, Bool) in
+                let f = fed.score(site: name)?.accuracy ?? .nan, l = local.score(site: name)?.accuracy ?? .nan
+                return ("\(name) \(pct(f)) vs \(pct(l))", f > l)
+            }
+            notes.append("FedAvg beats local-only at the hospitals with the fewest labels: \(verdict(parts.allSatisfy(\.1))) — " + parts.map(\.0).joined(separator: "; ") + ".")
+        }
+        if let bn = arm(.fedbn), let fed = arm(.fedavg) {
+            notes.append("FedBN is at least as good as FedAvg under scanner shift: \(verdict(bn.meanAccuracy >= fed.meanAccuracy)) — \(pct(bn.meanAccuracy)) vs \(pct(fed.meanAccuracy)).")
+        }
+        if let small = arm(.fedavgCompressed), let fed = arm(.fedavg), small.bytesUp > 0 {
+            let ratio = Double(fed.bytesUp) / Double(small.bytesUp)
+            let gap = fed.meanAccuracy - small.meanAccuracy
+            notes.append("Compressed deltas send ≥ 50× fewer bytes up within 1 point of FedAvg: \(verdict(ratio >= 50 && gap <= 0.01)) — "
+                         + String(format: "%.0f× fewer bytes up (%@ vs %@), accuracy %@ vs %@.", ratio, ByteCount.format(small.bytesUp),
+                                  ByteCount.format(fed.bytesUp), pct(small.meanAccuracy), pct(fed.meanAccuracy)))
+        }
+        if let pooled = arm(.pooled) {
+            notes.append("Pooled fine-tuning (all labels in one place, which federation exists to avoid) reaches \(pct(pooled.meanAccuracy)) mean accuracy: the reference the federated arms approach.")
+        }
+        return notes
+    }
+}

@@ -1,0 +1,34 @@
+/// The methods a simulation compares.
+public enum SimulationArm: String, CaseIterable, Sendable {
+    /// The pre-trained source model, unchanged, on every hospital.
+    case sourceOnly = "source-only"
+    /// Each hospital fine-tunes the source model alone on its own labels.
+    case localOnly = "local-only"
+    case fedavg
+    case fedprox
+    /// FedBN: BatchNorm tensors stay at each hospital.
+    case fedbn
+    /// FedAvg with top-k + int8 + zlib deltas (error feedback at the nodes).
+    case fedavgCompressed = "fedavg-compressed"
+    /// One fine-tune on every hospital's labels pooled: the privacy-violating upper reference.
+    case pooled
+
+    /// Arms run when none are named.
+    public static let defaultNames = allCases.map(\.rawValue)
+
+    /// Whether the arm runs as a coordinator with node processes.
+    public var isFederated: Bool { [.fedavg, .fedprox, .fedbn, .fedavgCompressed].contains(self) }
+
+    /// One line for the report.
+    public var summary: String {
+        switch self {
+        case .sourceOnly: return "pre-trained source model, no adaptation"
+        case .localOnly: return "each hospital fine-tunes alone on its own labels"
+        case .fedavg: return "federated averaging of float32 deltas"
+        case .fedprox: return "FedAvg with a proximal pull toward the global model at the nodes"
+        case .fedbn: return "FedAvg with BatchNorm kept local at each hospital"
+        case .fedavgCompressed: return "FedAvg with top-k + int8 + zlib deltas and error feedback"
+        case .pooled: return "all hospitals' labels pooled in one place (privacy-violating upper reference)"
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import CohortAdapt
+import Foundation
+
+/// Everything a `cohort simulate` run is made of. Every field has a default; a JSON config
+/// file names only what it changes, and command-line flags override the file.
+public struct SimulationConfig: Codable, Sendable, Equatable {
+    /// `imaging` (1×32×32 scans, CNN) or `tabular` (clinical CSV, MLP).
+    public var kind = "imaging"
+    /// Number of hospitals.
+    public var sites = 5
+    /// Federated rounds (local-only and pooled train rounds × localEpochs epochs).
+    public var rounds = 10
+    /// Which arms run, in order (see `SimulationArm`).
+    public var arms: [String] = SimulationArm.defaultNames
+    public var seed: UInt64 = 1
+    /// CI-sized cohort, fewer rounds and epochs.
+    public var quick = false
+    /// Output folder.
+    public var out = "runs/simulate"
+    /// Where pre-trained source models are cached (by seed and config).
+    public var cacheDir = "runs/cache"
+    /// Source pre-training.
+    public var pretrainEpochs = 8
+    /// Local training per round at each node.
+    public var localEpochs = 1
+    public var batchSize = 32
+    public var learningRate: Float = 0.02
+    public var momentum: Float = 0.9
+    /// FedProx's μ.
+    public var proximalMu: Float = 0.1
+    /// The compressed arm's codec: top-k fraction, int8 blocks, zlib.
+    public var compressedTopK = 0.02
+    /// Seconds a federated round may take before stragglers are dropped.
+    public var roundTimeout: Double = 300
+
+    public init() {}
+
+    /// The `--quick` preset: a small cohort, 3 rounds, 3 pre-training epochs.
+    public mutating func applyQuickPreset() {
+        quick = true
+        rounds = 3
+        pretrainEpochs = 4
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case kind, sites, rounds, arms, seed, quick, out, cacheDir, pretrainEpochs, localEpochs, batchSize, learningRate, momentum
+        case proximalMu, compressedTopK, roundTimeout
+    }
+
+    /// Decodes a config; fields left out keep their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = SimulationConfig()
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? d.kind
+        sites = try c.decodeIfPresent(Int.self, forKey: .sites) ?? d.sites
+        rounds = try c.decodeIfPresent(Int.self, forKey: .rounds) ?? d.rounds
+        arms = try c.decodeIfPresent([String].self, forKey: .arms) ?? d.arms
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        quick = try c.decodeIfPresent(Bool.self, forKey: .quick) ?? d.quick
+        out = try c.decodeIfPresent(String.self, forKey: .out) ?? d.out
+        cacheDir = try c.decodeIfPresent(String.self, forKey: .cacheDir) ?? d.cacheDir
+        pretrainEpochs = try c.decodeIfPresent(Int.self, forKey: .pretrainEpochs) ?? d.pretrainEpochs
+        localEpochs = try c.decodeIfPresent(Int.self, forKey: .localEpochs) ?? d.localEpochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? d.momentum
+        proximalMu = try c.decodeIfPresent(Float.self, forKey: .proximalMu) ?? d.proximalMu
+        compressedTopK = try c.decodeIfPresent(Double.self, forKey: .compressedTopK) ?? d.compressedTopK
+        roundTimeout = try c.decodeIfPresent(Double.self, forKey: .roundTimeout) ?? d.roundTimeout
+    }
+
+    /// Reads a JSON config file; errors name the file.
+    public static func load(path: String) throws -> SimulationConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SimulationError("cannot read config '\(path)'") }
+        do { return try JSONDecoder().decode(SimulationConfig.self, from: data) } catch {
+            throw SimulationError("\(path): not a simulation config: \(error)")
+        }
+    }
+
+    /// Checks every field; the error names it.
+    public func validate() throws {
+        guard ["imaging", "tabular"].contains(kind) else { throw SimulationError("kind must be imaging or tabular, got '\(kind)'") }
+        guard (2...50).contains(sites) else { throw SimulationError("sites must be in 2...50, got \(sites)") }
+        guard (1...1000).contains(rounds) else { throw SimulationError("rounds must be in 1...1000, got \(rounds)") }
+        guard !arms.isEmpty else { throw SimulationError("arms: name at least one arm") }
+        for arm in arms where SimulationArm(rawValue: arm) == nil {
+            throw SimulationError("unknown arm '\(arm)' (known: \(SimulationArm.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard Set(arms).count == arms.count else { throw SimulationError("arms: an arm is listed twice") }
+        guard pretrainEpochs >= 1, localEpochs >= 1, batchSize >= 1 else { throw SimulationError("pretrainEpochs, localEpochs and batchSize must be ≥ 1") }
+        guard learningRate > 0, learningRate.isFinite, momentum >= 0, momentum < 1 else { throw SimulationError("learningRate must be > 0 and momentum in [0, 1)") }
+        guard compressedTopK > 0 && compressedTopK <= 1 else { throw SimulationError("compressedTopK must be in (0, 1], got \(compressedTopK)") }
+    }
+
+    /// The settings that decide the pre-trained source model (its cache key).
+    var pretrainKey: String {
+        "\(kind)-s\(seed)-\(quick ? "quick" : "full")-n\(sites)-e\(pretrainEpochs)-b\(batchSize)-v1"
+    }
+}

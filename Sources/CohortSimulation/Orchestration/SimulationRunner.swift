@@ -1,0 +1,203 @@
+import CohortAdapt
+import CohortCheckpoint
+import CohortData
+import CohortNN
+import CohortTensor
+import Foundation
+
+/// `cohort simulate`: generates hospitals with domain shift, pre-trains on the source domain
+/// (cached), scores the source model at every hospital, runs each arm (federated arms as a
+/// coordinator and node processes on loopback, fine-tunes as `cohort pretrain` processes),
+/// and writes the report.
+public struct SimulationRunner {
+    public let config: SimulationConfig
+    /// The `cohort` executable the arms' processes run.
+    public let executable: String
+    /// Progress lines for the terminal.
+    public let log: (String) -> Void
+
+    public init(config: SimulationConfig, executable: String, log: @escaping (String) -> Void) {
+        self.config = config
+        self.executable = executable
+        self.log = log
+    }
+
+    private func path(_ parts: String...) -> String {
+        parts.reduce(config.out) { ($0 as NSString).appendingPathComponent($1) }
+    }
+
+    /// Runs everything and returns the results (also written to `config.out`).
+    public func run() throws -> SimulationResults {
+        try config.validate()
+        let startedAt = ISO8601DateFormatter().string(from: Date())
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: config.out, withIntermediateDirectories: true)
+        try JSONEncoder.pretty.encode(config).write(to: URL(fileURLWithPath: path("config.json")))
+        let arms = config.arms.compactMap(SimulationArm.init(rawValue:))
+        let epochsPerArm = Double(config.rounds * config.localEpochs)
+        var clock = ProgressClock(totalUnits: Double(config.pretrainEpochs) + Double(arms.count) * epochsPerArm)
+
+        log("simulate: generating \(config.sites) \(config.kind) hospitals and the source domain (seed \(config.seed)\(config.quick ? ", quick" : ""))")
+        let cohort = try CohortPreparation.generate(config: config, into: path("data"))
+        for info in cohort.siteInfos {
+            log("  \(info.name): \(info.trainLabelled) labelled + \(info.trainUnlabelled) unlabelled training, \(info.test) test")
+        }
+        let source = try pretrainSource(cohort: cohort, clock: &clock)
+
+        var results: [ArmResult] = []
+        let sourceModel = try CheckpointFile.load(source).makeModel(path: source)
+        let tests = try cohort.sites.map { try SiteData.load(path: $0.testPath).labelled }
+        let sourceAccuracy = try Inference.report(sourceModel, try SiteData.load(path: cohort.sourceValidation).labelled).accuracy
+        log("simulate: source model accuracy on the source domain's validation data: \(String(format: "%.3f", sourceAccuracy))")
+        for arm in arms {
+            let started = Date()
+            log("simulate: arm \(arm.rawValue): \(arm.summary)")
+            do {
+                let result: ArmResult
+                switch arm {
+                case .sourceOnly:
+                    result = try scoreFixed(arm, model: sourceModel, cohort: cohort, tests: tests, seconds: 0)
+                case .localOnly:
+                    result = try runLocalOnly(cohort: cohort, source: source, tests: tests, clock: &clock)
+                case .pooled:
+                    result = try runPooled(cohort: cohort, source: source, tests: tests, clock: &clock)
+                default:
+                    let runner = FederatedArmRunner(executable: executable, arm: arm, config: config, sites: cohort.sites,
+                                                    sourceCheckpoint: source, directory: path("arms", arm.rawValue))
+                    var roundClock = clock
+                    result = try runner.run { round, message in
+                        roundClock.advance(Double(config.localEpochs))
+                        log("  \(arm.rawValue) round \(round)/\(config.rounds): \(message)  [\(roundClock.eta)]")
+                    }
+                    clock = roundClock
+                }
+                log("  \(arm.rawValue): mean test accuracy \(String(format: "%.3f", result.meanAccuracy)) ("
+                    + result.perSite.map { "\($0.site) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", ")
+                    + "), \(ProgressClock.duration(Date().timeIntervalSince(started)))")
+                results.append(result)
+            } catch {
+                log("  \(arm.rawValue) FAILED: \(error)")
+                results.append(ArmResult(name: arm.rawValue, description: arm.summary, federated: arm.isFederated,
+                                         perSite: [], rounds: [], bytesUp: 0, bytesDown: 0,
+                                         wallSeconds: Date().timeIntervalSince(started), failed: "\(error)"))
+            }
+        }
+        log("simulate: measuring domain shift in the source model's features")
+        let shift = try? ShiftAnalysis.measure(model: sourceModel, sourceValidation: cohort.sourceValidation, tests: Array(zip(cohort.sites.map(\.name), tests)),
+                                                seed: config.seed)
+        var settings = [
+            "model": config.kind == "imaging" ? "CNN (3 conv-BN-ReLU stages, \(sourceModel.parameterCount) parameters)" : "MLP (\(sourceModel.parameterCount) parameters)",
+            "local epochs per round": "\(config.localEpochs)", "batch size": "\(config.batchSize)",
+            "learning rate": "\(config.learningRate)", "momentum": "\(config.momentum)", "FedProx mu": "\(config.proximalMu)",
+            "compressed codec": "top-k \(config.compressedTopK * 100)% + int8 (blocks of 256) + zlib 6, error feedback",
+            "pre-training": "\(config.pretrainEpochs) epochs on the source domain (cached: \(source))",
+            "transport": "loopback TCP, one OS process per coordinator and node",
+        ]
+        settings["local-only / pooled"] = "\(config.rounds * config.localEpochs) epochs from the source model, best epoch on a 20% validation split"
+        let output = SimulationResults(
+            title: "Cohort simulation: \(config.sites) \(config.kind) hospitals", kind: config.kind, seed: config.seed, quick: config.quick,
+            rounds: config.rounds, settings: settings, sites: cohort.siteInfos, arms: results, shift: shift, startedAt: startedAt,
+            wallSeconds: clock.elapsed, notes: Findings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy))
+        try ReportWriter.write(output, to: config.out)
+        return output
+    }
+
+    /// Pre-trains the source model, or reuses the cached one for the same settings.
+    private func pretrainSource(cohort: SimulationCohort, clock: inout ProgressClock) throws -> String {
+        let cacheFile = (config.cacheDir as NSString).appendingPathComponent("source-\(config.pretrainKey).ckpt")
+        if FileManager.default.fileExists(atPath: cacheFile), (try? CheckpointFile.load(cacheFile)) != nil {
+            log("simulate: using the cached source model \(cacheFile)")
+            clock.advance(Double(config.pretrainEpochs))
+            return cacheFile
+        }
+        try FileManager.default.createDirectory(atPath: config.cacheDir, withIntermediateDirectories: true)
+        let spec = config.kind == "imaging" ? SimulationModels.imaging(classes: cohort.classes, inputShape: cohort.modelInputShape)
+                                            : SimulationModels.tabular(classes: cohort.classes, features: cohort.modelInputShape.reduce(1, *))
+        try JSONEncoder.pretty.encode(spec).write(to: URL(fileURLWithPath: path("model.json")))
+        log("simulate: pre-training on the source domain (\(config.pretrainEpochs) epochs; cached as \(cacheFile))")
+        let follower = LogFollower(path: path("logs", "pretrain-source.log"))
+        try FileManager.default.createDirectory(atPath: path("logs"), withIntermediateDirectories: true)
+        let child = try ChildProcess(name: "source pre-training", executable: executable,
+                                     arguments: ["pretrain", "--arch", path("model.json"), "--data", cohort.sourceTrain, "--val", cohort.sourceValidation,
+                                                 "--epochs", "\(config.pretrainEpochs)", "--batch-size", "\(config.batchSize)", "--lr", "0.05",
+                                                 "--seed", "\(config.seed)", "--out", cacheFile],
+                                     logPath: follower.path)
+        var lastClock = clock
+        while child.isRunning {
+            for line in follower.newLines() where line.contains("epoch") {
+                lastClock.advance(1)
+                log("  \(line)  [\(lastClock.eta)]")
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        for line in follower.newLines() where line.contains("epoch") || line.contains("saved") { log("  \(line)") }
+        guard child.exitStatus == 0 else {
+            throw SimulationError("source pre-training failed with status \(child.exitStatus) (log: \(follower.path))\n\(child.logTail())")
+        }
+        clock = lastClock
+        return cacheFile
+    }
+
+    /// Per-site scores of one model that every hospital uses as it is.
+    private func scoreFixed(_ arm: SimulationArm, model: Sequential, cohort: SimulationCohort, tests: [LabelledData], seconds: Double) throws -> ArmResult {
+        let scores = try zip(cohort.sites, tests).map { site, test in try Self.score(model, test, site: site.name) }
+        return ArmResult(name: arm.rawValue, description: arm.summary, federated: false, perSite: scores, rounds: [],
+                         bytesUp: 0, bytesDown: 0, wallSeconds: seconds, failed: nil)
+    }
+
+    static func score(_ model: Sequential, _ test: LabelledData, site: String) throws -> SiteScore {
+        let report = try Inference.report(model, test)
+        return SiteScore(site: site, accuracy: report.accuracy, balancedAccuracy: report.balancedAccuracy, samples: test.count)
+    }
+
+    private func fineTuneArguments(data: [String], out: String, seed: UInt64, source: String) -> [String] {
+        ["pretrain", "--init", source] + data.flatMap { ["--data", $0] } + [
+            "--epochs", "\(config.rounds * config.localEpochs)", "--batch-size", "\(config.batchSize)", "--lr", "\(config.learningRate)",
+            "--momentum", "\(config.momentum)", "--val-fraction", "0.2", "--seed", "\(seed)", "--out", out]
+    }
+
+    /// Each hospital fine-tunes the source model alone (one process per hospital).
+    private func runLocalOnly(cohort: SimulationCohort, source: String, tests: [LabelledData], clock: inout ProgressClock) throws -> ArmResult {
+        let started = Date()
+        let dir = path("arms", SimulationArm.localOnly.rawValue)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var scores: [SiteScore] = []
+        for (i, (site, test)) in zip(cohort.sites, tests).enumerated() {
+            let out = (dir as NSString).appendingPathComponent("\(site.name).ckpt")
+            try ChildProcess.runToEnd(name: "local-only fine-tune at \(site.name)", executable: executable,
+                                      arguments: fineTuneArguments(data: [site.trainPath], out: out, seed: config.seed &+ UInt64(i), source: source),
+                                      logPath: (dir as NSString).appendingPathComponent("\(site.name).log"), timeout: 3600)
+            let model = try CheckpointFile.load(out).makeModel(path: out)
+            scores.append(try Self.score(model, test, site: site.name))
+            clock.advance(Double(config.rounds * config.localEpochs) / Double(cohort.sites.count))
+            log("  local-only \(site.name): test accuracy \(String(format: "%.3f", scores.last!.accuracy))  [\(clock.eta)]")
+        }
+        return ArmResult(name: SimulationArm.localOnly.rawValue, description: SimulationArm.localOnly.summary, federated: false,
+                         perSite: scores, rounds: [], bytesUp: 0, bytesDown: 0, wallSeconds: Date().timeIntervalSince(started), failed: nil)
+    }
+
+    /// One fine-tune on every hospital's training data pooled (the upper reference).
+    private func runPooled(cohort: SimulationCohort, source: String, tests: [LabelledData], clock: inout ProgressClock) throws -> ArmResult {
+        let started = Date()
+        let dir = path("arms", SimulationArm.pooled.rawValue)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let out = (dir as NSString).appendingPathComponent("pooled.ckpt")
+        try ChildProcess.runToEnd(name: "pooled fine-tune", executable: executable,
+                                  arguments: fineTuneArguments(data: cohort.sites.map(\.trainPath), out: out, seed: config.seed, source: source),
+                                  logPath: (dir as NSString).appendingPathComponent("pooled.log"), timeout: 3600)
+        clock.advance(Double(config.rounds * config.localEpochs))
+        let model = try CheckpointFile.load(out).makeModel(path: out)
+        var result = try scoreFixed(.pooled, model: model, cohort: cohort, tests: tests, seconds: Date().timeIntervalSince(started))
+        result.wallSeconds = Date().timeIntervalSince(started)
+        return result
+    }
+}
+
+extension JSONEncoder {
+    /// Pretty-printed, sorted keys.
+    static var pretty: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return e
+    }
+}
