@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "CohortTensor", swiftSettings: kernelFlags),
         .target(name: "CohortNN", dependencies: ["CohortTensor"], swiftSettings: kernelFlags),
         .target(name: "CohortCheckpoint", dependencies: ["CohortTensor", "CohortNN", "CZlib", "COpenSSL"], swiftSettings: kernelFlags),
-        .target(name: "CohortData", dependencies: ["CohortTensor", "CohortNN"]),
+        .target(name: "CohortData", dependencies: ["CohortTensor", "CohortNN", "CZlib"]),
         .target(name: "CohortAdapt", dependencies: ["CohortTensor", "CohortNN"], swiftSettings: kernelFlags),
         .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL"]),
         .target(name: "CohortFederation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport", "CohortData"],

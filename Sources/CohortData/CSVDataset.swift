@@ -2,18 +2,21 @@ import CohortNN
 import CohortTensor
 import Foundation
 
-/// A labelled tabular dataset read from CSV: a header row, numeric feature columns and an
-/// integer class label column. Errors name the file, line and column.
+/// A tabular dataset read from CSV: a header row, numeric feature columns and an integer class
+/// label column. A row whose label cell is empty or `-1` is unlabelled: it goes to
+/// `unlabelled`, not `data`. Errors name the file, line and column.
 public struct CSVDataset {
     /// Feature column names, in the order of the feature vector.
     public let featureNames: [String]
     /// The label column's name.
     public let labelName: String
-    /// Features `[rows, features]` and labels.
+    /// Features `[rows, features]` and labels of the labelled rows, in file order.
     public let data: LabelledData
+    /// Features `[rows, features]` of the unlabelled rows (label cell empty or `-1`), in file order.
+    public let unlabelled: Tensor
 
     /// Parses CSV text. `features` selects and orders the feature columns (default: every column
-    /// but the label). Labels must be non-negative integers.
+    /// but the label). Labels must be non-negative integers, or empty / `-1` for unlabelled rows.
     public init(text: String, path: String, label: String, features: [String]? = nil) throws {
         // "\r\n" is one Character in Swift; isNewline covers it, "\n" and "\r".
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
@@ -32,6 +35,8 @@ public struct CSVDataset {
         var values: [Float] = []
         values.reserveCapacity((lines.count - 1) * names.count)
         var labels: [Int] = []
+        var unlabelledValues: [Float] = []
+        var unlabelledRows = 0
         for (offset, line) in lines.dropFirst().enumerated() {
             let lineNumber = offset + 2
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
@@ -39,21 +44,25 @@ public struct CSVDataset {
             guard cells.count == header.count else {
                 throw DataError("\(path):\(lineNumber): \(cells.count) cells, the header has \(header.count)")
             }
+            let labelCell = cells[labelIndex]
+            let isUnlabelled = labelCell.isEmpty || labelCell == "-1"
             for (name, index) in zip(names, indices) {
                 guard let v = Float(cells[index]), v.isFinite else {
                     throw DataError("\(path):\(lineNumber): column '\(name)' holds '\(cells[index])', not a finite number")
                 }
-                values.append(v)
+                if isUnlabelled { unlabelledValues.append(v) } else { values.append(v) }
             }
-            guard let y = Int(cells[labelIndex]), y >= 0 else {
-                throw DataError("\(path):\(lineNumber): label '\(cells[labelIndex])' in column '\(label)' is not a non-negative integer")
+            if isUnlabelled { unlabelledRows += 1; continue }
+            guard let y = Int(labelCell), y >= 0 else {
+                throw DataError("\(path):\(lineNumber): label '\(labelCell)' in column '\(label)' is not a non-negative integer")
             }
             labels.append(y)
         }
-        guard !labels.isEmpty else { throw DataError("\(path): no data rows after the header") }
+        guard !labels.isEmpty || unlabelledRows > 0 else { throw DataError("\(path): no data rows after the header") }
         featureNames = names
         labelName = label
         data = LabelledData(inputs: Tensor(shape: [labels.count, names.count], data: values), labels: labels)
+        unlabelled = Tensor(shape: [unlabelledRows, names.count], data: unlabelledValues)
     }
 
     /// Reads and parses a CSV file.
@@ -73,10 +82,4 @@ public struct CSVDataset {
         if validationFraction > 0 && data.count >= 2 { nVal = max(nVal, 1) }
         return (data.subset(order[nVal...]), data.subset(order[..<nVal]))
     }
-}
-
-/// A data file that cannot be used, with the reason and place.
-public struct DataError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
