@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CohortAdapt", targets: ["CohortAdapt"]),
         .library(name: "CohortTransport", targets: ["CohortTransport"]),
         .library(name: "CohortFederation", targets: ["CohortFederation"]),
+        .library(name: "CohortSimulation", targets: ["CohortSimulation"]),
         .library(name: "CohortCLI", targets: ["CohortCLI"]),
     ],
     targets: [
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL"]),
         .target(name: "CohortFederation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport", "CohortData"],
                 swiftSettings: kernelFlags),
+        .target(name: "CohortSimulation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortAdapt", "CohortFederation"]),
         .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortFederation"],
                 swiftSettings: kernelFlags),
         .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortTransport",
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortFederationTests", dependencies: ["CohortFederation", "CohortCheckpoint", "CohortNN", "CohortTensor", "CohortBench"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CohortSimulationTests", dependencies: ["CohortSimulation", "CohortTensor"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortTransport", "CohortSimulation"]),
     ]
 )

@@ -1,0 +1,23 @@
+/// Colours for chart series: the Okabe–Ito colour-blind-safe palette, ordered for contrast on
+/// white (its yellow last), then repeated.
+enum Palette {
+    static let colours = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
+
+    /// The colour of series `index`.
+    static func colour(_ index: Int) -> String { colours[((index % colours.count) + colours.count) % colours.count] }
+
+    /// A dash pattern that tells apart series sharing a colour once the palette repeats.
+    static func dash(_ index: Int) -> String? {
+        switch (index / colours.count) % 3 {
+        case 0: return nil
+        case 1: return "6 3"
+        default: return "2 3"
+        }
+    }
+
+    /// Axis, grid and text greys.
+    static let axis = "#444444"
+    static let grid = "#E3E3E3"
+    static let text = "#222222"
+    static let muted = "#666666"
+}

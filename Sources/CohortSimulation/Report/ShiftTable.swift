@@ -1,0 +1,12 @@
+/// The per-site shift statistics shown beside the scatter: MMD to the source and mean feature norm.
+enum ShiftTable {
+    static func html(_ shift: ShiftView) -> String {
+        var table = HTMLTable(header: [.text("Site"), .number("MMD vs source"), .number("Mean feature norm")],
+                              className: "shift")
+        for site in shift.perSite {
+            table.rows.append([.text(site.site), .number(ValueFormat.number(site.mmd, significant: 3)),
+                               .number(ValueFormat.number(site.meanFeatureNorm, significant: 3))])
+        }
+        return table.render()
+    }
+}
