@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "CohortData", dependencies: ["CohortTensor", "CohortNN", "CZlib"]),
         .target(name: "CohortAdapt", dependencies: ["CohortTensor", "CohortNN"], swiftSettings: kernelFlags),
         .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL"]),
-        .target(name: "CohortFederation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport", "CohortData"],
+        .target(name: "CohortFederation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport", "CohortData", "CohortAdapt"],
                 swiftSettings: kernelFlags),
         .target(name: "CohortSimulation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortAdapt", "CohortFederation"]),
         .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortFederation"],

@@ -23,6 +23,10 @@ public enum FineTuning {
         /// epoch). Either way the best epoch's weights are kept when there is validation data.
         public var patience: Int? = nil
         public var seed: UInt64 = 0
+        /// Before each validation and at the end, re-estimate BatchNorm running statistics
+        /// over the training inputs with the current weights ("precise BN"), so evaluation
+        /// does not use statistics that lag weights which moved during the epoch.
+        public var recalibrateBatchNorm = true
         public init() {}
     }
 
@@ -46,6 +50,15 @@ public enum FineTuning {
         let hasValidation = (validation?.count ?? 0) > 0
         if hasValidation { config.earlyStoppingPatience = settings.patience ?? settings.epochs }
         let trainer = Trainer(model: model, optimizer: optimizer, config: config)
-        return try trainer.fit(train, validation: hasValidation ? validation : nil, progress: progress)
+        if settings.recalibrateBatchNorm {
+            trainer.validationMetric = { model, data in
+                AdaBN.adapt(model, inputs: train.inputs)
+                return Inference.accuracy(model, data)
+            }
+        }
+        let history = try trainer.fit(train, validation: hasValidation ? validation : nil, progress: progress)
+        // With validation, the restored best state carries the statistics computed for it.
+        if settings.recalibrateBatchNorm && !hasValidation { AdaBN.adapt(model, inputs: train.inputs) }
+        return history
     }
 }

@@ -17,12 +17,12 @@ enum SimulateCommand {
             OptionSpec("config", value: "FILE", help: "JSON file with settings (flags override it)."),
             OptionSpec("kind", value: "KIND", help: "imaging (32×32 scans, CNN) or tabular (clinical CSV, MLP).", default: "imaging"),
             OptionSpec("sites", value: "N", help: "Number of hospitals.", default: "5"),
-            OptionSpec("rounds", value: "R", help: "Federated rounds (default 10; 3 with --quick)."),
+            OptionSpec("rounds", value: "R", help: "Federated rounds (default 10; 5 with --quick)."),
             OptionSpec("arms", value: "A,B,...", help: "Arms to run, comma-separated (default: all)."),
             OptionSpec("seed", value: "S", help: "Seed for data, initialisation and sampling.", default: "1"),
             OptionSpec("out", value: "DIR", help: "Output folder.", default: "runs/simulate"),
             OptionSpec("cache", value: "DIR", help: "Where pre-trained source models are cached.", default: "runs/cache"),
-            .flag("quick", help: "A CI-sized cohort and 3 rounds (under a minute)."),
+            .flag("quick", help: "A CI-sized cohort, 5 rounds of 2 local epochs (under a minute)."),
         ])
 
     static func run(_ command: ParsedCommand) throws {

@@ -23,6 +23,10 @@ public struct DeltaCodecConfig: Codable, Equatable, Sendable {
     public var quantization: Quantization
     /// zlib level (1...9) for the whole body; `nil` stores the body uncompressed.
     public var zlibLevel: Int32?
+    /// Tensors with at most this many elements skip top-k and are sent whole (still quantised
+    /// and compressed): biases and BatchNorm vectors cost little and sparsifying them hurts
+    /// most. `nil` applies top-k to every tensor.
+    public var denseMaxElements: Int?
 
     /// A chain; the default sends raw float32.
     public init(topKFraction: Double? = nil, quantization: Quantization = .none, zlibLevel: Int32? = nil) {
@@ -39,6 +43,9 @@ public struct DeltaCodecConfig: Codable, Equatable, Sendable {
         if case .int8(let b) = quantization, !(1...DeltaFormat.maxBlockSize).contains(b) {
             throw ModelDeltaError("codec config: int8 block size must be in 1...\(DeltaFormat.maxBlockSize), got \(b)")
         }
+        if let d = denseMaxElements, d < 0 {
+            throw ModelDeltaError("codec config: denseMaxElements must be ≥ 0, got \(d)")
+        }
         if let z = zlibLevel, !(1...9).contains(z) {
             throw ModelDeltaError("codec config: zlibLevel must be in 1...9, got \(z)")
         }
@@ -48,7 +55,7 @@ public struct DeltaCodecConfig: Codable, Equatable, Sendable {
     /// least 1 for a non-empty tensor, or `count` without top-k. The product is taken with a
     /// 1e-12 relative tolerance, so binary rounding cannot turn `0.01 · 300` into 4.
     public func sentCount(of count: Int) -> Int {
-        guard let f = topKFraction, count > 0 else { return count }
+        guard let f = topKFraction, count > 0, count > (denseMaxElements ?? 0) else { return count }
         let exact = f * Double(count)
         return min(count, max(1, Int((exact - exact * 1e-12).rounded(.up))))
     }

@@ -1,3 +1,4 @@
+import CohortAdapt
 import CohortCheckpoint
 import CohortData
 import CohortNN
@@ -146,6 +147,12 @@ public final class FederatedNode {
         let globalAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         for name in keepLocal { if let mine = localState[name] { global[name] = mine } }
         try model.load(global)
+        if !keepLocal.isEmpty && config.train.count > 1 {
+            // The site's own BatchNorm statistics, re-estimated for the new global weights (the
+            // kept ones were measured under last round's weights); γ and β stay the site's own.
+            AdaBN.adapt(model, inputs: config.train.inputs)
+            for (name, value) in model.stateDict() where keepLocal.contains(name) { global[name] = value }
+        }
         return (model, global, keepLocal, globalAccuracy)
     }
 
@@ -191,9 +198,13 @@ public final class FederatedNode {
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize,
                                                      seed: plan.seed &+ UInt64(header.round) &* 7919, l2sp: prox))
         let history = try trainer.fit(config.train)
+        // Precise BatchNorm statistics for the trained weights, over this site's training inputs.
+        if config.train.count > 1 { AdaBN.adapt(model, inputs: config.train.inputs) }
         let local = model.stateDict()
         for name in keepLocal { localState[name] = local.first { $0.name == name }?.value }
-        let trainable = ModelDelta.trainableNames(of: model).subtracting(keepLocal)
+        // BatchNorm running statistics travel with the weights (averaged like them), except
+        // under FedBN, which keeps them here.
+        let trainable = ModelDelta.trainableNames(of: model).union(model.buffers.map(\.name)).subtracting(keepLocal)
         let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
         let encoded = try DeltaEncoder(config: plan.codec).encode(delta, feedback: &feedback)
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan

@@ -86,7 +86,8 @@ public final class BatchNorm: Layer {
         } else {
             (mean, variance) = (runningMean.value.data, runningVar.value.data)
         }
-        inverseStd = variance.map { 1 / ($0 + epsilon).squareRoot() }
+        // max(·, 0): averaged or lossy-decoded running variances can dip below zero.
+        inverseStd = variance.map { 1 / (max($0, 0) + epsilon).squareRoot() }
         if normalized.count != x.count { normalized = [Float](repeating: 0, count: x.count) }
         var out = [Float].uninitialized(count: x.count)
         let g = weight.value.data, b = bias.value.data

@@ -25,8 +25,10 @@ struct FederatedArmRunner {
         switch arm {
         case .fedprox: plan.strategy = "fedprox"; plan.proximalMu = config.proximalMu
         case .fedbn: plan.strategy = "fedbn"
-        case .fedavgCompressed:
+        case .fedavgCompressed, .fedbnCompressed:
+            plan.strategy = arm == .fedbnCompressed ? "fedbn" : "fedavg"
             plan.codec = DeltaCodecConfig(topKFraction: config.compressedTopK, quantization: .int8(blockSize: 256), zlibLevel: 6)
+            plan.codec.denseMaxElements = 64
         default: plan.strategy = "fedavg"
         }
         return plan

@@ -17,23 +17,28 @@ enum Findings {
         if let source = arm(.sourceOnly), let fed = arm(.fedavg) {
             notes.append("FedAvg beats source-only on average: \(verdict(fed.meanAccuracy > source.meanAccuracy)) — \(pct(fed.meanAccuracy)) vs \(pct(source.meanAccuracy)).")
         }
-        if let local = arm(.localOnly), let fed = arm(.fedavg) {
+        if let local = arm(.localOnly) {
             let smallest = sites.sorted { $0.trainLabelled < $1.trainLabelled }.prefix(2).map(\.name)
-            let parts = smallest.map { name -> (String, Bool) in
-                let f = fed.score(site: name)?.accuracy ?? .nan, l = local.score(site: name)?.accuracy ?? .nan
-                return ("\(name) \(pct(f)) vs \(pct(l))", f > l)
+            for federated in [SimulationArm.fedavg, .fedbn] {
+                guard let fed = arm(federated) else { continue }
+                let parts = smallest.map { name -> (String, Bool) in
+                    let f = fed.score(site: name)?.accuracy ?? .nan, l = local.score(site: name)?.accuracy ?? .nan
+                    return ("\(name) \(pct(f)) vs \(pct(l))", f > l)
+                }
+                notes.append("\(fed.name) beats local-only at the two hospitals with the fewest labels: \(verdict(parts.allSatisfy(\.1))) — "
+                             + parts.map(\.0).joined(separator: "; ") + ".")
             }
-            notes.append("FedAvg beats local-only at the hospitals with the fewest labels: \(verdict(parts.allSatisfy(\.1))) — " + parts.map(\.0).joined(separator: "; ") + ".")
         }
         if let bn = arm(.fedbn), let fed = arm(.fedavg) {
             notes.append("FedBN is at least as good as FedAvg under scanner shift: \(verdict(bn.meanAccuracy >= fed.meanAccuracy)) — \(pct(bn.meanAccuracy)) vs \(pct(fed.meanAccuracy)).")
         }
-        if let small = arm(.fedavgCompressed), let fed = arm(.fedavg), small.bytesUp > 0 {
-            let ratio = Double(fed.bytesUp) / Double(small.bytesUp)
-            let gap = fed.meanAccuracy - small.meanAccuracy
-            notes.append("Compressed deltas send ≥ 50× fewer bytes up within 1 point of FedAvg: \(verdict(ratio >= 50 && gap <= 0.01)) — "
-                         + String(format: "%.0f× fewer bytes up (%@ vs %@), accuracy %@ vs %@.", ratio, ByteCount.format(small.bytesUp),
-                                  ByteCount.format(fed.bytesUp), pct(small.meanAccuracy), pct(fed.meanAccuracy)))
+        for (compressed, plain) in [(SimulationArm.fedavgCompressed, SimulationArm.fedavg), (.fedbnCompressed, .fedbn)] {
+            guard let small = arm(compressed), let full = arm(plain), small.bytesUp > 0 else { continue }
+            let ratio = Double(full.bytesUp) / Double(small.bytesUp)
+            let gap = full.meanAccuracy - small.meanAccuracy
+            notes.append("\(small.name) sends ≥ 50× fewer bytes up than \(full.name) within 1 point of its accuracy: \(verdict(ratio >= 50 && gap <= 0.01)) — "
+                         + String(format: "%.1f× fewer bytes up (%@ vs %@), accuracy %@ vs %@.", ratio, ByteCount.format(small.bytesUp),
+                                  ByteCount.format(full.bytesUp), pct(small.meanAccuracy), pct(full.meanAccuracy)))
         }
         if let pooled = arm(.pooled) {
             notes.append("Pooled fine-tuning (all labels in one place, which federation exists to avoid) reaches \(pct(pooled.meanAccuracy)) mean accuracy: the reference the federated arms approach.")

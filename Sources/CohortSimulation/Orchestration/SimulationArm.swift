@@ -10,6 +10,8 @@ public enum SimulationArm: String, CaseIterable, Sendable {
     case fedbn
     /// FedAvg with top-k + int8 + zlib deltas (error feedback at the nodes).
     case fedavgCompressed = "fedavg-compressed"
+    /// FedBN with the same compressed deltas.
+    case fedbnCompressed = "fedbn-compressed"
     /// One fine-tune on every hospital's labels pooled: the privacy-violating upper reference.
     case pooled
 
@@ -17,7 +19,7 @@ public enum SimulationArm: String, CaseIterable, Sendable {
     public static let defaultNames = allCases.map(\.rawValue)
 
     /// Whether the arm runs as a coordinator with node processes.
-    public var isFederated: Bool { [.fedavg, .fedprox, .fedbn, .fedavgCompressed].contains(self) }
+    public var isFederated: Bool { [.fedavg, .fedprox, .fedbn, .fedavgCompressed, .fedbnCompressed].contains(self) }
 
     /// One line for the report.
     public var summary: String {
@@ -28,6 +30,7 @@ public enum SimulationArm: String, CaseIterable, Sendable {
         case .fedprox: return "FedAvg with a proximal pull toward the global model at the nodes"
         case .fedbn: return "FedAvg with BatchNorm kept local at each hospital"
         case .fedavgCompressed: return "FedAvg with top-k + int8 + zlib deltas and error feedback"
+        case .fedbnCompressed: return "FedBN with top-k + int8 + zlib deltas and error feedback"
         case .pooled: return "all hospitals' labels pooled in one place (privacy-violating upper reference)"
         }
     }

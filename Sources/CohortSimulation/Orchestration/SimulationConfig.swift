@@ -35,11 +35,12 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// The `--quick` preset: a small cohort, 3 rounds, 3 pre-training epochs.
+    /// The `--quick` preset: a small cohort, 5 rounds of 2 local epochs, 10 pre-training epochs.
     public mutating func applyQuickPreset() {
         quick = true
-        rounds = 3
-        pretrainEpochs = 4
+        rounds = 5
+        localEpochs = 2
+        pretrainEpochs = 10
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -94,6 +95,6 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
 
     /// The settings that decide the pre-trained source model (its cache key).
     var pretrainKey: String {
-        "\(kind)-s\(seed)-\(quick ? "quick" : "full")-n\(sites)-e\(pretrainEpochs)-b\(batchSize)-v1"
+        "\(kind)-s\(seed)-\(quick ? "quick" : "full")-n\(sites)-e\(pretrainEpochs)-b\(batchSize)-v2"
     }
 }
