@@ -37,10 +37,12 @@ final class ChartScaleTests: XCTestCase {
     }
 
     func testLogScaleOnExactDecadesAndWideSpans() {
-        XCTAssertEqual(LogScale(covering: 1_000, 100_000).ticks, [1e3, 1e4, 1e5])
-        XCTAssertEqual(LogScale(covering: 5_000, 5_000).ticks, [1e3, 1e4])
+        XCTAssertEqual(LogScale(covering: 1_000, 1_000_000).ticks, [1e3, 1e4, 1e5, 1e6])
+        XCTAssertEqual(LogScale(covering: 1_000, 100_000).ticks, [1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5],
+                       "two decades or fewer also tick 2x and 5x")
+        XCTAssertEqual(LogScale(covering: 5_000, 5_000).ticks, [1e3, 2e3, 5e3, 1e4])
         let wide = LogScale(covering: 1, 1e15, maxTicks: 8)
         XCTAssertEqual(wide.ticks, [1e0, 1e3, 1e6, 1e9, 1e12, 1e15], "every third decade, both ends ticked")
-        XCTAssertEqual(LogScale(covering: 0, 0).ticks, [1, 10], "non-positive input falls back to 1")
+        XCTAssertEqual(LogScale(covering: 0, 0).ticks, [1, 2, 5, 10], "non-positive input falls back to 1")
     }
 }

@@ -12,6 +12,23 @@ final class HTMLReportTests: XCTestCase {
         }
     }
 
+    func testCrowdedAndMinimalRunsAreWellFormed() throws {
+        for (results, charts) in [(SampleResults.crowded(), 4), (SampleResults.minimal(), 2)] {
+            let html = ReportWriter.html(results)
+            let blocks = TestHelpers.svgBlocks(html)
+            XCTAssertEqual(blocks.count, charts, results.title)
+            for block in blocks { XCTAssertNil(TestHelpers.xmlError(block), results.title) }
+            // Pattern ids (hatched fills once the palette repeats) are unique across the page.
+            let ids = blocks.flatMap { TestHelpers.elements("pattern", in: $0).compactMap { $0["id"] } }
+            XCTAssertEqual(Set(ids).count, ids.count)
+        }
+        // The crowded run has 10 arms: the ninth and tenth reuse colours, so their bars are hatched.
+        let bars = TestHelpers.elements("rect", in: TestHelpers.svgBlocks(ReportWriter.html(SampleResults.crowded()))[0])
+        XCTAssertTrue(bars.contains { $0["data-arm"] == "scaffold" && $0["fill"]?.hasPrefix("url(#") == true })
+        XCTAssertTrue(bars.contains { $0["data-arm"] == "fedavg" && $0["fill"]?.hasPrefix("#") == true })
+        XCTAssertFalse(bars.contains { $0["data-arm"] == "fedprox" }, "a failed arm has no bars")
+    }
+
     func testNamesAreEscapedEverywhere() throws {
         let nasty = "a<b&\"c"
         var results = SampleResults.make(rounds: 3, siteNames: ["plain", nasty])
@@ -84,11 +101,12 @@ final class HTMLReportTests: XCTestCase {
         results.notes = []
         let html = ReportWriter.html(results)
         XCTAssertTrue(html.contains("No domain-shift view"))
+        XCTAssertTrue(html.contains("No arm recorded any bytes"))
         XCTAssertTrue(html.contains("out of memory"))
         XCTAssertTrue(html.contains("fedprox (failed)"))
         XCTAssertTrue(html.contains("n/a"), "a NaN accuracy is marked, not drawn as a zero bar")
         let blocks = TestHelpers.svgBlocks(html)
-        XCTAssertEqual(blocks.count, 3)
+        XCTAssertEqual(blocks.count, 2, "accuracy bars and the one-round chart; no bytes, no shift")
         for block in blocks { XCTAssertNil(TestHelpers.xmlError(block)) }
         let leak = try NSRegularExpression(pattern: "(?i)\\b(nan|inf|infinity)\\b")
         if let match = leak.firstMatch(in: html, range: NSRange(html.startIndex..., in: html)) {

@@ -42,14 +42,20 @@ final class ReportWriterTests: XCTestCase {
         XCTAssertTrue(table.allSatisfy(\.isASCII), "plain ASCII for any terminal")
     }
 
-    /// Writes the sample report to `$COHORT_REPORT_SAMPLE_DIR` for `scripts/render-report.sh --sample`;
-    /// skipped otherwise.
+    /// Writes the sample report (and its terminal table, as terminal.txt) to
+    /// `$COHORT_REPORT_SAMPLE_DIR` for `scripts/render-report.sh --sample`; skipped otherwise.
+    /// `$COHORT_REPORT_SAMPLE_VARIANT` picks `crowded` or `minimal` instead of the default sample.
     func testWriteSampleReportForRendering() throws {
         guard let directory = ProcessInfo.processInfo.environment["COHORT_REPORT_SAMPLE_DIR"] else {
             throw XCTSkip("set COHORT_REPORT_SAMPLE_DIR to write the sample report")
         }
-        let results = SampleResults.make()
+        let results: SimulationResults
+        switch ProcessInfo.processInfo.environment["COHORT_REPORT_SAMPLE_VARIANT"] ?? "" {
+        case "crowded": results = SampleResults.crowded()
+        case "minimal": results = SampleResults.minimal()
+        default: results = SampleResults.make()
+        }
         try ReportWriter.write(results, to: directory)
-        print(ReportWriter.terminalTable(results))
+        try ReportWriter.terminalTable(results).write(toFile: directory + "/terminal.txt", atomically: true, encoding: .utf8)
     }
 }

@@ -92,3 +92,48 @@ enum SampleResults {
             notes: ["These numbers are invented by the test fixture; they show the layout, not a result."])
     }
 }
+
+extension SampleResults {
+    /// A crowded run for checking layout limits: 7 sites (long and hostile names), 10 arms (the
+    /// palette repeats), a failed arm with partial rounds, NaN accuracies.
+    static func crowded() -> SimulationResults {
+        let names = ["north-general", "riverside-university-hospital", "a<b&\"c", "st-marys", "lakeside-clinic",
+                     "eastbrook", "west-valley-medical-centre"]
+        var results = make(rounds: 12, siteNames: names, seed: 7)
+        results.title = "Crowded sample <with> & \"escapes\" (made-up numbers)"
+        let extra = ["fedadam", "scaffold", "ditto"]
+        for (k, name) in extra.enumerated() {
+            var arm = results.arms[2 + k]
+            arm.name = name
+            arm.description = "Extra arm \(name) to make the palette repeat."
+            arm.perSite = arm.perSite.map { var s = $0; s.accuracy -= 0.02 * Double(k + 1); return s }
+            arm.rounds = arm.rounds.map { record in
+                var r = record
+                r.perSiteAccuracy = r.perSiteAccuracy.mapValues { $0 - 0.025 * Double(k + 1) }
+                return r
+            }
+            results.arms.append(arm)
+        }
+        results.arms[3].failed = "node eastbrook: connection reset by peer after 300 s (round 6 of 12)"
+        results.arms[3].rounds = Array(results.arms[3].rounds.prefix(5))
+        results.arms[3].bytesUp = results.arms[3].rounds.reduce(0) { $0 + $1.bytesUp }
+        results.arms[3].bytesDown = results.arms[3].rounds.reduce(0) { $0 + $1.bytesDown }
+        results.arms[3].perSite = []
+        results.arms[2].perSite[2].accuracy = .nan
+        results.arms[4].rounds[6].perSiteAccuracy = results.arms[4].rounds[6].perSiteAccuracy.mapValues { _ in .nan }
+        results.quick = true
+        results.notes.append("fedprox failed; its five completed rounds are still drawn.")
+        return results
+    }
+
+    /// The smallest run: one site, one round, no shift view, no bytes recorded.
+    static func minimal() -> SimulationResults {
+        var results = make(rounds: 1, siteNames: ["only-site"], seed: 3)
+        results.title = "Minimal sample (made-up numbers)"
+        results.shift = nil
+        results.arms = results.arms.map { var a = $0; a.bytesUp = 0; a.bytesDown = 0; return a }
+        results.settings = [:]
+        results.notes = []
+        return results
+    }
+}

@@ -10,36 +10,38 @@ enum AccuracyBarChart {
         let drawn = results.arms.indices.filter { results.arms[$0].failed == nil }
 
         let legend = ChartLegend(items: results.arms.enumerated().map { i, arm in
-            arm.failed == nil ? .init(label: arm.name, swatch: .box(Palette.colour(i)))
+            arm.failed == nil ? .init(label: arm.name, swatch: .box(series: i))
                 : .init(label: "\(arm.name) (failed)", swatch: .empty)
         })
         let left = ChartAxis(edge: .left, kind: .continuous(LinearScale(lower: 0, upper: 1, step: 0.2),
                                                             format: { ValueFormat.percent($0, decimals: 0) }),
                              title: "Test accuracy")
         let bottom = ChartAxis(edge: .bottom, kind: .categories(groups), title: "")
-        var frame = ChartFrame(title: title, legend: legend, left: left, bottom: bottom, plotHeight: 300)
+        var frame = ChartFrame(id: "accuracy", title: title, legend: legend, left: left, bottom: bottom, plotHeight: 300)
         frame.drawAxes(left: left, bottom: bottom)
         let plot = frame.plot
 
         for (g, group) in groups.enumerated() {
             let isMean = sites.count > 1 && g == groups.count - 1
             let (start, bandWidth) = bottom.band(g, in: plot)
-            let inner = bandWidth * 0.82
-            let barWidth = inner / Double(max(drawn.count, 1))
+            // Bars are at most 56 px wide, so one site or few arms do not give slabs.
+            let barWidth = min(bandWidth * 0.82 / Double(max(drawn.count, 1)), 56)
+            let inner = barWidth * Double(drawn.count)
             for (slot, a) in drawn.enumerated() {
                 let arm = results.arms[a]
                 let value = isMean ? arm.meanAccuracy : (arm.score(site: group)?.accuracy ?? .nan)
                 let x = start + (bandWidth - inner) / 2 + Double(slot) * barWidth
                 guard value.isFinite else {
-                    frame.canvas.text("n/a", x: x + barWidth / 2, y: plot.bottom - 4, size: 9, anchor: .middle,
-                                      fill: Palette.muted)
+                    frame.canvas.text("n/a", x: x + barWidth / 2, y: plot.bottom - 6, size: 10, anchor: .start,
+                                      fill: Palette.muted, rotate: -90, middle: true)
                     continue
                 }
                 let clamped = min(max(value, 0), 1)
                 let top = left.position(of: clamped, in: plot)
                 let label = isMean ? "mean over sites" : group
                 frame.canvas.rect(x: x + 0.5, y: top, width: barWidth - 1, height: plot.bottom - top,
-                                  fill: Palette.colour(a), className: "bar",
+                                  fill: frame.canvas.seriesFill(a), stroke: Palette.repeats(a) ? Palette.colour(a) : nil,
+                                  className: "bar",
                                   data: [("arm", arm.name), isMean ? ("mean", "true") : ("site", group),
                                          ("value", String(value))],
                                   tooltip: "\(arm.name), \(label): \(ValueFormat.percent(value))")

@@ -10,7 +10,7 @@ struct ChartFrame {
 
     /// Lays out a chart whose plot is `plotHeight` tall, with `left`/`bottom` axis margins and
     /// `rightMargin` for labels beside the plot.
-    init(title: String, legend: ChartLegend, left: ChartAxis, bottom: ChartAxis, plotHeight: Double,
+    init(id: String, title: String, legend: ChartLegend, left: ChartAxis, bottom: ChartAxis, plotHeight: Double,
          rightMargin: Double = 24) {
         let legendWidth = ChartFrame.width - 2 * ChartFrame.padding
         let legendTop = 38.0
@@ -18,7 +18,7 @@ struct ChartFrame {
         let plotTop = legendTop + legendHeight + (legendHeight > 0 ? 16 : 4)
         let leftMargin = ChartFrame.padding + left.leftMargin
         let height = plotTop + plotHeight + bottom.bottomMargin + ChartFrame.padding / 2
-        canvas = SVGCanvas(width: ChartFrame.width, height: height.rounded(.up))
+        canvas = SVGCanvas(width: ChartFrame.width, height: height.rounded(.up), idPrefix: id)
         canvas.text(title, x: ChartFrame.padding, y: 24, size: 16, bold: true)
         legend.draw(on: &canvas, x: ChartFrame.padding, y: legendTop, maxWidth: legendWidth)
         plot = PlotArea(x: leftMargin, y: plotTop, width: ChartFrame.width - leftMargin - rightMargin, height: plotHeight)

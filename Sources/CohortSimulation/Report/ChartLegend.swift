@@ -2,12 +2,12 @@
 struct ChartLegend {
     /// How an entry's swatch is drawn.
     enum Swatch {
-        /// A filled square (bar series).
-        case box(String)
+        /// A filled square in the fill of bar series `index` (see `SVGCanvas.seriesFill`).
+        case box(series: Int)
         /// A short line with a dot (line series); `dash` for dashed reference lines.
         case line(String, dash: String?)
-        /// A scatter marker.
-        case marker(MarkerShape, String)
+        /// A scatter marker; `hollow` draws only its outline.
+        case marker(MarkerShape, String, hollow: Bool)
         /// An outlined empty square (a series with no data, e.g. a failed arm).
         case empty
     }
@@ -54,13 +54,16 @@ struct ChartLegend {
             let left = x + offset.x
             let middle = y + offset.y + rowHeight / 2
             switch item.swatch {
-            case .box(let colour):
-                canvas.rect(x: left + 4, y: middle - 7, width: 14, height: 14, fill: colour, stroke: "#FFFFFF")
+            case .box(let series):
+                let fill = canvas.seriesFill(series)
+                canvas.rect(x: left + 4, y: middle - 7, width: 14, height: 14, fill: fill,
+                            stroke: Palette.repeats(series) ? Palette.colour(series) : "#FFFFFF")
             case .line(let colour, let dash):
                 canvas.line(x1: left, y1: middle, x2: left + swatchWidth, y2: middle, stroke: colour, width: 2.5, dash: dash)
                 if dash == nil { canvas.marker(.circle, x: left + swatchWidth / 2, y: middle, size: 3.5, fill: colour) }
-            case .marker(let shape, let colour):
-                canvas.marker(shape, x: left + swatchWidth / 2, y: middle, size: 5, fill: colour)
+            case .marker(let shape, let colour, let hollow):
+                canvas.marker(shape, x: left + swatchWidth / 2, y: middle, size: 5, fill: hollow ? "#FFFFFF" : colour,
+                              stroke: hollow ? colour : nil)
             case .empty:
                 canvas.rect(x: left + 4, y: middle - 7, width: 14, height: 14, fill: "#FFFFFF", stroke: Palette.muted)
             }

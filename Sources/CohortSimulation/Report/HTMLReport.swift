@@ -16,7 +16,7 @@ enum HTMLReport {
         if !failed.isEmpty {
             let items = failed.map { "<li><strong>\(e($0.name))</strong>: <span class=\"error\">\(e($0.failed!))</span></li>" }
             body.append("<div class=\"alert\" role=\"alert\"><strong>\(failed.count) of \(results.arms.count) arms failed.</strong>"
-                        + " They appear in the tables with their error and are left out of the charts.\n<ul>\n"
+                        + " They appear in the tables with their error; rounds they completed are still charted.\n<ul>\n"
                         + items.joined(separator: "\n") + "\n</ul></div>")
         }
         body.append(section("summary", "Summary",
@@ -24,15 +24,20 @@ enum HTMLReport {
                                       + "The best value in each column is highlighted.")
                             + SummaryTable.html(results)))
         var charts = figure(AccuracyBarChart.svg(results),
-                            "Each bar is one arm's final model tested on one site; the last group is the unweighted mean.")
+                            "Each bar is one arm's final model tested on one site"
+                                + (ReportSites.names(results).count > 1 ? "; the last group is the unweighted mean over sites." : "."))
         if let rounds = RoundsLineChart.svg(results) {
             charts += figure(rounds, "Mean over sites of the global model's test accuracy at the end of each round. "
                              + "Dashed lines are the non-federated arms' final mean accuracy.")
         } else {
             charts += paragraph("No federated rounds were recorded, so there is no per-round chart.")
         }
-        charts += figure(BytesChart.svg(results),
-                         "Total bytes sent up and down, divided by the number of rounds (all bytes, for arms without rounds).")
+        if let bytes = BytesChart.svg(results) {
+            charts += figure(bytes, "Total bytes sent up and down, divided by the number of rounds "
+                             + "(all bytes, for arms without rounds).")
+        } else {
+            charts += paragraph("No arm recorded any bytes on the wire, so there is no communication chart.")
+        }
         body.append(section("charts", "Charts", charts))
         body.append(section("shift", "Domain shift", shiftSection(results)))
         body.append(section("sites", "Sites", SitesTable.html(results)))
@@ -122,13 +127,18 @@ enum HTMLReport {
     p { margin: 6px 0 10px; }
     .meta { color: #57606A; margin: 2px 0; }
     table { border-collapse: collapse; margin: 8px 0 12px; font-size: 14px; }
+    thead th { vertical-align: bottom; }
     th, td { padding: 5px 10px; border-bottom: 1px solid #E4E7EB; text-align: left; vertical-align: top; }
     thead th { background: #F0F2F5; border-bottom: 2px solid #C9CED6; font-weight: 600; }
     tbody tr:nth-child(even) { background: #FAFBFC; }
-    .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+    .num { text-align: right; font-variant-numeric: tabular-nums; }
+    td.num { white-space: nowrap; }
+    tbody th { white-space: nowrap; }
+    .scroll { overflow-x: auto; }
     td.best { font-weight: 700; background: #DDF4E4; }
     td.failed, .error { color: #B42318; }
-    table.summary { width: 100%; }
+    table.summary { width: 100%; font-size: 13px; }
+    table.summary th, table.summary td { padding: 5px 7px; }
     table.settings td { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 13px; }
     .alert { border: 1px solid #F3B4AE; background: #FEF3F2; padding: 10px 14px; margin: 16px 0; border-radius: 6px; }
     .alert ul { margin: 6px 0 0; padding-left: 20px; }
@@ -145,6 +155,8 @@ enum HTMLReport {
       @page { size: A4; margin: 14mm; }
       body { background: #FFFFFF; font-size: 11pt; }
       main { max-width: none; padding: 0; }
+      .scroll { overflow: visible; }
+      table.summary { font-size: 8.5pt; }
       figure, table, .alert { break-inside: avoid; }
       h2 { break-after: avoid; }
       td.best { -webkit-print-color-adjust: exact; print-color-adjust: exact; }

@@ -19,14 +19,14 @@ struct HTMLTable {
     var caption: String? = nil
 
     func render() -> String {
-        var html = "<table\(className.map { " class=\"\($0)\"" } ?? "")>\n"
+        var html = "<div class=\"scroll\"><table\(className.map { " class=\"\($0)\"" } ?? "")>\n"
         if let caption { html += "<caption>\(HTMLText.escape(caption))</caption>\n" }
         html += "<thead><tr>" + header.map { cell("th", $0, scope: "col") }.joined() + "</tr></thead>\n<tbody>\n"
         for row in rows {
             html += "<tr>" + row.enumerated().map { i, c in i == 0 ? cell("th", c, scope: "row") : cell("td", c) }.joined()
                 + "</tr>\n"
         }
-        return html + "</tbody>\n</table>"
+        return html + "</tbody>\n</table></div>"
     }
 
     private func cell(_ tag: String, _ c: Cell, scope: String? = nil) -> String {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// A base-10 logarithmic scale whose domain runs from one power of ten to another, ticked at
-/// the decades (every second or third decade when the span is wide).
+/// the decades (every second or third decade when the span is wide; at 1, 2 and 5 times each
+/// decade when it spans only one or two).
 public struct LogScale: ChartScale, Equatable {
     /// log10 of the low end of the domain.
     public let lowerExponent: Int
@@ -27,7 +28,13 @@ public struct LogScale: ChartScale, Equatable {
         upperExponent = lowerExponent + (span + stride - 1) / stride * stride
         self.lowerExponent = lowerExponent
         self.upperExponent = upperExponent
-        ticks = Swift.stride(from: lowerExponent, through: upperExponent, by: stride).map(LogScale.decade)
+        if span <= 2 {
+            // One or two decades: 1, 2 and 5 times each power of ten, so the axis has enough labels.
+            ticks = (lowerExponent..<upperExponent).flatMap { e in [1, 2, 5].map { Double("\($0)e\(e)")! } }
+                + [LogScale.decade(upperExponent)]
+        } else {
+            ticks = Swift.stride(from: lowerExponent, through: upperExponent, by: stride).map(LogScale.decade)
+        }
     }
 
     /// Low end of the domain.

@@ -6,12 +6,16 @@ enum Palette {
     /// The colour of series `index`.
     static func colour(_ index: Int) -> String { colours[((index % colours.count) + colours.count) % colours.count] }
 
-    /// A dash pattern that tells apart series sharing a colour once the palette repeats.
+    /// Whether series `index` reuses a colour of an earlier series (the palette has wrapped).
+    static func repeats(_ index: Int) -> Bool { index >= colours.count }
+
+    /// A dash pattern that tells apart lines sharing a colour once the palette repeats: solid,
+    /// then dotted, then dash-dot (plain dashes are kept for reference lines).
     static func dash(_ index: Int) -> String? {
         switch (index / colours.count) % 3 {
         case 0: return nil
-        case 1: return "6 3"
-        default: return "2 3"
+        case 1: return "1.5 3.5"
+        default: return "9 3 2 3"
         }
     }
 

@@ -19,6 +19,8 @@ enum RoundsLineChart {
         values += references.map { results.arms[$0].meanAccuracy }
         var low = values.min() ?? 0, high = values.max() ?? 1
         if low == high { low -= 0.05; high += 0.05 }
+        // A little room so no line or reference sits exactly on the plot's edge.
+        (low, high) = (low - 0.03 * (high - low), high + 0.03 * (high - low))
         let yScale = LinearScale(covering: max(0, low), min(1, high), targetTicks: 6)
         let xScale = LinearScale(covering: Double(firstRound), Double(lastRound), targetTicks: 6, integerSteps: true)
 
@@ -33,7 +35,7 @@ enum RoundsLineChart {
                                title: "Round")
         let referenceLabels = references.map { "\(results.arms[$0].name) \(ValueFormat.percent(results.arms[$0].meanAccuracy))" }
         let rightMargin = min(220, (referenceLabels.map { SVGCanvas.textWidth($0, size: 11) }.max() ?? 0) + 36)
-        var frame = ChartFrame(title: title, legend: ChartLegend(items: items), left: left, bottom: bottom,
+        var frame = ChartFrame(id: "rounds", title: title, legend: ChartLegend(items: items), left: left, bottom: bottom,
                                plotHeight: 300, rightMargin: max(rightMargin, 24))
         frame.drawAxes(left: left, bottom: bottom)
         let plot = frame.plot
@@ -70,7 +72,8 @@ enum RoundsLineChart {
             let markers = arm.rounds.count <= 40 || segments.allSatisfy { $0.count == 1 }
             for record in arm.rounds where markers && record.meanAccuracy.isFinite {
                 frame.canvas.marker(.circle, x: bottom.position(of: Double(record.round), in: plot),
-                                    y: left.position(of: record.meanAccuracy, in: plot), size: 3.5, fill: colour,
+                                    y: left.position(of: record.meanAccuracy, in: plot),
+                                    size: arm.rounds.count <= 3 ? 5 : 3.5, fill: colour,
                                     stroke: "#FFFFFF",
                                     tooltip: "\(arm.name), round \(record.round): \(ValueFormat.percent(record.meanAccuracy))")
             }

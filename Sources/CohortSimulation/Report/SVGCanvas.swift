@@ -8,11 +8,32 @@ struct SVGCanvas {
     /// Width and height in CSS pixels (also the view box).
     let width: Double
     let height: Double
+    /// Prefix for element ids (patterns), unique per chart so several SVGs can share one page.
+    let idPrefix: String
     private var elements: [String] = []
+    private var definitions: [String] = []
+    private var definedIDs: Set<String> = []
 
-    init(width: Double, height: Double) {
+    init(width: Double, height: Double, idPrefix: String) {
         self.width = width
         self.height = height
+        self.idPrefix = idPrefix
+    }
+
+    /// The fill for data series `index`: its palette colour, or once the palette has repeated, that
+    /// colour in diagonal stripes (a pattern defined on first use) so repeated colours stay distinct.
+    mutating func seriesFill(_ index: Int) -> String {
+        let colour = Palette.colour(index)
+        guard Palette.repeats(index) else { return colour }
+        let id = "\(idPrefix)-hatch-\(index)"
+        if !definedIDs.contains(id) {
+            definedIDs.insert(id)
+            let angle = (index / Palette.colours.count) % 2 == 1 ? 45 : -45
+            definitions.append("<pattern id=\"\(id)\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
+                               + "patternTransform=\"rotate(\(angle))\"><rect width=\"6\" height=\"6\" fill=\"#FFFFFF\"/>"
+                               + "<rect width=\"3.5\" height=\"6\" fill=\"\(colour)\"/></pattern>")
+        }
+        return "url(#\(id))"
     }
 
     /// A rectangle; `data` becomes `data-*` attributes, `tooltip` a `<title>` child.
@@ -87,7 +108,8 @@ struct SVGCanvas {
         let header = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(c(width)) \(c(height))\" "
             + "width=\"\(c(width))\" height=\"\(c(height))\" role=\"img\" aria-label=\"\(HTMLText.escape(title))\" "
             + "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', Arial, sans-serif\">"
-        return header + "\n<title>\(HTMLText.escape(title))</title>\n" + elements.joined(separator: "\n") + "\n</svg>"
+        let defs = definitions.isEmpty ? "" : "<defs>\n" + definitions.joined(separator: "\n") + "\n</defs>\n"
+        return header + "\n<title>\(HTMLText.escape(title))</title>\n" + defs + elements.joined(separator: "\n") + "\n</svg>"
     }
 
     /// An approximate rendered width of `string` at `size` px in a sans-serif font, for layout.
