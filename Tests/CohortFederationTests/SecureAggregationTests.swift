@@ -232,4 +232,37 @@ final class SecureAggregationTests: XCTestCase {
         XCTAssertNotEqual(try masked(seed: 10), try masked(seed: 20))
         XCTAssertEqual(try run(words, threshold: 2).sum, [12, 15, 18])
     }
+
+    /// What a round costs in-process: 10 nodes, a million words, one node dropping before its
+    /// masked input (so the server also rebuilds a key and nine pairwise masks). Printed, not
+    /// asserted beyond sanity: `cohort bench privacy` is the measurement.
+    func testRoundCostForAMillionWords() throws {
+        let n = 10, length = 1 << 20
+        let p = SecureAggregation.Parameters(round: 1, threshold: SecureAggregation.Parameters.majorityThreshold(nodes: n), vectorLength: length)
+        XCTAssertEqual(p.threshold, 6)
+        let clients = try (1...n).map { try SecureAggregation.Client(node: UInt32($0), parameters: p, random: CryptoRandom(seed: UInt64($0))) }
+        let server = try SecureAggregation.Server(parameters: p)
+        let input = [UInt32](repeating: 3, count: length)
+        var clientSeconds = 0.0, serverSeconds = 0.0
+        func timed<T>(_ into: inout Double, _ body: () throws -> T) rethrows -> T {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            defer { into += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
+            return try body()
+        }
+        for c in clients { let k = try timed(&clientSeconds) { try c.advertiseKeys() }; try timed(&serverSeconds) { try server.receive(k) } }
+        let roster = try timed(&serverSeconds) { try server.finishAdvertising() }
+        for c in clients { let s = try timed(&clientSeconds) { try c.shareKeys(roster: roster) }; try timed(&serverSeconds) { try server.receive(s) } }
+        _ = try timed(&serverSeconds) { try server.finishSharing() }
+        for c in clients.dropLast() {
+            let m = try timed(&clientSeconds) { try c.maskInput(input, shares: try server.shares(for: c.node)) }
+            try timed(&serverSeconds) { try server.receive(m) }
+        }
+        let u3 = try timed(&serverSeconds) { try server.finishMasking() }
+        for c in clients.dropLast() { let m = try timed(&clientSeconds) { try c.unmask(survivors: u3) }; try timed(&serverSeconds) { try server.receive(m) } }
+        let sum = try timed(&serverSeconds) { try server.finishUnmasking() }
+        XCTAssertEqual(sum[0], 27)
+        XCTAssertEqual(sum[length - 1], 27)
+        print(String(format: "secure aggregation, %d nodes × %d words, 1 dropout: %.3f s per node, %.3f s at the server", n, length,
+                     clientSeconds / Double(n - 1), serverSeconds))
+    }
 }

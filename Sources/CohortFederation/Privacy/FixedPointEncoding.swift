@@ -59,6 +59,11 @@ public struct FixedPointEncoding: Sendable, Equatable, Codable {
         return sum.map { Float(Double(Int32(bitPattern: $0)) * inv) }
     }
 
+    /// How much rounding can lengthen a d-dimensional vector: ‖encoded/scale − x‖₂ ≤ 0.5·√d / scale
+    /// for x within the range. A DP sensitivity computed for norm C holds for the encoded vector
+    /// if updates are clipped to C minus this slack.
+    public func l2Slack(dimension: Int) -> Double { 0.5 * Double(dimension).squareRoot() / scale }
+
     /// Largest |decoded − float sum| for `summands` updates whose values all lie within the range,
     /// for a true sum of magnitude at most `magnitude`: the rounding of each summand plus the
     /// float32 rounding of the decoded value.

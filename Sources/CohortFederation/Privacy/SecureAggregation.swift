@@ -30,6 +30,12 @@ public enum SecureAggregation {
             self.vectorLength = vectorLength
         }
 
+        /// ⌊n/2⌋ + 1: the smallest threshold for which two disjoint sets of nodes cannot both
+        /// reach it. The semi-honest protocol only needs t above the number of nodes that may
+        /// collude with the coordinator; a majority is the safe default, and what the actively
+        /// secure variant of the protocol requires.
+        public static func majorityThreshold(nodes: Int) -> Int { nodes / 2 + 1 }
+
         func validate() throws(SecureAggregationError) {
             guard threshold >= 2 else { throw .invalidMessage("the threshold must be ≥ 2, got \(threshold)") }
             guard vectorLength >= 0 else { throw .invalidMessage("the vector length must be ≥ 0, got \(vectorLength)") }

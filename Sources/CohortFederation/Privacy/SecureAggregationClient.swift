@@ -20,6 +20,7 @@ extension SecureAggregation {
         private var selfMask: [UInt8] = []
         private var ownShares: (selfMask: ShamirShare, maskingKey: ShamirShare)?
         private var held: [UInt32: (selfMask: ShamirShare, maskingKey: ShamirShare)] = [:]
+        private var bundleKeys: [UInt32: [UInt8]] = [:]
 
         /// A node for one round. Keys, the self-mask seed and share coefficients come from
         /// `random`: `CryptoRandom.system()` for real runs, a seeded one for reproducible tests.
@@ -70,6 +71,7 @@ extension SecureAggregation {
             for (i, v) in xs.enumerated() {
                 if v == node { ownShares = (selfMaskShares[i], keyShares[i]); continue }
                 let key = try pairKey(with: v, purpose: .shareEncryption)
+                bundleKeys[v] = key
                 let plain = SecureAggregation.bundle(from: node, to: v, selfMask: selfMaskShares[i], maskingKey: keyShares[i])
                 sealed.append(EncryptedShare(from: node, to: v,
                                              ciphertext: ShareCipher.seal(plain, key: key, round: parameters.round, from: node, to: v)))
@@ -92,7 +94,7 @@ extension SecureAggregation {
                 guard s.to == node, s.from != node, roster[s.from] != nil, opened[s.from] == nil else {
                     throw .invalidMessage("node \(node) was handed a bundle \(s.from) → \(s.to) that is not its own or repeats")
                 }
-                let key = try pairKey(with: s.from, purpose: .shareEncryption)
+                guard let key = bundleKeys[s.from] else { throw .invalidMessage("no bundle key for node \(s.from)") }
                 guard let plain = ShareCipher.open(s.ciphertext, key: key, round: parameters.round, from: s.from, to: node),
                       let parsed = SecureAggregation.parseBundle(plain, from: s.from, to: node) else {
                     throw .invalidMessage("the bundle from node \(s.from) to node \(node) fails authentication")
