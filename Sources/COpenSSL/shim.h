@@ -4,3 +4,4 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/core_names.h>
+#include <openssl/kdf.h>
