@@ -11,7 +11,7 @@ public enum CohortTool {
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
         commands: [CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec,
-                   ModelSummaryCommand.spec, ModelInitCommand.spec, InfoCommand.spec])
+                   ModelSummaryCommand.spec, ModelInitCommand.spec, DatagenCommand.spec, InfoCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -52,6 +52,7 @@ public enum CohortTool {
         case NodeCommand.spec.path: try NodeCommand.run(command)
         case ImportCommand.spec.path: try ImportCommand.run(command)
         case ExportCommand.spec.path: try ExportCommand.run(command)
+        case DatagenCommand.spec.path: try DatagenCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")
         }
     }
