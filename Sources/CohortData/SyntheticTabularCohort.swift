@@ -10,7 +10,7 @@ import Foundation
 /// LDL and CRP (log-normal) vary freely. The outcome is Bernoulli with
 /// `logit = intercept + 0.055·(age−55) + 0.45·male + 0.018·(sbp−130) + 0.35·(hba1c−5.6)
 ///  + 0.008·(creatinine−80) + 0.4·(ldl−3.2) + 0.3·ln(crp) + 0.015·(hr−72) + 0.02·(bmi−27)
-///  + 0.8·smoker + N(0, 0.5²)`, where smoking (25 %) and the last term are unobserved, so the
+///  + 0.6·smoker + N(0, 0.3²)`, where smoking (25 %) and the last term are unobserved, so the
 /// outcome is predictable but far from certain. Each site's intercept is set (by bisection on
 /// a 4000-patient pilot sample of its population) so that its event rate equals the configured
 /// prevalence: the baseline risk differs between sites, the effects of the features do not.
@@ -115,7 +115,7 @@ public enum SyntheticTabularCohort {
             crp = Foundation.exp(0.3 + 0.02 * (bmi - 27) + 0.9 * n())
             let smoker: Double = rng.uniform() < 0.25 ? 1 : 0
             logit = 0.055 * (age - 55) + 0.45 * male + 0.018 * (sbp - 130) + 0.35 * (hba1c - 5.6) + 0.008 * (creatinine - 80)
-                + 0.4 * (ldl - 3.2) + 0.3 * Foundation.log(crp) + 0.015 * (hr - 72) + 0.02 * (bmi - 27) + 0.8 * smoker + 0.5 * n()
+                + 0.4 * (ldl - 3.2) + 0.3 * Foundation.log(crp) + 0.015 * (hr - 72) + 0.02 * (bmi - 27) + 0.6 * smoker + 0.3 * n()
         }
 
         /// The feature row as the site records it: vitals rounded as charted, lab values through

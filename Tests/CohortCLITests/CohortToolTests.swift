@@ -104,4 +104,22 @@ final class CohortToolTests: XCTestCase {
         XCTAssertEqual(CohortTool.main(["model", "summary", "--arch", bad.path]), 1)
         XCTAssertEqual(CohortTool.main(["model", "summary", "--arch", dir.appendingPathComponent("absent.json").path]), 1)
     }
+
+    func testDatagenWritesACohortAndRefusesToClobberIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cli-datagen-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let args = ["datagen", "--out", dir.path, "--kind", "tabular", "--sites", "2", "--quick", "--seed", "4"]
+        XCTAssertEqual(CohortTool.main(args), 0)
+        for file in ["cohort.json", "source/train.csv", "source/val.csv", "hospital-1/train.csv", "hospital-2/test.csv"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), file)
+        }
+        let manifest = try Data(contentsOf: dir.appendingPathComponent("cohort.json"))
+        XCTAssertEqual(CohortTool.main(args), 1, "a non-empty --out without --force is refused")
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("cohort.json")), manifest)
+        XCTAssertEqual(CohortTool.main(args + ["--force"]), 0)
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("cohort.json")), manifest, "same seed, same cohort")
+        XCTAssertEqual(CohortTool.main(["datagen", "--out", dir.path, "--kind", "audio"]), 2)
+        XCTAssertEqual(CohortTool.main(["datagen", "--out", dir.path, "--seed", "-1"]), 2)
+    }
 }

@@ -10,7 +10,7 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [SimulateCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec,
+        commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec,
                    ModelSummaryCommand.spec, ModelInitCommand.spec, InfoCommand.spec,
                    PretrainCommand.spec, EvaluateCommand.spec, AggregateCommand.spec])
 
@@ -57,6 +57,7 @@ public enum CohortTool {
         case PretrainCommand.spec.path: try PretrainCommand.run(command)
         case EvaluateCommand.spec.path: try EvaluateCommand.run(command)
         case AggregateCommand.spec.path: try AggregateCommand.run(command)
+        case DatagenCommand.spec.path: try DatagenCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")
         }
     }
