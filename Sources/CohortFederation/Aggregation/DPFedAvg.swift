@@ -77,6 +77,9 @@ public final class DPFedAvg: AggregationStrategy {
 
     public var updateCount: Int { count }
 
+    /// Floor for noised BatchNorm running variances (`*.running_var`).
+    public static let minimumVariance: Float = 1e-3
+
     public func finish() throws -> [String: Tensor] {
         guard count > 0 else { throw AggregationError("\(name): no update was accepted this round") }
         let sd = GaussianNoise.centralStandardDeviation(noiseMultiplier: noiseMultiplier, clipNorm: clipNorm)
@@ -88,6 +91,9 @@ public final class DPFedAvg: AggregationStrategy {
             let g = global[name]!
             var out = g.data
             for i in 0..<out.count { out[i] = Float(Double(out[i]) + Double(s[i]) * inv) }
+            // Noise can push a BatchNorm running variance below zero (NaN activations); clamping
+            // is post-processing of the noised aggregate, so the guarantee is unchanged.
+            if name.hasSuffix(".running_var") { for i in 0..<out.count { out[i] = max(out[i], Self.minimumVariance) } }
             next[name] = Tensor(shape: g.shape, data: out)
         }
         sums = [:]
