@@ -13,6 +13,13 @@ enum CoordinatorCommand {
         collect updates until all reply or --round-timeout passes, aggregate if --min-nodes replied, and \
         write OUT/global.ckpt and OUT/rounds.jsonl atomically before the next round. TLS needs --tls-cert \
         and --tls-key; plain TCP needs --insecure.
+
+        Central user-level DP (DP-FedAvg, protocols/privacy.md): --dp-clip, --dp-noise, --dp-epsilon and \
+        --dp-delta set or override the plan's privacy section. Nodes clip their whole update to L2 norm C; \
+        the coordinator averages with equal weights over the sampled nodes and adds N(0, (σC)²) to the sum. \
+        With --dp-epsilon and no --dp-noise, σ is chosen so the planned --rounds fit the budget; with both, \
+        the run stops (exit status 0) before a round that would exceed the budget. ε after each round is \
+        logged and written to rounds.jsonl. Not compatible with top-k codecs or robust/server-optimizer strategies.
         """,
         options: [
             OptionSpec("model", value: "FILE", help: "Initial checkpoint (with architecture); not needed with --resume."),
@@ -29,6 +36,10 @@ enum CoordinatorCommand {
             OptionSpec("port-file", value: "FILE", help: "Write the port actually listened on here (for --listen HOST:0)."),
             OptionSpec("tls-cert", value: "FILE", help: "TLS certificate chain (PEM)."),
             OptionSpec("tls-key", value: "FILE", help: "TLS private key (PEM)."),
+            OptionSpec("dp-epsilon", value: "E", help: "Privacy budget ε: choose σ for the planned rounds (unless --dp-noise) and stop before exceeding it."),
+            OptionSpec("dp-delta", value: "D", help: "δ of the (ε, δ) guarantee (plan default 1e-5)."),
+            OptionSpec("dp-clip", value: "C", help: "L2 norm every node's whole update is clipped to (plan default 1)."),
+            OptionSpec("dp-noise", value: "SIGMA", help: "Noise multiplier σ: noise σ·C on the sum of clipped updates."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
             .flag("no-final-evaluation", help: "Skip sending the final model to the nodes for evaluation (EVALUATE)."),
             .flag("resume", help: "Continue the run journaled in --out after its last completed round."),
@@ -58,6 +69,7 @@ enum CoordinatorCommand {
                 throw CommandError("\(planPath): not a training plan: \(error)")
             }
         }
+        try applyPrivacyFlags(command, to: &config.plan)
         var initial: Checkpoint
         var completed: [Coordinator.RoundRecord] = []
         if command.flag("resume") {
@@ -74,6 +86,34 @@ enum CoordinatorCommand {
         let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }
         Terminal.progress("coordinator: \(records.count) rounds complete; journal in \(config.outDir)")
+    }
+
+    /// Sets or overrides the plan's privacy section from the --dp-* flags; errors name the flag.
+    static func applyPrivacyFlags(_ command: ParsedCommand, to plan: inout TrainingPlan) throws {
+        let flags = ["dp-epsilon", "dp-delta", "dp-clip", "dp-noise"]
+        guard flags.contains(where: command.isSet) else { return }
+        var privacy = plan.privacy ?? PrivacyPlan()
+        if command.isSet("dp-epsilon") { privacy.targetEpsilon = try command.double("dp-epsilon", range: 1e-6...1e6) }
+        if command.isSet("dp-delta") {
+            let d = try command.double("dp-delta", range: 0...1)
+            guard d > 0 && d < 1 else { throw UsageError(context: command.context, problem: "--dp-delta must be in (0, 1), got \(d)") }
+            privacy.delta = d
+        }
+        if command.isSet("dp-clip") { privacy.clipNorm = try command.double("dp-clip", range: 1e-9...1e9) }
+        if command.isSet("dp-noise") { privacy.noiseMultiplier = try command.double("dp-noise", range: 1e-6...1e6) }
+        guard privacy.noiseMultiplier != nil || privacy.targetEpsilon != nil else {
+            throw UsageError(context: command.context, problem: "differential privacy needs --dp-epsilon (σ chosen for the budget) or --dp-noise (σ given)")
+        }
+        if plan.codec.topKFraction != nil {
+            throw UsageError(context: command.context, problem: "--dp-* cannot be combined with the plan's top-k codec (codec.topKFraction): "
+                             + "unsent mass carried by error feedback would escape the clip bound; use int8/float16/zlib only")
+        }
+        guard TrainingPlan.privateStrategies.contains(plan.strategy) else {
+            throw UsageError(context: command.context, problem: "--dp-* needs strategy \(TrainingPlan.privateStrategies.joined(separator: ", ")) "
+                             + "(equal-weight averaging); the plan says '\(plan.strategy)'")
+        }
+        plan.privacy = privacy
+        do { try plan.validate() } catch { throw UsageError(context: command.context, problem: "--dp-*: \(error)") }
     }
 
     static func tlsServer(_ command: ParsedCommand) throws -> TLSContext? {

@@ -18,7 +18,7 @@ enum SimulateCommand {
             OptionSpec("kind", value: "KIND", help: "imaging (32×32 scans, CNN) or tabular (clinical CSV, MLP).", default: "imaging"),
             OptionSpec("sites", value: "N", help: "Number of hospitals.", default: "5"),
             OptionSpec("rounds", value: "R", help: "Federated rounds (default 10; 5 with --quick)."),
-            OptionSpec("arms", value: "A,B,...", help: "Arms to run, comma-separated (default: all)."),
+            OptionSpec("arms", value: "A,B,...", help: "Arms to run, comma-separated (default: all but fedavg-dp)."),
             OptionSpec("seed", value: "S", help: "Seed for data, initialisation and sampling.", default: "1"),
             OptionSpec("out", value: "DIR", help: "Output folder.", default: "runs/simulate"),
             OptionSpec("cache", value: "DIR", help: "Where pre-trained source models are cached.", default: "runs/cache"),

@@ -18,11 +18,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     public var codec = DeltaCodecConfig()
     /// Seeds local shuffling (combined with the round number).
     public var seed: UInt64 = 0
+    /// Central user-level DP-FedAvg (nil: off). See `PrivacyPlan` and protocols/privacy.md.
+    public var privacy: PrivacyPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed
+        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -39,7 +41,11 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         proximalMu = try c.decodeIfPresent(Float.self, forKey: .proximalMu) ?? d.proximalMu
         codec = try c.decodeIfPresent(DeltaCodecConfig.self, forKey: .codec) ?? d.codec
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        privacy = try c.decodeIfPresent(PrivacyPlan.self, forKey: .privacy)
     }
+
+    /// The strategies that may run under `privacy`.
+    public static let privateStrategies = ["fedavg", "fedprox", "fedbn"]
 
     /// Checks the plan; errors name the field.
     public func validate() throws {
@@ -52,5 +58,14 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         let known = ["fedavg", "fedprox", "fedbn", "fedadam", "fedyogi", "fedadagrad", "median", "trimmed-mean"]
         guard known.contains(strategy) else { throw fail("unknown strategy '\(strategy)' (known: \(known.joined(separator: ", ")))") }
         do { try codec.validate() } catch { throw fail("codec: \(error)") }
+        if let privacy {
+            try privacy.validate()
+            // The sensitivity bound needs every update averaged with equal weight, whole.
+            guard Self.privateStrategies.contains(strategy) else {
+                throw fail("privacy needs strategy fedavg, fedprox or fedbn (equal-weight averaging), got '\(strategy)'")
+            }
+            // Top-k with error feedback carries unsent (unclipped) mass into later rounds.
+            guard codec.topKFraction == nil else { throw fail("privacy cannot be combined with codec.topKFraction (top-k sparsification)") }
+        }
     }
 }

@@ -47,7 +47,7 @@ extension Coordinator {
             log("coordinator: no node connected to evaluate the final model")
             return
         }
-        let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: config.plan, architecture: architecture)
+        let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
         let payload = try RoundMessages.payload(header, body: try RoundMessages.weightsBody(global))
         let results = Locked(EvaluationRecord(round: round, modelVersion: version, nodes: [:], failed: [:]))
         let group = DispatchGroup()

@@ -53,6 +53,14 @@ public final class Coordinator: @unchecked Sendable {
         public var seconds: Double
         /// When the round completed (Unix time, seconds).
         public var finishedAt: Double
+        /// Under `plan.privacy`: ε spent by the run up to and including this round, at `delta`.
+        public var epsilon: Double?
+        /// Under `plan.privacy`: the δ of `epsilon`.
+        public var delta: Double?
+        /// Under `plan.privacy`: σ of this round's noise (the accountant is rebuilt from these on resume).
+        public var noiseMultiplier: Double?
+        /// Under `plan.privacy`: the sampling rate q this round was accounted with (1: see protocols/privacy.md).
+        public var sampleRate: Double?
     }
 
     /// What one round has collected so far; touched only under `lock`.
@@ -73,7 +81,15 @@ public final class Coordinator: @unchecked Sendable {
     }
 
     public let config: Config
+    /// The plan sent to the nodes: `config.plan` with, under privacy, σ filled in.
+    public let plan: TrainingPlan
     private let strategy: AggregationStrategy
+    /// Under privacy: the accountant, stepped once per completed round.
+    public private(set) var accountant = RDPAccountant()
+    /// The sampling rate every private round is accounted with. Nodes are sampled as a fixed
+    /// fraction without replacement and the participants are journaled, so amplification by
+    /// Poisson subsampling does not apply: the conservative q = 1.
+    public static let privacySampleRate = 1.0
     private let listener: TCPListener
     let lock = NSLock()
     var sessions: [String: Session] = [:]
@@ -94,7 +110,27 @@ public final class Coordinator: @unchecked Sendable {
         guard let arch = initial.architecture else { throw AggregationError("the initial checkpoint has no architecture") }
         try config.plan.validate()
         self.config = config
-        self.strategy = strategy
+        var plan = config.plan
+        if var privacy = plan.privacy {
+            if privacy.noiseMultiplier == nil, let target = privacy.targetEpsilon {
+                // σ for the planned rounds at the budget (validate guarantees one of the two).
+                privacy.noiseMultiplier = try RDPAccountant.noiseMultiplier(forEpsilon: target, delta: privacy.delta,
+                                                                            sampleRate: Self.privacySampleRate, steps: config.rounds)
+            }
+            plan.privacy = privacy
+            let localNames = plan.strategy == "fedbn" ? FedBN.batchNormNames(of: try Sequential(spec: arch, seed: 0)) : []
+            // Under privacy the coordinator aggregates by DP-FedAvg whatever strategy it was handed.
+            self.strategy = DPFedAvg(clipNorm: privacy.clipNorm, noiseMultiplier: privacy.noiseMultiplier!, localNames: localNames)
+            for r in completed {
+                guard let sigma = r.noiseMultiplier, let q = r.sampleRate else {
+                    throw AggregationError("cannot resume with privacy on: round \(r.round) of the journal ran without it (no noiseMultiplier recorded)")
+                }
+                accountant.step(noiseMultiplier: sigma, sampleRate: q)
+            }
+        } else {
+            self.strategy = strategy
+        }
+        self.plan = plan
         architecture = arch
         global = initial.tensors
         self.completed = completed
@@ -150,7 +186,21 @@ public final class Coordinator: @unchecked Sendable {
         if round > 1 { log("coordinator: resuming after round \(round - 1)") }
         var failures = 0
         let quorum = config.quorum ?? config.minNodes
+        if let privacy = plan.privacy {
+            log("coordinator: central DP: clip C = \(privacy.clipNorm), noise σ = \(Self.format(privacy.noiseMultiplier!)), δ = \(privacy.delta)"
+                + (privacy.targetEpsilon.map { ", budget ε = \($0)" } ?? "") + ", q = \(Self.privacySampleRate)"
+                + (completed.isEmpty ? "" : ", ε spent so far \(Self.format(accountant.epsilon(delta: privacy.delta)))"))
+        }
         while round <= config.rounds {
+            if let privacy = plan.privacy, let budget = privacy.targetEpsilon {
+                let spent = accountant.epsilon(delta: privacy.delta)
+                let after = accountant.adding(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: Self.privacySampleRate).epsilon(delta: privacy.delta)
+                if after > budget {
+                    log("coordinator: privacy budget reached: round \(round) would take ε from \(Self.format(spent)) to \(Self.format(after)), "
+                        + "over the budget ε = \(budget) at δ = \(privacy.delta); stopping after \(round - 1) of \(config.rounds) rounds")
+                    break
+                }
+            }
             // The first round waits for --min-nodes; later ones go ahead with a quorum, so a
             // node that died does not stall the federation.
             try waitForNodes(round == completed.count + 1 ? config.minNodes : quorum)
@@ -235,8 +285,9 @@ public final class Coordinator: @unchecked Sendable {
         let connected = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
         let participants = sample(connected, round: round)
         let globalDict = Dictionary(uniqueKeysWithValues: global.map { ($0.name, $0.value) })
+        (strategy as? DPFedAvg)?.participants = participants.count
         strategy.begin(round: round, global: globalDict)
-        let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: config.plan, architecture: architecture)
+        let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
         let payload = try RoundMessages.payload(header, body: try RoundMessages.weightsBody(global))
         let shapes = globalDict.mapValues(\.shape)
         let budget = shapes.values.reduce(0) { $0 + $1.reduce(1, *) } * 8 + 1 << 20
@@ -309,15 +360,26 @@ public final class Coordinator: @unchecked Sendable {
         for m in metricsNow.values {
             if let a = m["global_val_accuracy"], a.isFinite, let n = m["samples"] { weighted += a * n; total += n }
         }
-        let record = RoundRecord(round: round, participants: participants.map(\.name), accepted: acceptedNow, rejected: rejectedNow,
+        var record = RoundRecord(round: round, participants: participants.map(\.name), accepted: acceptedNow, rejected: rejectedNow,
                                  globalValidationAccuracy: total > 0 ? weighted / total : nil, nodeMetrics: metricsNow,
                                  bytesDown: payload.count * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start),
                                  finishedAt: Date().timeIntervalSince1970)
+        var privacyNote = ""
+        if let privacy = plan.privacy {
+            accountant.step(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: Self.privacySampleRate)
+            record.noiseMultiplier = privacy.noiseMultiplier
+            record.sampleRate = Self.privacySampleRate
+            record.delta = privacy.delta
+            record.epsilon = accountant.epsilon(delta: privacy.delta)
+            privacyNote = ", ε = \(Self.format(record.epsilon!)) at δ = \(privacy.delta)" + (privacy.targetEpsilon.map { " (budget \($0))" } ?? "")
+        }
         log("coordinator: round \(round) done: \(acceptedNow.count)/\(participants.count) updates, global val acc "
             + (record.globalValidationAccuracy.map { String(format: "%.3f", $0) } ?? "n/a")
-            + ", \(record.bytesUp) bytes up, \(record.bytesDown) down, \(String(format: "%.2f", record.seconds)) s")
+            + ", \(record.bytesUp) bytes up, \(record.bytesDown) down, \(String(format: "%.2f", record.seconds)) s" + privacyNote)
         return record
     }
+
+    static func format(_ x: Double) -> String { String(format: "%.4g", x) }
 
     /// `fraction` of the connected nodes (never fewer than the quorum), chosen by a generator
     /// seeded with the plan's seed and the round, in name order.
@@ -325,7 +387,7 @@ public final class Coordinator: @unchecked Sendable {
         guard config.fraction < 1 else { return connected }
         let quorum = config.quorum ?? config.minNodes
         let count = min(connected.count, max(quorum, Int((config.fraction * Double(connected.count)).rounded(.up))))
-        var rng = SeededRandom(seed: config.plan.seed &+ UInt64(round) &* 0x9E37_79B9)
+        var rng = SeededRandom(seed: plan.seed &+ UInt64(round) &* 0x9E37_79B9)
         let chosen = Set(rng.permutation(connected.count).prefix(count))
         return connected.enumerated().filter { chosen.contains($0.offset) }.map(\.element)
     }

@@ -181,6 +181,23 @@ public final class FederatedNode {
                                                                         samples: config.train.count, metrics: metrics), body: [])
     }
 
+    /// Encodes a node's update as the plan says. Under `plan.privacy` the whole delta — every
+    /// tensor sent, BatchNorm running statistics included, since they are computed from the
+    /// site's data and released in the averaged model — is clipped to global L2 norm C with
+    /// `DeltaClipper` first, and encoded *without* error feedback (a residual would carry
+    /// clipped-off or unsent mass into a later round, outside the sensitivity bound; top-k is
+    /// refused by `TrainingPlan.validate` for the same reason). Quantisation and zlib are
+    /// post-processing. Returns the bytes and, under privacy, the norm before clipping.
+    public static func encodeUpdate(_ delta: ModelDelta, plan: TrainingPlan, feedback: inout ErrorFeedback) throws
+        -> (bytes: [UInt8], preClipNorm: Double?)
+    {
+        let encoder = try DeltaEncoder(config: plan.codec)
+        guard let privacy = plan.privacy else { return (try encoder.encode(delta, feedback: &feedback), nil) }
+        let (clipped, norm) = try DeltaClipper(clipNorm: privacy.clipNorm).clip(delta)
+        feedback.reset()
+        return (try encoder.encode(clipped), norm)
+    }
+
     /// Trains on one MODEL message and returns the UPDATE payload.
     func handleModel(_ payload: [UInt8], log: (String) -> Void) throws -> [UInt8] {
         let (header, body) = try RoundMessages.parse(payload, as: RoundMessages.ModelHeader.self)
@@ -206,11 +223,12 @@ public final class FederatedNode {
         // under FedBN, which keeps them here.
         let trainable = ModelDelta.trainableNames(of: model).union(model.buffers.map(\.name)).subtracting(keepLocal)
         let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
-        let encoded = try DeltaEncoder(config: plan.codec).encode(delta, feedback: &feedback)
+        let (encoded, preClipNorm) = try Self.encodeUpdate(delta, plan: plan, feedback: &feedback)
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         let last = history.epochs.last
         let metrics: [String: Double] = received.merging(["global_val_accuracy": globalAccuracy, "local_val_accuracy": localAccuracy,
                                          "train_loss": Double(last?.trainLoss ?? .nan), "update_bytes": Double(encoded.count)]) { a, _ in a }
+            .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
         log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", globalAccuracy)), after local training \(String(format: "%.3f", localAccuracy)), sent \(encoded.count) bytes")
         return try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
                                                                     samples: config.train.count, metrics: metrics), body: encoded)

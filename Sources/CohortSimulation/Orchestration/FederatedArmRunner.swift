@@ -29,6 +29,9 @@ struct FederatedArmRunner {
             plan.strategy = arm == .fedbnCompressed ? "fedbn" : "fedavg"
             plan.codec = DeltaCodecConfig(topKFraction: config.compressedTopK, quantization: .int8(blockSize: 256), zlibLevel: 6)
             plan.codec.denseMaxElements = 64
+        case .fedavgDP:
+            plan.strategy = "fedavg"
+            plan.privacy = PrivacyPlan(clipNorm: config.dpClipNorm, noiseMultiplier: config.dpNoiseMultiplier, delta: config.dpDelta)
         default: plan.strategy = "fedavg"
         }
         return plan
@@ -110,12 +113,18 @@ struct FederatedArmRunner {
         throw SimulationError("\(coordinator.name) did not start listening within 30 s (log: \(coordinator.logPath))")
     }
 
+    /// "ε = X at δ = D after R rounds", as the DP arm's description and the findings say it.
+    static func privacySummary(epsilon: Double, delta: Double, rounds: Int) -> String {
+        String(format: "ε = %.4g at δ = %g after %d rounds", epsilon, delta, rounds)
+    }
+
     /// One progress line: the accuracy each hospital measured on the model it received.
     static func describe(_ r: Coordinator.RoundRecord) -> String {
         let perSite = r.nodeMetrics.keys.sorted().compactMap { name in
             r.nodeMetrics[name]?["test_accuracy"].map { "\(name) \(String(format: "%.2f", $0))" }
         }
         return "\(r.accepted.count)/\(r.participants.count) updates, \(ByteCount.format(r.bytesUp)) up"
+            + (r.epsilon.map { String(format: ", ε = %.4g", $0) } ?? "")
             + (perSite.isEmpty ? "" : "; received model: " + perSite.joined(separator: ", "))
     }
 
@@ -138,7 +147,13 @@ struct FederatedArmRunner {
                              samples: Int(m?["test_samples"] ?? 0))
         }
         let failed = evaluation.failed.isEmpty ? nil : "final evaluation failed at " + evaluation.failed.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
-        return ArmResult(name: arm.rawValue, description: arm.summary, federated: true, perSite: perSite, rounds: rounds,
+        var description = arm.summary
+        if let privacy = plan.privacy {
+            let eps = records.last?.epsilon ?? 0
+            description += "; " + Self.privacySummary(epsilon: eps, delta: privacy.delta, rounds: records.count)
+                + String(format: " (clip C = %g, noise σ = %g, q = 1)", privacy.clipNorm, privacy.noiseMultiplier ?? .nan)
+        }
+        return ArmResult(name: arm.rawValue, description: description, federated: true, perSite: perSite, rounds: rounds,
                          bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },
                          wallSeconds: seconds, failed: failed)
     }

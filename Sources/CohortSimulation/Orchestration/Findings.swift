@@ -40,6 +40,11 @@ enum Findings {
                          + String(format: "%.1f× fewer bytes up (%@ vs %@), accuracy %@ vs %@.", ratio, ByteCount.format(small.bytesUp),
                                   ByteCount.format(full.bytesUp), pct(small.meanAccuracy), pct(full.meanAccuracy)))
         }
+        if let dp = arm(.fedavgDP) {
+            // The runner appends "ε = X at δ = D after R rounds (…)" to the arm's description.
+            let privacy = dp.description.components(separatedBy: "; ").last { $0.hasPrefix("ε = ") }?.components(separatedBy: " (").first ?? "ε not recorded"
+            notes.append("fedavg-dp: \(privacy), accuracy \(pct(dp.meanAccuracy)) vs fedavg " + (arm(.fedavg).map { pct($0.meanAccuracy) } ?? "not run") + ".")
+        }
         if let pooled = arm(.pooled) {
             notes.append("Pooled fine-tuning (all labels in one place, which federation exists to avoid) reaches \(pct(pooled.meanAccuracy)) mean accuracy: the reference the federated arms approach.")
         }

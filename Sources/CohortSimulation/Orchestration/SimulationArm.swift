@@ -12,14 +12,17 @@ public enum SimulationArm: String, CaseIterable, Sendable {
     case fedavgCompressed = "fedavg-compressed"
     /// FedBN with the same compressed deltas.
     case fedbnCompressed = "fedbn-compressed"
+    /// FedAvg under central user-level DP (clipping at the nodes, Gaussian noise at the
+    /// coordinator, RDP accounting). Not in `defaultNames`: run it with `--arms ...,fedavg-dp`.
+    case fedavgDP = "fedavg-dp"
     /// One fine-tune on every hospital's labels pooled: the privacy-violating upper reference.
     case pooled
 
     /// Arms run when none are named.
-    public static let defaultNames = allCases.map(\.rawValue)
+    public static let defaultNames = allCases.filter { $0 != .fedavgDP }.map(\.rawValue)
 
     /// Whether the arm runs as a coordinator with node processes.
-    public var isFederated: Bool { [.fedavg, .fedprox, .fedbn, .fedavgCompressed, .fedbnCompressed].contains(self) }
+    public var isFederated: Bool { [.fedavg, .fedprox, .fedbn, .fedavgCompressed, .fedbnCompressed, .fedavgDP].contains(self) }
 
     /// One line for the report.
     public var summary: String {
@@ -31,6 +34,7 @@ public enum SimulationArm: String, CaseIterable, Sendable {
         case .fedbn: return "FedAvg with BatchNorm kept local at each hospital"
         case .fedavgCompressed: return "FedAvg with top-k + int8 + zlib deltas and error feedback"
         case .fedbnCompressed: return "FedBN with top-k + int8 + zlib deltas and error feedback"
+        case .fedavgDP: return "FedAvg with central user-level differential privacy (clipped updates, Gaussian noise at the coordinator)"
         case .pooled: return "all hospitals' labels pooled in one place (privacy-violating upper reference)"
         }
     }

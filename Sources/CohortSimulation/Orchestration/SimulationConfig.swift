@@ -32,6 +32,10 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
     public var compressedTopK = 0.02
     /// Seconds a federated round may take before stragglers are dropped.
     public var roundTimeout: Double = 300
+    /// The fedavg-dp arm: clip norm C, noise multiplier σ and δ of its central DP.
+    public var dpClipNorm = 1.0
+    public var dpNoiseMultiplier = 0.1
+    public var dpDelta = 1e-5
 
     public init() {}
 
@@ -45,7 +49,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case kind, sites, rounds, arms, seed, quick, out, cacheDir, pretrainEpochs, localEpochs, batchSize, learningRate, momentum
-        case proximalMu, compressedTopK, roundTimeout
+        case proximalMu, compressedTopK, roundTimeout, dpClipNorm, dpNoiseMultiplier, dpDelta
     }
 
     /// Decodes a config; fields left out keep their defaults.
@@ -68,6 +72,9 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         proximalMu = try c.decodeIfPresent(Float.self, forKey: .proximalMu) ?? d.proximalMu
         compressedTopK = try c.decodeIfPresent(Double.self, forKey: .compressedTopK) ?? d.compressedTopK
         roundTimeout = try c.decodeIfPresent(Double.self, forKey: .roundTimeout) ?? d.roundTimeout
+        dpClipNorm = try c.decodeIfPresent(Double.self, forKey: .dpClipNorm) ?? d.dpClipNorm
+        dpNoiseMultiplier = try c.decodeIfPresent(Double.self, forKey: .dpNoiseMultiplier) ?? d.dpNoiseMultiplier
+        dpDelta = try c.decodeIfPresent(Double.self, forKey: .dpDelta) ?? d.dpDelta
     }
 
     /// Reads a JSON config file; errors name the file.
@@ -90,6 +97,9 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         guard Set(arms).count == arms.count else { throw SimulationError("arms: an arm is listed twice") }
         guard pretrainEpochs >= 1, localEpochs >= 1, batchSize >= 1 else { throw SimulationError("pretrainEpochs, localEpochs and batchSize must be ≥ 1") }
         guard learningRate > 0, learningRate.isFinite, momentum >= 0, momentum < 1 else { throw SimulationError("learningRate must be > 0 and momentum in [0, 1)") }
+        guard dpClipNorm > 0, dpClipNorm.isFinite, dpNoiseMultiplier > 0, dpNoiseMultiplier.isFinite, dpDelta > 0, dpDelta < 1 else {
+            throw SimulationError("dpClipNorm and dpNoiseMultiplier must be positive and finite, dpDelta in (0, 1)")
+        }
         guard compressedTopK > 0 && compressedTopK <= 1 else { throw SimulationError("compressedTopK must be in (0, 1], got \(compressedTopK)") }
     }
 

@@ -1,0 +1,48 @@
+/// Central user-level differential privacy (DP-FedAvg) for a run, carried in the plan.
+///
+/// Nodes clip their whole update to L2 norm `clipNorm`; the coordinator averages the clipped
+/// updates with equal weights over the fixed number of sampled participants, adds Gaussian noise
+/// of standard deviation `noiseMultiplier · clipNorm` to the sum, and accounts the run with
+/// `RDPAccountant` at `delta`. See protocols/privacy.md.
+public struct PrivacyPlan: Codable, Equatable, Sendable {
+    /// C: every node's update (all tensors it sends, together) is clipped to this L2 norm.
+    public var clipNorm: Double = 1
+    /// σ: noise standard deviation on the sum divided by C. When nil, the coordinator chooses it
+    /// from `targetEpsilon` for the planned rounds (and sends the plan with σ filled in).
+    public var noiseMultiplier: Double? = nil
+    /// δ of the (ε, δ) guarantee.
+    public var delta: Double = 1e-5
+    /// The ε budget: the coordinator will not start a round that would take ε above it.
+    public var targetEpsilon: Double? = nil
+
+    public init(clipNorm: Double = 1, noiseMultiplier: Double? = nil, delta: Double = 1e-5, targetEpsilon: Double? = nil) {
+        self.clipNorm = clipNorm
+        self.noiseMultiplier = noiseMultiplier
+        self.delta = delta
+        self.targetEpsilon = targetEpsilon
+    }
+
+    private enum CodingKeys: String, CodingKey { case clipNorm, noiseMultiplier, delta, targetEpsilon }
+
+    /// Decodes a privacy section; a field left out keeps its default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = PrivacyPlan()
+        clipNorm = try c.decodeIfPresent(Double.self, forKey: .clipNorm) ?? d.clipNorm
+        noiseMultiplier = try c.decodeIfPresent(Double.self, forKey: .noiseMultiplier)
+        delta = try c.decodeIfPresent(Double.self, forKey: .delta) ?? d.delta
+        targetEpsilon = try c.decodeIfPresent(Double.self, forKey: .targetEpsilon)
+    }
+
+    /// Checks the section on its own; errors name the field (as `privacy.<field>`).
+    public func validate() throws {
+        func fail(_ s: String) -> AggregationError { AggregationError("plan: privacy.\(s)") }
+        guard clipNorm > 0, clipNorm.isFinite else { throw fail("clipNorm must be positive and finite, got \(clipNorm)") }
+        guard delta > 0, delta < 1 else { throw fail("delta must be in (0, 1), got \(delta)") }
+        if let s = noiseMultiplier { guard s > 0, s.isFinite else { throw fail("noiseMultiplier must be positive and finite, got \(s)") } }
+        if let e = targetEpsilon { guard e > 0, e.isFinite else { throw fail("targetEpsilon must be positive and finite, got \(e)") } }
+        guard noiseMultiplier != nil || targetEpsilon != nil else {
+            throw fail("noiseMultiplier or targetEpsilon: give at least one (σ, or an ε budget to choose σ from)")
+        }
+    }
+}
