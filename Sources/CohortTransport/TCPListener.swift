@@ -12,6 +12,7 @@ public final class TCPListener {
 
     /// Listens on `host:port` (e.g. `127.0.0.1`, `::1`; port 0 picks a free one).
     public init(host: String, port: UInt16, backlog: Int32 = 1024) throws {
+        TransportSignals.ignoreSIGPIPE()
         let fd = try AddressResolution.withAddresses(host: host, port: port, listening: true) { addresses -> Int32 in
             let ai = addresses[0]
             let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)

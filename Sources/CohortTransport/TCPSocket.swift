@@ -10,11 +10,12 @@ public final class TCPSocket: ByteStream {
     public let peer: String
 
     init(fd: Int32, peer: String) {
+        TransportSignals.ignoreSIGPIPE()
         self.fd = fd
         self.peer = peer
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        // SIGPIPE is avoided per call with MSG_NOSIGNAL.
+        // Our own sends use MSG_NOSIGNAL; OpenSSL's writes rely on SIGPIPE being ignored.
     }
 
     deinit { close() }
@@ -22,7 +23,8 @@ public final class TCPSocket: ByteStream {
     /// Connects to `host:port` (numeric or resolvable), trying each address until one answers
     /// within `timeout` seconds.
     public static func connect(host: String, port: UInt16, timeout: Double) throws -> TCPSocket {
-        try AddressResolution.withAddresses(host: host, port: port, listening: false) { addresses in
+        TransportSignals.ignoreSIGPIPE()
+        return try AddressResolution.withAddresses(host: host, port: port, listening: false) { addresses in
             var lastError = "no address"
             for ai in addresses {
                 let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
