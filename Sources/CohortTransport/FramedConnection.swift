@@ -1,7 +1,8 @@
 import Foundation
 
 /// Frames over a byte stream, with a payload size limit and per-frame deadlines. Sends are
-/// serialised, so two threads (a round and a heartbeat) never interleave frames.
+/// serialised, so two threads (a round and a heartbeat) never interleave frames; one thread may
+/// receive meanwhile, and any thread may `close()`.
 public final class FramedConnection: @unchecked Sendable {
     public let stream: ByteStream
     /// Largest payload accepted; a header announcing more is rejected before reading it.
