@@ -139,4 +139,57 @@ final class TransportConcurrencyTests: XCTestCase {
             XCTAssertFalse(errors.value.isEmpty, "writes to a reset peer fail")
         }
     }
+
+    /// `close()` on a listener wakes a thread waiting in `accept(timeout:)`, which then throws.
+    func testListenerCloseWakesAConcurrentAccept() throws {
+        for _ in 0..<5 {
+            let listener = try TCPListener(host: "127.0.0.1", port: 0)
+            XCTAssertNotEqual(fcntl(listener.fd, F_GETFL) & O_NONBLOCK, 0, "the listening socket is non-blocking")
+            let box = Unchecked(listener)
+            let outcome = LockedString()
+            let acceptor = spawn {
+                do { outcome.set(try box.value.accept(timeout: 5) == nil ? "nil" : "a socket") } catch { outcome.set("\(error)") }
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+            let start = Date()
+            listener.close()
+            let woke = acceptor.wait(timeout: .now() + 1)
+            XCTAssertEqual(woke, .success, "accept still waiting 1 s after close")
+            if woke != .success { _ = acceptor.wait(timeout: .now() + 6); break }
+            XCTAssertLessThan(Date().timeIntervalSince(start), 0.5)
+            XCTAssertEqual(outcome.value, "listener is closed")
+            XCTAssertThrowsError(try listener.accept(timeout: 0.1))
+        }
+    }
+
+    /// When `accept` fails for lack of descriptors (EMFILE), each call pauses before throwing,
+    /// so a caller looping on `accept(timeout:)` does not spin.
+    func testAcceptFailuresAreThrottled() throws {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0)
+        let client = try TCPSocket.connect(host: "127.0.0.1", port: listener.port, timeout: 2)
+        var saved = rlimit()
+        XCTAssertEqual(getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved), 0)
+        var none = saved
+        none.rlim_cur = 0
+        XCTAssertEqual(setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &none), 0)
+        var calls = 0, failures: [String] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 0.5 && calls < 100_000 {
+            calls += 1
+            do { _ = try listener.accept(timeout: 0.2) } catch { failures.append("\(error)") }
+        }
+        XCTAssertEqual(setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved), 0)
+        XCTAssertLessThanOrEqual(calls, 12, "accept(timeout:) called \(calls) times in 0.5 s")
+        XCTAssertEqual(failures.count, calls)
+        XCTAssertTrue(failures.first?.contains("accept") ?? false, "\(failures.first ?? "")")
+        let accepted = try listener.accept(timeout: 2)
+        XCTAssertNotNil(accepted, "the pending connection is accepted once descriptors are available")
+        if let accepted {
+            XCTAssertNotEqual(fcntl(accepted.fd, F_GETFL) & O_NONBLOCK, 0, "accepted sockets are non-blocking")
+            XCTAssertNotEqual(fcntl(accepted.fd, F_GETFD) & FD_CLOEXEC, 0, "accepted sockets are close-on-exec")
+            accepted.close()
+        }
+        client.close()
+        listener.close()
+    }
 }
