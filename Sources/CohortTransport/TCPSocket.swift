@@ -67,26 +67,26 @@ public final class TCPSocket: ByteStream, @unchecked Sendable {
     }
 
     public func read(exactly count: Int, timeout: Double) throws -> [UInt8] {
-        let deadline = Date().addingTimeInterval(timeout)
-        return try withDescriptor { fd in
-            var out = [UInt8](repeating: 0, count: count)
-            var done = 0
-            try out.withUnsafeMutableBytes { buf in
-                while done < count {
+        try read(exactly: count, deadline: Date().addingTimeInterval(timeout), timeout: timeout)
+    }
+
+    public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
+        try withDescriptor { fd in
+            try readGrowing(count: count) { destination, room, done in
+                while true {
                     let left = deadline.timeIntervalSinceNow
                     guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLIN), timeout: left) else {
                         throw TransportError("\(peer): read timed out after \(timeout) s (\(done) of \(count) bytes)")
                     }
-                    let n = recv(fd, buf.baseAddress! + done, count - done, 0)
+                    let n = recv(fd, destination, room, 0)
                     let error = errno
-                    if n > 0 { done += n; continue }
+                    if n > 0 { return n }
                     if n < 0 && (error == EINTR || error == EAGAIN) { continue }
                     if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(count) bytes)") }
                     if n == 0 { throw TransportError("\(peer): connection closed by peer (\(done) of \(count) bytes)") }
                     throw TransportError("\(peer): read failed: \(String(cString: strerror(error)))")
                 }
             }
-            return out
         }
     }
 

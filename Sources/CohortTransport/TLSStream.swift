@@ -93,23 +93,20 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     }
 
     public func read(exactly count: Int, timeout: Double) throws -> [UInt8] {
-        let deadline = Date().addingTimeInterval(timeout)
-        return try socket.withDescriptor { fd in
-            var out = [UInt8](repeating: 0, count: count)
-            var done = 0
-            try out.withUnsafeMutableBytes { buf in
-                while done < count {
-                    do {
-                        let n = try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "read") { ssl in
-                            SSL_read(ssl, buf.baseAddress! + done, Int32(min(count - done, Int(Int32.max))))
-                        }
-                        done += Int(n)
-                    } catch {
-                        throw TransportError("\(error) (\(done) of \(count) bytes)")
-                    }
+        try read(exactly: count, deadline: Date().addingTimeInterval(timeout), timeout: timeout)
+    }
+
+    public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
+        try socket.withDescriptor { fd in
+            try readGrowing(count: count) { destination, room, done in
+                do {
+                    return Int(try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "read") { ssl in
+                        SSL_read(ssl, destination, Int32(min(room, Int(Int32.max))))
+                    })
+                } catch {
+                    throw TransportError("\(error) (\(done) of \(count) bytes)")
                 }
             }
-            return out
         }
     }
 

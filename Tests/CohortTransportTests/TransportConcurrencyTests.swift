@@ -116,6 +116,54 @@ final class TransportConcurrencyTests: XCTestCase {
         node.value.close()
     }
 
+    /// A peer announces a 1 GiB frame (within the limit) and then stalls: memory grows only with
+    /// the bytes that arrive, and the receive fails at its deadline.
+    func testAnnouncedHugeFrameAllocatesOnlyWhatArrives() throws {
+        let pairs = try LoopbackPairs(tls: false)
+        let (client, server) = try pairs.make()
+        let receiver = Unchecked(FramedConnection(stream: server, maxPayload: 1 << 30, readTimeout: 4))
+        var header = Frame(version: 1, type: 6, payload: []).encoded()
+        header[8] = 0; header[9] = 0; header[10] = 0; header[11] = 0x40   // 1 GiB
+        try client.write(header + [UInt8](repeating: 7, count: 1000), timeout: 2)
+        let before = residentBytes()
+        let outcome = LockedString()
+        let elapsed = Locked(0.0)
+        let done = spawn {
+            let start = Date()
+            do { _ = try receiver.value.receive(timeout: 1.5); outcome.set("received") } catch { outcome.set("\(error)") }
+            elapsed.value = Date().timeIntervalSince(start)
+        }
+        Thread.sleep(forTimeInterval: 0.8)
+        let during = residentBytes()
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        XCTAssertLessThan(during - before, 16 << 20, "RSS grew by \((during - before) >> 20) MiB while 1000 bytes of a 1 GiB frame had arrived")
+        XCTAssertTrue(outcome.value.contains("timed out after 1.5 s (1000 of 1073741824 bytes)"), outcome.value)
+        XCTAssertGreaterThanOrEqual(elapsed.value, 1.4)
+        XCTAssertLessThan(elapsed.value, 2.5)
+        client.close(); server.close()
+    }
+
+    /// The deadline given to `receive` covers header and payload together: a header arriving
+    /// late does not earn the payload a fresh read timeout.
+    func testOneDeadlineCoversHeaderAndPayload() throws {
+        let pairs = try LoopbackPairs(tls: false)
+        let (client, server) = try pairs.make()
+        let receiver = Unchecked(FramedConnection(stream: server, readTimeout: 5))
+        let outcome = LockedString()
+        let elapsed = Locked(0.0)
+        let done = spawn {
+            let start = Date()
+            do { _ = try receiver.value.receive(timeout: 1); outcome.set("received") } catch { outcome.set("\(error)") }
+            elapsed.value = Date().timeIntervalSince(start)
+        }
+        Thread.sleep(forTimeInterval: 0.6)
+        try client.write(Array(Frame(version: 1, type: 3, payload: [UInt8](repeating: 1, count: 100)).encoded().prefix(26)), timeout: 1)
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        XCTAssertTrue(outcome.value.contains("read timed out after 1.0 s (10 of 100 bytes)"), outcome.value)
+        XCTAssertLessThan(elapsed.value, 1.5)
+        client.close(); server.close()
+    }
+
     /// The peer resets the connection while a large TLS write is in progress: the writer gets
     /// an error, and SIGPIPE (from OpenSSL's plain `write`) does not kill the process.
     func testPeerResetDuringTLSWriteDoesNotKillTheProcess() throws {
