@@ -1,12 +1,53 @@
+import Foundation
+
 /// A reliable, ordered byte stream with deadlines: plain TCP or TLS over it.
+///
+/// `TCPSocket` and `TLSStream` may be used from several threads at once: one reading, one
+/// writing (callers serialise their own writes, as `FramedConnection` does), and any closing.
 public protocol ByteStream: AnyObject {
     /// Reads exactly `count` bytes, or throws (peer closed, timeout, error). `timeout` bounds
     /// the whole read, so a peer trickling bytes cannot hold it forever.
     func read(exactly count: Int, timeout: Double) throws -> [UInt8]
+    /// Reads exactly `count` bytes by `deadline`, which was set for a larger read of `timeout`
+    /// seconds (a whole frame: header then payload); `timeout` is only for messages.
+    func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8]
     /// Writes all of `bytes` within `timeout` seconds.
     func write(_ bytes: [UInt8], timeout: Double) throws
-    /// Closes the stream; further use throws.
+    /// Closes the stream; further use throws. Safe to call more than once, and from another
+    /// thread while a read or write is in progress: that call then fails promptly.
     func close()
     /// A human-readable peer address, for messages and logs.
     var peer: String { get }
+}
+
+extension ByteStream {
+    /// For streams without deadline support: the time left before `deadline`.
+    public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
+        try read(exactly: count, timeout: deadline.timeIntervalSinceNow)
+    }
+}
+
+/// How far a read buffer may grow ahead of the bytes that have arrived.
+let readGrowthStep = 1 << 20
+
+/// Collects exactly `count` bytes from `readSome(destination, room, done)`, which stores
+/// between 1 and `room` bytes at `destination` and returns how many (or throws); `done` is the
+/// number collected so far. The buffer grows by at most `readGrowthStep` bytes at a time, and
+/// only once earlier bytes have arrived, so a peer that announces a large count and then stalls
+/// costs memory for what it sent, not for what it announced. (Capacity grows geometrically,
+/// capped at `count`, so large reads copy each byte O(1) times.)
+func readGrowing(count: Int, _ readSome: (UnsafeMutableRawPointer, Int, Int) throws -> Int) throws -> [UInt8] {
+    var out: [UInt8] = []
+    var done = 0
+    while done < count {
+        if done == out.count {
+            let step = min(readGrowthStep, count - done)
+            if out.capacity < done + step { out.reserveCapacity(min(count, max(done + step, 2 * out.capacity))) }
+            out.append(contentsOf: repeatElement(0, count: step))
+        }
+        let end = out.count, offset = done
+        let n = try out.withUnsafeMutableBytes { try readSome($0.baseAddress! + offset, end - offset, offset) }
+        done += n
+    }
+    return out
 }

@@ -1,12 +1,14 @@
 import Foundation
 
 /// Frames over a byte stream, with a payload size limit and per-frame deadlines. Sends are
-/// serialised, so two threads (a round and a heartbeat) never interleave frames.
+/// serialised, so two threads (a round and a heartbeat) never interleave frames; one thread may
+/// receive meanwhile, and any thread may `close()`.
 public final class FramedConnection: @unchecked Sendable {
     public let stream: ByteStream
     /// Largest payload accepted; a header announcing more is rejected before reading it.
     public var maxPayload: Int
-    /// Seconds allowed to receive one whole frame once its first byte is awaited.
+    /// Seconds allowed to receive one whole frame (header and payload) when `receive` is
+    /// called without a timeout.
     public var readTimeout: Double
     public var writeTimeout: Double
     private let writeLock = NSLock()
@@ -25,12 +27,17 @@ public final class FramedConnection: @unchecked Sendable {
         try writeLock.withLock { try stream.write(bytes, timeout: writeTimeout) }
     }
 
-    /// Receives one frame, checking magic, size limit and CRC. Transport failures throw
-    /// `TransportError`; malformed frames throw `FrameError`.
+    /// Receives one frame, checking magic, size limit and CRC. One deadline, `timeout` (else
+    /// `readTimeout`) seconds from now, covers the header and the payload. The payload buffer
+    /// grows as bytes arrive (1 MiB steps), so a header announcing a large frame costs nothing
+    /// until the bytes come. Transport failures throw `TransportError`; malformed frames throw
+    /// `FrameError`.
     public func receive(timeout: Double? = nil) throws -> Frame {
-        let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, timeout: timeout ?? readTimeout),
+        let limit = timeout ?? readTimeout
+        let deadline = Date().addingTimeInterval(limit)
+        let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, deadline: deadline, timeout: limit),
                                            maxPayload: maxPayload)
-        let payload = try stream.read(exactly: header.length, timeout: readTimeout)
+        let payload = try stream.read(exactly: header.length, deadline: deadline, timeout: limit)
         let crc = Frame.crc32(payload)
         guard crc == header.crc else { throw FrameError.checksum(expected: header.crc, computed: crc) }
         return Frame(version: header.version, type: header.type, payload: payload)

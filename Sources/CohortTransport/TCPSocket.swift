@@ -3,26 +3,30 @@ import Foundation
 import Glibc
 #endif
 
-/// A TCP connection over a POSIX socket, with deadlines enforced by `poll`.
-public final class TCPSocket: ByteStream {
-    /// The file descriptor (−1 once closed).
-    public private(set) var fd: Int32
+/// A TCP connection over a POSIX socket, with deadlines enforced by `poll`. One thread may
+/// read while another writes; `close()` may come from any thread (see `SocketDescriptor`).
+public final class TCPSocket: ByteStream, @unchecked Sendable {
+    let descriptor: SocketDescriptor
     public let peer: String
 
+    /// The file descriptor (−1 once closed). Only for inspection: it is closed (and its number
+    /// may be reused) as soon as no call of this socket is using it.
+    public var fd: Int32 { descriptor.current }
+
     init(fd: Int32, peer: String) {
-        self.fd = fd
+        TransportSignals.ignoreSIGPIPE()
+        descriptor = SocketDescriptor(fd)
         self.peer = peer
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        // SIGPIPE is avoided per call with MSG_NOSIGNAL.
+        // Our own sends use MSG_NOSIGNAL; OpenSSL's writes rely on SIGPIPE being ignored.
     }
-
-    deinit { close() }
 
     /// Connects to `host:port` (numeric or resolvable), trying each address until one answers
     /// within `timeout` seconds.
     public static func connect(host: String, port: UInt16, timeout: Double) throws -> TCPSocket {
-        try AddressResolution.withAddresses(host: host, port: port, listening: false) { addresses in
+        TransportSignals.ignoreSIGPIPE()
+        return try AddressResolution.withAddresses(host: host, port: port, listening: false) { addresses in
             var lastError = "no address"
             for ai in addresses {
                 let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
@@ -57,50 +61,60 @@ public final class TCPSocket: ByteStream {
         }
     }
 
+    /// Runs `body` with the descriptor, kept open until it returns; throws once closed.
+    func withDescriptor<R>(_ body: (Int32) throws -> R) throws -> R {
+        try descriptor.use(orThrow: TransportError("\(peer): connection is closed"), body)
+    }
+
     public func read(exactly count: Int, timeout: Double) throws -> [UInt8] {
-        guard fd >= 0 else { throw TransportError("\(peer): connection is closed") }
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        let deadline = Date().addingTimeInterval(timeout)
-        try out.withUnsafeMutableBytes { buf in
-            while done < count {
-                let left = deadline.timeIntervalSinceNow
-                guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLIN), timeout: left) else {
-                    throw TransportError("\(peer): read timed out after \(timeout) s (\(done) of \(count) bytes)")
+        try read(exactly: count, deadline: Date().addingTimeInterval(timeout), timeout: timeout)
+    }
+
+    public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
+        try withDescriptor { fd in
+            try readGrowing(count: count) { destination, room, done in
+                while true {
+                    let left = deadline.timeIntervalSinceNow
+                    guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLIN), timeout: left) else {
+                        throw TransportError("\(peer): read timed out after \(timeout) s (\(done) of \(count) bytes)")
+                    }
+                    let n = recv(fd, destination, room, 0)
+                    let error = errno
+                    if n > 0 { return n }
+                    if n < 0 && (error == EINTR || error == EAGAIN) { continue }
+                    if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(count) bytes)") }
+                    if n == 0 { throw TransportError("\(peer): connection closed by peer (\(done) of \(count) bytes)") }
+                    throw TransportError("\(peer): read failed: \(String(cString: strerror(error)))")
                 }
-                let n = recv(fd, buf.baseAddress! + done, count - done, 0)
-                if n == 0 { throw TransportError("\(peer): connection closed by peer (\(done) of \(count) bytes)") }
-                if n < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
-                    throw TransportError.system("\(peer): read failed")
-                }
-                done += n
             }
         }
-        return out
     }
 
     public func write(_ bytes: [UInt8], timeout: Double) throws {
-        guard fd >= 0 else { throw TransportError("\(peer): connection is closed") }
-        var done = 0
         let deadline = Date().addingTimeInterval(timeout)
-        try bytes.withUnsafeBytes { buf in
-            while done < bytes.count {
-                let left = deadline.timeIntervalSinceNow
-                guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLOUT), timeout: left) else {
-                    throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(bytes.count) bytes)")
+        try withDescriptor { fd in
+            var done = 0
+            try bytes.withUnsafeBytes { buf in
+                while done < bytes.count {
+                    let left = deadline.timeIntervalSinceNow
+                    guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLOUT), timeout: left) else {
+                        throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(bytes.count) bytes)")
+                    }
+                    let n = send(fd, buf.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+                    let error = errno
+                    if n >= 0 { done += n; continue }
+                    if error == EINTR || error == EAGAIN { continue }
+                    if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(bytes.count) bytes written)") }
+                    throw TransportError("\(peer): write failed: \(String(cString: strerror(error)))")
                 }
-                let n = send(fd, buf.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
-                if n < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
-                    throw TransportError.system("\(peer): write failed")
-                }
-                done += n
             }
         }
     }
 
+    /// Shuts the connection down and marks it closed; safe from any thread and more than once.
+    /// A read or write in progress on another thread fails promptly; the descriptor is closed
+    /// once no call is using it.
     public func close() {
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        descriptor.close()
     }
 }

@@ -9,6 +9,7 @@ public final class TLSContext: @unchecked Sendable {
     public let isServer: Bool
 
     private init(server: Bool) throws {
+        TransportSignals.ignoreSIGPIPE()   // OpenSSL writes with plain write(): see TransportSignals
         guard let ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()) else {
             throw TransportError("TLS: cannot create a context: \(TLSContext.lastError())")
         }

@@ -5,93 +5,143 @@ import Glibc
 #endif
 
 /// TLS 1.3 over a connected TCP socket (OpenSSL, non-blocking, with `poll` deadlines).
-public final class TLSStream: ByteStream {
+///
+/// An OpenSSL `SSL` object is not thread-safe, yet one thread may read while another writes
+/// (a round and a heartbeat) and a third closes. So every `SSL_*` call on the stream, with the
+/// `SSL_get_error` that interprets it, runs under `sslLock`; waiting for the socket in `poll`
+/// happens outside it, so a blocked reader does not hold up a writer. `close()` only sends
+/// close_notify and shuts the socket down; the `SSL` object is freed in `deinit`, when no call
+/// can be running, and the descriptor is closed when no call is using it (`SocketDescriptor`).
+public final class TLSStream: ByteStream, @unchecked Sendable {
     private let socket: TCPSocket
-    private var ssl: OpaquePointer?
+    private let ssl: OpaquePointer
+    private let sslLock = NSLock()
+    /// Set by `close()`, under `sslLock`: no `SSL_*` I/O call starts afterwards.
+    private var closed = false
     public var peer: String { socket.peer }
 
     /// Performs the handshake within `timeout` seconds. A client checks the server's
     /// certificate chain against its CA and the certificate's names against `serverName`.
     public init(socket: TCPSocket, context: TLSContext, serverName: String? = nil, timeout: Double) throws {
-        self.socket = socket
         guard let ssl = SSL_new(context.context) else { throw TransportError("TLS: SSL_new failed: \(TLSContext.lastError())") }
+        self.socket = socket
         self.ssl = ssl
-        SSL_set_fd(ssl, socket.fd)
+        // From here on a throw runs deinit, which frees `ssl`.
         if !context.isServer, let name = serverName {
             let param = SSL_get0_param(ssl)
             let isIP = name.contains(":") || name.allSatisfy { $0.isNumber || $0 == "." }
             let ok = isIP ? X509_VERIFY_PARAM_set1_ip_asc(param, name) : X509_VERIFY_PARAM_set1_host(param, name, 0)
             guard ok == 1 else { throw TransportError("TLS: cannot set the expected server name '\(name)'") }
-            if !isIP { _ = SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: name)) }
+            if !isIP {
+                _ = name.withCString { SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: $0)) }
+            }
         }
         let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            let r = context.isServer ? SSL_accept(ssl) : SSL_connect(ssl)
-            if r == 1 { break }
-            try wait(SSL_get_error(ssl, r), deadline: deadline, doing: "handshake")
+        try socket.withDescriptor { fd in
+            guard SSL_set_fd(ssl, fd) == 1 else { throw TransportError("TLS: SSL_set_fd failed: \(TLSContext.lastError())") }
+            _ = try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "handshake") { ssl in
+                context.isServer ? SSL_accept(ssl) : SSL_connect(ssl)
+            }
         }
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        SSL_free(ssl)
+    }
 
-    /// Waits for the socket as OpenSSL asks, or throws the failure it reported.
-    private func wait(_ code: Int32, deadline: Date, doing what: String) throws {
-        let left = deadline.timeIntervalSinceNow
-        switch code {
-        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+    /// Runs `call` (one `SSL_*` I/O call) until it succeeds, returning its positive result.
+    /// The call and `SSL_get_error` run under `sslLock` with a cleared error queue, so neither a
+    /// concurrent call nor a stale queue entry can change how its outcome is read; waiting for
+    /// the socket, as OpenSSL asks, happens outside the lock, until `deadline`.
+    private func perform(fd: Int32, deadline: Date, timeout: Double, doing what: String,
+                         _ call: (OpaquePointer) -> Int32) throws -> Int32 {
+        while true {
+            sslLock.lock()
+            if closed { sslLock.unlock(); throw TransportError("\(peer): connection is closed") }
+            ERR_clear_error()
+            let r = call(ssl)
+            if r > 0 { sslLock.unlock(); return r }
+            let code = SSL_get_error(ssl, r)
+            let systemError = errno
+            var failure: String? = nil
+            switch code {
+            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+                break
+            case SSL_ERROR_ZERO_RETURN:
+                failure = "connection closed by peer during TLS \(what)"
+            case SSL_ERROR_SYSCALL:
+                failure = "connection closed by peer during TLS \(what)"
+                    + (systemError == 0 ? "" : " (\(String(cString: strerror(systemError))))")
+            default:
+                var detail = TLSContext.lastError()
+                let verify = SSL_get_verify_result(ssl)
+                if verify != X509_V_OK {
+                    detail = "certificate verification failed: " + String(cString: X509_verify_cert_error_string(verify))
+                }
+                failure = "TLS \(what) failed: \(detail)"
+            }
+            ERR_clear_error()
+            sslLock.unlock()
+            if let failure { throw TransportError("\(peer): \(failure)") }
             let events = Int16(code == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT)
-            guard left > 0, TCPSocket.waitFor(fd: socket.fd, events: events, timeout: left) else {
-                throw TransportError("\(peer): TLS \(what) timed out")
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0, TCPSocket.waitFor(fd: fd, events: events, timeout: left) else {
+                throw TransportError("\(peer): TLS \(what) timed out after \(timeout) s")
             }
-        case SSL_ERROR_ZERO_RETURN:
-            throw TransportError("\(peer): connection closed by peer during TLS \(what)")
-        case SSL_ERROR_SYSCALL:
-            throw TransportError("\(peer): connection closed by peer during TLS \(what)")
-        default:
-            var detail = TLSContext.lastError()
-            if let ssl, SSL_get_verify_result(ssl) != X509_V_OK {
-                detail = "certificate verification failed: " + String(cString: X509_verify_cert_error_string(SSL_get_verify_result(ssl)))
-            }
-            throw TransportError("\(peer): TLS \(what) failed: \(detail)")
         }
     }
 
     public func read(exactly count: Int, timeout: Double) throws -> [UInt8] {
-        guard let ssl else { throw TransportError("\(peer): connection is closed") }
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        let deadline = Date().addingTimeInterval(timeout)
-        try out.withUnsafeMutableBytes { buf in
-            while done < count {
-                let n = SSL_read(ssl, buf.baseAddress! + done, Int32(min(count - done, Int(Int32.max))))
-                if n > 0 { done += Int(n); continue }
-                do { try wait(SSL_get_error(ssl, n), deadline: deadline, doing: "read") } catch {
+        try read(exactly: count, deadline: Date().addingTimeInterval(timeout), timeout: timeout)
+    }
+
+    public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
+        try socket.withDescriptor { fd in
+            try readGrowing(count: count) { destination, room, done in
+                do {
+                    return Int(try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "read") { ssl in
+                        SSL_read(ssl, destination, Int32(min(room, Int(Int32.max))))
+                    })
+                } catch {
                     throw TransportError("\(error) (\(done) of \(count) bytes)")
                 }
             }
         }
-        return out
     }
 
     public func write(_ bytes: [UInt8], timeout: Double) throws {
-        guard let ssl else { throw TransportError("\(peer): connection is closed") }
-        var done = 0
         let deadline = Date().addingTimeInterval(timeout)
-        try bytes.withUnsafeBytes { buf in
-            while done < bytes.count {
-                let n = SSL_write(ssl, buf.baseAddress! + done, Int32(min(bytes.count - done, Int(Int32.max))))
-                if n > 0 { done += Int(n); continue }
-                try wait(SSL_get_error(ssl, n), deadline: deadline, doing: "write")
+        try socket.withDescriptor { fd in
+            var done = 0
+            try bytes.withUnsafeBytes { buf in
+                while done < bytes.count {
+                    // A retry after WANT_READ/WANT_WRITE repeats the same pointer and length,
+                    // as OpenSSL requires.
+                    let n = try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "write") { ssl in
+                        SSL_write(ssl, buf.baseAddress! + done, Int32(min(bytes.count - done, Int(Int32.max))))
+                    }
+                    done += Int(n)
+                }
             }
         }
     }
 
+    /// Sends close_notify (best effort, without waiting) and shuts the socket down. Safe from
+    /// any thread and more than once: a read or write in progress elsewhere fails promptly.
     public func close() {
-        if let ssl {
-            SSL_shutdown(ssl)
-            SSL_free(ssl)
-            self.ssl = nil
+        try? socket.withDescriptor { _ in
+            sslLock.withLock {
+                guard !closed else { return }
+                closed = true
+                if SSL_is_init_finished(ssl) == 1 {
+                    ERR_clear_error()
+                    _ = SSL_shutdown(ssl)
+                    ERR_clear_error()
+                }
+            }
         }
+        sslLock.withLock { closed = true }
         socket.close()
     }
 }

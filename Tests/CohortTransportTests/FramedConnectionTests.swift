@@ -42,7 +42,7 @@ final class FramedConnectionTests: XCTestCase {
         let result = LockedString()
         try withServer({ socket in
             let conn = FramedConnection(stream: socket, maxPayload: maxPayload, readTimeout: readTimeout)
-            do { _ = try conn.receive(timeout: 2); result.set("received") } catch { result.set("\(error)") }
+            do { _ = try conn.receive(); result.set("received") } catch { result.set("\(error)") }
         }) { port in
             let s = try TCPSocket.connect(host: "127.0.0.1", port: port, timeout: 2)
             try s.write(bytes, timeout: 2)
