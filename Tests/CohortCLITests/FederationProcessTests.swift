@@ -11,55 +11,10 @@ import Glibc
 final class FederationProcessTests: XCTestCase {
     private var binary: URL { CohortBinary.url }
 
-    private func launch(_ args: [String], stderr: URL) throws -> Process {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        p.standardError = try FileHandle(forWritingTo: stderr)
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
-    /// Waits for a process with a deadline; kills it if it overruns.
-    private func wait(_ p: Process, seconds: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if p.isRunning { p.terminate(); return nil }
-        return p.terminationStatus
-    }
-
-    private func freePort() throws -> UInt16 {
-        let l = try TCPListener(host: "127.0.0.1", port: 0)
-        defer { l.close() }
-        return l.port
-    }
-
-    /// Three sites with two Gaussian classes in 6 features, each site shifted differently.
+    /// The shared three sites, with this suite's plan and extra files.
     private func makeSites(in dir: URL) throws {
-        var state: UInt64 = 42
-        func uniform() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return Double(state >> 11) / Double(1 << 53) }
-        func gauss() -> Double { (-2 * log(max(uniform(), 1e-12))).squareRoot() * cos(2 * .pi * uniform()) }
-        var secrets = ""
-        for (s, (n, shift)) in [(200, 0.0), (120, 0.5), (60, -0.5)].enumerated() {
-            var csv = (0..<6).map { "x\($0)" }.joined(separator: ",") + ",target\n"
-            for i in 0..<n {
-                let y = i % 2
-                let xs = (0..<6).map { j in gauss() + (y == 1 ? 1.0 : -1.0) * (j < 3 ? 1 : 0.2) + shift }
-                csv += xs.map { String(format: "%.4f", $0) }.joined(separator: ",") + ",\(y)\n"
-            }
-            try csv.write(to: dir.appendingPathComponent("site\(s).csv"), atomically: true, encoding: .utf8)
-            let key = String(format: "%032llx", 0x1234_5678_9abc_def0 &+ UInt64(s))
-            secrets += "site\(s) \(key)\n"
-            try (key + "\n").write(to: dir.appendingPathComponent("site\(s).key"), atomically: true, encoding: .utf8)
-        }
+        try ProcessHarness.writeSites(in: dir, plan: #"{"batchSize":16,"learningRate":0.05,"codec":{"topKFraction":0.5,"quantization":{"int8":{"blockSize":64}},"zlibLevel":1}}"#)
         try "00000000000000000000000000000bad\n".write(to: dir.appendingPathComponent("wrong.key"), atomically: true, encoding: .utf8)
-        try secrets.write(to: dir.appendingPathComponent("secrets.txt"), atomically: true, encoding: .utf8)
-        try #"{"inputShape":[6],"layers":[{"kind":"dense","name":"features.0","units":16},{"kind":"relu","name":"features.1"},{"kind":"dense","name":"head","units":2}]}"#
-            .write(to: dir.appendingPathComponent("arch.json"), atomically: true, encoding: .utf8)
-        try #"{"batchSize":16,"learningRate":0.05,"codec":{"topKFraction":0.5,"quantization":{"int8":{"blockSize":64}},"zlibLevel":1}}"#
-            .write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
     }
 
     private func runFederation(tls: Bool) throws {
@@ -71,28 +26,28 @@ final class FederationProcessTests: XCTestCase {
         let certs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("CohortTransportTests/Fixtures")
         func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        let initProc = try launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt"), "--seed", "1"], stderr: dir.appendingPathComponent("init.log"))
-        XCTAssertEqual(wait(initProc, seconds: 30), 0)
-        let port = try freePort()
+        let initProc = try ProcessHarness.launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt"), "--seed", "1"], stderr: dir.appendingPathComponent("init.log"))
+        XCTAssertEqual(ProcessHarness.wait(initProc, seconds: 30), 0)
+        let port = try ProcessHarness.freePort()
         let security = tls ? ["--tls-cert", certs.appendingPathComponent("coordinator.pem").path, "--tls-key", certs.appendingPathComponent("coordinator.key").path] : ["--insecure"]
-        let coordinator = try launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
+        let coordinator = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
                                       "--listen", "127.0.0.1:\(port)", "--rounds", "3", "--min-nodes", "3", "--round-timeout", "30",
                                       "--wait", "30", "--out", p("out")] + security, stderr: dir.appendingPathComponent("coordinator.log"))
         let nodeSecurity = tls ? ["--tls-ca", certs.appendingPathComponent("ca.pem").path] : ["--insecure"]
         // A node with the wrong secret is refused with a clear error (run to completion while the
         // coordinator waits for the real nodes, so the refusal cannot race the end of the run).
-        let intruder = try launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site1", "--secret-file", p("wrong.key"),
+        let intruder = try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site1", "--secret-file", p("wrong.key"),
                                    "--data", p("site1.csv")] + nodeSecurity, stderr: dir.appendingPathComponent("intruder.log"))
-        let intruderStatus = wait(intruder, seconds: 30)
+        let intruderStatus = ProcessHarness.wait(intruder, seconds: 30)
         let intruderLog = (try? String(contentsOfFile: p("intruder.log"), encoding: .utf8)) ?? ""
         XCTAssertEqual(intruderStatus, 1, intruderLog)
         XCTAssertTrue(intruderLog.contains("authentication failed for node 'site1' (wrong secret)"), intruderLog)
         let nodes = try (0..<3).map { s in
-            try launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
+            try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
                         "--data", p("site\(s).csv"), "--test", p("site\(s).csv")] + nodeSecurity, stderr: dir.appendingPathComponent("node\(s).log"))
         }
-        XCTAssertEqual(wait(coordinator, seconds: 90), 0, (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "")
-        for (s, n) in nodes.enumerated() { XCTAssertEqual(wait(n, seconds: 10), 0, (try? String(contentsOfFile: p("node\(s).log"), encoding: .utf8)) ?? "") }
+        XCTAssertEqual(ProcessHarness.wait(coordinator, seconds: 90), 0, (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "")
+        for (s, n) in nodes.enumerated() { XCTAssertEqual(ProcessHarness.wait(n, seconds: 10), 0, (try? String(contentsOfFile: p("node\(s).log"), encoding: .utf8)) ?? "") }
         // The journal: three rounds, every node accepted, validation accuracy of the global model rises.
         let lines = try String(contentsOfFile: p("out/rounds.jsonl"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 3)
@@ -130,10 +85,10 @@ final class FederationProcessTests: XCTestCase {
         for i in 0..<60_000 { big += (0..<6).map { j in String(format: "%.3f", Double((i * 7 + j * 13) % 100) / 50 - 1) }.joined(separator: ",") + ",\(i % 2)\n" }
         try big.write(to: dir.appendingPathComponent("site2.csv"), atomically: true, encoding: .utf8)
         try #"{"batchSize":16,"localEpochs":2}"#.write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
-        XCTAssertEqual(wait(try launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")], stderr: dir.appendingPathComponent("i.log")), seconds: 30), 0)
-        let port = try freePort()
+        XCTAssertEqual(ProcessHarness.wait(try ProcessHarness.launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")], stderr: dir.appendingPathComponent("i.log")), seconds: 30), 0)
+        let port = try ProcessHarness.freePort()
         let coordinatorLog = dir.appendingPathComponent("coordinator.log")
-        let coordinator = try launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
+        let coordinator = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
                                       "--listen", "127.0.0.1:\(port)", "--rounds", "3", "--min-nodes", "3", "--quorum", "2", "--round-timeout", "30",
                                       "--wait", "30", "--out", p("out"), "--insecure"], stderr: coordinatorLog)
         // Hostile clients first: an HTTP request, and a frame header announcing 2 GB.
@@ -145,14 +100,14 @@ final class FederationProcessTests: XCTestCase {
         header[8] = 0; header[9] = 0; header[10] = 0; header[11] = 0x80
         try huge.write(header, timeout: 2)
         let nodes = try (0..<3).map { s in
-            try launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
+            try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
                         "--data", p("site\(s).csv"), "--insecure"], stderr: dir.appendingPathComponent("node\(s).log"))
         }
         // Kill site2 while it trains in round 2.
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !((try? String(contentsOf: coordinatorLog, encoding: .utf8)) ?? "").contains("round 1 done") { Thread.sleep(forTimeInterval: 0.02) }
         kill(nodes[2].processIdentifier, SIGKILL)
-        XCTAssertEqual(wait(coordinator, seconds: 90), 0)
+        XCTAssertEqual(ProcessHarness.wait(coordinator, seconds: 90), 0)
         http.close(); huge.close()
         let log = try String(contentsOf: coordinatorLog, encoding: .utf8)
         XCTAssertTrue(log.contains("not a Cohort frame"), log)
@@ -166,7 +121,7 @@ final class FederationProcessTests: XCTestCase {
         let afterKill = records.dropFirst().first { ($0["rejected"] as? [String: String])?["site2"] != nil }
         XCTAssertNotNil(afterKill, "a round after the kill records site2 as rejected: \(log)")
         XCTAssertEqual((afterKill?["accepted"] as? [String])?.sorted(), ["site0", "site1"], log)
-        for n in nodes.prefix(2) { XCTAssertEqual(wait(n, seconds: 10), 0) }
+        for n in nodes.prefix(2) { XCTAssertEqual(ProcessHarness.wait(n, seconds: 10), 0) }
     }
     func testThreeNodesThreeRoundsOverTLS() throws { try runFederation(tls: true) }
 
@@ -182,7 +137,7 @@ final class FederationProcessTests: XCTestCase {
         for i in 0..<40_000 { big += (0..<6).map { j in String(format: "%.3f", Double((i * 7 + j * 13) % 100) / 50 - 1 + (i % 2 == 0 ? 0.3 : -0.3)) }.joined(separator: ",") + ",\(i % 2)\n" }
         try big.write(to: dir.appendingPathComponent("site2.csv"), atomically: true, encoding: .utf8)
         try #"{"batchSize":32,"localEpochs":2,"seed":5}"#.write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
-        XCTAssertEqual(wait(try launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")], stderr: dir.appendingPathComponent("i.log")), seconds: 30), 0)
+        XCTAssertEqual(ProcessHarness.wait(try ProcessHarness.launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")], stderr: dir.appendingPathComponent("i.log")), seconds: 30), 0)
 
         func coordinatorArgs(_ port: UInt16, _ out: String) -> [String] {
             ["coordinator", "--plan", p("plan.json"), "--secrets", p("secrets.txt"), "--listen", "127.0.0.1:\(port)", "--rounds", "5",
@@ -190,19 +145,19 @@ final class FederationProcessTests: XCTestCase {
         }
         func nodes(_ port: UInt16, _ tag: String) throws -> [Process] {
             try (0..<3).map { s in
-                try launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
+                try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
                             "--data", p("site\(s).csv"), "--insecure"], stderr: dir.appendingPathComponent("\(tag)-node\(s).log"))
             }
         }
         // A: uninterrupted.
-        let portA = try freePort()
-        let a = try launch(coordinatorArgs(portA, "outA") + ["--model", p("init.ckpt")], stderr: dir.appendingPathComponent("a.log"))
+        let portA = try ProcessHarness.freePort()
+        let a = try ProcessHarness.launch(coordinatorArgs(portA, "outA") + ["--model", p("init.ckpt")], stderr: dir.appendingPathComponent("a.log"))
         let nodesA = try nodes(portA, "a")
-        XCTAssertEqual(wait(a, seconds: 120), 0, (try? String(contentsOfFile: p("a.log"), encoding: .utf8)) ?? "")
-        for n in nodesA { XCTAssertEqual(wait(n, seconds: 10), 0) }
+        XCTAssertEqual(ProcessHarness.wait(a, seconds: 120), 0, (try? String(contentsOfFile: p("a.log"), encoding: .utf8)) ?? "")
+        for n in nodesA { XCTAssertEqual(ProcessHarness.wait(n, seconds: 10), 0) }
         // B: killed after at least two journaled rounds, then resumed; the nodes reconnect on their own.
-        let portB = try freePort()
-        let b1 = try launch(coordinatorArgs(portB, "outB") + ["--model", p("init.ckpt")], stderr: dir.appendingPathComponent("b1.log"))
+        let portB = try ProcessHarness.freePort()
+        let b1 = try ProcessHarness.launch(coordinatorArgs(portB, "outB") + ["--model", p("init.ckpt")], stderr: dir.appendingPathComponent("b1.log"))
         let nodesB = try nodes(portB, "b")
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -211,10 +166,10 @@ final class FederationProcessTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.005)
         }
         kill(b1.processIdentifier, SIGKILL)
-        _ = wait(b1, seconds: 5)
-        let b2 = try launch(coordinatorArgs(portB, "outB") + ["--resume"], stderr: dir.appendingPathComponent("b2.log"))
-        XCTAssertEqual(wait(b2, seconds: 120), 0, (try? String(contentsOfFile: p("b2.log"), encoding: .utf8)) ?? "")
-        for n in nodesB { XCTAssertEqual(wait(n, seconds: 20), 0) }
+        _ = ProcessHarness.wait(b1, seconds: 5)
+        let b2 = try ProcessHarness.launch(coordinatorArgs(portB, "outB") + ["--resume"], stderr: dir.appendingPathComponent("b2.log"))
+        XCTAssertEqual(ProcessHarness.wait(b2, seconds: 120), 0, (try? String(contentsOfFile: p("b2.log"), encoding: .utf8)) ?? "")
+        for n in nodesB { XCTAssertEqual(ProcessHarness.wait(n, seconds: 20), 0) }
         let b2log = try String(contentsOfFile: p("b2.log"), encoding: .utf8)
         let resumedAfter = b2log.components(separatedBy: "resuming from ").dropFirst().first.flatMap { $0.components(separatedBy: "after round ").last }
             .flatMap { Int($0.prefix { $0.isNumber }) }
@@ -236,9 +191,9 @@ final class FederationProcessTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         try "a,b\n1,2\n".write(to: dir.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
         try "000102030405060708090a0b0c0d0e0f".write(to: dir.appendingPathComponent("k"), atomically: true, encoding: .utf8)
-        let node = try launch(["node", "--name", "x", "--secret-file", dir.appendingPathComponent("k").path, "--data",
+        let node = try ProcessHarness.launch(["node", "--name", "x", "--secret-file", dir.appendingPathComponent("k").path, "--data",
                                dir.appendingPathComponent("d.csv").path, "--insecure"], stderr: dir.appendingPathComponent("log"))
-        XCTAssertEqual(wait(node, seconds: 20), 1)
+        XCTAssertEqual(ProcessHarness.wait(node, seconds: 20), 1)
         let log = try String(contentsOfFile: dir.appendingPathComponent("log").path, encoding: .utf8)
         XCTAssertTrue(log.contains("no column 'target' for the label (columns: a, b)"), log)
     }
