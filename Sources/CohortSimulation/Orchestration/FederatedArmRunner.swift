@@ -123,7 +123,7 @@ struct FederatedArmRunner {
         let perSite = r.nodeMetrics.keys.sorted().compactMap { name in
             r.nodeMetrics[name]?["test_accuracy"].map { "\(name) \(String(format: "%.2f", $0))" }
         }
-        return "\(r.accepted.count)/\(r.participants.count) updates, \(ByteCount.format(r.bytesUp)) up"
+        return "\(r.accepted.count)/\(r.participants.count) updates, \(ValueFormat.bytes(Double(r.bytesUp))) up"
             + (r.epsilon.map { String(format: ", ε = %.4g", $0) } ?? "")
             + (perSite.isEmpty ? "" : "; received model: " + perSite.joined(separator: ", "))
     }

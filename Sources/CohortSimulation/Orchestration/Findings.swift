@@ -37,8 +37,8 @@ enum Findings {
             let ratio = Double(full.bytesUp) / Double(small.bytesUp)
             let gap = full.meanAccuracy - small.meanAccuracy
             notes.append("\(small.name) sends ≥ 50× fewer bytes up than \(full.name) within 1 point of its accuracy: \(verdict(ratio >= 50 && gap <= 0.01)) — "
-                         + String(format: "%.1f× fewer bytes up (%@ vs %@), accuracy %@ vs %@.", ratio, ByteCount.format(small.bytesUp),
-                                  ByteCount.format(full.bytesUp), pct(small.meanAccuracy), pct(full.meanAccuracy)))
+                         + String(format: "%.1f× fewer bytes up (%@ vs %@), accuracy %@ vs %@.", ratio, ValueFormat.bytes(Double(small.bytesUp)),
+                                  ValueFormat.bytes(Double(full.bytesUp)), pct(small.meanAccuracy), pct(full.meanAccuracy)))
         }
         if let dp = arm(.fedavgDP) {
             // The runner appends "ε = X at δ = D after R rounds (…)" to the arm's description.

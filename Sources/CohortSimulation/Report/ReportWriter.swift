@@ -1,3 +1,4 @@
+import CohortCheckpoint
 import Foundation
 
 /// Writes the outputs of `cohort simulate` into a run directory:
@@ -30,7 +31,10 @@ public enum ReportWriter {
             throw ReportError.io(path: directory, reason: "cannot create directory: \(error.localizedDescription)")
         }
         for (name, data) in files {
-            try AtomicFile.write(data, to: (directory as NSString).appendingPathComponent(name))
+            let path = (directory as NSString).appendingPathComponent(name)
+            do { try DurableFile.write(Array(data), to: path) } catch {
+                throw ReportError.io(path: path, reason: "\(error)")
+            }
         }
     }
 
