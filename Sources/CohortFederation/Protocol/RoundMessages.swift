@@ -16,6 +16,8 @@ public enum RoundMessages {
         public var modelVersion: Int
         public var plan: TrainingPlan
         public var architecture: ModelSpec
+        /// Under `plan.secureAggregation`: this node's part in the round (absent otherwise).
+        public var secureAggregation: SecureAggregationMessages.Assignment? = nil
     }
 
     /// UPDATE header: which round and model it answers, the node's sample count and metrics.
