@@ -23,7 +23,7 @@ extension Coordinator {
         let n = participants.count, t = secure.threshold(participants: n)
         let needed = max(t, config.quorum ?? config.minNodes)
         let session = UInt64(round) << 8 | UInt64(attempt & 0xFF)
-        let tag = "coordinator: round \(round) (secure aggregation, session \(session))"
+        let tag = "coordinator: round \(round) (secure aggregation session \(session))"
         guard n >= needed else {
             log("\(tag): \(n) participant(s), needs \(needed) (threshold \(t))")
             return nil

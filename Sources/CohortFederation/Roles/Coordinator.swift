@@ -216,8 +216,8 @@ public final class Coordinator: @unchecked Sendable {
                 failures = 0
             } else {
                 failures += 1
-                guard failures < 3 else { throw AggregationError("round \(round) missed its quorum 3 times in a row") }
-                log("coordinator: round \(round) missed its quorum; retrying")
+                guard failures < 3 else { throw AggregationError("round \(round) failed 3 times in a row (quorum or secure aggregation threshold not reached)") }
+                log("coordinator: round \(round) not completed; retrying")
             }
         }
         if config.finalEvaluation { try evaluateFinalModel(round: round - 1) }

@@ -20,7 +20,7 @@ extension FederatedNode {
     /// revealing anything more.
     func serveSecureRound(_ header: RoundMessages.ModelHeader, body: [UInt8], assignment a: SecureAggregationMessages.Assignment,
                           conn: FramedConnection, log: (String) -> Void) throws -> Frame? {
-        let tag = "\(config.name): round \(header.round) (secure aggregation, node \(a.node) of \(a.participants), t = \(a.threshold))"
+        let tag = "\(config.name): round \(header.round) (secure aggregation session \(a.session), node \(a.node) of \(a.participants), t = \(a.threshold))"
         do {
             try header.plan.validate()
             guard header.plan.secureAggregation != nil else { throw AggregationError("the MODEL assigns secure aggregation but the plan has none") }
@@ -50,7 +50,7 @@ extension FederatedNode {
             }
             let masked = try client.maskInput(words, shares: bundles.bundles.map(\.value))
             let maskedHeader = SecureAggregationMessages.MaskedHeader(session: a.session, node: a.node, round: header.round, modelVersion: header.modelVersion,
-                                                                       samples: config.train.count, metrics: update.received)
+                                                                       samples: config.train.count, metrics: update.received.filter { $0.value.isFinite })
             try conn.sendOrLose(try SecureAggregationMessages.frame(.secaggMasked, maskedHeader, body: SecureAggregationMessages.body(masked.words)))
             log("\(tag): trained (local val acc \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), update norm "
                 + "\(String(format: "%.3g", preClipNorm)) before clipping to \(String(format: "%.4g", encoding.effectiveClipNorm))), sent \(encoding.length) masked words")

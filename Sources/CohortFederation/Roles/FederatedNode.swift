@@ -190,6 +190,7 @@ public final class FederatedNode {
             metrics["val_accuracy"] = report.accuracy
             metrics["val_balanced_accuracy"] = report.balancedAccuracy
         }
+        metrics = metrics.filter { $0.value.isFinite }
         let shown = metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
         log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))")
         return try RoundMessages.payload(RoundMessages.EvalResultHeader(round: header.round, modelVersion: header.modelVersion,
@@ -229,6 +230,7 @@ public final class FederatedNode {
         let (encoded, preClipNorm) = try Self.encodeUpdate(update.delta, plan: plan, feedback: &feedback)
         let metrics = update.received.merging(update.trained) { a, _ in a }.merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
             .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
+            .filter { $0.value.isFinite }   // JSON has no NaN: a metric the node cannot measure (no validation split) is left out
         log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", update.received["global_val_accuracy"] ?? .nan)), "
             + "after local training \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), sent \(encoded.count) bytes")
         return try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
