@@ -19,7 +19,7 @@ enum NodeCommand {
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
             OptionSpec("tls-ca", value: "FILE", help: "CA certificate that signed the coordinator's (PEM)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
-            OptionSpec("test-drop-after", value: "STEP", help: "Testing only: simulate a dropout: close the connection after sending this secure-aggregation step's message (keys, shares, masked-input, unmasking) in --test-drop-round, then reconnect."),
+            OptionSpec("test-drop-after", value: "STEP", help: "Testing only: simulate a dropout: close the connection after sending this secure-aggregation step's message (keys, shares, masked-input, unmasking) in --test-drop-round, stay away 1 s, then reconnect."),
             OptionSpec("test-drop-round", value: "R", help: "Testing only: the round of --test-drop-after (its first attempt).", default: "1"),
             OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only: write every secure-aggregation input vector (fixed point, before masking) to DIR."),
         ])

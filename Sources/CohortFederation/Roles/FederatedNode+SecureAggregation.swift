@@ -106,10 +106,13 @@ extension FederatedNode {
     }
 
     /// `--test-drop-after`: in the first attempt of the given round, drop the connection right
-    /// after `step`'s message went out (the node then reconnects).
+    /// after `step`'s message went out and stay away for a second (a node that reconnected at
+    /// once would replace its old session at the coordinator, which closes the old connection,
+    /// possibly before the message sent on it was read); then reconnect.
     private func dropIfTesting(_ step: SecureAggregationStep, header: RoundMessages.ModelHeader, session: UInt64, conn: FramedConnection) throws {
         guard let drop = config.testDropAfter, drop.step == step, drop.round == header.round, session & 0xFF == 0 else { return }
         conn.close()
+        Thread.sleep(forTimeInterval: 1)
         throw SessionLost(reason: "testing: dropped the connection after sending \(step.rawValue) (--test-drop-after)")
     }
 }
