@@ -214,6 +214,33 @@ final class SecureAggregationProcessTests: XCTestCase {
         XCTAssertLessThan(inputSpread, 0.5, "the inputs use a small part of the range, so uniform masked words are the masks' doing")
     }
 
+    /// Distributed DP across processes: every node adds its noise share before masking, so the
+    /// input a node masks, decoded, is far longer than the clip norm (σC/√t per coordinate over
+    /// 146 coordinates: about 5 here, against C = 1), while the coordinator adds none and
+    /// journals ε after each round as the accountant computes it for (σ, q = 1).
+    func testDistributedDPNodesNoiseTheirInputsAndTheRunIsAccounted() throws {
+        let dir = try setUp("distributed")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try federate(dir, rounds: 2, extra: ["--dp-epsilon", "8", "--dp-clip", "1", "--dp-mode", "distributed", "--secagg-threshold", "3"])
+        XCTAssertEqual(run.status, 0, run.log)
+        XCTAssertEqual(run.records.count, 2, run.log)
+        let sigma = try RDPAccountant.noiseMultiplier(forEpsilon: 8, delta: 1e-5, sampleRate: 1, steps: 2)
+        XCTAssertEqual(run.records.last?.epsilon ?? 0, RDPAccountant.epsilon(sampleRate: 1, noiseMultiplier: sigma, steps: 2, delta: 1e-5), accuracy: 1e-9)
+        XCTAssertTrue(run.log.contains("distributed DP: clip C = 1.0"), run.log)
+        let initial = try CheckpointFile.load(dir.appendingPathComponent("init.ckpt").path)
+        var plan = TrainingPlan()
+        plan.secureAggregation = SecureAggregationPlan(threshold: 3)
+        plan.privacy = PrivacyPlan(clipNorm: 1, noiseMultiplier: sigma, mode: .distributed)
+        let encoding = try SecureUpdateEncoding(plan: plan, architecture: initial.architecture!, participants: 5, threshold: 3)
+        let expectedNoiseNorm = encoding.nodeNoiseStandardDeviation * Double(encoding.length).squareRoot()
+        for id in 1...5 {
+            guard let input = words(dir, "input-s256-n\(id).u32") else { return XCTFail("node \(id) dumped no input") }
+            let norm = encoding.fixedPoint.decode(sum: input).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            XCTAssertGreaterThan(norm, 0.6 * expectedNoiseNorm, "node \(id)'s input carries its noise share (norm \(norm))")
+            XCTAssertLessThan(norm, 1 + 1.4 * expectedNoiseNorm, "and not much more (norm \(norm))")
+        }
+    }
+
     /// Inconsistent settings are refused before anything runs, naming the flag.
     func testSecureAggregationFlagErrorsNameTheFlag() throws {
         let dir = try setUp("flags")
