@@ -114,6 +114,36 @@ final class PrivacyProcessTests: XCTestCase {
         XCTAssertEqual(try Coordinator.loadRoundRecords(outDir: dir.appendingPathComponent("out").path).count, fits)
     }
 
+    /// Record-level DP-SGD (`recordPrivacy` in the plan): every node trains with per-example
+    /// clipping and noise and reports its own guarantee each round. The reported ε is the RDP
+    /// accountant's for the node's q = batch / N, σ and the steps taken so far (one epoch of
+    /// round(N / batch) steps per round), so it grows round by round.
+    func testRecordLevelDPSGDNodesReportTheirOwnEpsilon() throws {
+        let dir = try setUp("dpsgd")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try #"{"batchSize":16,"learningRate":0.05,"recordPrivacy":{"noiseMultiplier":1.1,"clipNorm":1}}"#
+            .write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
+        let run = try federate(dir, rounds: 2, extra: [])
+        XCTAssertEqual(run.status, 0, run.log)
+        XCTAssertEqual(run.records.count, 2, run.log)
+        var previous: [String: Double] = [:]
+        for record in run.records {
+            for (name, m) in record.nodeMetrics {
+                guard let eps = m["record_epsilon"], let q = m["record_sample_rate"], let steps = m["record_steps"], let samples = m["samples"] else {
+                    return XCTFail("\(name) reports no DP-SGD figures: \(m)")
+                }
+                XCTAssertEqual(q, min(1, 16 / samples), accuracy: 1e-12, name)
+                XCTAssertEqual(steps, Double(record.round * max(1, Int((1 / q).rounded()))), name)
+                XCTAssertEqual(m["record_noise_multiplier"], 1.1)
+                XCTAssertEqual(m["record_delta"], 1e-5)
+                XCTAssertEqual(eps, RDPAccountant.epsilon(sampleRate: q, noiseMultiplier: 1.1, steps: Int(steps), delta: 1e-5), accuracy: 1e-9, name)
+                if let before = previous[name] { XCTAssertGreaterThan(eps, before, "\(name): ε grows with every round") }
+                previous[name] = eps
+            }
+        }
+        XCTAssertEqual(previous.count, 3)
+    }
+
     /// Inconsistent settings are refused before anything runs, naming the flag.
     func testPrivacyFlagsWithTopKOrWithoutNoiseAreRefused() throws {
         let dir = try setUp("flags")

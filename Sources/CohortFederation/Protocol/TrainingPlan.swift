@@ -23,11 +23,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     /// Secure aggregation (nil: off): the coordinator learns only the sum of the updates. See
     /// `SecureAggregationPlan` and protocols/secure-aggregation.md.
     public var secureAggregation: SecureAggregationPlan? = nil
+    /// Record-level DP-SGD at every node (nil: off). See `RecordPrivacyPlan`.
+    public var recordPrivacy: RecordPrivacyPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation
+        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -46,6 +48,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         privacy = try c.decodeIfPresent(PrivacyPlan.self, forKey: .privacy)
         secureAggregation = try c.decodeIfPresent(SecureAggregationPlan.self, forKey: .secureAggregation)
+        recordPrivacy = try c.decodeIfPresent(RecordPrivacyPlan.self, forKey: .recordPrivacy)
     }
 
     /// The strategies that may run under `privacy`.
@@ -75,6 +78,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
             }
         }
         if let secureAggregation { try validateSecureAggregation(secureAggregation) }
+        try recordPrivacy?.validate()
     }
 }
 

@@ -46,6 +46,8 @@ public final class FederatedNode {
     private var feedback = ErrorFeedback()
     /// Tensors kept local across rounds (FedBN's BatchNorm tensors).
     private var localState: [String: Tensor] = [:]
+    /// Under `plan.recordPrivacy`: DP-SGD steps taken on this node's examples (this process's runs).
+    var recordAccountant = RDPAccountant()
 
     public init(config: Config) { self.config = config }
 
@@ -162,7 +164,8 @@ public final class FederatedNode {
         let globalAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         for name in keepLocal { if let mine = localState[name] { global[name] = mine } }
         try model.load(global)
-        if !keepLocal.isEmpty && config.train.count > 1 {
+        // Under DP-SGD no statistic is computed from the data: training uses the received ones.
+        if !keepLocal.isEmpty && config.train.count > 1 && header.plan.recordPrivacy == nil {
             // The site's own BatchNorm statistics, re-estimated for the new global weights (the
             // kept ones were measured under last round's weights); FedBN's γ and β stay the site's own.
             AdaBN.adapt(model, inputs: config.train.inputs)
@@ -221,6 +224,9 @@ public final class FederatedNode {
         let received: [String: Double]
         /// Metrics of the trained model: `local_val_accuracy`, `train_loss`.
         let trained: [String: Double]
+        /// Under DP-SGD: the node's record-level guarantee (`record_epsilon`, …), which depends
+        /// only on the settings, not on the data.
+        var accounting: [String: Double] = [:]
     }
 
     /// Trains on one MODEL message and returns the UPDATE payload.
@@ -228,7 +234,8 @@ public final class FederatedNode {
         let update = try trainLocally(header, body: body)
         let plan = header.plan
         let (encoded, preClipNorm) = try Self.encodeUpdate(update.delta, plan: plan, feedback: &feedback)
-        let metrics = update.received.merging(update.trained) { a, _ in a }.merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
+        let metrics = update.received.merging(update.trained) { a, _ in a }.merging(update.accounting) { a, _ in a }
+            .merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
             .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
             .filter { $0.value.isFinite }   // JSON has no NaN: a metric the node cannot measure (no validation split) is left out
         log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", update.received["global_val_accuracy"] ?? .nan)), "
@@ -253,9 +260,15 @@ public final class FederatedNode {
         let trainer = Trainer(model: model, optimizer: optimizer,
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize,
                                                      seed: plan.seed &+ UInt64(header.round) &* 7919, l2sp: prox))
-        let history = try trainer.fit(config.train)
-        // Precise BatchNorm statistics for the trained weights, over this site's training inputs.
-        if config.train.count > 1 { AdaBN.adapt(model, inputs: config.train.inputs) }
+        var accounting: [String: Double] = [:]
+        let trainLoss: Double
+        if let record = plan.recordPrivacy {
+            (trainLoss, accounting) = try trainPrivately(model, optimizer: optimizer, plan: plan, record: record, prox: prox)
+        } else {
+            trainLoss = Double(try trainer.fit(config.train).epochs.last?.trainLoss ?? .nan)
+            // Precise BatchNorm statistics for the trained weights, over this site's training inputs.
+            if config.train.count > 1 { AdaBN.adapt(model, inputs: config.train.inputs) }
+        }
         let local = model.stateDict()
         for name in keepLocal { localState[name] = local.first { $0.name == name }?.value }
         // The trained parameters and the BatchNorm running statistics go back, except what stays
@@ -263,7 +276,7 @@ public final class FederatedNode {
         let trainable = plan.sentTensorNames(of: model)
         let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
-        return LocalUpdate(delta: delta, received: received,
-                           trained: ["local_val_accuracy": localAccuracy, "train_loss": Double(history.epochs.last?.trainLoss ?? .nan)])
+        return LocalUpdate(delta: delta, received: received, trained: ["local_val_accuracy": localAccuracy, "train_loss": trainLoss],
+                           accounting: accounting)
     }
 }
