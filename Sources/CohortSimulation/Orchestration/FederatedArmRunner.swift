@@ -155,6 +155,10 @@ struct FederatedArmRunner {
         }
         let failed = evaluation.failed.isEmpty ? nil : "final evaluation failed at " + evaluation.failed.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
         var description = arm.summary
+        var figures: ArmPrivacy? = nil
+        if let privacy = plan.privacy, let last = records.last, let eps = last.epsilon, let sigma = last.noiseMultiplier {
+            figures = ArmPrivacy(epsilon: eps, delta: privacy.delta, noiseMultiplier: sigma, clipNorm: privacy.clipNorm, mode: privacy.mode.rawValue)
+        }
         if let privacy = plan.privacy {
             let eps = records.last?.epsilon ?? 0
             description += "; " + Self.privacySummary(epsilon: eps, delta: privacy.delta, rounds: records.count)
@@ -164,6 +168,6 @@ struct FederatedArmRunner {
         }
         return ArmResult(name: arm.rawValue, description: description, federated: true, perSite: perSite, rounds: rounds,
                          bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },
-                         wallSeconds: seconds, failed: failed)
+                         wallSeconds: seconds, failed: failed, privacy: figures)
     }
 }

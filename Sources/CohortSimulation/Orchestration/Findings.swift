@@ -42,8 +42,7 @@ enum Findings {
         }
         for dpArm in [SimulationArm.fedavgDP, .fedavgSecaggDP] {
             guard let dp = arm(dpArm) else { continue }
-            // The runner appends "ε = X at δ = D after R rounds (…)" to the arm's description.
-            let privacy = dp.description.components(separatedBy: "; ").last { $0.hasPrefix("ε = ") }?.components(separatedBy: " (").first ?? "ε not recorded"
+            let privacy = dp.privacy.map { FederatedArmRunner.privacySummary(epsilon: $0.epsilon, delta: $0.delta, rounds: dp.rounds.count) } ?? "ε not recorded"
             notes.append("\(dp.name): \(privacy), accuracy \(pct(dp.meanAccuracy)) vs fedavg " + (arm(.fedavg).map { pct($0.meanAccuracy) } ?? "not run")
                          + (arm(.sourceOnly).map { ", source-only \(pct($0.meanAccuracy))" } ?? "") + ".")
         }
