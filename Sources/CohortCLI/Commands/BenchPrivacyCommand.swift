@@ -95,10 +95,10 @@ enum BenchPrivacyCommand {
         }
         if let dp = o.differentialPrivacy {
             lines.append("")
-            lines.append("simulation (\(dp.kind), \(dp.sites) sites, \(dp.rounds) rounds\(dp.quick ? ", quick" : "")): arm, mean accuracy, cost vs fedavg, ε at δ")
+            lines.append("simulation (\(dp.kind), \(dp.sites) sites, \(dp.rounds) rounds\(dp.quick ? ", quick" : "")): arm, mean accuracy, points vs fedavg, ε at δ")
             for a in dp.arms {
                 lines.append(a.arm.padding(toLength: 18, withPad: " ", startingAt: 0)
-                             + String(format: "%6.1f%%  %+6.1f  ", a.meanAccuracy * 100, -(a.accuracyCostVsFedAvg ?? .nan) * 100)
+                             + String(format: "%6.1f%%  %+6.1f  ", a.meanAccuracy * 100, -(a.accuracyCostVsFedAvg ?? .nan) * 100 + 0)
                              + (a.privacy.map { String(format: "ε = %.3g at δ = %g (σ = %.3g, C = %g, %@)", $0.epsilon, $0.delta, $0.noiseMultiplier, $0.clipNorm, $0.mode) } ?? "-"))
             }
         }
