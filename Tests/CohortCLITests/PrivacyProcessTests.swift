@@ -148,15 +148,10 @@ final class PrivacyProcessTests: XCTestCase {
     func testPrivacyFlagsWithTopKOrWithoutNoiseAreRefused() throws {
         let dir = try setUp("flags")
         defer { try? FileManager.default.removeItem(at: dir) }
-        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
         for (plan, flags, expected) in [("topk.json", ["--dp-epsilon", "8"], "--dp-* cannot be combined with the plan's top-k codec"),
                                         ("plan.json", ["--dp-clip", "1"], "needs --dp-epsilon"),
                                         ("plan.json", ["--dp-epsilon", "8", "--dp-delta", "1"], "--dp-delta must be in (0, 1)")] {
-            let logURL = dir.appendingPathComponent("refused.log")
-            let c = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p(plan), "--secrets", p("secrets.txt"),
-                                "--listen", "127.0.0.1:0", "--out", p("never"), "--insecure"] + flags, stderr: logURL)
-            let status = ProcessHarness.wait(c, seconds: 30)
-            let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            let (status, log) = try ProcessHarness.refusedCoordinator(in: dir, plan: plan, flags: flags)
             XCTAssertEqual(status, 2, log)
             XCTAssertTrue(log.contains(expected), log)
         }

@@ -245,7 +245,6 @@ final class SecureAggregationProcessTests: XCTestCase {
     func testSecureAggregationFlagErrorsNameTheFlag() throws {
         let dir = try setUp("flags")
         defer { try? FileManager.default.removeItem(at: dir) }
-        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
         try #"{"codec":{"topKFraction":0.1,"quantization":{"none":{}}}}"#.write(to: dir.appendingPathComponent("topk.json"), atomically: true, encoding: .utf8)
         try #"{"strategy":"median"}"#.write(to: dir.appendingPathComponent("median.json"), atomically: true, encoding: .utf8)
         for (plan, flags, expected) in [
@@ -255,11 +254,7 @@ final class SecureAggregationProcessTests: XCTestCase {
             ("median.json", ["--secure-aggregation"], "secureAggregation needs strategy fedavg, fedprox or fedbn"),
             ("plan.json", ["--secure-aggregation", "--dp-noise", "1", "--dp-mode", "sideways"], "--dp-mode must be central or distributed"),
         ] {
-            let logURL = dir.appendingPathComponent("refused.log")
-            let c = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p(plan), "--secrets", p("secrets.txt"),
-                                               "--listen", "127.0.0.1:0", "--out", p("never"), "--insecure"] + flags, stderr: logURL)
-            let status = ProcessHarness.wait(c, seconds: 30)
-            let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            let (status, log) = try ProcessHarness.refusedCoordinator(in: dir, plan: plan, flags: flags)
             XCTAssertEqual(status, 2, log)
             XCTAssertTrue(log.contains(expected), "\(flags): \(log)")
         }
