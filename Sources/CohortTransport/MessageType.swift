@@ -3,6 +3,10 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case hello = 1, challenge = 2, auth = 3, welcome = 4
     case model = 5, update = 6, evaluate = 7, evalResult = 8
     case heartbeat = 9, error = 10, bye = 11
+    /// Secure aggregation (protocols/secure-aggregation.md): node keys, the roster, share
+    /// bundles, their routing, the masked input, the survivors, the unmasking shares, an abort.
+    case secaggKeys = 12, secaggRoster = 13, secaggShares = 14, secaggBundles = 15
+    case secaggMasked = 16, secaggSurvivors = 17, secaggUnmask = 18, secaggAbort = 19
 }
 
 /// Protocol versions this build speaks, newest last.

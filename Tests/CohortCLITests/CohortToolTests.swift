@@ -61,6 +61,31 @@ final class CohortToolTests: XCTestCase {
         XCTAssertGreaterThan(median ?? 0, 0)
     }
 
+    /// `bench privacy` on a tiny model: every configuration is reported, secure aggregation
+    /// costs the nodes and the coordinator more CPU and a little more upload than plain FedAvg,
+    /// and a bad list is a usage error naming the flag.
+    func testBenchPrivacyRunsAndPrintsJSON() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        let r = try run(["bench", "privacy", "--nodes", "3,5", "--params", "20000", "--dropouts", "0,1", "--repeats", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let cases = (json?["secureAggregation"] as? [String: Any])?["cases"] as? [[String: Any]] ?? []
+        XCTAssertEqual(cases.map { [$0["nodes"] as? Int ?? 0, $0["dropouts"] as? Int ?? 0] }, [[3, 0], [5, 0], [3, 1], [5, 1]])
+        for c in cases {
+            let plain = c["plain"] as? [String: Any] ?? [:], secure = c["secure"] as? [String: Any] ?? [:]
+            XCTAssertGreaterThan(secure["bytesUpPerNode"] as? Int ?? 0, plain["bytesUpPerNode"] as? Int ?? .max, "\(c)")
+            XCTAssertGreaterThan(secure["coordinatorCPUSeconds"] as? Double ?? 0, 0)
+            XCTAssertGreaterThan(c["nodeCPURatio"] as? Double ?? 0, 1, "\(c)")
+        }
+        XCTAssertNil(json?["differentialPrivacy"] as? [String: Any], "no simulation was given")
+        let bad = try run(["bench", "privacy", "--nodes", "3,x"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.err.contains("--nodes must be comma-separated integers"), bad.err)
+        let tooMany = try run(["bench", "privacy", "--nodes", "4", "--dropouts", "2"])
+        XCTAssertEqual(tooMany.status, 2)
+        XCTAssertTrue(tooMany.err.contains("--dropouts 2 leaves fewer than the threshold"), tooMany.err)
+    }
+
     func testImportThenExportReproducesTheSafetensorsTensors() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
         // The fixture lives in the checkpoint tests; find it from this source file's location.

@@ -32,7 +32,8 @@ final class PrivacyProcessTests: XCTestCase {
                                       "--wait", "30", "--out", p(out), "--insecure"] + extra, stderr: logURL)
         let nodes = try (0..<3).map { s in
             try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
-                        "--data", p("site\(s).csv"), "--insecure"], stderr: dir.appendingPathComponent("\(out)-node\(s).log"))
+                        "--data", p("site\(s).csv"), "--insecure"] + (s == 2 ? ["--val-fraction", "0"] : []),   // no validation split: no NaN metric in JSON
+                        stderr: dir.appendingPathComponent("\(out)-node\(s).log"))
         }
         let status = ProcessHarness.wait(coordinator, seconds: 90)
         for (s, n) in nodes.enumerated() {
@@ -113,19 +114,44 @@ final class PrivacyProcessTests: XCTestCase {
         XCTAssertEqual(try Coordinator.loadRoundRecords(outDir: dir.appendingPathComponent("out").path).count, fits)
     }
 
+    /// Record-level DP-SGD (`recordPrivacy` in the plan): every node trains with per-example
+    /// clipping and noise and reports its own guarantee each round. The reported ε is the RDP
+    /// accountant's for the node's q = batch / N, σ and the steps taken so far (one epoch of
+    /// round(N / batch) steps per round), so it grows round by round.
+    func testRecordLevelDPSGDNodesReportTheirOwnEpsilon() throws {
+        let dir = try setUp("dpsgd")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try #"{"batchSize":16,"learningRate":0.05,"recordPrivacy":{"noiseMultiplier":1.1,"clipNorm":1}}"#
+            .write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
+        let run = try federate(dir, rounds: 2, extra: [])
+        XCTAssertEqual(run.status, 0, run.log)
+        XCTAssertEqual(run.records.count, 2, run.log)
+        var previous: [String: Double] = [:]
+        for record in run.records {
+            for (name, m) in record.nodeMetrics {
+                guard let eps = m["record_epsilon"], let q = m["record_sample_rate"], let steps = m["record_steps"], let samples = m["samples"] else {
+                    return XCTFail("\(name) reports no DP-SGD figures: \(m)")
+                }
+                XCTAssertEqual(q, min(1, 16 / samples), accuracy: 1e-12, name)
+                XCTAssertEqual(steps, Double(record.round * max(1, Int((1 / q).rounded()))), name)
+                XCTAssertEqual(m["record_noise_multiplier"], 1.1)
+                XCTAssertEqual(m["record_delta"], 1e-5)
+                XCTAssertEqual(eps, RDPAccountant.epsilon(sampleRate: q, noiseMultiplier: 1.1, steps: Int(steps), delta: 1e-5), accuracy: 1e-9, name)
+                if let before = previous[name] { XCTAssertGreaterThan(eps, before, "\(name): ε grows with every round") }
+                previous[name] = eps
+            }
+        }
+        XCTAssertEqual(previous.count, 3)
+    }
+
     /// Inconsistent settings are refused before anything runs, naming the flag.
     func testPrivacyFlagsWithTopKOrWithoutNoiseAreRefused() throws {
         let dir = try setUp("flags")
         defer { try? FileManager.default.removeItem(at: dir) }
-        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
         for (plan, flags, expected) in [("topk.json", ["--dp-epsilon", "8"], "--dp-* cannot be combined with the plan's top-k codec"),
                                         ("plan.json", ["--dp-clip", "1"], "needs --dp-epsilon"),
                                         ("plan.json", ["--dp-epsilon", "8", "--dp-delta", "1"], "--dp-delta must be in (0, 1)")] {
-            let logURL = dir.appendingPathComponent("refused.log")
-            let c = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p(plan), "--secrets", p("secrets.txt"),
-                                "--listen", "127.0.0.1:0", "--out", p("never"), "--insecure"] + flags, stderr: logURL)
-            let status = ProcessHarness.wait(c, seconds: 30)
-            let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            let (status, log) = try ProcessHarness.refusedCoordinator(in: dir, plan: plan, flags: flags)
             XCTAssertEqual(status, 2, log)
             XCTAssertTrue(log.contains(expected), log)
         }

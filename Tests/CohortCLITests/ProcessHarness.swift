@@ -23,6 +23,17 @@ enum ProcessHarness {
         return p.terminationStatus
     }
 
+    /// Runs a coordinator in `dir` (its `init.ckpt`, `secrets.txt` and the given plan file) with
+    /// `flags` that should be refused before it listens; returns its status and log.
+    static func refusedCoordinator(in dir: URL, plan: String, flags: [String]) throws -> (status: Int32?, log: String) {
+        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let logURL = dir.appendingPathComponent("refused.log")
+        let c = try launch(["coordinator", "--model", p("init.ckpt"), "--plan", p(plan), "--secrets", p("secrets.txt"),
+                            "--listen", "127.0.0.1:0", "--out", p("never"), "--insecure"] + flags, stderr: logURL)
+        let status = wait(c, seconds: 30)
+        return (status, (try? String(contentsOf: logURL, encoding: .utf8)) ?? "")
+    }
+
     /// A loopback port that was free a moment ago.
     static func freePort() throws -> UInt16 {
         let l = try TCPListener(host: "127.0.0.1", port: 0)

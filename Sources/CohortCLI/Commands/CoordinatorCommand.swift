@@ -19,7 +19,16 @@ enum CoordinatorCommand {
         the coordinator averages with equal weights over the sampled nodes and adds N(0, (σC)²) to the sum. \
         With --dp-epsilon and no --dp-noise, σ is chosen so the planned --rounds fit the budget; with both, \
         the run stops (exit status 0) before a round that would exceed the budget. ε after each round is \
-        logged and written to rounds.jsonl. Not compatible with top-k codecs or robust/server-optimizer strategies.
+        logged and written to rounds.jsonl. Not compatible with top-k codecs or robust/server-optimizer strategies. \
+        --dp-mode distributed (with --secure-aggregation) has every node add its share of the noise instead, \
+        so the coordinator never sees an un-noised sum.
+
+        Secure aggregation (protocols/secure-aggregation.md): --secure-aggregation (or the plan's \
+        secureAggregation section) masks every update so the coordinator learns only their sum; nodes clip \
+        their update to --secagg-clip (or --dp-clip under DP) and encode it in fixed point. A round survives \
+        nodes dropping out as long as --secagg-threshold of them remain (default: a majority); with fewer it \
+        is abandoned, nothing is unmasked, and it is retried. Needs strategy fedavg, fedprox or fedbn and the \
+        default codec (no top-k, quantisation or zlib).
         """,
         options: [
             OptionSpec("model", value: "FILE", help: "Initial checkpoint (with architecture); not needed with --resume."),
@@ -40,6 +49,11 @@ enum CoordinatorCommand {
             OptionSpec("dp-delta", value: "D", help: "δ of the (ε, δ) guarantee (plan default 1e-5)."),
             OptionSpec("dp-clip", value: "C", help: "L2 norm every node's whole update is clipped to (plan default 1)."),
             OptionSpec("dp-noise", value: "SIGMA", help: "Noise multiplier σ: noise σ·C on the sum of clipped updates."),
+            OptionSpec("dp-mode", value: "MODE", help: "central (the coordinator adds the noise) or distributed (every node adds its share; needs --secure-aggregation)."),
+            .flag("secure-aggregation", help: "Mask every update (Bonawitz et al. 2017): the coordinator learns only their sum."),
+            OptionSpec("secagg-threshold", value: "T", help: "Secure aggregation: nodes that must remain at every step (default: a majority of the round's)."),
+            OptionSpec("secagg-clip", value: "C", help: "Secure aggregation without DP: L2 norm updates are clipped to before fixed-point encoding (plan default 10)."),
+            OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only: write every masked vector received and every unmasked sum to DIR."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
             .flag("no-final-evaluation", help: "Skip sending the final model to the nodes for evaluation (EVALUATE)."),
             .flag("resume", help: "Continue the run journaled in --out after its last completed round."),
@@ -69,7 +83,9 @@ enum CoordinatorCommand {
                 throw CommandError("\(planPath): not a training plan: \(error)")
             }
         }
+        try applySecureAggregationFlags(command, to: &config.plan)
         try applyPrivacyFlags(command, to: &config.plan)
+        if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
         var initial: Checkpoint
         var completed: [Coordinator.RoundRecord] = []
         if command.flag("resume") {
@@ -90,7 +106,7 @@ enum CoordinatorCommand {
 
     /// Sets or overrides the plan's privacy section from the --dp-* flags; errors name the flag.
     static func applyPrivacyFlags(_ command: ParsedCommand, to plan: inout TrainingPlan) throws {
-        let flags = ["dp-epsilon", "dp-delta", "dp-clip", "dp-noise"]
+        let flags = ["dp-epsilon", "dp-delta", "dp-clip", "dp-noise", "dp-mode"]
         guard flags.contains(where: command.isSet) else { return }
         var privacy = plan.privacy ?? PrivacyPlan()
         if command.isSet("dp-epsilon") { privacy.targetEpsilon = try command.double("dp-epsilon", range: 1e-6...1e6) }
@@ -101,6 +117,16 @@ enum CoordinatorCommand {
         }
         if command.isSet("dp-clip") { privacy.clipNorm = try command.double("dp-clip", range: 1e-9...1e9) }
         if command.isSet("dp-noise") { privacy.noiseMultiplier = try command.double("dp-noise", range: 1e-6...1e6) }
+        if command.isSet("dp-mode") {
+            let text = try command.string("dp-mode")
+            guard let mode = PrivacyPlan.Mode(rawValue: text) else {
+                throw UsageError(context: command.context, problem: "--dp-mode must be central or distributed, got '\(text)'")
+            }
+            guard mode == .central || plan.secureAggregation != nil else {
+                throw UsageError(context: command.context, problem: "--dp-mode distributed needs --secure-aggregation (or the plan's secureAggregation section)")
+            }
+            privacy.mode = mode
+        }
         guard privacy.noiseMultiplier != nil || privacy.targetEpsilon != nil else {
             throw UsageError(context: command.context, problem: "differential privacy needs --dp-epsilon (σ chosen for the budget) or --dp-noise (σ given)")
         }
@@ -114,6 +140,21 @@ enum CoordinatorCommand {
         }
         plan.privacy = privacy
         do { try plan.validate() } catch { throw UsageError(context: command.context, problem: "--dp-*: \(error)") }
+    }
+
+    /// Sets or overrides the plan's secureAggregation section from --secure-aggregation and
+    /// --secagg-*; errors name the flag.
+    static func applySecureAggregationFlags(_ command: ParsedCommand, to plan: inout TrainingPlan) throws {
+        let flags = ["secagg-threshold", "secagg-clip"]
+        guard command.flag("secure-aggregation") || flags.contains(where: command.isSet) else { return }
+        guard command.flag("secure-aggregation") || plan.secureAggregation != nil else {
+            throw UsageError(context: command.context, problem: "--secagg-threshold and --secagg-clip need --secure-aggregation (or the plan's secureAggregation section)")
+        }
+        var secure = plan.secureAggregation ?? SecureAggregationPlan()
+        if command.isSet("secagg-threshold") { secure.threshold = try command.int("secagg-threshold", range: 2...100_000) }
+        if command.isSet("secagg-clip") { secure.clipNorm = try command.double("secagg-clip", range: 1e-9...1e9) }
+        plan.secureAggregation = secure
+        do { try plan.validate() } catch { throw UsageError(context: command.context, problem: "--secure-aggregation: \(error)") }
     }
 
     static func tlsServer(_ command: ParsedCommand) throws -> TLSContext? {

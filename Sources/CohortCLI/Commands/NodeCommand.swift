@@ -19,6 +19,9 @@ enum NodeCommand {
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
             OptionSpec("tls-ca", value: "FILE", help: "CA certificate that signed the coordinator's (PEM)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
+            OptionSpec("test-drop-after", value: "STEP", help: "Testing only: simulate a dropout: close the connection after sending this secure-aggregation step's message (keys, shares, masked-input, unmasking) in --test-drop-round, stay away 1 s, then reconnect."),
+            OptionSpec("test-drop-round", value: "R", help: "Testing only: the round of --test-drop-after (its first attempt).", default: "1"),
+            OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only: write every secure-aggregation input vector (fixed point, before masking) to DIR."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
@@ -45,6 +48,14 @@ enum NodeCommand {
         }
         var config = FederatedNode.Config(host: host, port: port, name: try command.string("name"), secret: secret, tls: tls,
                                           train: train, validation: validation)
+        if command.isSet("test-drop-after") {
+            let text = try command.string("test-drop-after")
+            guard let step = SecureAggregationStep(rawValue: text) else {
+                throw UsageError(context: command.context, problem: "--test-drop-after must be one of \(SecureAggregationStep.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+            }
+            config.testDropAfter = (step, try command.int("test-drop-round", range: 1...1_000_000))
+        }
+        if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
         if command.isSet("test") { config.test = try SiteData.load(path: try command.string("test"), label: label, classes: dataset.classes).labelled }
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }

@@ -11,14 +11,15 @@ enum SimulateCommand {
         (federated arms as a coordinator and one node process per hospital on loopback); and writes \
         OUT/report.html, OUT/metrics.json and OUT/rounds.csv. Arms: \(SimulationArm.allCases.map(\.rawValue).joined(separator: ", ")). \
         A --config JSON file may hold any setting (kind, sites, rounds, arms, seed, quick, out, localEpochs, \
-        learningRate, ...); flags override it.
+        learningRate, ...); flags override it. The privacy arms use dpEpsilon (default 10, at dpDelta 1e-5), \
+        dpClipNorm (0.3) and dpTrainablePrefixes (["head"]; [] trains everything); their ε is in the report.
         """,
         options: [
             OptionSpec("config", value: "FILE", help: "JSON file with settings (flags override it)."),
             OptionSpec("kind", value: "KIND", help: "imaging (32×32 scans, CNN) or tabular (clinical CSV, MLP).", default: "imaging"),
             OptionSpec("sites", value: "N", help: "Number of hospitals.", default: "5"),
             OptionSpec("rounds", value: "R", help: "Federated rounds (default 10; 5 with --quick)."),
-            OptionSpec("arms", value: "A,B,...", help: "Arms to run, comma-separated (default: all but fedavg-dp)."),
+            OptionSpec("arms", value: "A,B,...", help: "Arms to run, comma-separated (default: all but the privacy arms fedavg-dp, fedavg-secagg, fedavg-secagg-dp)."),
             OptionSpec("seed", value: "S", help: "Seed for data, initialisation and sampling.", default: "1"),
             OptionSpec("out", value: "DIR", help: "Output folder.", default: "runs/simulate"),
             OptionSpec("cache", value: "DIR", help: "Where pre-trained source models are cached.", default: "runs/cache"),

@@ -5,6 +5,16 @@
 /// of standard deviation `noiseMultiplier · clipNorm` to the sum, and accounts the run with
 /// `RDPAccountant` at `delta`. See protocols/privacy.md.
 public struct PrivacyPlan: Codable, Equatable, Sendable {
+    /// Who adds the Gaussian noise.
+    public enum Mode: String, Codable, Sendable {
+        /// The coordinator adds N(0, (σC)²) to the sum: private against everyone who sees the
+        /// models, not against the coordinator.
+        case central
+        /// Every node adds its share to its own clipped update before secure aggregation, so the
+        /// coordinator only ever sees the noised sum. Needs `secureAggregation`.
+        case distributed
+    }
+
     /// C: every node's update (all tensors it sends, together) is clipped to this L2 norm.
     public var clipNorm: Double = 1
     /// σ: noise standard deviation on the sum divided by C. When nil, the coordinator chooses it
@@ -14,15 +24,18 @@ public struct PrivacyPlan: Codable, Equatable, Sendable {
     public var delta: Double = 1e-5
     /// The ε budget: the coordinator will not start a round that would take ε above it.
     public var targetEpsilon: Double? = nil
+    /// Central (default) or distributed noise.
+    public var mode: Mode = .central
 
-    public init(clipNorm: Double = 1, noiseMultiplier: Double? = nil, delta: Double = 1e-5, targetEpsilon: Double? = nil) {
+    public init(clipNorm: Double = 1, noiseMultiplier: Double? = nil, delta: Double = 1e-5, targetEpsilon: Double? = nil, mode: Mode = .central) {
         self.clipNorm = clipNorm
         self.noiseMultiplier = noiseMultiplier
         self.delta = delta
         self.targetEpsilon = targetEpsilon
+        self.mode = mode
     }
 
-    private enum CodingKeys: String, CodingKey { case clipNorm, noiseMultiplier, delta, targetEpsilon }
+    private enum CodingKeys: String, CodingKey { case clipNorm, noiseMultiplier, delta, targetEpsilon, mode }
 
     /// Decodes a privacy section; a field left out keeps its default.
     public init(from decoder: Decoder) throws {
@@ -32,6 +45,12 @@ public struct PrivacyPlan: Codable, Equatable, Sendable {
         noiseMultiplier = try c.decodeIfPresent(Double.self, forKey: .noiseMultiplier)
         delta = try c.decodeIfPresent(Double.self, forKey: .delta) ?? d.delta
         targetEpsilon = try c.decodeIfPresent(Double.self, forKey: .targetEpsilon)
+        if let text = try c.decodeIfPresent(String.self, forKey: .mode) {
+            guard let m = Mode(rawValue: text) else {
+                throw AggregationError("plan: privacy.mode must be central or distributed, got '\(text)'")
+            }
+            mode = m
+        }
     }
 
     /// Checks the section on its own; errors name the field (as `privacy.<field>`).

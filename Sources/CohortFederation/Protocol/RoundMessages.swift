@@ -16,6 +16,14 @@ public enum RoundMessages {
         public var modelVersion: Int
         public var plan: TrainingPlan
         public var architecture: ModelSpec
+        /// Under `plan.secureAggregation`: this node's part in the round (absent otherwise).
+        public var secureAggregation: SecureAggregationMessages.Assignment? = nil
+
+        public init(round: Int, modelVersion: Int, plan: TrainingPlan, architecture: ModelSpec,
+                    secureAggregation: SecureAggregationMessages.Assignment? = nil) {
+            self.round = round; self.modelVersion = modelVersion; self.plan = plan
+            self.architecture = architecture; self.secureAggregation = secureAggregation
+        }
     }
 
     /// UPDATE header: which round and model it answers, the node's sample count and metrics.
@@ -24,6 +32,10 @@ public enum RoundMessages {
         public var modelVersion: Int
         public var samples: Int
         public var metrics: [String: Double]
+
+        public init(round: Int, modelVersion: Int, samples: Int, metrics: [String: Double]) {
+            self.round = round; self.modelVersion = modelVersion; self.samples = samples; self.metrics = metrics
+        }
     }
 
     /// EVAL_RESULT header: the node's metrics for the model of an EVALUATE message (no body).

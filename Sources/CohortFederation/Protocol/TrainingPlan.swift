@@ -20,11 +20,16 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     public var seed: UInt64 = 0
     /// Central user-level DP-FedAvg (nil: off). See `PrivacyPlan` and protocols/privacy.md.
     public var privacy: PrivacyPlan? = nil
+    /// Secure aggregation (nil: off): the coordinator learns only the sum of the updates. See
+    /// `SecureAggregationPlan` and protocols/secure-aggregation.md.
+    public var secureAggregation: SecureAggregationPlan? = nil
+    /// Record-level DP-SGD at every node (nil: off). See `RecordPrivacyPlan`.
+    public var recordPrivacy: RecordPrivacyPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy
+        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -42,6 +47,8 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         codec = try c.decodeIfPresent(DeltaCodecConfig.self, forKey: .codec) ?? d.codec
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         privacy = try c.decodeIfPresent(PrivacyPlan.self, forKey: .privacy)
+        secureAggregation = try c.decodeIfPresent(SecureAggregationPlan.self, forKey: .secureAggregation)
+        recordPrivacy = try c.decodeIfPresent(RecordPrivacyPlan.self, forKey: .recordPrivacy)
     }
 
     /// The strategies that may run under `privacy`.
@@ -66,6 +73,34 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
             }
             // Top-k with error feedback carries unsent (unclipped) mass into later rounds.
             guard codec.topKFraction == nil else { throw fail("privacy cannot be combined with codec.topKFraction (top-k sparsification)") }
+            guard privacy.mode == .central || secureAggregation != nil else {
+                throw fail("privacy.mode distributed needs secureAggregation (without it the coordinator sees each node's noised update)")
+            }
+        }
+        if let secureAggregation { try validateSecureAggregation(secureAggregation) }
+        try recordPrivacy?.validate()
+    }
+}
+
+extension TrainingPlan {
+    /// The strategies that may run under `secureAggregation`: the coordinator sees only the sum.
+    public static let secureAggregationStrategies = ["fedavg", "fedprox", "fedbn"]
+
+    /// Secure aggregation sends one dense fixed-point vector per node, which the codec cannot
+    /// shrink: top-k would give every node a different index set (masks only cancel over the
+    /// same coordinates), and float16/int8/zlib are replaced by the fixed point (masked words are
+    /// uniform, so zlib gains nothing).
+    func validateSecureAggregation(_ s: SecureAggregationPlan) throws {
+        func fail(_ text: String) -> AggregationError { AggregationError("plan: \(text)") }
+        try s.validate()
+        guard Self.secureAggregationStrategies.contains(strategy) else {
+            throw fail("secureAggregation needs strategy fedavg, fedprox or fedbn (the coordinator sees only the sum of the updates), got '\(strategy)'")
+        }
+        guard codec.topKFraction == nil else {
+            throw fail("secureAggregation cannot be combined with codec.topKFraction: every node would send a different index set, and masks cancel only over the same coordinates")
+        }
+        guard codec.quantization == .none, codec.zlibLevel == nil else {
+            throw fail("secureAggregation replaces codec.quantization and codec.zlibLevel with its fixed-point encoding; leave them out")
         }
     }
 }

@@ -36,6 +36,9 @@ public final class Coordinator: @unchecked Sendable {
         /// When set, the port actually listened on is written to this file (atomically) once the
         /// coordinator accepts connections, so launchers can use port 0.
         public var portFile: String?
+        /// Testing only: under secure aggregation, write every masked vector received and every
+        /// unmasked sum to this folder (`masked-s<session>-n<node>.u32`, `sum-s<session>.u32`).
+        public var secureAggregationDump: String?
         public init(outDir: String) { self.outDir = outDir }
     }
 
@@ -61,6 +64,8 @@ public final class Coordinator: @unchecked Sendable {
         public var noiseMultiplier: Double?
         /// Under `plan.privacy`: the sampling rate q this round was accounted with (1: see protocols/privacy.md).
         public var sampleRate: Double?
+        /// Under `plan.secureAggregation`: the round's threshold t (`accepted` are the survivors whose inputs were summed).
+        public var secureAggregationThreshold: Int?
     }
 
     /// What one round has collected so far; touched only under `lock`.
@@ -85,7 +90,7 @@ public final class Coordinator: @unchecked Sendable {
     public let plan: TrainingPlan
     private let strategy: AggregationStrategy
     /// Under privacy: the accountant, stepped once per completed round.
-    public private(set) var accountant = RDPAccountant()
+    public internal(set) var accountant = RDPAccountant()
     /// The sampling rate every private round is accounted with. Nodes are sampled as a fixed
     /// fraction without replacement and the participants are journaled, so amplification by
     /// Poisson subsampling does not apply: the conservative q = 1.
@@ -95,8 +100,8 @@ public final class Coordinator: @unchecked Sendable {
     var sessions: [String: Session] = [:]
     private var stopped = false
     private(set) var architecture: ModelSpec
-    private(set) var global: [(name: String, value: Tensor)]
-    private(set) var version = 0
+    var global: [(name: String, value: Tensor)]
+    var version = 0
     private(set) var log: @Sendable (String) -> Void = { _ in }
 
     /// The port actually listened on (useful with port 0).
@@ -118,7 +123,7 @@ public final class Coordinator: @unchecked Sendable {
                                                                             sampleRate: Self.privacySampleRate, steps: config.rounds)
             }
             plan.privacy = privacy
-            let localNames = plan.strategy == "fedbn" ? FedBN.batchNormNames(of: try Sequential(spec: arch, seed: 0)) : []
+            let localNames = plan.localTensorNames(of: try Sequential(spec: arch, seed: 0))
             // Under privacy the coordinator aggregates by DP-FedAvg whatever strategy it was handed.
             self.strategy = DPFedAvg(clipNorm: privacy.clipNorm, noiseMultiplier: privacy.noiseMultiplier!, localNames: localNames)
             for r in completed {
@@ -187,7 +192,7 @@ public final class Coordinator: @unchecked Sendable {
         var failures = 0
         let quorum = config.quorum ?? config.minNodes
         if let privacy = plan.privacy {
-            log("coordinator: central DP: clip C = \(privacy.clipNorm), noise σ = \(Self.format(privacy.noiseMultiplier!)), δ = \(privacy.delta)"
+            log("coordinator: \(privacy.mode.rawValue) DP: clip C = \(privacy.clipNorm), noise σ = \(Self.format(privacy.noiseMultiplier!)), δ = \(privacy.delta)"
                 + (privacy.targetEpsilon.map { ", budget ε = \($0)" } ?? "") + ", q = \(Self.privacySampleRate)"
                 + (completed.isEmpty ? "" : ", ε spent so far \(Self.format(accountant.epsilon(delta: privacy.delta)))"))
         }
@@ -204,15 +209,15 @@ public final class Coordinator: @unchecked Sendable {
             // The first round waits for --min-nodes; later ones go ahead with a quorum, so a
             // node that died does not stall the federation.
             try waitForNodes(round == completed.count + 1 ? config.minNodes : quorum)
-            if let record = try runRound(round) {
+            if let record = try (plan.secureAggregation == nil ? runRound(round) : runSecureRound(round, attempt: failures)) {
                 records.append(record)
                 try journal(records)
                 round += 1
                 failures = 0
             } else {
                 failures += 1
-                guard failures < 3 else { throw AggregationError("round \(round) missed its quorum 3 times in a row") }
-                log("coordinator: round \(round) missed its quorum; retrying")
+                guard failures < 3 else { throw AggregationError("round \(round) failed 3 times in a row (quorum or secure aggregation threshold not reached)") }
+                log("coordinator: round \(round) not completed; retrying")
             }
         }
         if config.finalEvaluation { try evaluateFinalModel(round: round - 1) }
@@ -364,15 +369,7 @@ public final class Coordinator: @unchecked Sendable {
                                  globalValidationAccuracy: total > 0 ? weighted / total : nil, nodeMetrics: metricsNow,
                                  bytesDown: payload.count * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start),
                                  finishedAt: Date().timeIntervalSince1970)
-        var privacyNote = ""
-        if let privacy = plan.privacy {
-            accountant.step(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: Self.privacySampleRate)
-            record.noiseMultiplier = privacy.noiseMultiplier
-            record.sampleRate = Self.privacySampleRate
-            record.delta = privacy.delta
-            record.epsilon = accountant.epsilon(delta: privacy.delta)
-            privacyNote = ", ε = \(Self.format(record.epsilon!)) at δ = \(privacy.delta)" + (privacy.targetEpsilon.map { " (budget \($0))" } ?? "")
-        }
+        let privacyNote = accountPrivacy(&record)
         log("coordinator: round \(round) done: \(acceptedNow.count)/\(participants.count) updates, global val acc "
             + (record.globalValidationAccuracy.map { String(format: "%.3f", $0) } ?? "n/a")
             + ", \(record.bytesUp) bytes up, \(record.bytesDown) down, \(String(format: "%.2f", record.seconds)) s" + privacyNote)
@@ -383,7 +380,7 @@ public final class Coordinator: @unchecked Sendable {
 
     /// `fraction` of the connected nodes (never fewer than the quorum), chosen by a generator
     /// seeded with the plan's seed and the round, in name order.
-    private func sample(_ connected: [Session], round: Int) -> [Session] {
+    func sample(_ connected: [Session], round: Int) -> [Session] {
         guard config.fraction < 1 else { return connected }
         let quorum = config.quorum ?? config.minNodes
         let count = min(connected.count, max(quorum, Int((config.fraction * Double(connected.count)).rounded(.up))))

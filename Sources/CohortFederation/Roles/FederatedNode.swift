@@ -29,6 +29,12 @@ public final class FederatedNode {
         /// Longest silence from the coordinator (which sends heartbeats every few seconds) and
         /// the deadline for one frame.
         public var timeout: Double = 120
+        /// Testing only: write every secure-aggregation input vector (fixed-point words, before
+        /// masking) to this folder (`input-s<session>-n<node>.u32`).
+        public var secureAggregationDump: String?
+        /// Testing only: drop the connection right after sending this secure-aggregation step's
+        /// message in the first attempt of this round, then reconnect (a simulated dropout).
+        public var testDropAfter: (step: SecureAggregationStep, round: Int)?
         public init(host: String, port: UInt16, name: String, secret: [UInt8], tls: TLSContext?, train: LabelledData, validation: LabelledData) {
             self.host = host; self.port = port; self.name = name; self.secret = secret
             self.tls = tls; self.train = train; self.validation = validation
@@ -40,6 +46,8 @@ public final class FederatedNode {
     private var feedback = ErrorFeedback()
     /// Tensors kept local across rounds (FedBN's BatchNorm tensors).
     private var localState: [String: Tensor] = [:]
+    /// Under `plan.recordPrivacy`: DP-SGD steps taken on this node's examples (this process's runs).
+    var recordAccountant = RDPAccountant()
 
     public init(config: Config) { self.config = config }
 
@@ -68,15 +76,24 @@ public final class FederatedNode {
     }
 
     /// The connection dropped mid-session (as opposed to a refusal or a reported error).
-    private struct SessionLost: Error { let reason: String }
+    struct SessionLost: Error { let reason: String }
 
     private func serve(_ conn: FramedConnection, rounds: inout Int, log: (String) -> Void) throws {
+        var pending: Frame? = nil   // a frame a secure-aggregation round received but did not consume
         while true {
             let frame: Frame
-            do { frame = try conn.receive(timeout: config.timeout) } catch { throw SessionLost(reason: "\(error)") }
+            if let p = pending { frame = p; pending = nil } else {
+                do { frame = try conn.receive(timeout: config.timeout) } catch { throw SessionLost(reason: "\(error)") }
+            }
             switch MessageType(rawValue: frame.type) {
             case .model:
-                let reply = try handleModel(frame.payload, log: log)
+                let (header, body) = try RoundMessages.parse(frame.payload, as: RoundMessages.ModelHeader.self)
+                if let assignment = header.secureAggregation {
+                    pending = try serveSecureRound(header, body: body, assignment: assignment, conn: conn, log: log)
+                    rounds += 1
+                    continue
+                }
+                let reply = try handleModel(header, body: body, log: log)
                 do { try conn.send(Frame(version: frame.version, type: MessageType.update.rawValue, payload: reply)) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
@@ -141,15 +158,16 @@ public final class FederatedNode {
         let model = model!
         let shapes = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.name, $0.value.shape) })
         var global = try RoundMessages.decodeWeights(body, shapes: shapes)
-        let keepLocal = header.plan.strategy == "fedbn" ? FedBN.batchNormNames(of: model) : []
+        let keepLocal = header.plan.localTensorNames(of: model)
         try model.load(global)
         // The global model as received, evaluated on local validation data (federated evaluation).
         let globalAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         for name in keepLocal { if let mine = localState[name] { global[name] = mine } }
         try model.load(global)
-        if !keepLocal.isEmpty && config.train.count > 1 {
+        // Under DP-SGD no statistic is computed from the data: training uses the received ones.
+        if !keepLocal.isEmpty && config.train.count > 1 && header.plan.recordPrivacy == nil {
             // The site's own BatchNorm statistics, re-estimated for the new global weights (the
-            // kept ones were measured under last round's weights); γ and β stay the site's own.
+            // kept ones were measured under last round's weights); FedBN's γ and β stay the site's own.
             AdaBN.adapt(model, inputs: config.train.inputs)
             for (name, value) in model.stateDict() where keepLocal.contains(name) { global[name] = value }
         }
@@ -175,6 +193,7 @@ public final class FederatedNode {
             metrics["val_accuracy"] = report.accuracy
             metrics["val_balanced_accuracy"] = report.balancedAccuracy
         }
+        metrics = metrics.filter { $0.value.isFinite }
         let shown = metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
         log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))")
         return try RoundMessages.payload(RoundMessages.EvalResultHeader(round: header.round, modelVersion: header.modelVersion,
@@ -198,11 +217,38 @@ public final class FederatedNode {
         return (try encoder.encode(clipped), norm)
     }
 
+    /// What one round of local training produced.
+    struct LocalUpdate {
+        let delta: ModelDelta
+        /// Metrics of the model as received (`global_val_accuracy`, `test_*`): nothing about the update.
+        let received: [String: Double]
+        /// Metrics of the trained model: `local_val_accuracy`, `train_loss`.
+        let trained: [String: Double]
+        /// Under DP-SGD: the node's record-level guarantee (`record_epsilon`, …), which depends
+        /// only on the settings, not on the data.
+        var accounting: [String: Double] = [:]
+    }
+
     /// Trains on one MODEL message and returns the UPDATE payload.
-    func handleModel(_ payload: [UInt8], log: (String) -> Void) throws -> [UInt8] {
-        let (header, body) = try RoundMessages.parse(payload, as: RoundMessages.ModelHeader.self)
+    func handleModel(_ header: RoundMessages.ModelHeader, body: [UInt8], log: (String) -> Void) throws -> [UInt8] {
+        let update = try trainLocally(header, body: body)
+        let plan = header.plan
+        let (encoded, preClipNorm) = try Self.encodeUpdate(update.delta, plan: plan, feedback: &feedback)
+        let metrics = update.received.merging(update.trained) { a, _ in a }.merging(update.accounting) { a, _ in a }
+            .merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
+            .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
+            .filter { $0.value.isFinite }   // JSON has no NaN: a metric the node cannot measure (no validation split) is left out
+        log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", update.received["global_val_accuracy"] ?? .nan)), "
+            + "after local training \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), sent \(encoded.count) bytes")
+        return try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
+                                                                    samples: config.train.count, metrics: metrics), body: encoded)
+    }
+
+    /// Loads the MODEL's weights, trains per its plan, and returns the delta of the tensors the
+    /// plan sends (`TrainingPlan.sentTensorNames`) with the round's metrics.
+    func trainLocally(_ header: RoundMessages.ModelHeader, body: [UInt8]) throws -> LocalUpdate {
         let (model, global, keepLocal, globalAccuracy) = try receive(header, body: body)
-        let received = try testMetrics(model)
+        let received = try testMetrics(model).merging(["global_val_accuracy": globalAccuracy]) { a, _ in a }
         for p in model.parameters {
             p.isTrainable = header.plan.trainablePrefixes.map { prefixes in prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } } ?? true
         }
@@ -214,23 +260,23 @@ public final class FederatedNode {
         let trainer = Trainer(model: model, optimizer: optimizer,
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize,
                                                      seed: plan.seed &+ UInt64(header.round) &* 7919, l2sp: prox))
-        let history = try trainer.fit(config.train)
-        // Precise BatchNorm statistics for the trained weights, over this site's training inputs.
-        if config.train.count > 1 { AdaBN.adapt(model, inputs: config.train.inputs) }
+        var accounting: [String: Double] = [:]
+        let trainLoss: Double
+        if let record = plan.recordPrivacy {
+            (trainLoss, accounting) = try trainPrivately(model, optimizer: optimizer, plan: plan, record: record, prox: prox)
+        } else {
+            trainLoss = Double(try trainer.fit(config.train).epochs.last?.trainLoss ?? .nan)
+            // Precise BatchNorm statistics for the trained weights, over this site's training inputs.
+            if config.train.count > 1 { AdaBN.adapt(model, inputs: config.train.inputs) }
+        }
         let local = model.stateDict()
         for name in keepLocal { localState[name] = local.first { $0.name == name }?.value }
-        // BatchNorm running statistics travel with the weights (averaged like them), except
-        // under FedBN, which keeps them here.
-        let trainable = ModelDelta.trainableNames(of: model).union(model.buffers.map(\.name)).subtracting(keepLocal)
+        // The trained parameters and the BatchNorm running statistics go back, except what stays
+        // here (FedBN's BatchNorm tensors; the statistics under privacy).
+        let trainable = plan.sentTensorNames(of: model)
         let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
-        let (encoded, preClipNorm) = try Self.encodeUpdate(delta, plan: plan, feedback: &feedback)
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
-        let last = history.epochs.last
-        let metrics: [String: Double] = received.merging(["global_val_accuracy": globalAccuracy, "local_val_accuracy": localAccuracy,
-                                         "train_loss": Double(last?.trainLoss ?? .nan), "update_bytes": Double(encoded.count)]) { a, _ in a }
-            .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
-        log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", globalAccuracy)), after local training \(String(format: "%.3f", localAccuracy)), sent \(encoded.count) bytes")
-        return try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
-                                                                    samples: config.train.count, metrics: metrics), body: encoded)
+        return LocalUpdate(delta: delta, received: received, trained: ["local_val_accuracy": localAccuracy, "train_loss": trainLoss],
+                           accounting: accounting)
     }
 }

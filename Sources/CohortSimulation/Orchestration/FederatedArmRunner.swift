@@ -29,9 +29,16 @@ struct FederatedArmRunner {
             plan.strategy = arm == .fedbnCompressed ? "fedbn" : "fedavg"
             plan.codec = DeltaCodecConfig(topKFraction: config.compressedTopK, quantization: .int8(blockSize: 256), zlibLevel: 6)
             plan.codec.denseMaxElements = 64
-        case .fedavgDP:
+        case .fedavgDP, .fedavgSecaggDP:
             plan.strategy = "fedavg"
-            plan.privacy = PrivacyPlan(clipNorm: config.dpClipNorm, noiseMultiplier: config.dpNoiseMultiplier, delta: config.dpDelta)
+            plan.privacy = PrivacyPlan(clipNorm: config.dpClipNorm, noiseMultiplier: config.dpNoiseMultiplier, delta: config.dpDelta,
+                                       targetEpsilon: config.dpNoiseMultiplier == nil ? config.dpEpsilon : nil,
+                                       mode: arm == .fedavgSecaggDP ? .distributed : .central)
+            plan.trainablePrefixes = config.dpTrainablePrefixes.isEmpty ? nil : config.dpTrainablePrefixes
+            if arm == .fedavgSecaggDP { plan.secureAggregation = SecureAggregationPlan() }
+        case .fedavgSecagg:
+            plan.strategy = "fedavg"
+            plan.secureAggregation = SecureAggregationPlan()
         default: plan.strategy = "fedavg"
         }
         return plan
@@ -148,13 +155,19 @@ struct FederatedArmRunner {
         }
         let failed = evaluation.failed.isEmpty ? nil : "final evaluation failed at " + evaluation.failed.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
         var description = arm.summary
+        var figures: ArmPrivacy? = nil
+        if let privacy = plan.privacy, let last = records.last, let eps = last.epsilon, let sigma = last.noiseMultiplier {
+            figures = ArmPrivacy(epsilon: eps, delta: privacy.delta, noiseMultiplier: sigma, clipNorm: privacy.clipNorm, mode: privacy.mode.rawValue)
+        }
         if let privacy = plan.privacy {
             let eps = records.last?.epsilon ?? 0
             description += "; " + Self.privacySummary(epsilon: eps, delta: privacy.delta, rounds: records.count)
-                + String(format: " (clip C = %g, noise σ = %g, q = 1)", privacy.clipNorm, privacy.noiseMultiplier ?? .nan)
+                + String(format: " (clip C = %g, noise σ = %.3g, q = 1", privacy.clipNorm, records.last?.noiseMultiplier ?? privacy.noiseMultiplier ?? .nan)
+                + (plan.trainablePrefixes.map { ", training only \($0.joined(separator: ", "))" } ?? "")
+                + (privacy.mode == .distributed ? ", noise added by the hospitals for the threshold \(records.last?.secureAggregationThreshold ?? 0))" : ")")
         }
         return ArmResult(name: arm.rawValue, description: description, federated: true, perSite: perSite, rounds: rounds,
                          bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },
-                         wallSeconds: seconds, failed: failed)
+                         wallSeconds: seconds, failed: failed, privacy: figures)
     }
 }

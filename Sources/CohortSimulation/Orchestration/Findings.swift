@@ -40,10 +40,18 @@ enum Findings {
                          + String(format: "%.1f× fewer bytes up (%@ vs %@), accuracy %@ vs %@.", ratio, ValueFormat.bytes(Double(small.bytesUp)),
                                   ValueFormat.bytes(Double(full.bytesUp)), pct(small.meanAccuracy), pct(full.meanAccuracy)))
         }
-        if let dp = arm(.fedavgDP) {
-            // The runner appends "ε = X at δ = D after R rounds (…)" to the arm's description.
-            let privacy = dp.description.components(separatedBy: "; ").last { $0.hasPrefix("ε = ") }?.components(separatedBy: " (").first ?? "ε not recorded"
-            notes.append("fedavg-dp: \(privacy), accuracy \(pct(dp.meanAccuracy)) vs fedavg " + (arm(.fedavg).map { pct($0.meanAccuracy) } ?? "not run") + ".")
+        for dpArm in [SimulationArm.fedavgDP, .fedavgSecaggDP] {
+            guard let dp = arm(dpArm) else { continue }
+            let privacy = dp.privacy.map { FederatedArmRunner.privacySummary(epsilon: $0.epsilon, delta: $0.delta, rounds: dp.rounds.count) } ?? "ε not recorded"
+            notes.append("\(dp.name): \(privacy), accuracy \(pct(dp.meanAccuracy)) vs fedavg " + (arm(.fedavg).map { pct($0.meanAccuracy) } ?? "not run")
+                         + (arm(.sourceOnly).map { ", source-only \(pct($0.meanAccuracy))" } ?? "") + ".")
+        }
+        if let secure = arm(.fedavgSecagg), let plain = arm(.fedavg), plain.bytesUp > 0 {
+            let gap = abs(secure.meanAccuracy - plain.meanAccuracy)
+            notes.append("fedavg-secagg matches fedavg's accuracy within 1 point (masks cancel exactly; only fixed-point rounding differs): \(verdict(gap <= 0.01)) — "
+                         + "\(pct(secure.meanAccuracy)) vs \(pct(plain.meanAccuracy)), "
+                         + String(format: "%.2f× the bytes up (%@ vs %@).", Double(secure.bytesUp) / Double(plain.bytesUp),
+                                  ValueFormat.bytes(Double(secure.bytesUp)), ValueFormat.bytes(Double(plain.bytesUp))))
         }
         if let pooled = arm(.pooled) {
             notes.append("Pooled fine-tuning (all labels in one place, which federation exists to avoid) reaches \(pct(pooled.meanAccuracy)) mean accuracy: the reference the federated arms approach.")

@@ -32,10 +32,16 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
     public var compressedTopK = 0.02
     /// Seconds a federated round may take before stragglers are dropped.
     public var roundTimeout: Double = 300
-    /// The fedavg-dp arm: clip norm C, noise multiplier σ and δ of its central DP.
-    public var dpClipNorm = 1.0
-    public var dpNoiseMultiplier = 0.1
+    /// The private arms (fedavg-dp, fedavg-secagg-dp): clip norm C of each node's update.
+    public var dpClipNorm = 0.3
+    /// The privacy budget ε at `dpDelta`: σ is chosen so the planned rounds spend at most this.
+    public var dpEpsilon = 10.0
+    /// When set, fixes σ instead of `dpEpsilon` (ε then follows from σ and the rounds).
+    public var dpNoiseMultiplier: Double? = nil
     public var dpDelta = 1e-5
+    /// Name prefixes of the tensors the private arms train (empty: all). Noise grows with the
+    /// number of values released, so training only the head is the private recipe.
+    public var dpTrainablePrefixes = ["head"]
 
     public init() {}
 
@@ -49,7 +55,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case kind, sites, rounds, arms, seed, quick, out, cacheDir, pretrainEpochs, localEpochs, batchSize, learningRate, momentum
-        case proximalMu, compressedTopK, roundTimeout, dpClipNorm, dpNoiseMultiplier, dpDelta
+        case proximalMu, compressedTopK, roundTimeout, dpClipNorm, dpEpsilon, dpNoiseMultiplier, dpDelta, dpTrainablePrefixes
     }
 
     /// Decodes a config; fields left out keep their defaults.
@@ -73,7 +79,9 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         compressedTopK = try c.decodeIfPresent(Double.self, forKey: .compressedTopK) ?? d.compressedTopK
         roundTimeout = try c.decodeIfPresent(Double.self, forKey: .roundTimeout) ?? d.roundTimeout
         dpClipNorm = try c.decodeIfPresent(Double.self, forKey: .dpClipNorm) ?? d.dpClipNorm
-        dpNoiseMultiplier = try c.decodeIfPresent(Double.self, forKey: .dpNoiseMultiplier) ?? d.dpNoiseMultiplier
+        dpEpsilon = try c.decodeIfPresent(Double.self, forKey: .dpEpsilon) ?? d.dpEpsilon
+        dpNoiseMultiplier = try c.decodeIfPresent(Double.self, forKey: .dpNoiseMultiplier)
+        dpTrainablePrefixes = try c.decodeIfPresent([String].self, forKey: .dpTrainablePrefixes) ?? d.dpTrainablePrefixes
         dpDelta = try c.decodeIfPresent(Double.self, forKey: .dpDelta) ?? d.dpDelta
     }
 
@@ -97,9 +105,10 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         guard Set(arms).count == arms.count else { throw SimulationError("arms: an arm is listed twice") }
         guard pretrainEpochs >= 1, localEpochs >= 1, batchSize >= 1 else { throw SimulationError("pretrainEpochs, localEpochs and batchSize must be ≥ 1") }
         guard learningRate > 0, learningRate.isFinite, momentum >= 0, momentum < 1 else { throw SimulationError("learningRate must be > 0 and momentum in [0, 1)") }
-        guard dpClipNorm > 0, dpClipNorm.isFinite, dpNoiseMultiplier > 0, dpNoiseMultiplier.isFinite, dpDelta > 0, dpDelta < 1 else {
-            throw SimulationError("dpClipNorm and dpNoiseMultiplier must be positive and finite, dpDelta in (0, 1)")
+        guard dpClipNorm > 0, dpClipNorm.isFinite, dpEpsilon > 0, dpEpsilon.isFinite, dpDelta > 0, dpDelta < 1 else {
+            throw SimulationError("dpClipNorm and dpEpsilon must be positive and finite, dpDelta in (0, 1)")
         }
+        if let s = dpNoiseMultiplier, !(s > 0 && s.isFinite) { throw SimulationError("dpNoiseMultiplier must be positive and finite, got \(s)") }
         guard compressedTopK > 0 && compressedTopK <= 1 else { throw SimulationError("compressedTopK must be in (0, 1], got \(compressedTopK)") }
     }
 

@@ -18,11 +18,13 @@ public struct ArmResult: Codable, Sendable, Equatable {
     public var wallSeconds: Double
     /// The error text if the arm failed; `nil` if it completed.
     public var failed: String?
+    /// Under differential privacy: the guarantee the run had; `nil` for other arms.
+    public var privacy: ArmPrivacy?
 
     /// Creates an arm result.
     public init(name: String, description: String, federated: Bool, perSite: [SiteScore],
                 rounds: [RoundRecord], bytesUp: Int, bytesDown: Int, wallSeconds: Double,
-                failed: String? = nil) {
+                failed: String? = nil, privacy: ArmPrivacy? = nil) {
         self.name = name
         self.description = description
         self.federated = federated
@@ -32,6 +34,7 @@ public struct ArmResult: Codable, Sendable, Equatable {
         self.bytesDown = bytesDown
         self.wallSeconds = wallSeconds
         self.failed = failed
+        self.privacy = privacy
     }
 
     /// Unweighted mean of the per-site accuracies that are finite; NaN if there are none.
@@ -47,7 +50,7 @@ public struct ArmResult: Codable, Sendable, Equatable {
     public func score(site: String) -> SiteScore? { perSite.first { $0.site == site } }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, federated, perSite, rounds, bytesUp, bytesDown, wallSeconds, failed
+        case name, description, federated, perSite, rounds, bytesUp, bytesDown, wallSeconds, failed, privacy
     }
 
     /// Decodes an arm; `null` numbers become NaN (see `metrics.json` conventions).
@@ -62,6 +65,7 @@ public struct ArmResult: Codable, Sendable, Equatable {
         bytesDown = try c.decode(Int.self, forKey: .bytesDown)
         wallSeconds = try c.decodeNumber(forKey: .wallSeconds)
         failed = try c.decodeIfPresent(String.self, forKey: .failed)
+        privacy = try c.decodeIfPresent(ArmPrivacy.self, forKey: .privacy)
     }
 
     /// Encodes an arm; non-finite numbers become `null`, and `failed` is `null` when the arm completed.
@@ -76,6 +80,7 @@ public struct ArmResult: Codable, Sendable, Equatable {
         try c.encode(bytesDown, forKey: .bytesDown)
         try c.encodeNumber(wallSeconds, forKey: .wallSeconds)
         try c.encode(failed, forKey: .failed)
+        try c.encode(privacy, forKey: .privacy)
     }
 
     /// Field-wise equality where NaN equals NaN.
@@ -83,6 +88,26 @@ public struct ArmResult: Codable, Sendable, Equatable {
         a.name == b.name && a.description == b.description && a.federated == b.federated
             && a.perSite == b.perSite && a.rounds == b.rounds && a.bytesUp == b.bytesUp
             && a.bytesDown == b.bytesDown && JSONNumber.same(a.wallSeconds, b.wallSeconds)
-            && a.failed == b.failed
+            && a.failed == b.failed && a.privacy == b.privacy
+    }
+}
+
+/// The differential-privacy guarantee of a private arm, as its coordinator journaled it.
+public struct ArmPrivacy: Codable, Sendable, Equatable {
+    /// ε spent by the whole run, at `delta`.
+    public var epsilon: Double
+    public var delta: Double
+    /// σ of the noise on the sum, and the clip norm C.
+    public var noiseMultiplier: Double
+    public var clipNorm: Double
+    /// `central` or `distributed`.
+    public var mode: String
+
+    public init(epsilon: Double, delta: Double, noiseMultiplier: Double, clipNorm: Double, mode: String) {
+        self.epsilon = epsilon
+        self.delta = delta
+        self.noiseMultiplier = noiseMultiplier
+        self.clipNorm = clipNorm
+        self.mode = mode
     }
 }

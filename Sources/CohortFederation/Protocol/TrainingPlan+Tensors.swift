@@ -1,0 +1,21 @@
+import CohortNN
+
+extension TrainingPlan {
+    /// The tensors that never leave a node: FedBN's BatchNorm tensors (affine parameters and
+    /// running statistics) and, under `privacy`, every BatchNorm running statistic. Statistics
+    /// are measured on the site's data; under DP they would have to share the update's clip
+    /// norm, where they dominate it (protocols/privacy.md, "BatchNorm statistics"), so each node
+    /// re-estimates its own for every model it receives instead.
+    public func localTensorNames(of model: Sequential) -> Set<String> {
+        if strategy == "fedbn" { return FedBN.batchNormNames(of: model) }
+        if privacy != nil { return Set(model.layers.compactMap { $0 as? BatchNorm }.flatMap { $0.buffers.map(\.name) }) }
+        return []
+    }
+
+    /// The tensors a node sends back each round: the parameters the plan trains
+    /// (`trainablePrefixes`) and the BatchNorm running statistics, minus `localTensorNames`.
+    public func sentTensorNames(of model: Sequential) -> Set<String> {
+        let trained = model.parameters.filter { p in trainablePrefixes.map { $0.contains { Sequential.name(p.name, hasPrefix: $0) } } ?? true }
+        return Set(trained.map(\.name)).union(model.buffers.map(\.name)).subtracting(localTensorNames(of: model))
+    }
+}

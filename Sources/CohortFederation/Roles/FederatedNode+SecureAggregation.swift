@@ -1,0 +1,134 @@
+import CohortCheckpoint
+import CohortTransport
+import Foundation
+
+/// The steps of a secure-aggregation round, by the message a node sends (names as in
+/// `--test-drop-after`).
+public enum SecureAggregationStep: String, CaseIterable, Sendable {
+    case keys, shares, maskedInput = "masked-input", unmasking
+}
+
+extension FederatedNode {
+    /// The attempt was abandoned while the node waited: an ABORT for it (`frame` nil), or a
+    /// frame that belongs to the serve loop (a new MODEL, EVALUATE or BYE).
+    private struct Abandoned: Error { let frame: Frame? }
+
+    /// A MODEL under secure aggregation: the four steps of protocols/secure-aggregation.md, with
+    /// local training between step 2 (keys shared) and step 3 (masked input). Returns a frame
+    /// the serve loop must handle when the attempt ended on one. A protocol violation by the
+    /// coordinator ends the node's part: it drops the connection (and reconnects) without
+    /// revealing anything more.
+    func serveSecureRound(_ header: RoundMessages.ModelHeader, body: [UInt8], assignment a: SecureAggregationMessages.Assignment,
+                          conn: FramedConnection, log: (String) -> Void) throws -> Frame? {
+        let tag = "\(config.name): round \(header.round) (secure aggregation session \(a.session), node \(a.node) of \(a.participants), t = \(a.threshold))"
+        do {
+            try header.plan.validate()
+            guard header.plan.secureAggregation != nil else { throw AggregationError("the MODEL assigns secure aggregation but the plan has none") }
+            guard a.participants >= a.threshold, a.totalSamples >= config.train.count, config.train.count > 0 else {
+                throw AggregationError("inconsistent assignment: \(a.participants) participants, threshold \(a.threshold), \(a.totalSamples) samples in all")
+            }
+            let encoding = try SecureUpdateEncoding(plan: header.plan, architecture: header.architecture, participants: a.participants, threshold: a.threshold)
+            let client = try SecureAggregation.Client(node: a.node, parameters: a.parameters(length: encoding.length), random: .system())
+            // Step 1: advertise keys.
+            try send(conn, .secaggKeys, SecureAggregationMessages.KeysMessage(session: a.session, keys: .init(try client.advertiseKeys())))
+            try dropIfTesting(.keys, header: header, session: a.session, conn: conn)
+            // Step 2: share keys.
+            let rosterFrame = try awaitStep(conn, .secaggRoster, session: a.session, tag: tag, log: log)
+            let roster = try SecureAggregationMessages.parse(rosterFrame, as: SecureAggregationMessages.RosterMessage.self, session: a.session)
+            let shared = try client.shareKeys(roster: roster.roster.map(\.value))
+            try send(conn, .secaggShares, SecureAggregationMessages.SharesMessage(session: a.session, shared))
+            try dropIfTesting(.shares, header: header, session: a.session, conn: conn)
+            // Step 3: train, then mask.
+            let bundlesFrame = try awaitStep(conn, .secaggBundles, session: a.session, tag: tag, log: log)
+            let bundles = try SecureAggregationMessages.parse(bundlesFrame, as: SecureAggregationMessages.BundlesMessage.self, session: a.session)
+            let update = try trainLocally(header, body: body)
+            let weight = encoding.equalWeights ? 1 : Double(config.train.count) / Double(a.totalSamples)
+            var noise = GaussianNoise.secure()
+            let (words, preClipNorm) = try encoding.words(for: update.delta, weight: weight, noise: &noise)
+            if let dir = config.secureAggregationDump {
+                try SecureAggregationDump.write(words, to: dir, name: "input-s\(a.session)-n\(a.node).u32")
+            }
+            let masked = try client.maskInput(words, shares: bundles.bundles.map(\.value))
+            let maskedHeader = SecureAggregationMessages.MaskedHeader(session: a.session, node: a.node, round: header.round, modelVersion: header.modelVersion,
+                                                                       samples: config.train.count,
+                                                                       metrics: update.received.merging(update.accounting) { a, _ in a }.filter { $0.value.isFinite })
+            try conn.sendOrLose(try SecureAggregationMessages.frame(.secaggMasked, maskedHeader, body: SecureAggregationMessages.body(masked.words)))
+            log("\(tag): trained (local val acc \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), update norm "
+                + "\(String(format: "%.3g", preClipNorm)) before clipping to \(String(format: "%.4g", encoding.effectiveClipNorm))), sent \(encoding.length) masked words")
+            try dropIfTesting(.maskedInput, header: header, session: a.session, conn: conn)
+            // Step 4: unmask.
+            let survivorsFrame = try awaitStep(conn, .secaggSurvivors, session: a.session, tag: tag, log: log)
+            let survivors = try SecureAggregationMessages.parse(survivorsFrame, as: SecureAggregationMessages.SurvivorsMessage.self, session: a.session)
+            let unmasking = try client.unmask(survivors: survivors.survivors)
+            try send(conn, .secaggUnmask, SecureAggregationMessages.UnmaskMessage(session: a.session, unmasking))
+            log("\(tag): revealed self-mask shares of \(unmasking.selfMaskShares.count) survivor(s) and key shares of \(unmasking.maskingKeyShares.count) dropped node(s)")
+            try dropIfTesting(.unmasking, header: header, session: a.session, conn: conn)
+            return nil
+        } catch let abandoned as Abandoned {
+            return abandoned.frame
+        } catch let error as SecureAggregationError {
+            log("\(tag): \(error); leaving the round")
+            throw SessionLost(reason: "\(error)")
+        } catch let error as AggregationError {
+            log("\(tag): \(error); leaving the round")
+            throw SessionLost(reason: "\(error)")
+        }
+    }
+
+    /// Receives until the message of `type` arrives, skipping heartbeats; throws `Abandoned`
+    /// when the coordinator gave up the attempt.
+    private func awaitStep(_ conn: FramedConnection, _ type: MessageType, session: UInt64, tag: String, log: (String) -> Void) throws -> Frame {
+        while true {
+            let frame: Frame
+            do { frame = try conn.receive(timeout: config.timeout) } catch { throw SessionLost(reason: "\(error)") }
+            switch MessageType(rawValue: frame.type) {
+            case .heartbeat:
+                continue
+            case type:
+                return frame
+            case .secaggAbort:
+                let abort = try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.AbortMessage.self, session: session)
+                log("\(tag): the coordinator abandoned the attempt: \(abort.reason)")
+                throw Abandoned(frame: nil)
+            case .model, .evaluate, .bye:
+                log("\(tag): the coordinator moved on; leaving the attempt")
+                throw Abandoned(frame: frame)
+            case .error:
+                let message = (try? JSONDecoder().decode(Handshake.ErrorMessage.self, from: Data(frame.payload)))?.message ?? "?"
+                throw TransportError("coordinator reported: \(message)")
+            default:
+                throw SessionLost(reason: "expected \(type) (type \(type.rawValue)) from the coordinator, got type \(frame.type)")
+            }
+        }
+    }
+
+    private func send<H: Encodable>(_ conn: FramedConnection, _ type: MessageType, _ header: H) throws {
+        try conn.sendOrLose(try SecureAggregationMessages.frame(type, header))
+    }
+
+    /// `--test-drop-after`: in the first attempt of the given round, drop the connection right
+    /// after `step`'s message went out and stay away for a second (a node that reconnected at
+    /// once would replace its old session at the coordinator, which closes the old connection,
+    /// possibly before the message sent on it was read); then reconnect.
+    private func dropIfTesting(_ step: SecureAggregationStep, header: RoundMessages.ModelHeader, session: UInt64, conn: FramedConnection) throws {
+        guard let drop = config.testDropAfter, drop.step == step, drop.round == header.round, session & 0xFF == 0 else { return }
+        conn.close()
+        Thread.sleep(forTimeInterval: 1)
+        throw SessionLost(reason: "testing: dropped the connection after sending \(step.rawValue) (--test-drop-after)")
+    }
+}
+
+extension FramedConnection {
+    /// Sends, turning a transport failure into a lost session (the node reconnects).
+    func sendOrLose(_ frame: Frame) throws {
+        do { try send(frame) } catch { throw FederatedNode.SessionLost(reason: "\(error)") }
+    }
+}
+
+/// Writes fixed-point vectors for the tests (`--test-dump-secagg`): u32 little-endian words.
+enum SecureAggregationDump {
+    static func write(_ words: [UInt32], to dir: String, name: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(SecureAggregationMessages.body(words)).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent(name)), options: .atomic)
+    }
+}
