@@ -3,10 +3,14 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case hello = 1, challenge = 2, auth = 3, welcome = 4
     case model = 5, update = 6, evaluate = 7, evalResult = 8
     case heartbeat = 9, error = 10, bye = 11
+    /// A piece of a streamed message (`StreamedMessage`).
+    case chunk = 12
 }
 
 /// Protocol versions this build speaks, newest last.
 public enum ProtocolVersion {
-    public static let supported: [UInt16] = [1]
+    /// Version 2 streams MODEL, UPDATE and EVALUATE as a start frame and CHUNK frames
+    /// (version 1 sent each as one frame).
+    public static let supported: [UInt16] = [2]
     public static var current: UInt16 { supported.last! }
 }
