@@ -40,20 +40,21 @@ extension FramedConnection {
     /// peer announcing more is refused at once and costs nothing. Chunks must come in order
     /// (0, 1, 2, …), hold 1…`maxChunk` bytes and add up to exactly the announced length;
     /// HEARTBEAT frames in between are skipped, an ERROR frame ends the message with its
-    /// reason. `beforeChunk` runs before each chunk is read (a receiver may wait there, e.g.
-    /// for memory, which holds the sender back through TCP flow control); each chunk then has
-    /// `timeout` (else the read timeout) to arrive. Returns the length.
+    /// reason. `beforeChunk(remaining)` runs before each chunk is read, with the bytes still
+    /// to come (a receiver may wait there, e.g. for memory, which holds the sender back through
+    /// TCP flow control); each chunk then has `timeout` (else the read timeout) to arrive.
+    /// Returns the length.
     @discardableResult
     public func receiveStreamed(_ start: Frame, budget: Int, maxChunk: Int = StreamedMessage.defaultMaxChunk, timeout: Double? = nil,
-                                beforeChunk: () throws -> Void = {}, consume: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
-        guard start.payload.count == 8 else { throw StreamedMessageError.malformedStart(type: start.type, payloadBytes: start.payload.count) }
-        let announced = start.payload.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                                beforeChunk: (_ remaining: Int) throws -> Void = { _ in },
+                                consume: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        let announced = try StreamedMessage.announcedLength(start)
         guard announced <= UInt64(max(budget, 0)) else { throw StreamedMessageError.overBudget(type: start.type, length: announced, budget: budget) }
         let length = Int(announced)
         var received = 0
         var next: UInt32 = 0
         while received < length {
-            try beforeChunk()
+            try beforeChunk(length - received)
             let frame = try receive(timeout: timeout, maxPayload: maxChunk + 4)
             switch MessageType(rawValue: frame.type) {
             case .heartbeat:

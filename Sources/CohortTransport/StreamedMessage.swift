@@ -51,6 +51,12 @@ public final class StreamedMessage: @unchecked Sendable {
         self.init(type: type, segments: [.bytes(bytes)], chunkSize: chunkSize)
     }
 
+    /// The length a streamed message's start frame announces.
+    public static func announcedLength(_ start: Frame) throws(StreamedMessageError) -> UInt64 {
+        guard start.payload.count == 8 else { throw .malformedStart(type: start.type, payloadBytes: start.payload.count) }
+        return start.payload.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+    }
+
     /// Number of CHUNK frames.
     public var chunkCount: Int { (length + chunkSize - 1) / chunkSize }
 

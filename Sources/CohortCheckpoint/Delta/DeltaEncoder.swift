@@ -142,16 +142,23 @@ public struct DeltaEncoder: Sendable {
         return fixed + index + ValueCoding.storedBytes(count: p.sentCount, encoding: encoding, blockSize: max(blockSize, 1))
     }
 
+    /// Writes the fixed part of a record (`DeltaRecordHeader` reads it back).
+    private static func writeRecordHeader(name: String, shape: [Int], encoding: DeltaValueEncoding, layout: DeltaLayout, blockSize: Int,
+                                          count: Int, to w: inout RawWriter) {
+        w.u16(UInt16(name.utf8.count))
+        w.bytes(name.utf8)
+        w.u8(UInt8(shape.count))
+        for d in shape { w.u32(UInt32(d)) }
+        w.u8(encoding.rawValue)
+        w.u8(layout.rawValue)
+        w.u32(UInt32(blockSize))
+        w.u32(UInt32(count))
+    }
+
     /// Writes one record; with `keepResidual`, leaves `plan.source` holding the new residual.
     private func writeRecord(_ plan: inout Plan, to w: inout RawWriter, keepResidual: Bool) {
-        w.u16(UInt16(plan.name.utf8.count))
-        w.bytes(plan.name.utf8)
-        w.u8(UInt8(plan.shape.count))
-        for d in plan.shape { w.u32(UInt32(d)) }
-        w.u8(encoding.rawValue)
-        w.u8((plan.indices == nil ? DeltaLayout.dense : DeltaLayout.sparse).rawValue)
-        w.u32(UInt32(blockSize))
-        w.u32(UInt32(plan.sentCount))
+        Self.writeRecordHeader(name: plan.name, shape: plan.shape, encoding: encoding, layout: plan.indices == nil ? .dense : .sparse,
+                               blockSize: blockSize, count: plan.sentCount, to: &w)
         let encoding = self.encoding, blockSize = self.blockSize
         if let indices = plan.indices {
             let lengthAt = w.reserve(4)
@@ -180,6 +187,46 @@ public struct DeltaEncoder: Sendable {
                                   into: &w, keepResidual: false)
             }
         }
+    }
+
+    /// A piece of an encoded message: bytes to send as they are, or float32 values to send
+    /// as they lie in memory (little-endian).
+    public enum Part: Sendable {
+        case bytes([UInt8])
+        case floats([Float])
+    }
+
+    /// The message `DeltaEncoder(config: DeltaCodecConfig()).encode(ModelDelta(state))` would
+    /// produce (dense float32, uncompressed), as parts that reference the tensors' storage
+    /// instead of copying it: the whole weights of a model can be streamed without building the
+    /// message in memory. Throws like `encode` for a non-finite value or a tensor over the limits.
+    public static func float32Parts(_ state: [(name: String, value: Tensor)]) throws(ModelDeltaError) -> [Part] {
+        guard state.count <= DeltaFormat.maxTensors else {
+            throw ModelDeltaError("delta has \(state.count) tensors, over the format's limit of \(DeltaFormat.maxTensors)")
+        }
+        var parts: [Part] = []
+        var bodySize = 0
+        var seen = Set<String>()
+        for (name, tensor) in state {
+            guard seen.insert(name).inserted else { throw ModelDeltaError("tensor '\(name)' appears twice in the delta") }
+            try checkLimits(name, tensor)
+            if let bad = tensor.data.withUnsafeBytes({ DeltaKernels.firstNonFinite($0.baseAddress, count: tensor.count) }) {
+                throw ModelDeltaError("tensor '\(name)': delta is \(tensor.data[bad]) at element \(bad) (values must be finite)")
+            }
+            let size = 2 + name.utf8.count + 1 + 4 * tensor.rank + 10
+            let header = [UInt8](unsafeUninitializedCapacity: size) { buf, done in
+                var w = RawWriter(base: UnsafeMutableRawPointer(buf.baseAddress!), capacity: size)
+                writeRecordHeader(name: name, shape: tensor.shape, encoding: .float32, layout: .dense, blockSize: 0, count: tensor.count, to: &w)
+                done = size
+            }
+            parts += [.bytes(header), .floats(tensor.data)]
+            bodySize += size + 4 * tensor.count
+        }
+        let header = [UInt8](unsafeUninitializedCapacity: DeltaFormat.headerSize) { buf, done in
+            writeHeader(UnsafeMutableRawPointer(buf.baseAddress!), flags: 0, tensors: state.count, bodySize: bodySize, storedSize: bodySize)
+            done = DeltaFormat.headerSize
+        }
+        return [.bytes(header)] + parts
     }
 
     private static func writeHeader(_ p: UnsafeMutableRawPointer, flags: UInt16, tensors: Int, bodySize: Int, storedSize: Int) {

@@ -29,6 +29,8 @@ public final class ServerOptimizer: AggregationStrategy {
 
     public var updateCount: Int { state.sum.count }
 
+    public var recordFolding: RecordFolding? { state.sum }
+
     public func finish() throws -> [String: Tensor] {
         try state.requireUpdates(self.name)
         var step: [String: Tensor] = [:]

@@ -36,6 +36,9 @@ public final class Coordinator: @unchecked Sendable {
         /// When set, the port actually listened on is written to this file (atomically) once the
         /// coordinator accepts connections, so launchers can use port 0.
         public var portFile: String?
+        /// Bytes of updates held for nodes whose turn to be folded has not come (nil: half the
+        /// model's float32 size, at least 16 MiB); beyond it their reading waits.
+        public var updateBufferBytes: Int?
         public init(outDir: String) { self.outDir = outDir }
     }
 
@@ -231,7 +234,7 @@ public final class Coordinator: @unchecked Sendable {
                     // they may carry a whole update.
                     let conn = FramedConnection(stream: stream, maxPayload: 64 << 10, readTimeout: 10)
                     let id = try Handshake.accept(conn, secrets: config.secrets, timeout: 10)
-                    conn.maxPayload = 1 << 30
+                    conn.maxPayload = Self.maxFrameBytes
                     conn.readTimeout = config.roundTimeout
                     let admitted = lock.withLock { () -> Bool in
                         guard !stopped else { return false }
@@ -288,11 +291,14 @@ public final class Coordinator: @unchecked Sendable {
         (strategy as? DPFedAvg)?.participants = participants.count
         strategy.begin(round: round, global: globalDict)
         let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
-        let payload = try RoundMessages.payload(header, body: try RoundMessages.weightsBody(global))
+        let model = try RoundMessages.modelMessage(.model, header: header, weights: global)
         let shapes = globalDict.mapValues(\.shape)
-        let budget = shapes.values.reduce(0) { $0 + $1.reduce(1, *) } * 8 + 1 << 20
+        let parameters = shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+        let budget = parameters * 8 + 1 << 20
         let state = RoundState()
-        let fold = OrderedFold(participants: participants.map(\.name), strategy: strategy)
+        let fold = OrderedFold(participants: participants.map(\.name), samples: Dictionary(uniqueKeysWithValues: participants.map { ($0.name, $0.samples) }),
+                               strategy: strategy, bufferBudget: updateBufferBudget(parameters: parameters))
+        let deadline = Date().addingTimeInterval(config.roundTimeout)
         let group = DispatchGroup()
         let expectedVersion = version
         for participant in participants {
@@ -303,21 +309,12 @@ public final class Coordinator: @unchecked Sendable {
                 defer { group.leave() }
                 var verdict: String? = nil
                 do {
-                    try session.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.model.rawValue, payload: payload))
-                    let frame = try Handshake.expect(session.conn, .update, timeout: config.roundTimeout)
-                    let (h, body) = try RoundMessages.parse(frame.payload, as: RoundMessages.UpdateHeader.self)
-                    guard h.round == round, h.modelVersion == expectedVersion else {
-                        throw AggregationError("update for round \(h.round) / model \(h.modelVersion), expected round \(round) / model \(expectedVersion)")
-                    }
-                    guard h.samples == session.samples else {
-                        throw AggregationError("update claims \(h.samples) samples; the node announced \(session.samples) when it joined")
-                    }
-                    let delta = try DeltaDecoder(expectedShapes: shapes, maxBytes: budget, requireAllTensors: false).decode(body)
-                    try lock.withLock {
-                        guard state.open else { throw AggregationError("arrived after the round closed") }
+                    try session.conn.send(model, version: ProtocolVersion.current)
+                    let (h, bytes) = try receiveUpdate(from: session, round: round, modelVersion: expectedVersion, shapes: shapes,
+                                                       budget: budget, fold: fold, deadline: deadline)
+                    lock.withLock {
                         state.metrics[session.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
-                        state.bytesUp += frame.payload.count
-                        state.rejected.merge(fold.offer(session.name, delta: delta, samples: h.samples)) { a, _ in a }
+                        state.bytesUp += bytes
                     }
                 } catch {
                     verdict = "\(error)"
@@ -326,7 +323,7 @@ public final class Coordinator: @unchecked Sendable {
                     state.done.insert(session.name)
                     if let verdict {
                         state.rejected[session.name] = verdict
-                        state.rejected.merge(fold.fail(session.name)) { a, _ in a }
+                        fold.fail(session.name)
                     }
                 }
                 if let verdict {
@@ -338,7 +335,8 @@ public final class Coordinator: @unchecked Sendable {
         _ = group.wait(timeout: .now() + config.roundTimeout + 2)
         let late: [Session] = lock.withLock {
             state.open = false
-            state.rejected.merge(fold.close()) { a, _ in a }
+            fold.close()
+            state.rejected.merge(fold.rejected) { mine, folds in mine.contains("cut off") ? mine : "\(mine); \(folds)" }
             state.accepted = fold.folded
             return participants.filter { !state.done.contains($0.name) }
         }
@@ -362,7 +360,7 @@ public final class Coordinator: @unchecked Sendable {
         }
         var record = RoundRecord(round: round, participants: participants.map(\.name), accepted: acceptedNow, rejected: rejectedNow,
                                  globalValidationAccuracy: total > 0 ? weighted / total : nil, nodeMetrics: metricsNow,
-                                 bytesDown: payload.count * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start),
+                                 bytesDown: model.length * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start),
                                  finishedAt: Date().timeIntervalSince1970)
         var privacyNote = ""
         if let privacy = plan.privacy {

@@ -29,6 +29,9 @@ public final class FederatedNode {
         /// Longest silence from the coordinator (which sends heartbeats every few seconds) and
         /// the deadline for one frame.
         public var timeout: Double = 120
+        /// Largest MODEL or EVALUATE message accepted (streamed in chunks; memory grows only
+        /// with the bytes that arrive).
+        public var maxModelBytes = 1 << 40
         public init(host: String, port: UInt16, name: String, secret: [UInt8], tls: TLSContext?, train: LabelledData, validation: LabelledData) {
             self.host = host; self.port = port; self.name = name; self.secret = secret
             self.tls = tls; self.train = train; self.validation = validation
@@ -76,13 +79,13 @@ public final class FederatedNode {
             do { frame = try conn.receive(timeout: config.timeout) } catch { throw SessionLost(reason: "\(error)") }
             switch MessageType(rawValue: frame.type) {
             case .model:
-                let reply = try handleModel(frame.payload, log: log)
-                do { try conn.send(Frame(version: frame.version, type: MessageType.update.rawValue, payload: reply)) } catch {
+                let reply = try handleModel(try receiveStreamed(frame, on: conn), log: log)
+                do { try conn.send(StreamedMessage(type: MessageType.update.rawValue, bytes: reply), version: frame.version) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
                 rounds += 1
             case .evaluate:
-                let reply = try handleEvaluate(frame.payload, log: log)
+                let reply = try handleEvaluate(try receiveStreamed(frame, on: conn), log: log)
                 do { try conn.send(Frame(version: frame.version, type: MessageType.evalResult.rawValue, payload: reply)) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
@@ -100,6 +103,13 @@ public final class FederatedNode {
         }
     }
 
+    /// The whole of a streamed MODEL or EVALUATE message whose start frame is `start`.
+    private func receiveStreamed(_ start: Frame, on conn: FramedConnection) throws -> [UInt8] {
+        do { return try conn.receiveStreamedBytes(start, budget: config.maxModelBytes, timeout: config.timeout) } catch let error as TransportError {
+            throw SessionLost(reason: "\(error)")
+        }
+    }
+
     private func connect(log: (String) -> Void) throws -> FramedConnection {
         var delay = 0.1
         var lastError: Error = TransportError("no attempt")
@@ -107,7 +117,8 @@ public final class FederatedNode {
             do {
                 let socket = try TCPSocket.connect(host: config.host, port: config.port, timeout: 5)
                 let stream: ByteStream = try config.tls.map { try TLSStream(socket: socket, context: $0, serverName: config.host, timeout: 10) } ?? socket
-                let conn = FramedConnection(stream: stream, maxPayload: 1 << 30, readTimeout: config.timeout)
+                let conn = FramedConnection(stream: stream, maxPayload: Coordinator.maxFrameBytes, readTimeout: config.timeout,
+                                            writeTimeout: config.timeout)
                 _ = try Handshake.connect(conn, node: config.name, secret: config.secret, samples: config.train.count)
                 log("\(config.name): connected to \(config.host):\(config.port)")
                 return conn
