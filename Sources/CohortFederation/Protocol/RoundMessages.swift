@@ -24,6 +24,10 @@ public enum RoundMessages {
         public var modelVersion: Int
         public var samples: Int
         public var metrics: [String: Double]
+
+        public init(round: Int, modelVersion: Int, samples: Int, metrics: [String: Double]) {
+            self.round = round; self.modelVersion = modelVersion; self.samples = samples; self.metrics = metrics
+        }
     }
 
     /// EVAL_RESULT header: the node's metrics for the model of an EVALUATE message (no body).

@@ -2,28 +2,34 @@ import CohortCheckpoint
 
 /// Folds a round's updates into a strategy in a fixed order (the participants' name order)
 /// whatever order they arrive in, so floating-point sums do not depend on network timing and a
-/// resumed run reproduces an uninterrupted one. Used only under the coordinator's lock.
+/// resumed run reproduces an uninterrupted one.
 ///
-/// Updates arrive as checked tensor records (`DeltaRecord`, still in wire encoding), one at a
-/// time as their bytes come in. The participant whose turn it is (every earlier one has been
-/// folded or has failed) has its records folded as they arrive, so its update is never held
-/// whole. Records of later participants wait, in wire encoding, within `bufferBudget` bytes;
-/// a participant over the budget is held back before reading more (`mayRead`), which stalls its
-/// sender through TCP flow control until its turn or until memory frees up. When several
-/// participants' updates are complete in a row they are folded together, one pass per tensor
-/// (`DeltaFold`), which gives the same bits as folding them one by one.
+/// Updates arrive as checked tensor records (`DeltaRecord`, still in their wire encoding), one
+/// at a time as their bytes come in, and wait in that form (never as dense tensors) until
+/// their turn: every earlier participant folded or failed. Waiting records, and chunks being
+/// read, may hold at most `bufferBudget` bytes (counted in message bytes): a participant that
+/// would go over waits before reading more (`reserve` returns nil), which stalls its sender
+/// through TCP flow control until memory frees up. Updates complete in a row are folded
+/// together, one pass per tensor (`DeltaFold`), which gives the same bits as one by one.
 ///
-/// A record is the unit of commitment: an update cut off after some records (connection lost,
-/// a later record malformed) keeps the records already folded, each in its tensor's mean with
-/// the node's weight (strategies keep one total weight per tensor), and is reported as rejected
-/// with the count. Strategies that need whole updates (`recordFolding` nil: robust statistics,
-/// DP clipping) get each update decoded and whole, once complete; a cut-off one is dropped.
-final class OrderedFold: @unchecked Sendable {
+/// An update is folded whole once complete, so a node cut off mid-stream (connection lost, a
+/// later record malformed) leaves no trace, except in one case: the participant whose turn it
+/// is never waits, and when its update does not fit in the budget, its records are committed
+/// (folded) as they arrive from then on. If it is then cut off, the records already folded
+/// stay, each in its tensor's mean with the node's weight (strategies keep one total weight per
+/// tensor), and the node is reported as rejected with the count. Strategies that need whole
+/// updates (`recordFolding` nil: robust statistics, DP clipping) get each update decoded and
+/// whole once complete, whatever its size; a cut-off one is dropped.
+///
+/// Not thread-safe: the coordinator calls it under its lock.
+public final class OrderedFold: @unchecked Sendable {
     private struct Part {
         var records: [DeltaRecord] = []
         /// Message bytes received and not yet folded, plus reservations for chunks being read.
         var heldBytes = 0
         var complete = false
+        /// Folding its records as they arrive (its turn came and it did not fit the budget).
+        var committing = false
         var foldedRecords = 0
     }
 
@@ -31,21 +37,22 @@ final class OrderedFold: @unchecked Sendable {
     private let weights: [String: Double]
     private let strategy: AggregationStrategy
     private let folder: RecordFolding?
-    /// Bytes that may be held for participants whose turn has not come.
-    let bufferBudget: Int
+    /// Bytes that waiting records and chunks being read may hold.
+    public let bufferBudget: Int
     private var next = 0
     private var parts: [String: Part] = [:]
     private var failed = Set<String>()
     private var heldTotal = 0
-    private(set) var closed = false
+    /// Whether the round is over: no record or update is taken any more.
+    public private(set) var closed = false
     /// Updates folded whole, in order.
-    private(set) var folded: [String] = []
+    public private(set) var folded: [String] = []
     private var foldedNames = Set<String>()
-    /// Participants rejected by the strategy or cut off, with the reason.
-    private(set) var rejected: [String: String] = [:]
+    /// Participants rejected by the strategy or cut off after committing records, with the reason.
+    public private(set) var rejected: [String: String] = [:]
 
     /// A fold of `participants` (in this order) weighted by their sample counts.
-    init(participants: [String], samples: [String: Int], strategy: AggregationStrategy, bufferBudget: Int = .max) {
+    public init(participants: [String], samples: [String: Int], strategy: AggregationStrategy, bufferBudget: Int = .max) {
         order = participants
         weights = samples.mapValues(Double.init)
         self.strategy = strategy
@@ -53,44 +60,57 @@ final class OrderedFold: @unchecked Sendable {
         self.bufferBudget = bufferBudget
     }
 
-    /// Bytes held for later participants (records and reservations).
-    var heldBytes: Int { heldTotal }
+    /// Bytes held: waiting records and reservations.
+    public var heldBytes: Int { heldTotal }
 
     /// Whether `name`'s turn has come (every earlier participant folded or failed).
-    func isInTurn(_ name: String) -> Bool { next < order.count && order[next] == name }
+    public func isInTurn(_ name: String) -> Bool { next < order.count && order[next] == name }
 
     /// Whether `name` may read its next `bytes` now, and how many bytes that reserves: nil
-    /// while it must wait; 0 on its turn (nothing is held for it) or once it cannot be folded
-    /// any more; `bytes` when they fit in the budget.
-    func reserve(_ name: String, bytes: Int) -> Int? {
-        if closed || failed.contains(name) || (isInTurn(name) && folder != nil) { return 0 }
-        guard heldTotal + bytes <= bufferBudget || isInTurn(name) else { return nil }
-        parts[name, default: Part()].heldBytes += bytes
-        heldTotal += bytes
-        return bytes
+    /// while it must wait; `bytes` when they fit in the budget; 0 when nothing is held for
+    /// it (it commits as it goes, or cannot be folded any more). The participant in turn
+    /// never waits: over the budget it starts committing its records as they arrive.
+    public func reserve(_ name: String, bytes: Int) -> Int? {
+        if closed || failed.contains(name) || foldedNames.contains(name) || parts[name]?.committing == true { return 0 }
+        if heldTotal + bytes <= bufferBudget {
+            parts[name, default: Part()].heldBytes += bytes
+            heldTotal += bytes
+            return bytes
+        }
+        guard isInTurn(name) else { return nil }
+        guard folder != nil else {   // whole-update strategies need it whole, whatever the size
+            parts[name, default: Part()].heldBytes += bytes
+            heldTotal += bytes
+            return bytes
+        }
+        parts[name, default: Part()].committing = true
+        foldRecords(of: [name])
+        release(name)
+        return 0
     }
 
     /// The chunk `reserve` reserved `reserved` bytes for has been read and its records
     /// offered: `received` message bytes stay held until they are folded.
-    func read(_ name: String, reserved: Int, received: Int) {
-        // Nothing to adjust once the part was folded or dropped (its bytes were released).
-        guard reserved > 0, !closed, !failed.contains(name), !foldedNames.contains(name), !(isInTurn(name) && folder != nil) else { return }
-        parts[name, default: Part()].heldBytes += received - reserved
+    public func read(_ name: String, reserved: Int, received: Int) {
+        // Nothing to adjust once its bytes were released (folded, committing, dropped).
+        guard reserved > 0, !closed, !failed.contains(name), !foldedNames.contains(name), var part = parts[name], !part.committing else { return }
+        part.heldBytes += received - reserved
         heldTotal += received - reserved
+        parts[name] = part
     }
 
     /// Takes one checked record of `name`'s update; folds whatever is now in order.
-    func offer(_ name: String, record: DeltaRecord) throws {
+    public func offer(_ name: String, record: DeltaRecord) throws {
         guard !closed else { throw AggregationError("arrived after the round closed") }
         guard let weight = weights[name] else { throw AggregationError("'\(name)' is not a participant of this round") }
         guard weight > 0 else { throw AggregationError("update with \(Int(weight)) samples: the sample count must be positive") }
         guard !failed.contains(name) else { return }
         parts[name, default: Part()].records.append(record.owned())
-        drain()
+        if parts[name]!.committing { foldRecords(of: [name]) }
     }
 
-    /// `name`'s update has ended well (every record offered).
-    func complete(_ name: String) throws {
+    /// `name`'s update has ended well (every record offered); folds whatever is now in order.
+    public func complete(_ name: String) throws {
         guard !closed else { throw AggregationError("arrived after the round closed") }
         guard !failed.contains(name) else { return }
         parts[name, default: Part()].complete = true
@@ -98,11 +118,11 @@ final class OrderedFold: @unchecked Sendable {
     }
 
     /// Marks a participant as having no (further) update this round.
-    func fail(_ name: String) {
+    public func fail(_ name: String) {
         guard !closed, !failed.contains(name), !foldedNames.contains(name) else { return }
         failed.insert(name)
         if let part = parts[name], part.foldedRecords > 0, rejected[name] == nil {
-            rejected[name] = "cut off after \(part.foldedRecords) tensor record(s), which were aggregated"
+            rejected[name] = "cut off after \(part.foldedRecords) tensor record(s), which were aggregated (the update did not fit the buffer budget)"
         }
         release(name)
         drain()
@@ -110,7 +130,7 @@ final class OrderedFold: @unchecked Sendable {
 
     /// Folds everything complete and still waiting, in order, skipping the rest; no update
     /// is taken after this.
-    func close() {
+    public func close() {
         for name in order[next...] where !(parts[name]?.complete ?? false) { fail(name) }
         drain()
         closed = true
@@ -133,16 +153,7 @@ final class OrderedFold: @unchecked Sendable {
         while next < order.count {
             let name = order[next]
             if failed.contains(name) { next += 1; continue }
-            guard let part = parts[name] else { return }
-            guard part.complete else {
-                // Its turn, still arriving: fold what it has sent so far (whole-update
-                // strategies keep gathering it).
-                if folder != nil {
-                    foldRecords(of: [name])
-                    release(name)
-                }
-                return
-            }
+            guard parts[name]?.complete == true else { return }
             var run = [name]
             var j = next + 1
             while j < order.count {
@@ -151,9 +162,9 @@ final class OrderedFold: @unchecked Sendable {
                 run.append(order[j])
                 j += 1
             }
-            if folder != nil {
+            if let folder {
                 foldRecords(of: run)
-                for n in run { folder!.countUpdate(); markFolded(n) }
+                for n in run { folder.countUpdate(); markFolded(n) }
             } else {
                 for n in run { accumulateWhole(n) }
             }
