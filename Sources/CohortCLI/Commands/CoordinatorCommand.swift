@@ -73,9 +73,6 @@ enum CoordinatorCommand {
         var initial: Checkpoint
         var completed: [Coordinator.RoundRecord] = []
         if command.flag("resume") {
-            guard !["fedadam", "fedyogi", "fedadagrad"].contains(config.plan.strategy) else {
-                throw CommandError("--resume does not support '\(config.plan.strategy)' yet: its server moments are not journaled")
-            }
             (initial, completed) = try Coordinator.loadJournal(outDir: config.outDir)
             Terminal.progress("coordinator: resuming from \(config.outDir) after round \(completed.count)")
         } else {

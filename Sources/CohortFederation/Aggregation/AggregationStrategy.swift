@@ -39,6 +39,15 @@ public protocol RecordFolding: AnyObject {
     func countUpdate()
 }
 
+/// A strategy whose state carries over from round to round (a server optimizer's moments):
+/// the coordinator journals it with every round, so a resumed run continues bit for bit.
+public protocol PersistentStrategyState: AnyObject {
+    /// The state after the last finished round, as named tensors.
+    func savedState() -> [(name: String, value: Tensor)]
+    /// Restores a state `savedState` gave; throws, naming the problem, if it does not fit.
+    func restore(_ state: [(name: String, value: Tensor)]) throws
+}
+
 /// An update or round that cannot be aggregated, with the reason.
 public struct AggregationError: Error, CustomStringConvertible, Equatable {
     public let description: String

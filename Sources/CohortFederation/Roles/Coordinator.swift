@@ -132,6 +132,7 @@ public final class Coordinator: @unchecked Sendable {
             }
         } else {
             self.strategy = strategy
+            try Self.restoreServerState(strategy, outDir: config.outDir, round: completed.count, global: initial.tensors)
         }
         self.plan = plan
         architecture = arch
@@ -395,19 +396,22 @@ public final class Coordinator: @unchecked Sendable {
         lock.withLock { if sessions[s.name] === s { sessions[s.name] = nil } }
     }
 
-    /// Writes all round records and then the global checkpoint, each durably (temp file,
-    /// fsync, rename, directory fsync). The records go first, so after a crash between the two
-    /// the checkpoint can only lag the records, and resuming never applies a round twice.
+    /// Writes all round records, the strategy's state (`server-state-R.ckpt`, server optimizers
+    /// only) and then the global checkpoint, each durably (temp file, fsync, rename, directory
+    /// fsync). The records go first, so after a crash between the writes the checkpoint can
+    /// only lag the records, and resuming never applies a round twice.
     private func journal(_ records: [RoundRecord]) throws {
         let encoder = JournalCoding.encoder
         var lines: [UInt8] = []
         for r in records { lines += try encoder.encode(r); lines += Array("\n".utf8) }
         try DurableFile.write(lines, to: (config.outDir as NSString).appendingPathComponent("rounds.jsonl"))
+        try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
         if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }
         let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics)
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
+        pruneServerState(before: records.count)
     }
 
     private func shutdown() {
