@@ -39,7 +39,7 @@ let package = Package(
                                                         "CohortAdapt", "COpenSSL"],
                 swiftSettings: kernelFlags),
         .target(name: "CohortSimulation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortAdapt", "CohortFederation"]),
-        .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortFederation"],
+        .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport", "CohortFederation", "CohortSimulation"],
                 swiftSettings: kernelFlags),
         .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortTransport",
                                                  "CohortFederation", "CohortBench", "CohortAdapt", "CohortSimulation", "CZlib", "COpenSSL"]),

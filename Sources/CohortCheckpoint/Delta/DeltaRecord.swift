@@ -1,4 +1,7 @@
 import CohortTensor
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One validated tensor record of a delta message, still in its wire encoding (float32,
 /// float16 or int8 values; dense or sparse). A receiver can keep records as they arrive and
@@ -96,14 +99,31 @@ public struct DeltaRecord: @unchecked Sendable {
 }
 
 /// Raw bytes owned by one or more `DeltaRecord`s (never written after the record is made).
+///
+/// Large buffers are mapped straight from the kernel (4 KiB pages, so a partly filled buffer
+/// costs what was written, not a 2 MiB huge page) and unmapped when the record goes: given back
+/// at once, instead of staying in the heap arena of the thread that received it.
 final class RecordStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
+    private let mapped: Int
+
+    /// Buffers at least this large are mapped.
+    static let mapThreshold = 1 << 20
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        base = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+        if byteCount >= Self.mapThreshold,
+           let p = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            base = p
+            mapped = byteCount
+        } else {
+            base = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+            mapped = 0
+        }
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        if mapped > 0 { munmap(base, mapped) } else { base.deallocate() }
+    }
 }

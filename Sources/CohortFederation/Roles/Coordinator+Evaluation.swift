@@ -88,10 +88,10 @@ extension Coordinator {
 }
 
 /// A value guarded by a lock, for results gathered by several threads.
-final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.withLock { stored } }
-    func update(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
+    public init(_ value: Value) { stored = value }
+    public var value: Value { lock.withLock { stored } }
+    public func update(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
 }

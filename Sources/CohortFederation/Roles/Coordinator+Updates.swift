@@ -7,11 +7,8 @@ extension Coordinator {
     /// (`StreamedMessage`), so this only bounds the small messages.
     public static let maxFrameBytes = 64 << 20
 
-    /// The bytes held for nodes whose turn to be folded has not come: `config.updateBufferBytes`,
-    /// else half the model's float32 size, at least 16 MiB.
-    func updateBufferBudget(parameters: Int) -> Int {
-        config.updateBufferBytes ?? max(16 << 20, 2 * parameters)
-    }
+    /// The default of `Config.updateBufferBytes`: eight chunks.
+    public static let defaultUpdateBufferBytes = 8 * StreamedMessage.defaultChunkSize
 
     /// Receives `session`'s UPDATE for this round as it streams in: the header is checked first
     /// (round, model version, sample count), then every tensor record is checked by the delta
@@ -34,8 +31,9 @@ extension Coordinator {
             return DeltaStreamDecoder(expectedShapes: shapes, maxBytes: budget, requireAllTensors: false, messageLength: bodyLength)
         }
         var reserved = 0
-        let length = try conn.receiveStreamed(start, budget: budget, timeout: config.roundTimeout, beforeChunk: { remaining in
-            reserved = try waitForRoom(name, bytes: min(remaining, StreamedMessage.defaultMaxChunk), fold: fold, deadline: deadline)
+        let chunk = StreamedMessage.defaultChunkSize
+        let length = try conn.receiveStreamed(start, budget: budget, maxChunk: chunk, timeout: config.roundTimeout, beforeChunk: { remaining in
+            reserved = try waitForRoom(name, bytes: min(remaining, chunk), fold: fold, deadline: deadline)
         }, consume: { data in
             try reader.feed(data) { record in try lock.withLock { try fold.offer(name, record: record) } }
             lock.withLock { fold.read(name, reserved: reserved, received: data.count) }

@@ -36,9 +36,9 @@ public final class Coordinator: @unchecked Sendable {
         /// When set, the port actually listened on is written to this file (atomically) once the
         /// coordinator accepts connections, so launchers can use port 0.
         public var portFile: String?
-        /// Bytes of updates held for nodes whose turn to be folded has not come (nil: half the
-        /// model's float32 size, at least 16 MiB); beyond it their reading waits.
-        public var updateBufferBytes: Int?
+        /// Bytes of updates held for nodes whose turn to be folded has not come; beyond it their
+        /// reading waits (see `OrderedFold`).
+        public var updateBufferBytes = Coordinator.defaultUpdateBufferBytes
         public init(outDir: String) { self.outDir = outDir }
     }
 
@@ -298,7 +298,7 @@ public final class Coordinator: @unchecked Sendable {
         let budget = parameters * 8 + 1 << 20
         let state = RoundState()
         let fold = OrderedFold(participants: participants.map(\.name), samples: Dictionary(uniqueKeysWithValues: participants.map { ($0.name, $0.samples) }),
-                               strategy: strategy, bufferBudget: updateBufferBudget(parameters: parameters))
+                               strategy: strategy, bufferBudget: config.updateBufferBytes)
         let deadline = Date().addingTimeInterval(config.roundTimeout)
         let group = DispatchGroup()
         let expectedVersion = version
