@@ -24,7 +24,7 @@ public enum CoordinatorMemoryBenchmark {
         public var bufferBudgetBytes: Int
         /// Resident set before the model was made (the process: code, runtime, threads).
         public var baselineResidentBytes: Int
-        /// Peak resident set of the process over the run (`getrusage` ru_maxrss).
+        /// Peak resident set of the process over the run (VmHWM).
         public var peakResidentBytes: Int
         /// (peak − baseline) / model bytes.
         public var peakAboveBaselineModels: Double
@@ -41,7 +41,15 @@ public enum CoordinatorMemoryBenchmark {
                                                       LayerSpec(.dense, name: "fc2", units: out)])
     }
 
+    /// This process's peak resident set so far: `VmHWM` of /proc/self/status (kept per address
+    /// space, so it starts afresh at exec; `getrusage`'s ru_maxrss carries the parent's peak
+    /// over a fork and exec), else ru_maxrss.
     static func peakResident() -> Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kb = Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "") {
+            return kb * 1024
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Int(usage.ru_maxrss) * 1024
@@ -93,7 +101,7 @@ public enum CoordinatorMemoryBenchmark {
                             method: "one FedAvg round in this process (the coordinator's code and allocator settings, plain TCP on loopback): "
                                 + "initial model loaded from a file made by a child process, MODEL streamed to every node, K dense float32 "
                                 + "UPDATEs sent at once by a child process, checked record by record and folded in name order, global.ckpt "
-                                + "journaled; peak = getrusage ru_maxrss of this process; baseline = the same before the model was loaded")
+                                + "journaled; peak = VmHWM of this process (/proc/self/status); baseline = the same before the model was loaded")
         progress(String(format: "aggregate --memory: %d updates of %d float32: peak RSS %.0f MB = %.2f× the model (%.2f× above the %.0f MB baseline), round %.2f s",
                         updates, count, Double(peak) / 1e6, report.peakTotalModels, report.peakAboveBaselineModels, Double(baseline) / 1e6, report.roundSeconds))
         return report

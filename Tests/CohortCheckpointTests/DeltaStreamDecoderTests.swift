@@ -134,3 +134,21 @@ final class DeltaStreamDecoderTests: XCTestCase {
         XCTAssertLessThan(firstAt ?? .max, bytes.count - 50, "the first record came out before the last piece was fed")
     }
 }
+
+/// The float32 message made of parts (streamed from the tensors) is the encoder's, byte for byte.
+final class Float32PartsTests: XCTestCase {
+    func testPartsConcatenateToTheEncodersMessage() throws {
+        let delta = DeltaTestSupport.randomDelta([("a", [3, 5]), ("b.bias", [5]), ("c", [2, 2, 2])], seed: 37)
+        let parts = try DeltaEncoder.float32Parts(delta.entries)
+        let bytes = parts.flatMap { part -> [UInt8] in
+            switch part {
+            case .bytes(let b): return b
+            case .floats(let f): return f.withUnsafeBytes { Array($0) }
+            }
+        }
+        XCTAssertEqual(bytes, try DeltaEncoder(config: DeltaCodecConfig()).encode(delta))
+        XCTAssertThrowsError(try DeltaEncoder.float32Parts([("x", Tensor(shape: [2], data: [1, .infinity]))])) {
+            XCTAssertEqual("\($0)", "tensor 'x': delta is inf at element 1 (values must be finite)")
+        }
+    }
+}
