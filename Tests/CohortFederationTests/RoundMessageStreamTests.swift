@@ -25,9 +25,14 @@ final class RoundMessageStreamTests: XCTestCase {
         let start = try server.receive(timeout: 5)
         XCTAssertEqual(start.type, MessageType.model.rawValue)
         let bytes = try server.receiveStreamedBytes(start, budget: 1 << 20, timeout: 5)
-        XCTAssertEqual(bytes, try RoundMessages.payload(header, body: try RoundMessages.weightsBody(weights)))
+        // The JSON header's key order is the encoder's; everything else is byte for byte.
         let (parsed, body) = try RoundMessages.parse(bytes, as: RoundMessages.ModelHeader.self)
+        XCTAssertEqual(body, try RoundMessages.weightsBody(weights))
+        XCTAssertEqual(bytes.count, try RoundMessages.payload(header, body: body).count)
         XCTAssertEqual(parsed.round, 3)
+        XCTAssertEqual(parsed.modelVersion, 2)
+        XCTAssertEqual(parsed.architecture, model.spec)
+        XCTAssertEqual(parsed.plan, TrainingPlan())
         let shapes = Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value.shape) })
         let decoded = try RoundMessages.decodeWeights(body, shapes: shapes)
         for (name, value) in weights { XCTAssertEqual(decoded[name], value, name) }

@@ -16,6 +16,10 @@ public enum RoundMessages {
         public var modelVersion: Int
         public var plan: TrainingPlan
         public var architecture: ModelSpec
+
+        public init(round: Int, modelVersion: Int, plan: TrainingPlan, architecture: ModelSpec) {
+            self.round = round; self.modelVersion = modelVersion; self.plan = plan; self.architecture = architecture
+        }
     }
 
     /// UPDATE header: which round and model it answers, the node's sample count and metrics.
