@@ -18,6 +18,8 @@ public enum CoordinatorMemoryBenchmark {
         public var parameters: Int
         /// P × 4 bytes.
         public var modelBytes: Int
+        /// The largest tensor's bytes (the node in turn may hold one such record while it arrives).
+        public var largestTensorBytes: Int
         public var accepted: Int
         public var roundSeconds: Double
         /// The coordinator's budget for updates waiting their turn.
@@ -33,12 +35,13 @@ public enum CoordinatorMemoryBenchmark {
         public var method: String
     }
 
-    /// A two-layer MLP of about `parameters` parameters (input 1000, hidden P/2000).
+    /// An MLP of about `parameters` parameters: input 1024, four hidden layers of width h, 10
+    /// outputs (its largest tensor, a hidden h × h weight, is about 28% of it at 10M).
     public static func model(parameters: Int) -> ModelSpec {
-        let hidden = max(1, parameters / 2000)
-        let out = max(1, (parameters - 1001 * hidden) / (hidden + 1))
-        return ModelSpec(inputShape: [1000], layers: [LayerSpec(.dense, name: "fc1", units: hidden), LayerSpec(.relu, name: "act"),
-                                                      LayerSpec(.dense, name: "fc2", units: out)])
+        let h = max(1, Int(((1034.0 * 1034 + 12 * Double(parameters)).squareRoot() - 1034) / 6))
+        var layers: [LayerSpec] = []
+        for i in 0..<4 { layers += [LayerSpec(.dense, name: "fc\(i)", units: h), LayerSpec(.relu, name: "act\(i)")] }
+        return ModelSpec(inputShape: [1024], layers: layers + [LayerSpec(.dense, name: "head", units: 10)])
     }
 
     /// This process's peak resident set so far: `VmHWM` of /proc/self/status (kept per address
@@ -92,7 +95,8 @@ public enum CoordinatorMemoryBenchmark {
         _ = nodes.wait(timeout: 30)
         let peak = peakResident()
         let modelBytes = 4 * count
-        let report = Report(updates: updates, parameters: count, modelBytes: modelBytes, accepted: records.first?.accepted.count ?? 0,
+        let report = Report(updates: updates, parameters: count, modelBytes: modelBytes,
+                            largestTensorBytes: 4 * (initial.tensors.map(\.value.count).max() ?? 0), accepted: records.first?.accepted.count ?? 0,
                             roundSeconds: records.first?.seconds ?? .nan,
                             bufferBudgetBytes: config.updateBufferBytes,
                             baselineResidentBytes: baseline, peakResidentBytes: peak,
