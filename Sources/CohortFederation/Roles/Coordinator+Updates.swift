@@ -50,7 +50,9 @@ extension Coordinator {
             guard Date() < deadline else {
                 throw AggregationError("no room to buffer the update before the round's deadline (\(fold.bufferBudget) bytes held for earlier-named nodes)")
             }
-            Thread.sleep(forTimeInterval: 0.002)
+            fold.changed.lock()
+            _ = fold.changed.wait(until: Date().addingTimeInterval(0.05))
+            fold.changed.unlock()
         }
     }
 }

@@ -1,4 +1,5 @@
 import CohortCheckpoint
+import Foundation
 
 /// Folds a round's updates into a strategy in a fixed order (the participants' name order)
 /// whatever order they arrive in, so floating-point sums do not depend on network timing and a
@@ -50,6 +51,9 @@ public final class OrderedFold: @unchecked Sendable {
     private var foldedNames = Set<String>()
     /// Participants rejected by the strategy or cut off after committing records, with the reason.
     public private(set) var rejected: [String: String] = [:]
+    /// Broadcast whenever room may have been made or a turn has passed, for readers waiting
+    /// in `reserve` (they should still re-check now and then: a wake-up can be missed).
+    public let changed = NSCondition()
 
     /// A fold of `participants` (in this order) weighted by their sample counts.
     public init(participants: [String], samples: [String: Int], strategy: AggregationStrategy, bufferBudget: Int = .max) {
@@ -142,6 +146,7 @@ public final class OrderedFold: @unchecked Sendable {
     }
 
     private func release(_ name: String) {
+        defer { changed.broadcast() }
         guard var part = parts[name] else { return }
         heldTotal -= part.heldBytes
         part.heldBytes = 0
