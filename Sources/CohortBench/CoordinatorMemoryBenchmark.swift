@@ -75,15 +75,10 @@ public enum CoordinatorMemoryBenchmark {
         HeapTuning.returnLargeBlocks()   // as `cohort coordinator` does
         let initial = try CheckpointFile.load(initPath)
         let count = initial.tensors.reduce(0) { $0 + $1.value.count }
-        var config = Coordinator.Config(outDir: dir.path)
-        config.port = 0
-        config.rounds = 1
-        config.minNodes = updates
-        config.roundTimeout = timeout
-        config.waitForNodes = timeout
+        var config = Coordinator.Config.benchRound(outDir: dir.path, nodes: updates,
+            secrets: Dictionary(uniqueKeysWithValues: (0..<updates).map { (SyntheticNodes.name($0), SyntheticNodes.secret($0)) }), timeout: timeout)
         config.finalEvaluation = false
         if let updateBufferBytes { config.updateBufferBytes = updateBufferBytes }
-        config.secrets = Dictionary(uniqueKeysWithValues: (0..<updates).map { (SyntheticNodes.name($0), SyntheticNodes.secret($0)) })
         let coordinator = try Coordinator(config: config, initial: initial, strategy: FedAvg())
         let nodes = try ChildProcess(name: "synthetic nodes", executable: executable,
                                      arguments: ["bench", "aggregate", "--play-nodes", "127.0.0.1:\(coordinator.port)",
