@@ -35,7 +35,7 @@ public struct PeerHarness: Sendable {
         process.environment = env
         let out = Pipe()
         process.standardOutput = out
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardInput = FileHandle.nullDevice
         try process.run()
