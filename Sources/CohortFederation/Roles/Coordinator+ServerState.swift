@@ -23,11 +23,12 @@ extension Coordinator {
                                 to: Self.serverStatePath(outDir: config.outDir, round: round))
     }
 
-    /// Removes state files of rounds before `round`, once the global checkpoint records `round`.
+    /// Removes state files of rounds before `round` (and temporary files a crash left while
+    /// writing one), once the global checkpoint records `round`.
     func pruneServerState(before round: Int) {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: config.outDir) else { return }
-        for file in files where file.hasPrefix("server-state-") && file.hasSuffix(".ckpt") {
-            if let r = Int(file.dropFirst("server-state-".count).dropLast(".ckpt".count)), r < round {
+        for file in files where file.hasPrefix("server-state-") {
+            if let r = Int(file.dropFirst("server-state-".count).prefix { $0.isNumber }), r < round {
                 try? FileManager.default.removeItem(atPath: (config.outDir as NSString).appendingPathComponent(file))
             }
         }
