@@ -39,7 +39,7 @@ let package = Package(
                                                         "CohortAdapt", "COpenSSL"],
                 swiftSettings: kernelFlags),
         .target(name: "CohortSimulation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortAdapt", "CohortFederation"]),
-        .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortFederation"],
+        .target(name: "CohortBench", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport", "CohortFederation", "CohortSimulation"],
                 swiftSettings: kernelFlags),
         .target(name: "CohortCLI", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortData", "CohortTransport",
                                                  "CohortFederation", "CohortBench", "CohortAdapt", "CohortSimulation", "CZlib", "COpenSSL"]),
@@ -54,6 +54,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortSimulationTests", dependencies: ["CohortSimulation", "CohortTensor"]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortFederation", "CohortTransport", "CohortSimulation"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortFederation", "CohortTransport", "CohortSimulation", "CohortTensor"]),
     ]
 )

@@ -3,96 +3,141 @@ import CohortFederation
 import CohortTensor
 import Foundation
 
-/// `cohort bench aggregate`: streaming FedAvg throughput (GB/s of update input) for K updates of
-/// P float32 parameters, and peak resident memory while folding them in one at a time.
+/// `cohort bench aggregate`: FedAvg throughput (GB/s of update input) for K updates of P
+/// float32 parameters, through the coordinator's own path: updates as a node encodes them,
+/// decoded record by record (`DeltaStreamDecoder`, as chunks arrive), and folded from their
+/// wire bytes in name order (`OrderedFold` → `DeltaFold`), then `finish`.
 public enum AggregationBenchmark {
+    /// The peer harness's split of P over 10 arrays (shared/bench/peers/aggregate_throughput.py).
+    static let layerFractions = [0.30, 0.20, 0.15, 0.12, 0.10, 0.06, 0.04, 0.02, 0.009, 0.001]
+
+    /// Tensor sizes for P parameters, rounded as the peer harness rounds them.
+    public static func layerSizes(_ parameters: Int) -> [Int] {
+        var sizes = layerFractions.map { Int(($0 * Double(parameters)).rounded(.toNearestOrEven)) }
+        sizes[0] += parameters - sizes.reduce(0, +)
+        return sizes
+    }
+
     /// The measured figures.
     public struct Report: Codable, Sendable {
         public var bench = "aggregate_throughput"
         public var updates: Int
         public var parameters: Int
         public var tensors: Int
+        /// K × P × 4: the float32 values of the updates.
         public var inputBytesPerAggregation: Int
-        public var millisecondsPerAggregation: BenchTiming.Summary
-        public var gigabytesPerSecond: Double
+        public var threads: Int
+        /// All K updates received and waiting (as when they arrive together): one fold pass per
+        /// tensor over all of them, then `finish`.
+        public var millisecondsBatched: BenchTiming.Summary
+        public var gigabytesPerSecondBatched: Double
+        /// Each update folded as it completes, in name order (as when they arrive one after
+        /// another): one pass over the sum per update.
+        public var millisecondsOneAtATime: BenchTiming.Summary
+        public var gigabytesPerSecondOneAtATime: Double
+        /// Receiving side, per aggregation: checking the K encoded updates record by record as
+        /// 1 MiB chunks arrive (structure, finiteness) and keeping each record's bytes.
+        public var millisecondsDecode: BenchTiming.Summary
+        public var gigabytesPerSecondDecode: Double
         public var maxAbsErrorVsDouble: Double
-        /// Peak RSS of this process over the run, in bytes, and as a multiple of one model.
-        public var peakResidentBytes: Int
-        public var peakResidentModels: Double
+        public var method: String
     }
 
-    /// Peak memory of streaming aggregation: each update is made, folded and dropped, as a
-    /// coordinator receives them; returns peak RSS in bytes and as a multiple of one model.
-    public static func streamingMemory(updates: Int, parameters: Int, progress: (String) -> Void = { _ in }) throws -> (bytes: Int, models: Double, baselineBytes: Int) {
-        let tensors = 10, per = parameters / tensors
-        var before = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &before)
-        let baseline = Int(before.ru_maxrss) * 1024
-        let names = (0..<tensors).map { "layer\($0).weight" }
-        let global = Dictionary(uniqueKeysWithValues: names.map { ($0, Tensor(shape: [per])) })
-        let strategy = FedAvg()
-        strategy.begin(round: 1, global: global)
-        for k in 0..<updates {
-            let delta = try ModelDelta(names.map { ($0, Tensor(shape: [per], repeating: Float(k + 1) * 1e-3)) })
-            try strategy.accumulate(delta, samples: k + 1)
-        }
-        _ = try strategy.finish()
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peak = Int(usage.ru_maxrss) * 1024
-        let models = Double(peak) / Double(per * tensors * 4)
-        progress(String(format: "streaming FedAvg of %d updates × %d float32: peak RSS %.0f MB = %.2f× the model (%.2f× above the %.0f MB process baseline)",
-                        updates, per * tensors, Double(peak) / 1e6, models, Double(peak - baseline) / Double(per * tensors * 4), Double(baseline) / 1e6))
-        return (peak, models, baseline)
-    }
-
-    /// Aggregates `updates` deltas of `parameters` values (in 10 tensors, as the peer harness),
-    /// `repeats` times. The updates are built once and kept (K × model in memory, excluded from
-    /// the timing); `streamingMemory` measures memory the way a coordinator receives updates.
-    public static func run(updates: Int, parameters: Int, repeats: Int, progress: (String) -> Void = { _ in }) throws -> Report {
-        let tensors = 10
-        let per = parameters / tensors
-        let names = (0..<tensors).map { "layer\($0).weight" }
-        let global = Dictionary(uniqueKeysWithValues: names.map { ($0, Tensor(shape: [per])) })
-        // Deterministic update values: update k holds (k + 1)·0.001 + tiny index pattern.
-        func update(_ k: Int) throws -> ModelDelta {
-            try ModelDelta(names.enumerated().map { t, name in
-                (name, Tensor(shape: [per], data: (0..<per).map { i in Float(k + 1) * 1e-3 + Float((i + t) % 7) * 1e-4 }))
+    /// Encoded float32 updates of the given tensor sizes: update k holds (k+1)·0.001 plus a
+    /// small index pattern.
+    static func encodedUpdates(_ k: Int, sizes: [Int], names: [String]) throws -> [[UInt8]] {
+        try (0..<k).map { u in
+            let delta = try ModelDelta(zip(names, sizes).enumerated().map { t, pair in
+                (pair.0, Tensor(shape: [pair.1], data: (0..<pair.1).map { i in Float(u + 1) * 1e-3 + Float((i + t) % 7) * 1e-4 }))
             })
+            return try DeltaEncoder(config: DeltaCodecConfig()).encode(delta)
         }
-        // Timing excludes generating the updates: pre-build them once (K × model), fold repeatedly.
-        let prepared = try (0..<updates).map(update)
-        let strategy = FedAvg()
-        var times: [Double] = []
-        var result: [String: Tensor] = [:]
-        for r in 0..<(repeats + 1) {
-            strategy.begin(round: r, global: global)
-            let start = BenchTiming.now()
-            for (k, u) in prepared.enumerated() { try strategy.accumulate(u, samples: k + 1) }
-            result = try strategy.finish()
-            let elapsed = BenchTiming.now() - start
-            if r > 0 { times.append(elapsed * 1000) }
-        }
-        // Check against a Double reference at a sample of coordinates.
-        var maxErr = 0.0
-        let weightTotal = Double(updates * (updates + 1) / 2)
-        for t in 0..<tensors {
-            for i in stride(from: 0, to: per, by: 4099) {
-                var ref = 0.0
-                for k in 0..<updates { ref += Double(k + 1) * Double(Float(k + 1) * 1e-3 + Float((i + t) % 7) * 1e-4) }
-                maxErr = max(maxErr, abs(Double(result[names[t]]!.data[i]) - ref / weightTotal))
+    }
+
+    /// Decodes one update as a coordinator does, fed in 1 MiB pieces; returns owned records.
+    static func receive(_ bytes: [UInt8], shapes: [String: [Int]]) throws -> [DeltaRecord] {
+        let decoder = DeltaStreamDecoder(expectedShapes: shapes, maxBytes: bytes.count, requireAllTensors: false, messageLength: bytes.count)
+        var records: [DeltaRecord] = []
+        try bytes.withUnsafeBytes { all in
+            var at = 0
+            while at < all.count {
+                let n = min(1 << 20, all.count - at)
+                try decoder.feed(UnsafeRawBufferPointer(rebasing: all[at..<(at + n)])) { records.append($0.owned()) }
+                at += n
             }
         }
-        let summary = BenchTiming.Summary(times)
-        let inputBytes = updates * per * tensors * 4
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peak = Int(usage.ru_maxrss) * 1024
-        progress("aggregate \(updates) × \(per * tensors) float32: \(String(format: "%.1f", summary.median)) ms, "
-                 + String(format: "%.1f GB/s", Double(inputBytes) / (summary.median / 1000) / 1e9))
-        return Report(updates: updates, parameters: per * tensors, tensors: tensors, inputBytesPerAggregation: inputBytes,
-                      millisecondsPerAggregation: summary,
-                      gigabytesPerSecond: Double(inputBytes) / (summary.median / 1000) / 1e9, maxAbsErrorVsDouble: maxErr,
-                      peakResidentBytes: peak, peakResidentModels: Double(peak) / Double(per * tensors * 4))
+        try decoder.finish()
+        return records
+    }
+
+    /// Runs the benchmark: `repeats` timed aggregations of each kind after one warm-up.
+    public static func run(updates: Int, parameters: Int, repeats: Int, progress: (String) -> Void = { _ in }) throws -> Report {
+        let sizes = layerSizes(parameters)
+        let names = sizes.indices.map { "layer\($0).weight" }
+        let shapes = Dictionary(uniqueKeysWithValues: zip(names, sizes.map { [$0] }))
+        let global = Dictionary(uniqueKeysWithValues: zip(names, sizes.map { Tensor(shape: [$0]) }))
+        let participants = (0..<updates).map { String(format: "node%05d", $0) }
+        let samples = Dictionary(uniqueKeysWithValues: participants.enumerated().map { ($0.element, $0.offset + 1) })
+        progress("aggregate: encoding \(updates) updates of \(parameters) float32 …")
+        let encoded = try encodedUpdates(updates, sizes: sizes, names: names)
+
+        var decodeTimes: [Double] = []
+        var received: [[DeltaRecord]] = []
+        for r in 0..<(repeats + 1) {
+            received = []
+            let start = BenchTiming.now()
+            for bytes in encoded { received.append(try receive(bytes, shapes: shapes)) }
+            if r > 0 { decodeTimes.append((BenchTiming.now() - start) * 1000) }
+        }
+
+        /// One aggregation; `together` completes every update before the first is in turn.
+        func aggregate(together: Bool) throws -> (ms: Double, result: [String: Tensor]) {
+            let strategy = FedAvg()
+            strategy.begin(round: 1, global: global)
+            let fold = OrderedFold(participants: participants, samples: samples, strategy: strategy)
+            let start = BenchTiming.now()
+            for k in (together ? Array((0..<updates).reversed()) : Array(0..<updates)) {
+                for record in received[k] { try fold.offer(participants[k], record: record) }
+                try fold.complete(participants[k])
+            }
+            fold.close()
+            let result = try strategy.finish()
+            return ((BenchTiming.now() - start) * 1000, result)
+        }
+        var batched: [Double] = [], single: [Double] = []
+        var result: [String: Tensor] = [:]
+        for r in 0..<(repeats + 1) {
+            let (a, out) = try aggregate(together: true)
+            let (b, _) = try aggregate(together: false)
+            if r > 0 { batched.append(a); single.append(b) }
+            result = out
+        }
+        // Check against a double-precision reference at a sample of coordinates.
+        var maxErr = 0.0
+        let weightTotal = Double(updates * (updates + 1) / 2)
+        for (t, name) in names.enumerated() {
+            for i in stride(from: 0, to: sizes[t], by: 4099) {
+                var ref = 0.0
+                for k in 0..<updates { ref += Double(k + 1) * Double(Float(k + 1) * 1e-3 + Float((i + t) % 7) * 1e-4) }
+                maxErr = max(maxErr, abs(Double(result[name]!.data[i]) - ref / weightTotal))
+            }
+        }
+        let inputBytes = updates * parameters * 4
+        func rate(_ ms: Double) -> Double { Double(inputBytes) / (ms / 1000) / 1e9 }
+        let report = Report(updates: updates, parameters: parameters, tensors: sizes.count, inputBytesPerAggregation: inputBytes,
+                            threads: WorkerPool.shared.width,
+                            millisecondsBatched: BenchTiming.Summary(batched), gigabytesPerSecondBatched: rate(BenchTiming.median(batched)),
+                            millisecondsOneAtATime: BenchTiming.Summary(single), gigabytesPerSecondOneAtATime: rate(BenchTiming.median(single)),
+                            millisecondsDecode: BenchTiming.Summary(decodeTimes), gigabytesPerSecondDecode: rate(BenchTiming.median(decodeTimes)),
+                            maxAbsErrorVsDouble: maxErr,
+                            method: "sample-weighted FedAvg of K float32 updates (tensor sizes as the peer harness) through OrderedFold and "
+                                + "DeltaFold from the records a coordinator keeps (wire bytes), plus finish (global + mean); "
+                                + "GB/s = K·P·4 bytes / median time. Decode = DeltaStreamDecoder over each update in 1 MiB pieces, "
+                                + "keeping each record's bytes (done as chunks arrive, before aggregation).")
+        progress(String(format: "aggregate %d × %d float32: batched %.1f ms (%.1f GB/s), one at a time %.1f ms (%.1f GB/s), decode %.1f ms (%.1f GB/s)",
+                        updates, parameters, report.millisecondsBatched.median, report.gigabytesPerSecondBatched,
+                        report.millisecondsOneAtATime.median, report.gigabytesPerSecondOneAtATime,
+                        report.millisecondsDecode.median, report.gigabytesPerSecondDecode))
+        return report
     }
 }

@@ -31,15 +31,11 @@ public enum ConcurrencyBenchmark {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-bench-nodes-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
         let model = try Sequential(spec: ModelSpec(inputShape: [4], layers: [LayerSpec(.dense, name: "head", units: 2)]), seed: 1)
-        var config = Coordinator.Config(outDir: dir.path)
-        config.port = 0
-        config.rounds = 1
-        config.minNodes = nodes
-        config.roundTimeout = timeout
-        config.waitForNodes = timeout
         let names = (0..<nodes).map { "n\($0)" }
         func secret(_ i: Int) -> [UInt8] { (0..<16).map { UInt8(truncatingIfNeeded: i &* 31 &+ $0) } }
-        config.secrets = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, secret($0.offset)) })
+        let config = Coordinator.Config.benchRound(outDir: dir.path, nodes: nodes,
+                                                   secrets: Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, secret($0.offset)) }),
+                                                   timeout: timeout)
         let coordinator = try Coordinator(config: config, initial: Checkpoint(model: model, metadata: CheckpointMetadata(source: "bench")),
                                           strategy: FedAvg())
         let port = coordinator.port

@@ -22,4 +22,22 @@ public enum HeapTuning {
         _ = mallopt(-1, Int32.max)
         #endif
     }
+
+    /// The opposite trade, for a long-running server (the coordinator): blocks of `threshold`
+    /// bytes and more come straight from the kernel and go back to it when freed. Its large
+    /// buffers (a round's running sum, received records) are made and freed on many threads;
+    /// kept in glibc's per-thread heaps they would pile up, round after round, in heaps that
+    /// other threads never reuse. Also returns what is free now. A no-op off glibc.
+    public static func returnLargeBlocks(threshold: Int32 = 1 << 20) {
+        #if canImport(Glibc)
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let option = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt"),
+              let trim = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        let mallopt = unsafeBitCast(option, to: Mallopt.self)
+        _ = mallopt(-3, threshold)      // M_MMAP_THRESHOLD (fixed: no dynamic raising)
+        _ = mallopt(-1, 128 << 10)      // M_TRIM_THRESHOLD: glibc's default
+        _ = unsafeBitCast(trim, to: MallocTrim.self)(0)
+        #endif
+    }
 }

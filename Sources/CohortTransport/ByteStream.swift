@@ -12,7 +12,7 @@ public protocol ByteStream: AnyObject {
     /// seconds (a whole frame: header then payload); `timeout` is only for messages.
     func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8]
     /// Writes all of `bytes` within `timeout` seconds.
-    func write(_ bytes: [UInt8], timeout: Double) throws
+    func write(_ bytes: UnsafeRawBufferPointer, timeout: Double) throws
     /// Closes the stream; further use throws. Safe to call more than once, and from another
     /// thread while a read or write is in progress: that call then fails promptly.
     func close()
@@ -21,6 +21,11 @@ public protocol ByteStream: AnyObject {
 }
 
 extension ByteStream {
+    /// Writes all of `bytes` within `timeout` seconds.
+    public func write(_ bytes: [UInt8], timeout: Double) throws {
+        try bytes.withUnsafeBytes { try write($0, timeout: timeout) }
+    }
+
     /// For streams without deadline support: the time left before `deadline`.
     public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
         try read(exactly: count, timeout: deadline.timeIntervalSinceNow)

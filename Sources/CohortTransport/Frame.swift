@@ -24,21 +24,35 @@ public struct Frame: Equatable, Sendable {
 
     /// The frame's bytes: header then payload.
     public func encoded() -> [UInt8] {
+        Frame.header(version: version, type: type, length: payload.count, crc: Frame.crc32(payload), reserving: payload.count) + payload
+    }
+
+    /// The 16 header bytes of a frame (with room reserved for `reserving` more bytes).
+    static func header(version: UInt16, type: UInt16, length: Int, crc: UInt32, reserving extra: Int = 0) -> [UInt8] {
         var out = Frame.magic
-        out.reserveCapacity(Frame.headerSize + payload.count)
+        out.reserveCapacity(Frame.headerSize + extra)
         append(version, to: &out)
         append(type, to: &out)
-        append(UInt32(payload.count), to: &out)
-        append(Frame.crc32(payload), to: &out)
-        out += payload
+        append(UInt32(length), to: &out)
+        append(crc, to: &out)
         return out
     }
 
     /// CRC-32 (zlib's, IEEE polynomial) of `bytes`.
     public static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBufferPointer { p in
-            UInt32(CZlib.crc32(0, p.baseAddress, uInt(p.count)))
+        bytes.withUnsafeBytes { crc32($0, continuing: 0) }
+    }
+
+    /// The CRC-32 of the bytes already summed into `crc`, followed by `bytes`.
+    public static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32) -> UInt32 {
+        var c = crc
+        var rest = bytes
+        while !rest.isEmpty {   // zlib takes 32-bit lengths
+            let n = min(rest.count, 1 << 30)
+            c = UInt32(CZlib.crc32(uLong(c), rest.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(n)))
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
         }
+        return c
     }
 }
 

@@ -33,6 +33,12 @@ public final class FramedConnection: @unchecked Sendable {
     /// until the bytes come. Transport failures throw `TransportError`; malformed frames throw
     /// `FrameError`.
     public func receive(timeout: Double? = nil) throws -> Frame {
+        try receive(timeout: timeout, maxPayload: maxPayload)
+    }
+
+    /// Receives one frame whose payload may hold at most `maxPayload` bytes (a header announcing
+    /// more is refused before the payload is read); otherwise as `receive(timeout:)`.
+    public func receive(timeout: Double?, maxPayload: Int) throws -> Frame {
         let limit = timeout ?? readTimeout
         let deadline = Date().addingTimeInterval(limit)
         let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, deadline: deadline, timeout: limit),
@@ -41,6 +47,15 @@ public final class FramedConnection: @unchecked Sendable {
         let crc = Frame.crc32(payload)
         guard crc == header.crc else { throw FrameError.checksum(expected: header.crc, computed: crc) }
         return Frame(version: header.version, type: header.type, payload: payload)
+    }
+
+    /// Sends one frame whose header (with its CRC) was made by the caller, then its payload as
+    /// the given pieces, under the write lock (so no other frame lands in between).
+    func sendFrame(header: [UInt8], payload: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        try writeLock.withLock {
+            try stream.write(header, timeout: writeTimeout)
+            try payload { try stream.write($0, timeout: writeTimeout) }
+        }
     }
 
     /// Closes the underlying stream.

@@ -7,10 +7,14 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     /// bundles, their routing, the masked input, the survivors, the unmasking shares, an abort.
     case secaggKeys = 12, secaggRoster = 13, secaggShares = 14, secaggBundles = 15
     case secaggMasked = 16, secaggSurvivors = 17, secaggUnmask = 18, secaggAbort = 19
+    /// A piece of a streamed message (`StreamedMessage`).
+    case chunk = 20
 }
 
 /// Protocol versions this build speaks, newest last.
 public enum ProtocolVersion {
-    public static let supported: [UInt16] = [1]
+    /// Version 2 streams MODEL, UPDATE and EVALUATE as a start frame and CHUNK frames
+    /// (version 1 sent each as one frame).
+    public static let supported: [UInt16] = [2]
     public static var current: UInt16 { supported.last! }
 }

@@ -90,23 +90,21 @@ public final class TCPSocket: ByteStream, @unchecked Sendable {
         }
     }
 
-    public func write(_ bytes: [UInt8], timeout: Double) throws {
+    public func write(_ buf: UnsafeRawBufferPointer, timeout: Double) throws {
         let deadline = Date().addingTimeInterval(timeout)
         try withDescriptor { fd in
             var done = 0
-            try bytes.withUnsafeBytes { buf in
-                while done < bytes.count {
-                    let left = deadline.timeIntervalSinceNow
-                    guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLOUT), timeout: left) else {
-                        throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(bytes.count) bytes)")
-                    }
-                    let n = send(fd, buf.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
-                    let error = errno
-                    if n >= 0 { done += n; continue }
-                    if error == EINTR || error == EAGAIN { continue }
-                    if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(bytes.count) bytes written)") }
-                    throw TransportError("\(peer): write failed: \(String(cString: strerror(error)))")
+            while done < buf.count {
+                let left = deadline.timeIntervalSinceNow
+                guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLOUT), timeout: left) else {
+                    throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(buf.count) bytes)")
                 }
+                let n = send(fd, buf.baseAddress! + done, buf.count - done, Int32(MSG_NOSIGNAL))
+                let error = errno
+                if n >= 0 { done += n; continue }
+                if error == EINTR || error == EAGAIN { continue }
+                if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(buf.count) bytes written)") }
+                throw TransportError("\(peer): write failed: \(String(cString: strerror(error)))")
             }
         }
     }

@@ -110,19 +110,17 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         }
     }
 
-    public func write(_ bytes: [UInt8], timeout: Double) throws {
+    public func write(_ buf: UnsafeRawBufferPointer, timeout: Double) throws {
         let deadline = Date().addingTimeInterval(timeout)
         try socket.withDescriptor { fd in
             var done = 0
-            try bytes.withUnsafeBytes { buf in
-                while done < bytes.count {
-                    // A retry after WANT_READ/WANT_WRITE repeats the same pointer and length,
-                    // as OpenSSL requires.
-                    let n = try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "write") { ssl in
-                        SSL_write(ssl, buf.baseAddress! + done, Int32(min(bytes.count - done, Int(Int32.max))))
-                    }
-                    done += Int(n)
+            while done < buf.count {
+                // A retry after WANT_READ/WANT_WRITE repeats the same pointer and length,
+                // as OpenSSL requires.
+                let n = try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "write") { ssl in
+                    SSL_write(ssl, buf.baseAddress! + done, Int32(min(buf.count - done, Int(Int32.max))))
                 }
+                done += Int(n)
             }
         }
     }

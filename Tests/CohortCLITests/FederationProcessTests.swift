@@ -126,17 +126,37 @@ final class FederationProcessTests: XCTestCase {
     func testThreeNodesThreeRoundsOverTLS() throws { try runFederation(tls: true) }
 
     func testCoordinatorKilledAndResumedEndsWithTheSameWeightsAsAnUninterruptedRun() throws {
+        try killAndResume(plan: #"{"batchSize":32,"localEpochs":2,"seed":5}"#)
+    }
+
+    /// FedAdam's server moments are journaled with every round and restored on --resume.
+    func testFedAdamKilledAndResumedEndsWithTheSameWeightsAsAnUninterruptedRun() throws {
+        let dir = try killAndResume(plan: #"{"batchSize":32,"localEpochs":2,"seed":5,"strategy":"fedadam"}"#, keep: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("outB").path)
+        XCTAssertEqual(files.filter { $0.hasPrefix("server-state-") }, ["server-state-5.ckpt"], "only the last round's state is kept: \(files)")
+        let state = try CheckpointFile.load(dir.appendingPathComponent("outB/server-state-5.ckpt").path)
+        XCTAssertEqual(state.metadata.metrics["round"], 5)
+        XCTAssertEqual(Set(state.tensors.map(\.name)), ["m/features.0.weight", "m/features.0.bias", "m/head.weight", "m/head.bias",
+                                                       "v/features.0.weight", "v/features.0.bias", "v/head.weight", "v/head.bias"])
+    }
+
+    /// Runs 5 rounds uninterrupted (outA) and killed with SIGKILL after at least two journaled
+    /// rounds then resumed (outB); asserts bit-identical final weights. Returns the folder
+    /// when `keep` (the caller removes it).
+    @discardableResult
+    private func killAndResume(plan: String, keep: Bool = false) throws -> URL {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-resume-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { if !keep { try? FileManager.default.removeItem(at: dir) } }
         try makeSites(in: dir)
         func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
         // A large site makes rounds slow enough (~0.1 s) to kill the coordinator mid-run.
         var big = (0..<6).map { "x\($0)" }.joined(separator: ",") + ",target\n"
         for i in 0..<40_000 { big += (0..<6).map { j in String(format: "%.3f", Double((i * 7 + j * 13) % 100) / 50 - 1 + (i % 2 == 0 ? 0.3 : -0.3)) }.joined(separator: ",") + ",\(i % 2)\n" }
         try big.write(to: dir.appendingPathComponent("site2.csv"), atomically: true, encoding: .utf8)
-        try #"{"batchSize":32,"localEpochs":2,"seed":5}"#.write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
+        try plan.write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
         XCTAssertEqual(ProcessHarness.wait(try ProcessHarness.launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")], stderr: dir.appendingPathComponent("i.log")), seconds: 30), 0)
 
         func coordinatorArgs(_ port: UInt16, _ out: String) -> [String] {
@@ -182,6 +202,7 @@ final class FederationProcessTests: XCTestCase {
         XCTAssertEqual(finalA.tensors.map { $0.value.data.map(\.bitPattern) }, finalB.tensors.map { $0.value.data.map(\.bitPattern) },
                        "resumed run's final weights are bit-identical")
         XCTAssertEqual(try String(contentsOfFile: p("outB/rounds.jsonl"), encoding: .utf8).split(separator: "\n").count, 5)
+        return dir
     }
 
     func testNodeWithAMissingColumnFailsClearly() throws {

@@ -111,7 +111,19 @@ final class DeltaDecodeErrorTests: XCTestCase {
         var corrupt = m
         corrupt[28] ^= 0xFF
         expect(corrupt, "delta rejected: message byte 28: zlib body: corrupt zlib stream")
-        let lying = S.header(flags: 1, tensors: 1, bodySize: UInt64(body.count - 1), storedSize: UInt64(packed.count)) + packed
-        expect(lying, "delta rejected: message byte 28: zlib body: stream inflates to more than the expected 33 bytes, or is truncated")
+        // Errors come in stream order: a record that does not fit the declared body is found
+        // before the zlib stream is seen to run past it.
+        let good = dense()
+        let packedGood = Zlib.compress(good)
+        func zlibMessage(_ stored: [UInt8], bodySize: Int) -> [UInt8] {
+            S.header(flags: 1, tensors: 1, bodySize: UInt64(bodySize), storedSize: UInt64(stored.count)) + stored
+        }
+        expect(zlibMessage(packedGood, bodySize: good.count - 1),
+               "delta rejected: tensor 'w', body byte 18: truncated: 4 float32 values with their scales needs 16 bytes, only 15 left")
+        let longer = Zlib.compress(good + [0, 0])
+        expect(zlibMessage(longer, bodySize: good.count), "delta rejected: message byte 28: zlib body: stream inflates to more than the expected 34 bytes")
+        expect(zlibMessage(Array(packedGood.dropLast(3)), bodySize: good.count), "delta rejected: message byte 28: zlib body: stream is truncated")
+        expect(zlibMessage(packedGood + [1, 2], bodySize: good.count), "delta rejected: message byte 28: zlib body: 2 bytes after the end of the zlib stream")
+        XCTAssertEqual(try decoder.decode(zlibMessage(packedGood, bodySize: good.count))["w"]?.data, [1, -2, 3, 0.5])
     }
 }

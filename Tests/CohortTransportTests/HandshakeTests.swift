@@ -29,10 +29,10 @@ final class HandshakeTests: XCTestCase {
     func testRightSecretIsWelcomed() throws {
         let result = try coordinator { conn in
             let (version, session) = try Handshake.connect(conn, node: "site-a", secret: secrets["site-a"]!, samples: 120)
-            XCTAssertEqual(version, 1)
+            XCTAssertEqual(version, 2)
             XCTAssertEqual(session.count, 32)
         }
-        XCTAssertEqual(result, "welcomed site-a v1 samples 120")
+        XCTAssertEqual(result, "welcomed site-a v2 samples 120")
     }
 
     func testWrongSecretUnknownNodeAndVersionAreRefusedWithReasons() throws {
@@ -51,7 +51,14 @@ final class HandshakeTests: XCTestCase {
         XCTAssertTrue(result.contains("unknown node"), result)
         result = try coordinator { conn in
             XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: [7, 9])) {
-                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [7, 9], coordinator speaks [1]"), "\($0)")
+                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [7, 9], coordinator speaks [2]"), "\($0)")
+            }
+        }
+        XCTAssertTrue(result.contains("no common protocol version"), result)
+        // A version-1 node (one frame per model) is told why it cannot join a version-2 coordinator.
+        result = try coordinator { conn in
+            XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: [1])) {
+                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [1], coordinator speaks [2]"), "\($0)")
             }
         }
         XCTAssertTrue(result.contains("no common protocol version"), result)

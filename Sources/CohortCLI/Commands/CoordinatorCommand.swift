@@ -1,6 +1,7 @@
 import CohortCheckpoint
 import CohortFederation
 import CohortNN
+import CohortTensor
 import CohortTransport
 import Foundation
 
@@ -42,6 +43,7 @@ enum CoordinatorCommand {
             OptionSpec("round-timeout", value: "S", help: "Seconds to wait for a round's updates.", default: "60"),
             OptionSpec("wait", value: "S", help: "Seconds to wait for --min-nodes to connect.", default: "120"),
             OptionSpec("out", value: "DIR", help: "Where the journal goes."),
+            OptionSpec("update-buffer", value: "MB", help: "Memory for updates that arrive before their turn to be aggregated (name order); more lets fast nodes finish sending sooner.", default: "8"),
             OptionSpec("port-file", value: "FILE", help: "Write the port actually listened on here (for --listen HOST:0)."),
             OptionSpec("tls-cert", value: "FILE", help: "TLS certificate chain (PEM)."),
             OptionSpec("tls-key", value: "FILE", help: "TLS private key (PEM)."),
@@ -60,6 +62,7 @@ enum CoordinatorCommand {
         ])
 
     static func run(_ command: ParsedCommand) throws {
+        HeapTuning.returnLargeBlocks()
         let (host, port) = try Endpoint.parse(try command.string("listen"), option: "listen", context: command.context)
         var config = Coordinator.Config(outDir: try command.string("out"))
         config.host = host
@@ -72,6 +75,7 @@ enum CoordinatorCommand {
         config.waitForNodes = try command.double("wait", range: 0.1...86_400)
         if command.isSet("port-file") { config.portFile = try command.string("port-file") }
         config.finalEvaluation = !command.flag("no-final-evaluation")
+        config.updateBufferBytes = try command.int("update-buffer", range: 1...1_000_000) << 20
         let secretsPath = try command.string("secrets")
         guard let secretsText = try? String(contentsOfFile: secretsPath, encoding: .utf8) else { throw CommandError("cannot read secrets file '\(secretsPath)'") }
         config.secrets = try NodeSecrets.parseSecretsFile(secretsText, path: secretsPath)
@@ -89,9 +93,6 @@ enum CoordinatorCommand {
         var initial: Checkpoint
         var completed: [Coordinator.RoundRecord] = []
         if command.flag("resume") {
-            guard !["fedadam", "fedyogi", "fedadagrad"].contains(config.plan.strategy) else {
-                throw CommandError("--resume does not support '\(config.plan.strategy)' yet: its server moments are not journaled")
-            }
             (initial, completed) = try Coordinator.loadJournal(outDir: config.outDir)
             Terminal.progress("coordinator: resuming from \(config.outDir) after round \(completed.count)")
         } else {

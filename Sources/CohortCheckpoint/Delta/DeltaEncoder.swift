@@ -123,15 +123,20 @@ public struct DeltaEncoder: Sendable {
     }
 
     private static func checkLimits(_ name: String, _ t: Tensor) throws(ModelDeltaError) {
+        try checkLimits(name, shape: t.shape, count: t.count)
+    }
+
+    private static func checkLimits(_ name: String, shape: [Int], count: Int) throws(ModelDeltaError) {
+        let rank = shape.count
         let nameBytes = name.utf8.count
         guard (1...DeltaFormat.maxNameBytes).contains(nameBytes) else {
             throw ModelDeltaError("tensor '\(name)': name is \(nameBytes) UTF-8 bytes, allowed 1...\(DeltaFormat.maxNameBytes)")
         }
-        guard t.rank <= DeltaFormat.maxRank else {
-            throw ModelDeltaError("tensor '\(name)': rank \(t.rank) exceeds the format's limit of \(DeltaFormat.maxRank)")
+        guard rank <= DeltaFormat.maxRank else {
+            throw ModelDeltaError("tensor '\(name)': rank \(rank) exceeds the format's limit of \(DeltaFormat.maxRank)")
         }
-        guard t.count <= DeltaFormat.maxElementsPerTensor, t.shape.allSatisfy({ $0 <= DeltaFormat.maxElementsPerTensor }) else {
-            throw ModelDeltaError("tensor '\(name)': \(t.count) elements exceed the format's limit of \(DeltaFormat.maxElementsPerTensor)")
+        guard count <= DeltaFormat.maxElementsPerTensor, shape.allSatisfy({ $0 <= DeltaFormat.maxElementsPerTensor }) else {
+            throw ModelDeltaError("tensor '\(name)': \(count) elements exceed the format's limit of \(DeltaFormat.maxElementsPerTensor)")
         }
     }
 
@@ -142,16 +147,23 @@ public struct DeltaEncoder: Sendable {
         return fixed + index + ValueCoding.storedBytes(count: p.sentCount, encoding: encoding, blockSize: max(blockSize, 1))
     }
 
+    /// Writes the fixed part of a record (`DeltaRecordHeader` reads it back).
+    private static func writeRecordHeader(name: String, shape: [Int], encoding: DeltaValueEncoding, layout: DeltaLayout, blockSize: Int,
+                                          count: Int, to w: inout RawWriter) {
+        w.u16(UInt16(name.utf8.count))
+        w.bytes(name.utf8)
+        w.u8(UInt8(shape.count))
+        for d in shape { w.u32(UInt32(d)) }
+        w.u8(encoding.rawValue)
+        w.u8(layout.rawValue)
+        w.u32(UInt32(blockSize))
+        w.u32(UInt32(count))
+    }
+
     /// Writes one record; with `keepResidual`, leaves `plan.source` holding the new residual.
     private func writeRecord(_ plan: inout Plan, to w: inout RawWriter, keepResidual: Bool) {
-        w.u16(UInt16(plan.name.utf8.count))
-        w.bytes(plan.name.utf8)
-        w.u8(UInt8(plan.shape.count))
-        for d in plan.shape { w.u32(UInt32(d)) }
-        w.u8(encoding.rawValue)
-        w.u8((plan.indices == nil ? DeltaLayout.dense : DeltaLayout.sparse).rawValue)
-        w.u32(UInt32(blockSize))
-        w.u32(UInt32(plan.sentCount))
+        Self.writeRecordHeader(name: plan.name, shape: plan.shape, encoding: encoding, layout: plan.indices == nil ? .dense : .sparse,
+                               blockSize: blockSize, count: plan.sentCount, to: &w)
         let encoding = self.encoding, blockSize = self.blockSize
         if let indices = plan.indices {
             let lengthAt = w.reserve(4)
@@ -178,6 +190,68 @@ public struct DeltaEncoder: Sendable {
                 guard let base = src.baseAddress else { return }
                 ValueCoding.write(UnsafeMutablePointer(mutating: base), count: src.count, encoding: encoding, blockSize: blockSize,
                                   into: &w, keepResidual: false)
+            }
+        }
+    }
+
+    /// A piece of an encoded message: bytes to send as they are, or float32 values to send
+    /// as they lie in memory (little-endian).
+    public enum Part: Sendable {
+        case bytes([UInt8])
+        case floats([Float])
+    }
+
+    /// A piece of the layout of a dense float32 message: bytes (headers), or the values of
+    /// tensor `index` (`count` float32 values).
+    public enum LayoutPart: Sendable, Equatable {
+        case bytes([UInt8])
+        case values(index: Int, count: Int)
+    }
+
+    /// The layout of the dense float32, uncompressed message of tensors with these names and
+    /// shapes: every header byte, and where each tensor's values go. Lets a sender stream such
+    /// a message from wherever its values come from.
+    public static func float32Layout(_ tensors: [(name: String, shape: [Int])]) throws(ModelDeltaError) -> [LayoutPart] {
+        guard tensors.count <= DeltaFormat.maxTensors else {
+            throw ModelDeltaError("delta has \(tensors.count) tensors, over the format's limit of \(DeltaFormat.maxTensors)")
+        }
+        var parts: [LayoutPart] = []
+        var bodySize = 0
+        var seen = Set<String>()
+        for (index, (name, shape)) in tensors.enumerated() {
+            guard seen.insert(name).inserted else { throw ModelDeltaError("tensor '\(name)' appears twice in the delta") }
+            let count = shape.reduce(1, *)
+            try checkLimits(name, shape: shape, count: count)
+            let size = 2 + name.utf8.count + 1 + 4 * shape.count + 10
+            let header = [UInt8](unsafeUninitializedCapacity: size) { buf, done in
+                var w = RawWriter(base: UnsafeMutableRawPointer(buf.baseAddress!), capacity: size)
+                writeRecordHeader(name: name, shape: shape, encoding: .float32, layout: .dense, blockSize: 0, count: count, to: &w)
+                done = size
+            }
+            parts += [.bytes(header), .values(index: index, count: count)]
+            bodySize += size + 4 * count
+        }
+        let header = [UInt8](unsafeUninitializedCapacity: DeltaFormat.headerSize) { buf, done in
+            writeHeader(UnsafeMutableRawPointer(buf.baseAddress!), flags: 0, tensors: tensors.count, bodySize: bodySize, storedSize: bodySize)
+            done = DeltaFormat.headerSize
+        }
+        return [.bytes(header)] + parts
+    }
+
+    /// The message `DeltaEncoder(config: DeltaCodecConfig()).encode(ModelDelta(state))` would
+    /// produce (dense float32, uncompressed), as parts that reference the tensors' storage
+    /// instead of copying it: the whole weights of a model can be streamed without building the
+    /// message in memory. Throws like `encode` for a non-finite value or a tensor over the limits.
+    public static func float32Parts(_ state: [(name: String, value: Tensor)]) throws(ModelDeltaError) -> [Part] {
+        for (name, tensor) in state {
+            if let bad = tensor.data.withUnsafeBytes({ DeltaKernels.firstNonFinite($0.baseAddress, count: tensor.count) }) {
+                throw ModelDeltaError("tensor '\(name)': delta is \(tensor.data[bad]) at element \(bad) (values must be finite)")
+            }
+        }
+        return try float32Layout(state.map { ($0.name, $0.value.shape) }).map { part in
+            switch part {
+            case .bytes(let b): return .bytes(b)
+            case .values(let index, _): return .floats(state[index].value.data)
             }
         }
     }

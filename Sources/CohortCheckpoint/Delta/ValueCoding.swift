@@ -88,11 +88,10 @@ enum ValueCoding {
 
     // MARK: Decoding
 
-    /// Reads `n` values (after the int8 scales) from `r`, checks them and writes the decoded
-    /// floats to `dst[0..<n]`. Throws on a non-finite value or scale, a negative or oversized
-    /// scale, or an int8 value of −128.
-    static func read(count n: Int, encoding: DeltaValueEncoding, blockSize: Int, from r: inout ByteReader,
-                     into dst: UnsafeMutablePointer<Float>) throws(DeltaDecodeError) {
+    /// Checks the `n` values at `r` (after the int8 scales) and moves past them. Throws on a
+    /// non-finite value or scale, a negative or oversized scale, or an int8 value of −128.
+    static func validate(count n: Int, encoding: DeltaValueEncoding, blockSize: Int,
+                         from r: inout ByteReader) throws(DeltaDecodeError) {
         switch encoding {
         case .float32:
             let start = r.offset
@@ -101,7 +100,6 @@ enum ValueCoding {
                 throw r.error("float32 value \(bad) of \(n) is \(p.loadUnaligned(fromByteOffset: 4 * bad, as: Float.self)) (values must be finite)",
                               at: start + 4 * bad)
             }
-            UnsafeMutableRawPointer(dst).copyMemory(from: p, byteCount: 4 * n)
         case .float16:
             let start = r.offset
             let p = try r.take(2 * n, for: "\(n) float16 values")
@@ -109,7 +107,6 @@ enum ValueCoding {
                 let bits = p.loadUnaligned(fromByteOffset: 2 * bad, as: UInt16.self)
                 throw r.error("float16 value \(bad) of \(n) is \(Float16(bitPattern: bits)) (values must be finite)", at: start + 2 * bad)
             }
-            for j in 0..<n { dst[j] = Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)))) }
         case .int8:
             let blocks = blockCount(n, blockSize)
             let scalesStart = r.offset
@@ -124,13 +121,39 @@ enum ValueCoding {
                     throw r.error("int8 scale of block \(b) of \(blocks) \(why)", at: scalesStart + 4 * b)
                 }
                 let start = b * blockSize
-                let len = min(blockSize, n - start)
-                if let bad = firstMinus128(values + start, count: len) {
+                if let bad = firstMinus128(values + start, count: min(blockSize, n - start)) {
                     throw r.error("int8 value \(start + bad) of \(n) is -128 (allowed -127...127)", at: valuesStart + start + bad)
                 }
-                dequantizeInt8(values + start, count: len, scale: scale, to: dst + start)
             }
         }
+    }
+
+    /// Decodes `n` validated values stored at `p` (for int8: the block scales, then the values)
+    /// to `dst[0..<n]`.
+    static func decode(count n: Int, encoding: DeltaValueEncoding, blockSize: Int, from p: UnsafeRawPointer,
+                       into dst: UnsafeMutablePointer<Float>) {
+        switch encoding {
+        case .float32:
+            UnsafeMutableRawPointer(dst).copyMemory(from: p, byteCount: 4 * n)
+        case .float16:
+            for j in 0..<n { dst[j] = half(p, j) }
+        case .int8:
+            let values = (p + 4 * blockCount(n, blockSize)).assumingMemoryBound(to: Int8.self)
+            for b in 0..<blockCount(n, blockSize) {
+                let start = b * blockSize
+                dequantizeInt8(values + start, count: min(blockSize, n - start), scale: scale(p, b), to: dst + start)
+            }
+        }
+    }
+
+    /// float16 value `j` of the values at `p`, as float32.
+    @inline(__always) static func half(_ p: UnsafeRawPointer, _ j: Int) -> Float {
+        Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 &* j, as: UInt16.self))))
+    }
+
+    /// int8 block scale `b` of the scales at `p`.
+    @inline(__always) static func scale(_ p: UnsafeRawPointer, _ b: Int) -> Float {
+        Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 &* b, as: UInt32.self)))
     }
 
     private static func firstNonFiniteHalf(_ p: UnsafeRawPointer, count n: Int) -> Int? {

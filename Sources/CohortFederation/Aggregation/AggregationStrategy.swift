@@ -18,6 +18,34 @@ public protocol AggregationStrategy: AnyObject {
     var updateCount: Int { get }
     /// The new global state. Throws when no update was accepted.
     func finish() throws -> [String: Tensor]
+    /// How this strategy folds tensor records straight from their wire bytes as they arrive,
+    /// or nil when it needs each update whole (the default).
+    var recordFolding: RecordFolding? { get }
+}
+
+extension AggregationStrategy {
+    public var recordFolding: RecordFolding? { nil }
+}
+
+/// Folding an update record by record, as it arrives, instead of whole: what a streaming
+/// strategy (a running weighted sum) offers a coordinator, so no update is ever decoded into
+/// dense tensors. The records were checked by the decoder against the global model's shapes
+/// (known names, finite values), which is what `accumulate` would check.
+public protocol RecordFolding: AnyObject {
+    /// Folds `records` of one tensor, from different updates in the order given, with their
+    /// weights (sample counts). Each tensor keeps its own total weight.
+    func fold(tensor name: String, records: [DeltaRecord], weights: [Double])
+    /// Counts one update as accepted (after its records were folded).
+    func countUpdate()
+}
+
+/// A strategy whose state carries over from round to round (a server optimizer's moments):
+/// the coordinator journals it with every round, so a resumed run continues bit for bit.
+public protocol PersistentStrategyState: AnyObject {
+    /// The state after the last finished round, as named tensors.
+    func savedState() -> [(name: String, value: Tensor)]
+    /// Restores a state `savedState` gave; throws, naming the problem, if it does not fit.
+    func restore(_ state: [(name: String, value: Tensor)]) throws
 }
 
 /// An update or round that cannot be aggregated, with the reason.

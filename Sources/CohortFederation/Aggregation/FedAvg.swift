@@ -27,6 +27,8 @@ public final class FedAvg: AggregationStrategy {
         try state.requireUpdates(name)
         return state.sum.applyMean(to: state.global)
     }
+
+    public var recordFolding: RecordFolding? { state.sum }
 }
 
 /// `global + scale · mean` for the tensors in `mean`; others unchanged.

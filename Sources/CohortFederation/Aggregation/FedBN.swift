@@ -32,4 +32,18 @@ public final class FedBN: AggregationStrategy {
     public var updateCount: Int { base.updateCount }
 
     public func finish() throws -> [String: Tensor] { try base.finish() }
+
+    public var recordFolding: RecordFolding? { base.recordFolding.map { LocalTensorFilter(base: $0, localNames: localNames) } }
+}
+
+/// FedBN's record folding: the base strategy's, without the tensors that stay local.
+private final class LocalTensorFilter: RecordFolding {
+    let base: RecordFolding
+    let localNames: Set<String>
+    init(base: RecordFolding, localNames: Set<String>) { self.base = base; self.localNames = localNames }
+    func fold(tensor name: String, records: [DeltaRecord], weights: [Double]) {
+        guard !localNames.contains(name) else { return }
+        base.fold(tensor: name, records: records, weights: weights)
+    }
+    func countUpdate() { base.countUpdate() }
 }

@@ -29,6 +29,8 @@ public final class ServerOptimizer: AggregationStrategy {
 
     public var updateCount: Int { state.sum.count }
 
+    public var recordFolding: RecordFolding? { state.sum }
+
     public func finish() throws -> [String: Tensor] {
         try state.requireUpdates(self.name)
         var step: [String: Tensor] = [:]
@@ -52,5 +54,33 @@ public final class ServerOptimizer: AggregationStrategy {
             step[name] = Tensor(shape: [n], data: out)
         }
         return apply(mean: step, to: state.global, scale: learningRate)
+    }
+}
+
+extension ServerOptimizer: PersistentStrategyState {
+    /// The moments, as `m/<tensor>` and `v/<tensor>` in name order.
+    public func savedState() -> [(name: String, value: Tensor)] {
+        m.keys.sorted().flatMap { name in
+            [("m/" + name, Tensor(shape: [m[name]!.count], data: m[name]!)), ("v/" + name, Tensor(shape: [v[name]!.count], data: v[name]!))]
+        }
+    }
+
+    public func restore(_ state: [(name: String, value: Tensor)]) throws {
+        var moments: [String: [Float]] = [:], seconds: [String: [Float]] = [:]
+        for (key, tensor) in state {
+            if key.hasPrefix("m/") { moments[String(key.dropFirst(2))] = tensor.data }
+            else if key.hasPrefix("v/") { seconds[String(key.dropFirst(2))] = tensor.data }
+            else { throw AggregationError("\(name) state: unexpected tensor '\(key)' (expected m/<name> and v/<name>)") }
+        }
+        for (key, first) in moments {
+            guard let second = seconds[key], second.count == first.count else {
+                throw AggregationError("\(name) state: tensor '\(key)' has a first moment without a matching second moment")
+            }
+        }
+        guard Set(moments.keys) == Set(seconds.keys) else {
+            throw AggregationError("\(name) state: first and second moments name different tensors")
+        }
+        m = moments
+        v = seconds
     }
 }

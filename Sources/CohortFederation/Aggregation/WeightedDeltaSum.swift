@@ -3,50 +3,55 @@ import CohortTensor
 
 /// A running sample-weighted sum of deltas: each update is folded in as it arrives and can then
 /// be dropped, so memory stays one model-sized accumulator whatever the number of nodes.
-final class WeightedDeltaSum {
+///
+/// Updates fold through `DeltaFold` (one fused multiply-add per element, in arrival order), so
+/// an update decoded into tensors and the same update folded from its wire records give the
+/// same bits. Each tensor keeps its own total weight: its mean is over the updates that carried
+/// it (all of them, unless an update was cut off or omits the tensor).
+final class WeightedDeltaSum: RecordFolding {
     private(set) var sums: [String: [Float]] = [:]
-    private(set) var totalWeight: Double = 0
+    private(set) var weights: [String: Double] = [:]
     private(set) var count = 0
 
-    func reset() { sums = [:]; totalWeight = 0; count = 0 }
+    func reset() { sums = [:]; weights = [:]; count = 0 }
 
-    /// Adds `weight · delta` (SIMD axpy, large tensors split across the worker pool). The
-    /// caller has validated the update (`validate`), so the sum is never poisoned.
+    /// Adds `weight · delta` and counts the update. The caller has validated the update
+    /// (`validate`), so the sum is never poisoned.
     func add(_ delta: ModelDelta, weight: Double) {
         for name in delta.names {
-            let t = delta[name]!
-            if sums[name] == nil { sums[name] = [Float](repeating: 0, count: t.count) }
-            let w = Float(weight), n = t.count
-            t.data.withUnsafeBufferPointer { src in
-                sums[name]!.withUnsafeMutableBufferPointer { dst in
-                    let s = SendablePointer(src.baseAddress!), d = SendableMutablePointer(dst.baseAddress!)
-                    let tasks = n >= 1 << 16 ? WorkerPool.shared.width : 1
-                    WorkerPool.shared.run(tasks: tasks) { k in
-                        let lo = n * k / tasks, hi = n * (k + 1) / tasks
-                        VectorKernels.axpy(count: hi - lo, alpha: w, x: s.p + lo, y: d.p + lo)
-                    }
-                }
-            }
+            DeltaRecord.withView(of: delta[name]!, name: name) { fold(tensor: name, records: [$0], weights: [weight]) }
         }
-        totalWeight += weight
-        count += 1
+        countUpdate()
     }
+
+    func fold(tensor name: String, records: [DeltaRecord], weights w: [Double]) {
+        guard let first = records.first else { return }
+        if sums[name] == nil { sums[name] = [Float](repeating: 0, count: first.elementCount) }
+        sums[name]!.withUnsafeMutableBufferPointer { DeltaFold.accumulate(records, weights: w.map { Float($0) }, into: $0) }
+        weights[name, default: 0] += w.reduce(0, +)
+    }
+
+    func countUpdate() { count += 1 }
 
     /// The weighted mean delta per tensor (names never updated are absent).
     func mean() -> [String: Tensor] {
-        guard totalWeight > 0 else { return [:] }
-        let inv = Float(1 / totalWeight)
-        return sums.mapValues { sum in Tensor(shape: [sum.count], data: sum.map { $0 * inv }) }
+        var out: [String: Tensor] = [:]
+        for (name, sum) in sums {
+            guard let w = weights[name], w > 0 else { continue }
+            let inv = Float(1 / w)
+            out[name] = Tensor(shape: [sum.count], data: sum.map { $0 * inv })
+        }
+        return out
     }
 
     /// `global + mean delta`, computed in one pass per tensor into the accumulator's own storage
     /// (no extra model-sized allocation); other tensors unchanged. The sum buffers are consumed;
     /// the counts stay until `reset`.
     func applyMean(to global: [String: Tensor]) -> [String: Tensor] {
-        guard totalWeight > 0 else { return global }
-        let inv = Float(1 / totalWeight)
         var next = global
         for name in Array(sums.keys) {
+            guard let w = weights[name], w > 0 else { continue }
+            let inv = Float(1 / w)
             let g = global[name]!
             var buffer = sums.removeValue(forKey: name)!
             g.data.withUnsafeBufferPointer { gp in

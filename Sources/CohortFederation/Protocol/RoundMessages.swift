@@ -47,8 +47,7 @@ public enum RoundMessages {
     /// Builds a payload from a header and a body.
     public static func payload<H: Encodable>(_ header: H, body: [UInt8]) throws -> [UInt8] {
         let json = Array(try JSONEncoder().encode(header))
-        let n = UInt32(json.count)
-        return [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)] + json + body
+        return headerLength(json.count) + json + body
     }
 
     /// Splits a payload into its decoded header and the body bytes.

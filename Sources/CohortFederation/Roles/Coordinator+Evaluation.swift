@@ -48,7 +48,7 @@ extension Coordinator {
             return
         }
         let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
-        let payload = try RoundMessages.payload(header, body: try RoundMessages.weightsBody(global))
+        let message = try RoundMessages.modelMessage(.evaluate, header: header, weights: global)
         let results = Locked(EvaluationRecord(round: round, modelVersion: version, nodes: [:], failed: [:]))
         let group = DispatchGroup()
         let expectedVersion = version
@@ -59,7 +59,7 @@ extension Coordinator {
                 defer { group.leave() }
                 let session = handOff.value
                 do {
-                    try session.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.evaluate.rawValue, payload: payload))
+                    try session.conn.send(message, version: ProtocolVersion.current)
                     let frame = try Handshake.expect(session.conn, .evalResult, timeout: config.roundTimeout)
                     let (h, _) = try RoundMessages.parse(frame.payload, as: RoundMessages.EvalResultHeader.self)
                     guard h.modelVersion == expectedVersion else {
@@ -88,10 +88,10 @@ extension Coordinator {
 }
 
 /// A value guarded by a lock, for results gathered by several threads.
-final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.withLock { stored } }
-    func update(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
+    public init(_ value: Value) { stored = value }
+    public var value: Value { lock.withLock { stored } }
+    public func update(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
 }

@@ -45,12 +45,11 @@ extension Coordinator {
         }
 
         // Step 1: the model with each node's assignment; public keys back.
-        let body = try RoundMessages.weightsBody(global)
-        var models: [String: Frame] = [:]
+        var models: [String: SecureOutgoing] = [:]
         for s in participants {
             var header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
             header.secureAggregation = .init(session: session, node: ids[s.name]!, threshold: t, participants: n, totalSamples: totalSamples)
-            models[s.name] = Frame(version: ProtocolVersion.current, type: MessageType.model.rawValue, payload: try RoundMessages.payload(header, body: body))
+            models[s.name] = .message(try RoundMessages.modelMessage(.model, header: header, weights: global))
         }
         let u1 = secureStep(participants, "keys", outgoing: models, expect: .secaggKeys, state: state) { s, frame in
             let m = try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.KeysMessage.self, session: session)
@@ -62,7 +61,7 @@ extension Coordinator {
 
         // Step 2: the roster out; encrypted share bundles back.
         let rosterFrame = try SecureAggregationMessages.frame(.secaggRoster, SecureAggregationMessages.RosterMessage(session: session, roster: roster.map { .init($0) }))
-        let u2 = secureStep(u1, "shares", outgoing: Dictionary(uniqueKeysWithValues: u1.map { ($0.name, rosterFrame) }), expect: .secaggShares, state: state) { s, frame in
+        let u2 = secureStep(u1, "shares", outgoing: Dictionary(uniqueKeysWithValues: u1.map { ($0.name, .frame(rosterFrame)) }), expect: .secaggShares, state: state) { s, frame in
             let m = try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.SharesMessage.self, session: session)
             try checkID(s, m.node)
             try server.receive(m.value)
@@ -70,10 +69,10 @@ extension Coordinator {
         do { _ = try server.finishSharing() } catch { return abandon(u2, "\(error)") }
 
         // Step 3: each node's bundles out; it trains and sends its masked input.
-        var bundles: [String: Frame] = [:]
+        var bundles: [String: SecureOutgoing] = [:]
         for s in u2 {
             let mine = try server.shares(for: ids[s.name]!)
-            bundles[s.name] = try SecureAggregationMessages.frame(.secaggBundles, SecureAggregationMessages.BundlesMessage(session: session, bundles: mine.map { .init($0) }))
+            bundles[s.name] = .frame(try SecureAggregationMessages.frame(.secaggBundles, SecureAggregationMessages.BundlesMessage(session: session, bundles: mine.map { .init($0) })))
         }
         let dump = config.secureAggregationDump
         let u3 = secureStep(u2, "masked input", outgoing: bundles, expect: .secaggMasked, state: state) { s, frame in
@@ -96,7 +95,7 @@ extension Coordinator {
 
         // Step 4: the survivors out; unmasking shares back; the sum.
         let survivorsFrame = try SecureAggregationMessages.frame(.secaggSurvivors, SecureAggregationMessages.SurvivorsMessage(session: session, survivors: survivors))
-        let u4 = secureStep(u3, "unmasking", outgoing: Dictionary(uniqueKeysWithValues: u3.map { ($0.name, survivorsFrame) }), expect: .secaggUnmask, state: state) { s, frame in
+        let u4 = secureStep(u3, "unmasking", outgoing: Dictionary(uniqueKeysWithValues: u3.map { ($0.name, .frame(survivorsFrame)) }), expect: .secaggUnmask, state: state) { s, frame in
             let m = try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.UnmaskMessage.self, session: session)
             try checkID(s, m.node)
             try server.receive(try m.value())
@@ -159,7 +158,7 @@ extension Coordinator {
     /// `type`, until all have answered or the round timeout passed. `accept` (parse, check, hand
     /// to the server) runs under the state's lock. A node whose exchange fails or is late is
     /// dropped (it may reconnect) with the reason recorded; returns the nodes that completed.
-    private func secureStep(_ group: [Session], _ step: String, outgoing: [String: Frame], expect type: MessageType,
+    private func secureStep(_ group: [Session], _ step: String, outgoing: [String: SecureOutgoing], expect type: MessageType,
                             state: SecureRoundState, accept: @escaping (Session, Frame) throws -> Void) -> [Session] {
         state.begin()
         let handler = HandOff(accept)
@@ -169,10 +168,9 @@ extension Coordinator {
             let handOff = HandOff((member, outgoing[member.name]!))
             Thread { [self] in
                 defer { threads.leave() }
-                let (session, frame) = handOff.value
+                let (session, outgoing) = handOff.value
                 do {
-                    try session.conn.send(frame)
-                    state.sent(frame.payload.count)
+                    state.sent(try outgoing.send(on: session.conn))
                     let reply = try Handshake.expect(session.conn, type, timeout: config.roundTimeout)
                     try state.complete(session.name, bytes: reply.payload.count) { try handler.value(session, reply) }
                 } catch {
@@ -188,5 +186,24 @@ extension Coordinator {
             dropSession(s)
         }
         return group.filter { completed.contains($0.name) }
+    }
+}
+
+/// What one secure-aggregation step sends a node: a SECAGG_* frame, or the round's MODEL as a
+/// streamed message.
+enum SecureOutgoing {
+    case frame(Frame)
+    case message(StreamedMessage)
+
+    /// Sends it; returns the bytes of message sent.
+    func send(on conn: FramedConnection) throws -> Int {
+        switch self {
+        case .frame(let f):
+            try conn.send(f)
+            return f.payload.count
+        case .message(let m):
+            try conn.send(m, version: ProtocolVersion.current)
+            return m.length
+        }
     }
 }

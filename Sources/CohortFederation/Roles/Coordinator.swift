@@ -39,6 +39,9 @@ public final class Coordinator: @unchecked Sendable {
         /// Testing only: under secure aggregation, write every masked vector received and every
         /// unmasked sum to this folder (`masked-s<session>-n<node>.u32`, `sum-s<session>.u32`).
         public var secureAggregationDump: String?
+        /// Bytes of updates held for nodes whose turn to be folded has not come; beyond it their
+        /// reading waits (see `OrderedFold`).
+        public var updateBufferBytes = Coordinator.defaultUpdateBufferBytes
         public init(outDir: String) { self.outDir = outDir }
     }
 
@@ -134,6 +137,7 @@ public final class Coordinator: @unchecked Sendable {
             }
         } else {
             self.strategy = strategy
+            try Self.restoreServerState(strategy, outDir: config.outDir, round: completed.count, global: initial.tensors)
         }
         self.plan = plan
         architecture = arch
@@ -236,7 +240,7 @@ public final class Coordinator: @unchecked Sendable {
                     // they may carry a whole update.
                     let conn = FramedConnection(stream: stream, maxPayload: 64 << 10, readTimeout: 10)
                     let id = try Handshake.accept(conn, secrets: config.secrets, timeout: 10)
-                    conn.maxPayload = 1 << 30
+                    conn.maxPayload = Self.maxFrameBytes
                     conn.readTimeout = config.roundTimeout
                     let admitted = lock.withLock { () -> Bool in
                         guard !stopped else { return false }
@@ -293,11 +297,14 @@ public final class Coordinator: @unchecked Sendable {
         (strategy as? DPFedAvg)?.participants = participants.count
         strategy.begin(round: round, global: globalDict)
         let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
-        let payload = try RoundMessages.payload(header, body: try RoundMessages.weightsBody(global))
+        let model = try RoundMessages.modelMessage(.model, header: header, weights: global)
         let shapes = globalDict.mapValues(\.shape)
-        let budget = shapes.values.reduce(0) { $0 + $1.reduce(1, *) } * 8 + 1 << 20
+        let parameters = shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+        let budget = parameters * 8 + 1 << 20
         let state = RoundState()
-        let fold = OrderedFold(participants: participants.map(\.name), strategy: strategy)
+        let fold = OrderedFold(participants: participants.map(\.name), samples: Dictionary(uniqueKeysWithValues: participants.map { ($0.name, $0.samples) }),
+                               strategy: strategy, bufferBudget: config.updateBufferBytes)
+        let deadline = Date().addingTimeInterval(config.roundTimeout)
         let group = DispatchGroup()
         let expectedVersion = version
         for participant in participants {
@@ -308,21 +315,12 @@ public final class Coordinator: @unchecked Sendable {
                 defer { group.leave() }
                 var verdict: String? = nil
                 do {
-                    try session.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.model.rawValue, payload: payload))
-                    let frame = try Handshake.expect(session.conn, .update, timeout: config.roundTimeout)
-                    let (h, body) = try RoundMessages.parse(frame.payload, as: RoundMessages.UpdateHeader.self)
-                    guard h.round == round, h.modelVersion == expectedVersion else {
-                        throw AggregationError("update for round \(h.round) / model \(h.modelVersion), expected round \(round) / model \(expectedVersion)")
-                    }
-                    guard h.samples == session.samples else {
-                        throw AggregationError("update claims \(h.samples) samples; the node announced \(session.samples) when it joined")
-                    }
-                    let delta = try DeltaDecoder(expectedShapes: shapes, maxBytes: budget, requireAllTensors: false).decode(body)
-                    try lock.withLock {
-                        guard state.open else { throw AggregationError("arrived after the round closed") }
+                    try session.conn.send(model, version: ProtocolVersion.current)
+                    let (h, bytes) = try receiveUpdate(from: session, round: round, modelVersion: expectedVersion, shapes: shapes,
+                                                       budget: budget, fold: fold, deadline: deadline)
+                    lock.withLock {
                         state.metrics[session.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
-                        state.bytesUp += frame.payload.count
-                        state.rejected.merge(fold.offer(session.name, delta: delta, samples: h.samples)) { a, _ in a }
+                        state.bytesUp += bytes
                     }
                 } catch {
                     verdict = "\(error)"
@@ -331,7 +329,7 @@ public final class Coordinator: @unchecked Sendable {
                     state.done.insert(session.name)
                     if let verdict {
                         state.rejected[session.name] = verdict
-                        state.rejected.merge(fold.fail(session.name)) { a, _ in a }
+                        fold.fail(session.name)
                     }
                 }
                 if let verdict {
@@ -343,7 +341,8 @@ public final class Coordinator: @unchecked Sendable {
         _ = group.wait(timeout: .now() + config.roundTimeout + 2)
         let late: [Session] = lock.withLock {
             state.open = false
-            state.rejected.merge(fold.close()) { a, _ in a }
+            fold.close()
+            state.rejected.merge(fold.rejected) { mine, folds in mine.contains("cut off") ? mine : "\(mine); \(folds)" }
             state.accepted = fold.folded
             return participants.filter { !state.done.contains($0.name) }
         }
@@ -367,7 +366,7 @@ public final class Coordinator: @unchecked Sendable {
         }
         var record = RoundRecord(round: round, participants: participants.map(\.name), accepted: acceptedNow, rejected: rejectedNow,
                                  globalValidationAccuracy: total > 0 ? weighted / total : nil, nodeMetrics: metricsNow,
-                                 bytesDown: payload.count * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start),
+                                 bytesDown: model.length * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start),
                                  finishedAt: Date().timeIntervalSince1970)
         let privacyNote = accountPrivacy(&record)
         log("coordinator: round \(round) done: \(acceptedNow.count)/\(participants.count) updates, global val acc "
@@ -394,19 +393,22 @@ public final class Coordinator: @unchecked Sendable {
         lock.withLock { if sessions[s.name] === s { sessions[s.name] = nil } }
     }
 
-    /// Writes all round records and then the global checkpoint, each durably (temp file,
-    /// fsync, rename, directory fsync). The records go first, so after a crash between the two
-    /// the checkpoint can only lag the records, and resuming never applies a round twice.
+    /// Writes all round records, the strategy's state (`server-state-R.ckpt`, server optimizers
+    /// only) and then the global checkpoint, each durably (temp file, fsync, rename, directory
+    /// fsync). The records go first, so after a crash between the writes the checkpoint can
+    /// only lag the records, and resuming never applies a round twice.
     private func journal(_ records: [RoundRecord]) throws {
         let encoder = JournalCoding.encoder
         var lines: [UInt8] = []
         for r in records { lines += try encoder.encode(r); lines += Array("\n".utf8) }
         try DurableFile.write(lines, to: (config.outDir as NSString).appendingPathComponent("rounds.jsonl"))
+        try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
         if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }
         let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics)
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
+        pruneServerState(before: records.count)
     }
 
     private func shutdown() {

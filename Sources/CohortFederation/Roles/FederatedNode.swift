@@ -35,6 +35,9 @@ public final class FederatedNode {
         /// Testing only: drop the connection right after sending this secure-aggregation step's
         /// message in the first attempt of this round, then reconnect (a simulated dropout).
         public var testDropAfter: (step: SecureAggregationStep, round: Int)?
+        /// Largest MODEL or EVALUATE message accepted (streamed in chunks; memory grows only
+        /// with the bytes that arrive).
+        public var maxModelBytes = 1 << 40
         public init(host: String, port: UInt16, name: String, secret: [UInt8], tls: TLSContext?, train: LabelledData, validation: LabelledData) {
             self.host = host; self.port = port; self.name = name; self.secret = secret
             self.tls = tls; self.train = train; self.validation = validation
@@ -87,19 +90,19 @@ public final class FederatedNode {
             }
             switch MessageType(rawValue: frame.type) {
             case .model:
-                let (header, body) = try RoundMessages.parse(frame.payload, as: RoundMessages.ModelHeader.self)
+                let (header, body) = try RoundMessages.parse(try receiveStreamed(frame, on: conn), as: RoundMessages.ModelHeader.self)
                 if let assignment = header.secureAggregation {
                     pending = try serveSecureRound(header, body: body, assignment: assignment, conn: conn, log: log)
                     rounds += 1
                     continue
                 }
                 let reply = try handleModel(header, body: body, log: log)
-                do { try conn.send(Frame(version: frame.version, type: MessageType.update.rawValue, payload: reply)) } catch {
+                do { try conn.send(StreamedMessage(type: MessageType.update.rawValue, bytes: reply), version: frame.version) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
                 rounds += 1
             case .evaluate:
-                let reply = try handleEvaluate(frame.payload, log: log)
+                let reply = try handleEvaluate(try receiveStreamed(frame, on: conn), log: log)
                 do { try conn.send(Frame(version: frame.version, type: MessageType.evalResult.rawValue, payload: reply)) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
@@ -117,6 +120,13 @@ public final class FederatedNode {
         }
     }
 
+    /// The whole of a streamed MODEL or EVALUATE message whose start frame is `start`.
+    private func receiveStreamed(_ start: Frame, on conn: FramedConnection) throws -> [UInt8] {
+        do { return try conn.receiveStreamedBytes(start, budget: config.maxModelBytes, timeout: config.timeout) } catch let error as TransportError {
+            throw SessionLost(reason: "\(error)")
+        }
+    }
+
     private func connect(log: (String) -> Void) throws -> FramedConnection {
         var delay = 0.1
         var lastError: Error = TransportError("no attempt")
@@ -124,7 +134,8 @@ public final class FederatedNode {
             do {
                 let socket = try TCPSocket.connect(host: config.host, port: config.port, timeout: 5)
                 let stream: ByteStream = try config.tls.map { try TLSStream(socket: socket, context: $0, serverName: config.host, timeout: 10) } ?? socket
-                let conn = FramedConnection(stream: stream, maxPayload: 1 << 30, readTimeout: config.timeout)
+                let conn = FramedConnection(stream: stream, maxPayload: Coordinator.maxFrameBytes, readTimeout: config.timeout,
+                                            writeTimeout: config.timeout)
                 _ = try Handshake.connect(conn, node: config.name, secret: config.secret, samples: config.train.count)
                 log("\(config.name): connected to \(config.host):\(config.port)")
                 return conn

@@ -1,58 +1,210 @@
 import CohortCheckpoint
+import Foundation
 
 /// Folds a round's updates into a strategy in a fixed order (the participants' name order)
-/// whatever order they arrive in: an update is folded as soon as every earlier participant has
-/// been folded or has failed, else it waits. Floating-point sums then do not depend on network
-/// timing, so a resumed run reproduces an uninterrupted one. Memory grows only with updates that
-/// arrive ahead of a slower, earlier-named node. Used only under the coordinator's lock.
-final class OrderedFold: @unchecked Sendable {
+/// whatever order they arrive in, so floating-point sums do not depend on network timing and a
+/// resumed run reproduces an uninterrupted one.
+///
+/// Updates arrive as checked tensor records (`DeltaRecord`, still in their wire encoding), one
+/// at a time as their bytes come in, and wait in that form (never as dense tensors) until
+/// their turn: every earlier participant folded or failed. Waiting records, and chunks being
+/// read, may hold at most `bufferBudget` bytes (counted in message bytes): a participant that
+/// would go over waits before reading more (`reserve` returns nil), which stalls its sender
+/// through TCP flow control until memory frees up. Updates complete in a row are folded
+/// together, one pass per tensor (`DeltaFold`), which gives the same bits as one by one.
+///
+/// An update is folded whole once complete, so a node cut off mid-stream (connection lost, a
+/// later record malformed) leaves no trace, except in one case: the participant whose turn it
+/// is never waits, and when its update does not fit in the budget, its records are committed
+/// (folded) as they arrive from then on. If it is then cut off, the records already folded
+/// stay, each in its tensor's mean with the node's weight (strategies keep one total weight per
+/// tensor), and the node is reported as rejected with the count. Strategies that need whole
+/// updates (`recordFolding` nil: robust statistics, DP clipping) get each update decoded and
+/// whole once complete, whatever its size; a cut-off one is dropped.
+///
+/// Not thread-safe: the coordinator calls it under its lock.
+public final class OrderedFold: @unchecked Sendable {
+    private struct Part {
+        var records: [DeltaRecord] = []
+        /// Message bytes received and not yet folded, plus reservations for chunks being read.
+        var heldBytes = 0
+        var complete = false
+        /// Folding its records as they arrive (its turn came and it did not fit the budget).
+        var committing = false
+        var foldedRecords = 0
+    }
+
     private let order: [String]
-    private var next = 0
-    private var waiting: [String: (delta: ModelDelta, samples: Int)] = [:]
-    private var failed = Set<String>()
+    private let weights: [String: Double]
     private let strategy: AggregationStrategy
+    private let folder: RecordFolding?
+    /// Bytes that waiting records and chunks being read may hold.
+    public let bufferBudget: Int
+    private var next = 0
+    private var parts: [String: Part] = [:]
+    private var failed = Set<String>()
+    private var heldTotal = 0
+    /// Whether the round is over: no record or update is taken any more.
+    public private(set) var closed = false
+    /// Updates folded whole, in order.
+    public private(set) var folded: [String] = []
+    private var foldedNames = Set<String>()
+    /// Participants rejected by the strategy or cut off after committing records, with the reason.
+    public private(set) var rejected: [String: String] = [:]
+    /// Broadcast whenever room may have been made or a turn has passed, for readers waiting
+    /// in `reserve` (they should still re-check now and then: a wake-up can be missed).
+    public let changed = NSCondition()
 
-    init(participants: [String], strategy: AggregationStrategy) {
+    /// A fold of `participants` (in this order) weighted by their sample counts.
+    public init(participants: [String], samples: [String: Int], strategy: AggregationStrategy, bufferBudget: Int = .max) {
         order = participants
+        weights = samples.mapValues(Double.init)
         self.strategy = strategy
+        folder = strategy.recordFolding
+        self.bufferBudget = bufferBudget
     }
 
-    /// Offers a participant's update; folds whatever is now in order. Returns the participants
-    /// whose updates the strategy rejected, with the reason.
-    func offer(_ name: String, delta: ModelDelta, samples: Int) -> [String: String] {
-        waiting[name] = (delta, samples)
-        return drain()
+    /// Bytes held: waiting records and reservations.
+    public var heldBytes: Int { heldTotal }
+
+    /// Whether `name`'s turn has come (every earlier participant folded or failed).
+    public func isInTurn(_ name: String) -> Bool { next < order.count && order[next] == name }
+
+    /// Whether `name` may read its next `bytes` now, and how many bytes that reserves: nil
+    /// while it must wait; `bytes` when they fit in the budget; 0 when nothing is held for
+    /// it (it commits as it goes, or cannot be folded any more). The participant in turn
+    /// never waits: over the budget it starts committing its records as they arrive.
+    public func reserve(_ name: String, bytes: Int) -> Int? {
+        if closed || failed.contains(name) || foldedNames.contains(name) || parts[name]?.committing == true { return 0 }
+        if heldTotal + bytes <= bufferBudget {
+            parts[name, default: Part()].heldBytes += bytes
+            heldTotal += bytes
+            return bytes
+        }
+        guard isInTurn(name) else { return nil }
+        guard folder != nil else {   // whole-update strategies need it whole, whatever the size
+            parts[name, default: Part()].heldBytes += bytes
+            heldTotal += bytes
+            return bytes
+        }
+        parts[name, default: Part()].committing = true
+        foldRecords(of: [name])
+        release(name)
+        return 0
     }
 
-    /// Marks a participant as having no update this round.
-    func fail(_ name: String) -> [String: String] {
+    /// The chunk `reserve` reserved `reserved` bytes for has been read and its records
+    /// offered: `received` message bytes stay held until they are folded.
+    public func read(_ name: String, reserved: Int, received: Int) {
+        // Nothing to adjust once its bytes were released (folded, committing, dropped).
+        guard reserved > 0, !closed, !failed.contains(name), !foldedNames.contains(name), var part = parts[name], !part.committing else { return }
+        part.heldBytes += received - reserved
+        heldTotal += received - reserved
+        parts[name] = part
+    }
+
+    /// Takes one checked record of `name`'s update; folds whatever is now in order.
+    public func offer(_ name: String, record: DeltaRecord) throws {
+        guard !closed else { throw AggregationError("arrived after the round closed") }
+        guard let weight = weights[name] else { throw AggregationError("'\(name)' is not a participant of this round") }
+        guard weight > 0 else { throw AggregationError("update with \(Int(weight)) samples: the sample count must be positive") }
+        guard !failed.contains(name) else { return }
+        parts[name, default: Part()].records.append(record.owned())
+        if parts[name]!.committing { foldRecords(of: [name]) }
+    }
+
+    /// `name`'s update has ended well (every record offered); folds whatever is now in order.
+    public func complete(_ name: String) throws {
+        guard !closed else { throw AggregationError("arrived after the round closed") }
+        guard !failed.contains(name) else { return }
+        parts[name, default: Part()].complete = true
+        drain()
+    }
+
+    /// Marks a participant as having no (further) update this round.
+    public func fail(_ name: String) {
+        guard !closed, !failed.contains(name), !foldedNames.contains(name) else { return }
         failed.insert(name)
-        return drain()
+        if let part = parts[name], part.foldedRecords > 0, rejected[name] == nil {
+            rejected[name] = "cut off after \(part.foldedRecords) tensor record(s), which were aggregated (the update did not fit the buffer budget)"
+        }
+        release(name)
+        drain()
     }
 
-    /// Folds everything still waiting, in order, skipping the gaps (at the round's close).
-    func close() -> [String: String] {
-        for name in order[next...] where waiting[name] == nil { failed.insert(name) }
-        return drain()
+    /// Folds everything complete and still waiting, in order, skipping the rest; no update
+    /// is taken after this.
+    public func close() {
+        for name in order[next...] where !(parts[name]?.complete ?? false) { fail(name) }
+        drain()
+        closed = true
     }
 
-    /// Names folded so far, in order.
-    private(set) var folded: [String] = []
+    private func markFolded(_ name: String) {
+        folded.append(name)
+        foldedNames.insert(name)
+    }
 
-    private func drain() -> [String: String] {
-        var rejected: [String: String] = [:]
+    private func release(_ name: String) {
+        defer { changed.broadcast() }
+        guard var part = parts[name] else { return }
+        heldTotal -= part.heldBytes
+        part.heldBytes = 0
+        part.records = []
+        parts[name] = part
+    }
+
+    private func drain() {
         while next < order.count {
             let name = order[next]
             if failed.contains(name) { next += 1; continue }
-            guard let update = waiting.removeValue(forKey: name) else { break }
-            do {
-                try strategy.accumulate(update.delta, samples: update.samples)
-                folded.append(name)
-            } catch {
-                rejected[name] = "\(error)"
+            guard parts[name]?.complete == true else { return }
+            var run = [name]
+            var j = next + 1
+            while j < order.count {
+                if failed.contains(order[j]) { j += 1; continue }
+                guard parts[order[j]]?.complete == true else { break }
+                run.append(order[j])
+                j += 1
             }
-            next += 1
+            if let folder {
+                foldRecords(of: run)
+                for n in run { folder.countUpdate(); markFolded(n) }
+            } else {
+                for n in run { accumulateWhole(n) }
+            }
+            for n in run { release(n) }
+            next = j
         }
-        return rejected
+    }
+
+    /// Folds the waiting records of `names` (in that order), one batch per tensor.
+    private func foldRecords(of names: [String]) {
+        var byTensor: [String: (records: [DeltaRecord], weights: [Double])] = [:]
+        var tensorOrder: [String] = []
+        for name in names {
+            guard var part = parts[name] else { continue }
+            for record in part.records {
+                if byTensor[record.name] == nil { tensorOrder.append(record.name) }
+                byTensor[record.name, default: ([], [])].records.append(record)
+                byTensor[record.name]!.weights.append(weights[name]!)
+            }
+            part.foldedRecords += part.records.count
+            part.records = []
+            parts[name] = part
+        }
+        for tensor in tensorOrder { folder!.fold(tensor: tensor, records: byTensor[tensor]!.records, weights: byTensor[tensor]!.weights) }
+    }
+
+    /// Decodes a complete update and hands it to a strategy that takes whole updates.
+    private func accumulateWhole(_ name: String) {
+        do {
+            let records = parts[name]?.records ?? []
+            let delta = try ModelDelta(records.map { ($0.name, $0.decoded()) })
+            try strategy.accumulate(delta, samples: Int(weights[name]!))
+            markFolded(name)
+        } catch {
+            rejected[name] = "\(error)"
+        }
     }
 }

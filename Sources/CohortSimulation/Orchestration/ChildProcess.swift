@@ -1,13 +1,13 @@
 import Foundation
 
 /// A `cohort` subcommand running as its own OS process, its output going to a log file.
-final class ChildProcess {
-    let name: String
-    let logPath: String
+public final class ChildProcess {
+    public let name: String
+    public let logPath: String
     private let process = Process()
 
     /// Starts `executable arguments`, with stdout and stderr appended to `logPath`.
-    init(name: String, executable: String, arguments: [String], logPath: String) throws {
+    public init(name: String, executable: String, arguments: [String], logPath: String) throws {
         self.name = name
         self.logPath = logPath
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -23,32 +23,32 @@ final class ChildProcess {
         try? log.close()
     }
 
-    var isRunning: Bool { process.isRunning }
-    var exitStatus: Int32 { process.terminationStatus }
+    public var isRunning: Bool { process.isRunning }
+    public var exitStatus: Int32 { process.terminationStatus }
 
     /// Waits up to `timeout` seconds; true if it exited.
     @discardableResult
-    func wait(timeout: Double) -> Bool {
+    public func wait(timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         return !process.isRunning
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within a second.
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         process.terminate()
         if !wait(timeout: 1) { kill(process.processIdentifier, SIGKILL); wait(timeout: 1) }
     }
 
     /// The last `lines` lines of the log (for error messages).
-    func logTail(_ lines: Int = 8) -> String {
+    public func logTail(_ lines: Int = 8) -> String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(lines).map { "    " + $0 }.joined(separator: "\n")
     }
 
     /// Runs to completion within `timeout` seconds; throws with the log's tail on failure.
-    static func runToEnd(name: String, executable: String, arguments: [String], logPath: String, timeout: Double) throws {
+    public static func runToEnd(name: String, executable: String, arguments: [String], logPath: String, timeout: Double) throws {
         let child = try ChildProcess(name: name, executable: executable, arguments: arguments, logPath: logPath)
         guard child.wait(timeout: timeout) else {
             child.stop()
