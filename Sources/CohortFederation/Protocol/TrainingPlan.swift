@@ -20,11 +20,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     public var seed: UInt64 = 0
     /// Central user-level DP-FedAvg (nil: off). See `PrivacyPlan` and protocols/privacy.md.
     public var privacy: PrivacyPlan? = nil
+    /// A local adaptation step and/or negative-transfer guard at the nodes (nil: none). See `AdaptationPlan`.
+    public var adaptation: AdaptationPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy
+        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, adaptation
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -42,6 +44,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         codec = try c.decodeIfPresent(DeltaCodecConfig.self, forKey: .codec) ?? d.codec
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         privacy = try c.decodeIfPresent(PrivacyPlan.self, forKey: .privacy)
+        adaptation = try c.decodeIfPresent(AdaptationPlan.self, forKey: .adaptation)
     }
 
     /// The strategies that may run under `privacy`.
@@ -58,6 +61,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         let known = ["fedavg", "fedprox", "fedbn", "fedadam", "fedyogi", "fedadagrad", "median", "trimmed-mean"]
         guard known.contains(strategy) else { throw fail("unknown strategy '\(strategy)' (known: \(known.joined(separator: ", ")))") }
         do { try codec.validate() } catch { throw fail("codec: \(error)") }
+        try adaptation?.validate()
         if let privacy {
             try privacy.validate()
             // The sensitivity bound needs every update averaged with equal weight, whole.
