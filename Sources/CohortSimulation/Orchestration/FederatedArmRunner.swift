@@ -25,6 +25,9 @@ struct FederatedArmRunner {
         switch arm {
         case .fedprox: plan.strategy = "fedprox"; plan.proximalMu = config.proximalMu
         case .fedbn: plan.strategy = "fedbn"
+        case .fedbnAdaBN, .fedbnAdaBNGuard:
+            plan.strategy = "fedbn"
+            plan.adaptation = AdaptationPlan(method: "adabn", appliesTo: "few-labels", negativeTransferGuard: arm == .fedbnAdaBNGuard)
         case .fedavgCompressed, .fedbnCompressed:
             plan.strategy = arm == .fedbnCompressed ? "fedbn" : "fedavg"
             plan.codec = DeltaCodecConfig(topKFraction: config.compressedTopK, quantization: .int8(blockSize: 256), zlibLevel: 6)
@@ -155,6 +158,7 @@ struct FederatedArmRunner {
         }
         return ArmResult(name: arm.rawValue, description: description, federated: true, perSite: perSite, rounds: rounds,
                          bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },
-                         wallSeconds: seconds, failed: failed)
+                         wallSeconds: seconds, failed: failed,
+                         siteMetrics: plan.adaptation == nil ? nil : GuardRecords.siteMetrics(records: records, evaluation: evaluation, sites: sites.map(\.name)))
     }
 }
