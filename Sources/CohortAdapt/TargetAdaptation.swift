@@ -68,7 +68,7 @@ public enum TargetAdaptation {
         let beforeState = model.stateDict()
         let before = PredictionStatistics(model: model, inputs: target)
         let accuracyBefore = validation.count > 0 ? Double(Inference.accuracy(model, validation)) : nil
-        let epochs = settings.epochs ?? Settings.defaultEpochs(method)
+        let epochs = Settings.defaultEpochs(method) == 0 ? 0 : settings.epochs ?? Settings.defaultEpochs(method)
         let rate = settings.learningRate ?? Settings.defaultLearningRate(method)
         var losses: [Float] = []
         var sourceRows: Int?

@@ -52,7 +52,8 @@ enum NodeCommand {
         var config = FederatedNode.Config(host: host, port: port, name: try command.string("name"), secret: secret, tls: tls,
                                           train: train, validation: validation)
         config.unlabelled = trainPart.unlabelled
-        if command.isSet("test") { config.test = try SiteData.load(path: try command.string("test"), label: label, classes: dataset.classes).labelled }
+        if command.isSet("test") { config.test = try SiteData.load(path: try command.string("test"), label: label,
+                                                                         classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled }
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
     }

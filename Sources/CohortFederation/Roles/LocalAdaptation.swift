@@ -19,8 +19,8 @@ final class LocalAdaptation {
         self.node = node
         self.train = train
         self.validation = validation
-        let extra = unlabelled?.data ?? []
-        inputs = Tensor(shape: [train.count + (unlabelled?.rows ?? 0), train.inputs.columns], data: train.inputs.data + extra)
+        let columns = train.count > 0 ? train.inputs.columns : unlabelled?.columns ?? train.inputs.columns
+        inputs = Tensor(shape: [train.count + (unlabelled?.rows ?? 0), columns], data: train.inputs.data + (unlabelled?.data ?? []))
     }
 
     /// Whether this node runs the plan's label-free step.
@@ -75,7 +75,7 @@ final class LocalAdaptation {
         if let a = r.adaptedScore { metrics["guard_adapted_val"] = Double(a) }
         let line = "guard kept \(r.winner.rawValue) (validation accuracy: incoming \(Self.format(Double(r.incomingScore)))"
             + (r.adaptedScore.map { ", adapted \(Self.format(Double($0)))" } ?? "") + ", scratch \(Self.format(Double(r.scratchScore)))"
-            + "; \(Self.format(Double(r.margin) * 100)) points over the runner-up)"
+            + String(format: "; %.1f points over the runner-up)", Double(r.margin) * 100)
         return (kept, metrics, line)
     }
 

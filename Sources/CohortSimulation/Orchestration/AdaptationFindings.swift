@@ -4,12 +4,15 @@ import Foundation
 /// per-site shift, whether each `source+<method>` arm raises source-only accuracy at the
 /// scanner-shifted hospitals, what the plan's AdaBN step buys the mostly-unlabelled hospital
 /// under FedBN, and whether the negative-transfer guard ever kept a worse model.
-enum AdaptationFindings {
+public enum AdaptationFindings {
     /// A hospital counts as scanner-shifted when the source model scores at least this much
     /// lower there than on the source domain's validation data.
-    static let shiftedDrop = 0.05
+    public static let shiftedDrop = 0.05
 
-    static func notes(_ arms: [ArmResult], sites: [SiteInfo], sourceAccuracy: Double?, shift: ShiftView?) -> [String] {
+    /// One line per claim whose arms ran (see the type's summary), each saying HOLDS or DOES NOT
+    /// HOLD with the numbers. Guard lines read the arms' `siteMetrics` (`guard_checks`,
+    /// `guard_checks_below_best`, `guard_kept_*`, `guard_winner`, ...).
+    public static func notes(_ arms: [ArmResult], sites: [SiteInfo], sourceAccuracy: Double?, shift: ShiftView?) -> [String] {
         func arm(_ a: SimulationArm) -> ArmResult? { arms.first { $0.name == a.rawValue && $0.failed == nil && !$0.perSite.isEmpty } }
         func pct(_ x: Double) -> String { String(format: "%.1f%%", x * 100) }
         func verdict(_ ok: Bool) -> String { ok ? "HOLDS" : "DOES NOT HOLD" }
@@ -50,7 +53,7 @@ enum AdaptationFindings {
                          + "\(verdict(x > b)) — \(pct(x)) vs \(pct(b))" + (received.map { " (the received FedBN model before the final AdaBN step: \(pct($0)))" } ?? "")
                          + String(format: "; mean over hospitals %@ vs %@.", pct(withStep.meanAccuracy), pct(plain.meanAccuracy)))
         }
-        if let guarded = arms.first(where: { $0.failed == nil && $0.siteMetrics?.values.contains { $0["guard_checks"] != nil } == true }),
+        if let guarded = arms.first(where: { $0.failed == nil && ($0.siteMetrics?.values.contains { ($0["guard_checks"] ?? 0) > 0 } ?? false) }),
            let metrics = guarded.siteMetrics {
             let names = guarded.perSite.map(\.site)
             let checks = names.reduce(0.0) { $0 + (metrics[$1]?["guard_checks"] ?? 0) }

@@ -159,6 +159,7 @@ struct FederatedArmRunner {
         return ArmResult(name: arm.rawValue, description: description, federated: true, perSite: perSite, rounds: rounds,
                          bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },
                          wallSeconds: seconds, failed: failed,
-                         siteMetrics: plan.adaptation == nil ? nil : GuardRecords.siteMetrics(records: records, evaluation: evaluation, sites: sites.map(\.name)))
+                         siteMetrics: plan.adaptation == nil ? nil : GuardRecords.siteMetrics(records: records, evaluation: evaluation, sites: sites.map(\.name),
+                                                                                              guarded: plan.adaptation?.negativeTransferGuard ?? false))
     }
 }

@@ -9,11 +9,12 @@ enum GuardRecords {
     /// (float rounding of accuracies).
     static let tolerance = 1e-6
 
-    static func siteMetrics(records: [Coordinator.RoundRecord], evaluation: EvaluationRecord, sites: [String]) -> [String: [String: Double]] {
+    /// `guarded`: whether the plan ran the guard (else only the adaptation metrics are kept).
+    static func siteMetrics(records: [Coordinator.RoundRecord], evaluation: EvaluationRecord, sites: [String], guarded: Bool) -> [String: [String: Double]] {
         var out: [String: [String: Double]] = [:]
         for site in sites {
             var m = (evaluation.nodes[site] ?? [:]).filter { $0.key.hasPrefix("guard_") || $0.key.hasPrefix("adaptation_") || $0.key == "received_test_accuracy" }
-            var guarded = 0, below = 0
+            var checks = 0, below = 0
             var kept = [0.0, 0.0, 0.0]   // incoming, adapted, scratch
             // Each round's UPDATE reports the guard's own scores; the final EVAL_RESULT also
             // reports `val_accuracy`, measured separately on the model the node ended up using.
@@ -22,12 +23,13 @@ enum GuardRecords {
             for (metrics, keptScore) in rounds + final {
                 guard let keptScore, let incoming = metrics["guard_incoming_val"], let scratch = metrics["guard_scratch_val"],
                       let winner = metrics["guard_winner"] else { continue }
-                guarded += 1
+                checks += 1
                 if keptScore < max(incoming, scratch) - tolerance { below += 1 }
                 if (0...2).contains(Int(winner)) { kept[Int(winner)] += 1 }
             }
             if let v = evaluation.nodes[site]?["val_accuracy"] { m["final_val_accuracy"] = v }
-            m["guard_checks"] = Double(guarded)
+            guard guarded else { out[site] = m; continue }
+            m["guard_checks"] = Double(checks)
             m["guard_checks_below_best"] = Double(below)
             m["guard_kept_incoming"] = kept[0]
             m["guard_kept_adapted"] = kept[1]
