@@ -17,21 +17,10 @@ final class AdaptationCommandsTests: XCTestCase {
 
     private func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
-    private func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = CohortBinary.url
-        process.arguments = args
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
+    private func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try ProcessHarness.capture(args) }
 
-    /// Three classes on a ring (class = angle sector, so no linear function of the raw inputs
-    /// separates them) in 4 features, with a scanner-like gain and offset; rows for which
+    /// Three classes by angle sector on a ring, in 4 features (2 of them noise), with a
+    /// scanner-like gain and offset; rows for which
     /// `hidden` holds have no label; `shuffle` draws the labels at random.
     private func writeSite(_ name: String, rows: Int, seed: UInt64, gain: Double = 1, offset: Double = 0,
                            hidden: (Int) -> Bool = { _ in false }, shuffle: Bool = false) throws {

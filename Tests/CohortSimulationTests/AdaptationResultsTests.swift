@@ -57,7 +57,7 @@ final class AdaptationResultsTests: XCTestCase {
         let plain = arm("fedbn", [0.8, 0.7, 0.5]), step = arm("fedbn+adabn", [0.8, 0.7, 0.55], siteMetrics: ["h3": ["received_test_accuracy": 0.5]])
         var notes = AdaptationFindings.notes([plain, step, guarded], sites: sites, sourceAccuracy: nil, shift: nil)
         XCTAssertEqual(notes.count, 2, "\(notes)")
-        XCTAssertTrue(notes[0].hasPrefix("fedbn+adabn beats fedbn at h3, the hospital with the fewest labels (10 of 200 training scans labelled): HOLDS — 55.0% vs 50.0%"), notes[0])
+        XCTAssertTrue(notes[0].hasPrefix("fedbn+adabn beats fedbn at h3, the hospital with the fewest labels (10 of 200 training scans labelled): HOLDS — 55.0% vs 50.0% (the received model before its final AdaBN step: 50.0%)"), notes[0])
         XCTAssertTrue(notes[1].contains(": HOLDS — 12 checks, 0 below; kept 0 incoming, 9 adapted, 3 scratch"), notes[1])
         XCTAssertTrue(notes[1].contains("h1 kept adapted (+5.0 points over incoming; incoming 70.0%, scratch 50.0%)"), notes[1])
         XCTAssertTrue(notes[1].contains("70.0% mean vs 68.3% for fedbn+adabn"), notes[1])

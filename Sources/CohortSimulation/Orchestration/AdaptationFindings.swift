@@ -45,12 +45,13 @@ public enum AdaptationFindings {
                              + (others.isEmpty ? "" : " (\(others.joined(separator: "; ")))") + ".")
             }
         }
-        if let withStep = arm(.fedbnAdaBN), let plain = arm(.fedbn),
-           let sparse = sites.filter({ $0.trainUnlabelled > 0 }).max(by: { unlabelledShare($0) < unlabelledShare($1) }) {
+        let sparse = sites.filter { $0.trainUnlabelled > 0 }.max { unlabelledShare($0) < unlabelledShare($1) }
+        for (stepArm, plainArm) in [(SimulationArm.fedavgAdaBN, SimulationArm.fedavg), (.fedbnAdaBN, .fedbn)] {
+            guard let withStep = arm(stepArm), let plain = arm(plainArm), let sparse else { continue }
             let x = withStep.score(site: sparse.name)?.accuracy ?? .nan, b = plain.score(site: sparse.name)?.accuracy ?? .nan
             let received = withStep.siteMetrics?[sparse.name]?["received_test_accuracy"]
-            notes.append("fedbn+adabn beats fedbn at \(sparse.name), the hospital with the fewest labels (\(sparse.trainLabelled) of \(sparse.trainLabelled + sparse.trainUnlabelled) training scans labelled): "
-                         + "\(verdict(x > b)) — \(pct(x)) vs \(pct(b))" + (received.map { " (the received FedBN model before the final AdaBN step: \(pct($0)))" } ?? "")
+            notes.append("\(withStep.name) beats \(plain.name) at \(sparse.name), the hospital with the fewest labels (\(sparse.trainLabelled) of \(sparse.trainLabelled + sparse.trainUnlabelled) training scans labelled): "
+                         + "\(verdict(x > b)) — \(pct(x)) vs \(pct(b))" + (received.map { " (the received model before its final AdaBN step: \(pct($0)))" } ?? "")
                          + String(format: "; mean over hospitals %@ vs %@.", pct(withStep.meanAccuracy), pct(plain.meanAccuracy)))
         }
         if let guarded = arms.first(where: { $0.failed == nil && ($0.siteMetrics?.values.contains { ($0["guard_checks"] ?? 0) > 0 } ?? false) }),

@@ -25,6 +25,9 @@ struct FederatedArmRunner {
         switch arm {
         case .fedprox: plan.strategy = "fedprox"; plan.proximalMu = config.proximalMu
         case .fedbn: plan.strategy = "fedbn"
+        case .fedavgAdaBN:
+            plan.strategy = "fedavg"
+            plan.adaptation = AdaptationPlan(method: "adabn", appliesTo: "few-labels")
         case .fedbnAdaBN, .fedbnAdaBNGuard:
             plan.strategy = "fedbn"
             plan.adaptation = AdaptationPlan(method: "adabn", appliesTo: "few-labels", negativeTransferGuard: arm == .fedbnAdaBNGuard)
