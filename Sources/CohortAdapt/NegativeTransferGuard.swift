@@ -23,14 +23,28 @@ public enum NegativeTransferGuard {
                               metric: (Sequential, LabelledData) -> Float = Inference.accuracy) throws -> (model: Sequential, report: NegativeTransferReport) {
         guard validation.count > 0 else { throw TrainingError("the negative-transfer guard needs a non-empty validation split") }
         guard train.count > 0 else { throw TrainingError("the negative-transfer guard needs a non-empty training split for the scratch model") }
-        let scratch = try makeScratch()
-        let trainer = Trainer(model: scratch, optimizer: Adam(groups: [ParameterGroup(parameters: scratch.parameters, learningRate: training.learningRate)]),
-                              config: TrainingConfig(epochs: training.epochs, batchSize: training.batchSize, seed: training.seed))
         for (name, model) in [("incoming", incoming), ("adapted", adapted)] {
             guard let model else { continue }
-            try Trainer(model: model, optimizer: SGD(groups: []), config: trainer.config).validate(validation, role: "validation (\(name) model)")
+            try Trainer(model: model, optimizer: SGD(groups: []), config: TrainingConfig(epochs: 1, batchSize: 1)).validate(validation, role: "validation (\(name) model)")
         }
+        let scratch = try makeScratch()
+        try trainScratch(scratch, on: train, training: training)
+        return compare(validation: validation, incoming: incoming, adapted: adapted, scratch: scratch, metric: metric)
+    }
+
+    /// Trains a from-scratch model in place on the site's training split as `training` says.
+    public static func trainScratch(_ scratch: Sequential, on train: LabelledData, training: ScratchTraining = ScratchTraining()) throws {
+        let trainer = Trainer(model: scratch, optimizer: Adam(groups: [ParameterGroup(parameters: scratch.parameters, learningRate: training.learningRate)]),
+                              config: TrainingConfig(epochs: training.epochs, batchSize: training.batchSize, seed: training.seed))
         _ = try trainer.fit(train)
+    }
+
+    /// Scores `incoming`, `adapted` (when given) and an already trained `scratch` model on
+    /// `validation` and returns the best with a report (ties: adapted, incoming, scratch). A
+    /// site whose data does not change can train its scratch model once and compare every
+    /// new incoming model against it.
+    public static func compare(validation: LabelledData, incoming: Sequential, adapted: Sequential?, scratch: Sequential,
+                               metric: (Sequential, LabelledData) -> Float = Inference.accuracy) -> (model: Sequential, report: NegativeTransferReport) {
         var candidates: [(NegativeTransferReport.Choice, Sequential, Float)] = []
         if let adapted { candidates.append((.adapted, adapted, metric(adapted, validation))) }
         let incomingScore = metric(incoming, validation)

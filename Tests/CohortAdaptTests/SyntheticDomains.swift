@@ -20,4 +20,18 @@ enum SyntheticDomains {
         }
         return LabelledData(inputs: Tensor(shape: [n, 2], data: x), labels: y)
     }
+
+    /// Three classes by angle sector on a ring of radius about 2, plus two noise features:
+    /// a task whose learned features carry more label evidence than random ones.
+    static func sectors(_ n: Int, seed: UInt64) -> LabelledData {
+        var rng = SeededRandom(seed: seed)
+        var x: [Float] = [], y: [Int] = []
+        for i in 0..<n {
+            let k = i % 3
+            let angle = (Float(k) + 0.15 + 0.7 * rng.uniform()) * 2 * Float.pi / 3, radius = 2 + 0.3 * rng.uniform()
+            x += [radius * cosf(angle), radius * sinf(angle), rng.uniform() - 0.5, rng.uniform() - 0.5]
+            y.append(k)
+        }
+        return LabelledData(inputs: Tensor(shape: [n, 4], data: x), labels: y)
+    }
 }

@@ -9,16 +9,8 @@ final class CohortToolTests: XCTestCase {
     private var binary: URL { CohortBinary.url }
 
     private func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = args
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try ProcessHarness.capture(args)
+        return (r.status, r.stdout, r.stderr)
     }
 
     func testBinaryVersionHelpAndUsageErrors() throws {

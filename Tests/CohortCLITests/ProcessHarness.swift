@@ -15,6 +15,20 @@ enum ProcessHarness {
         return p
     }
 
+    /// Runs the `cohort` binary with `args` to the end and returns its status, stdout and stderr.
+    static func capture(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = CohortBinary.url
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
     /// Waits for a process with a deadline; terminates it and returns nil if it overruns.
     static func wait(_ p: Process, seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)

@@ -3,18 +3,7 @@ import Foundation
 
 /// `cohort pretrain`, `evaluate` and `aggregate` through the real binary.
 final class TrainingCommandsTests: XCTestCase {
-    private func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = CohortBinary.url
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
+    private func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try ProcessHarness.capture(args) }
 
     func testPretrainEvaluateAndAggregate() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CohortBinary.url.path), "cohort binary not built")

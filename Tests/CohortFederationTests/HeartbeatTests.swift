@@ -78,10 +78,3 @@ final class SamplingTests: XCTestCase {
         XCTAssertGreaterThan(Set(first.flatMap { $0 }).count, 2, "different nodes over the rounds: \(first)")
     }
 }
-
-private final class ResultsBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [String: String] = [:]
-    func set(_ k: String, _ v: String) { lock.lock(); values[k] = v; lock.unlock() }
-    func get(_ k: String) -> String? { lock.lock(); defer { lock.unlock() }; return values[k] }
-}

@@ -32,3 +32,11 @@ enum TinyFederation {
         FederatedNode.Config(host: "127.0.0.1", port: port, name: name, secret: secret, tls: nil, train: data, validation: data)
     }
 }
+
+/// Outcomes written by node threads and read by the test, under a lock.
+final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: String] = [:]
+    func set(_ k: String, _ v: String) { lock.lock(); values[k] = v; lock.unlock() }
+    func get(_ k: String) -> String? { lock.lock(); defer { lock.unlock() }; return values[k] }
+}

@@ -12,7 +12,7 @@ public enum CohortTool {
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
         commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec,
                    ModelSummaryCommand.spec, ModelInitCommand.spec, InfoCommand.spec,
-                   PretrainCommand.spec, EvaluateCommand.spec, AggregateCommand.spec])
+                   PretrainCommand.spec, EvaluateCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -60,6 +60,9 @@ public enum CohortTool {
         case EvaluateCommand.spec.path: try EvaluateCommand.run(command)
         case AggregateCommand.spec.path: try AggregateCommand.run(command)
         case DatagenCommand.spec.path: try DatagenCommand.run(command)
+        case AdaptCommand.spec.path: try AdaptCommand.run(command)
+        case ShiftCommand.spec.path: try ShiftCommand.run(command)
+        case RankCommand.spec.path: try RankCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")
         }
     }

@@ -7,7 +7,11 @@ import Foundation
 enum NodeCommand {
     static let spec = CommandSpec(
         ["node"], summary: "Run a site: connect out to the coordinator and train on local data each round.",
-        discussion: "The data never leaves the site: only encoded weight deltas and metrics are sent. TLS needs --tls-ca; plain TCP needs --insecure.",
+        discussion: """
+        The data never leaves the site: only encoded weight deltas and metrics are sent. TLS needs --tls-ca; plain TCP needs --insecure. \
+        Unlabelled rows are used only by the plan's local adaptation step (see protocols/wire.md); a site with no labelled rows \
+        can still join a plan whose adaptation step applies to it.
+        """,
         options: [
             OptionSpec("coordinator", value: "HOST:PORT", help: "The coordinator's address.", default: "127.0.0.1:7070"),
             OptionSpec("name", value: "NAME", help: "This site's name (as in the coordinator's secrets file)."),
@@ -35,7 +39,9 @@ enum NodeCommand {
         let (trainPart, validationPart) = dataset.split(validationFraction: try command.double("val-fraction", range: 0...0.9),
                                                         seed: UInt64(try command.int("seed", range: 0...)))
         let (train, validation) = (trainPart.labelled, validationPart.labelled)
-        guard train.count > 0 else { throw CommandError("\(dataPath): no labelled training rows left after the validation split (\(dataset.labelled.count) labelled, \(dataset.unlabelled.rows) unlabelled)") }
+        guard train.count > 0 || dataset.unlabelled.rows > 0 else {
+            throw CommandError("\(dataPath): no labelled training rows left after the validation split and no unlabelled rows to adapt on (\(dataset.labelled.count) labelled)")
+        }
         let tls: TLSContext?
         if command.isSet("tls-ca") {
             tls = try TLSContext.client(trustedCA: try command.string("tls-ca"))
@@ -56,7 +62,9 @@ enum NodeCommand {
             config.testDropAfter = (step, try command.int("test-drop-round", range: 1...1_000_000))
         }
         if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
-        if command.isSet("test") { config.test = try SiteData.load(path: try command.string("test"), label: label, classes: dataset.classes).labelled }
+        config.unlabelled = trainPart.unlabelled
+        if command.isSet("test") { config.test = try SiteData.load(path: try command.string("test"), label: label,
+                                                                         classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled }
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
     }

@@ -10,6 +10,9 @@ enum SimulateCommand {
         the source (cached in --cache by seed and settings); scores the source model at every hospital; runs each arm \
         (federated arms as a coordinator and one node process per hospital on loopback); and writes \
         OUT/report.html, OUT/metrics.json and OUT/rounds.csv. Arms: \(SimulationArm.allCases.map(\.rawValue).joined(separator: ", ")). \
+        source+<method> arms run one cohort adapt process per hospital on its training inputs (labels unused); source+dann and \
+        source+coral also train on the source data (about 30 s each on the default cohort), so they (like fedavg+adabn and \
+        fedavg-dp) run only when named in --arms. \
         A --config JSON file may hold any setting (kind, sites, rounds, arms, seed, quick, out, localEpochs, \
         learningRate, ...); flags override it. The privacy arms use dpEpsilon (default 10, at dpDelta 1e-5), \
         dpClipNorm (0.3) and dpTrainablePrefixes (["head"]; [] trains everything); their ε is in the report.
@@ -19,7 +22,7 @@ enum SimulateCommand {
             OptionSpec("kind", value: "KIND", help: "imaging (32×32 scans, CNN) or tabular (clinical CSV, MLP).", default: "imaging"),
             OptionSpec("sites", value: "N", help: "Number of hospitals.", default: "5"),
             OptionSpec("rounds", value: "R", help: "Federated rounds (default 10; 5 with --quick)."),
-            OptionSpec("arms", value: "A,B,...", help: "Arms to run, comma-separated (default: all but the privacy arms fedavg-dp, fedavg-secagg, fedavg-secagg-dp)."),
+            OptionSpec("arms", value: "A,B,...", help: "Arms to run, comma-separated (default: all but \(SimulationArm.allCases.map(\.rawValue).filter { !SimulationArm.defaultNames.contains($0) }.joined(separator: ", ")))."),
             OptionSpec("seed", value: "S", help: "Seed for data, initialisation and sampling.", default: "1"),
             OptionSpec("out", value: "DIR", help: "Output folder.", default: "runs/simulate"),
             OptionSpec("cache", value: "DIR", help: "Where pre-trained source models are cached.", default: "runs/cache"),

@@ -25,11 +25,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     public var secureAggregation: SecureAggregationPlan? = nil
     /// Record-level DP-SGD at every node (nil: off). See `RecordPrivacyPlan`.
     public var recordPrivacy: RecordPrivacyPlan? = nil
+    /// A local adaptation step and/or negative-transfer guard at the nodes (nil: none). See `AdaptationPlan`.
+    public var adaptation: AdaptationPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy
+        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -49,6 +51,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         privacy = try c.decodeIfPresent(PrivacyPlan.self, forKey: .privacy)
         secureAggregation = try c.decodeIfPresent(SecureAggregationPlan.self, forKey: .secureAggregation)
         recordPrivacy = try c.decodeIfPresent(RecordPrivacyPlan.self, forKey: .recordPrivacy)
+        adaptation = try c.decodeIfPresent(AdaptationPlan.self, forKey: .adaptation)
     }
 
     /// The strategies that may run under `privacy`.
@@ -65,6 +68,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         let known = ["fedavg", "fedprox", "fedbn", "fedadam", "fedyogi", "fedadagrad", "median", "trimmed-mean"]
         guard known.contains(strategy) else { throw fail("unknown strategy '\(strategy)' (known: \(known.joined(separator: ", ")))") }
         do { try codec.validate() } catch { throw fail("codec: \(error)") }
+        try adaptation?.validate()
         if let privacy {
             try privacy.validate()
             // The sensitivity bound needs every update averaged with equal weight, whole.

@@ -50,7 +50,7 @@ extension FederatedNode {
             }
             let masked = try client.maskInput(words, shares: bundles.bundles.map(\.value))
             let maskedHeader = SecureAggregationMessages.MaskedHeader(session: a.session, node: a.node, round: header.round, modelVersion: header.modelVersion,
-                                                                       samples: config.train.count,
+                                                                       samples: samples,
                                                                        metrics: update.received.merging(update.accounting) { a, _ in a }.filter { $0.value.isFinite })
             try conn.sendOrLose(try SecureAggregationMessages.frame(.secaggMasked, maskedHeader, body: SecureAggregationMessages.body(masked.words)))
             log("\(tag): trained (local val acc \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), update norm "

@@ -22,6 +22,8 @@ public final class FederatedNode {
         /// Held-out test data: when present, every received model is scored on it (reported in
         /// UPDATE metrics as `test_accuracy` / `test_balanced_accuracy`) and EVALUATE uses it.
         public var test: LabelledData?
+        /// Inputs without labels `[m, features]`: used only by the plan's local adaptation step.
+        public var unlabelled: Tensor?
         /// Connection attempts before giving up (exponential backoff with jitter between them).
         public var connectAttempts = 8
         /// How many lost sessions to recover from before giving up.
@@ -51,6 +53,11 @@ public final class FederatedNode {
     private var localState: [String: Tensor] = [:]
     /// Under `plan.recordPrivacy`: DP-SGD steps taken on this node's examples (this process's runs).
     var recordAccountant = RDPAccountant()
+    /// The plan's local adaptation step and guard (see `LocalAdaptation`).
+    private lazy var adaptation = LocalAdaptation(node: config.name, train: config.train, unlabelled: config.unlabelled, validation: config.validation)
+    /// The weight announced in HELLO and every UPDATE: labelled training rows; a node with none
+    /// (it only adapts) announces 1.
+    var samples: Int { max(config.train.count, 1) }
 
     public init(config: Config) { self.config = config }
 
@@ -136,7 +143,7 @@ public final class FederatedNode {
                 let stream: ByteStream = try config.tls.map { try TLSStream(socket: socket, context: $0, serverName: config.host, timeout: 10) } ?? socket
                 let conn = FramedConnection(stream: stream, maxPayload: Coordinator.maxFrameBytes, readTimeout: config.timeout,
                                             writeTimeout: config.timeout)
-                _ = try Handshake.connect(conn, node: config.name, secret: config.secret, samples: config.train.count)
+                _ = try Handshake.connect(conn, node: config.name, secret: config.secret, samples: samples)
                 log("\(config.name): connected to \(config.host):\(config.port)")
                 return conn
             } catch let error as TransportError where error.description.contains("refused by") {
@@ -196,8 +203,11 @@ public final class FederatedNode {
     /// validation split) and returns the EVAL_RESULT payload.
     func handleEvaluate(_ payload: [UInt8], log: (String) -> Void) throws -> [UInt8] {
         let (header, body) = try RoundMessages.parse(payload, as: RoundMessages.ModelHeader.self)
-        let (model, _, _, globalAccuracy) = try receive(header, body: body)
-        var metrics = try testMetrics(model)
+        let (received, _, _, globalAccuracy) = try receive(header, body: body)
+        let (model, extra, lines) = try adaptation.finalModel(received: received, plan: header.plan, round: header.round)
+        for line in lines { log("\(config.name): final model: \(line)") }
+        var metrics = try testMetrics(model).merging(extra) { a, _ in a }
+        if model !== received, let a = try testMetrics(received)["test_accuracy"] { metrics["received_test_accuracy"] = a }
         metrics["global_val_accuracy"] = globalAccuracy
         if config.validation.count > 0 {
             let report = try Inference.report(model, config.validation)
@@ -208,7 +218,7 @@ public final class FederatedNode {
         let shown = metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
         log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))")
         return try RoundMessages.payload(RoundMessages.EvalResultHeader(round: header.round, modelVersion: header.modelVersion,
-                                                                        samples: config.train.count, metrics: metrics), body: [])
+                                                                        samples: samples, metrics: metrics.filter { $0.value.isFinite }), body: [])
     }
 
     /// Encodes a node's update as the plan says. Under `plan.privacy` the whole delta — every
@@ -238,6 +248,8 @@ public final class FederatedNode {
         /// Under DP-SGD: the node's record-level guarantee (`record_epsilon`, …), which depends
         /// only on the settings, not on the data.
         var accounting: [String: Double] = [:]
+        /// Lines for the node's log: what the plan's adaptation step and guard did.
+        var notes: [String] = []
     }
 
     /// Trains on one MODEL message and returns the UPDATE payload.
@@ -249,10 +261,11 @@ public final class FederatedNode {
             .merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
             .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
             .filter { $0.value.isFinite }   // JSON has no NaN: a metric the node cannot measure (no validation split) is left out
+        for note in update.notes { log("\(config.name): round \(header.round): \(note)") }
         log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", update.received["global_val_accuracy"] ?? .nan)), "
             + "after local training \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), sent \(encoded.count) bytes")
         return try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
-                                                                    samples: config.train.count, metrics: metrics), body: encoded)
+                                                                    samples: samples, metrics: metrics), body: encoded)
     }
 
     /// Loads the MODEL's weights, trains per its plan, and returns the delta of the tensors the
@@ -260,6 +273,10 @@ public final class FederatedNode {
     func trainLocally(_ header: RoundMessages.ModelHeader, body: [UInt8]) throws -> LocalUpdate {
         let (model, global, keepLocal, globalAccuracy) = try receive(header, body: body)
         let received = try testMetrics(model).merging(["global_val_accuracy": globalAccuracy]) { a, _ in a }
+        guard config.train.count > 0 || adaptation.applies(header.plan) else {
+            throw DataError("\(config.name): no labelled training rows, and the plan names no adaptation step for this node: nothing to do")
+        }
+        let incoming = adaptation.guards(header.plan) ? try model.copy() : nil
         for p in model.parameters {
             p.isTrainable = header.plan.trainablePrefixes.map { prefixes in prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } } ?? true
         }
@@ -272,14 +289,15 @@ public final class FederatedNode {
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize,
                                                      seed: plan.seed &+ UInt64(header.round) &* 7919, l2sp: prox))
         var accounting: [String: Double] = [:]
-        let trainLoss: Double
+        var trainLoss = Double.nan
         if let record = plan.recordPrivacy {
             (trainLoss, accounting) = try trainPrivately(model, optimizer: optimizer, plan: plan, record: record, prox: prox)
         } else {
-            trainLoss = Double(try trainer.fit(config.train).epochs.last?.trainLoss ?? .nan)
+            if config.train.count > 0 { trainLoss = Double(try trainer.fit(config.train).epochs.last?.trainLoss ?? .nan) }
             // Precise BatchNorm statistics for the trained weights, over this site's training inputs.
             if config.train.count > 1 { AdaBN.adapt(model, inputs: config.train.inputs) }
         }
+        let step = try adaptation.adapt(model, plan: plan, round: header.round)
         let local = model.stateDict()
         for name in keepLocal { localState[name] = local.first { $0.name == name }?.value }
         // The trained parameters and the BatchNorm running statistics go back, except what stays
@@ -287,7 +305,10 @@ public final class FederatedNode {
         let trainable = plan.sentTensorNames(of: model)
         let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
-        return LocalUpdate(delta: delta, received: received, trained: ["local_val_accuracy": localAccuracy, "train_loss": trainLoss],
-                           accounting: accounting)
+        let guarded = try incoming.map { try adaptation.guardChoice(incoming: $0, adapted: model, plan: plan) }
+        let trained = ["local_val_accuracy": localAccuracy, "train_loss": trainLoss].merging(step.metrics) { a, _ in a }
+            .merging(guarded?.metrics ?? [:]) { a, _ in a }
+        return LocalUpdate(delta: delta, received: received, trained: trained, accounting: accounting,
+                           notes: [step.line, guarded?.line ?? ""].filter { !$0.isEmpty })
     }
 }

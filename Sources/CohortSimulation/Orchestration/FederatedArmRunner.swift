@@ -25,6 +25,12 @@ struct FederatedArmRunner {
         switch arm {
         case .fedprox: plan.strategy = "fedprox"; plan.proximalMu = config.proximalMu
         case .fedbn: plan.strategy = "fedbn"
+        case .fedavgAdaBN:
+            plan.strategy = "fedavg"
+            plan.adaptation = AdaptationPlan(method: "adabn", appliesTo: "few-labels")
+        case .fedbnAdaBN, .fedbnAdaBNGuard:
+            plan.strategy = "fedbn"
+            plan.adaptation = AdaptationPlan(method: "adabn", appliesTo: "few-labels", negativeTransferGuard: arm == .fedbnAdaBNGuard)
         case .fedavgCompressed, .fedbnCompressed:
             plan.strategy = arm == .fedbnCompressed ? "fedbn" : "fedavg"
             plan.codec = DeltaCodecConfig(topKFraction: config.compressedTopK, quantization: .int8(blockSize: 256), zlibLevel: 6)
@@ -168,6 +174,8 @@ struct FederatedArmRunner {
         }
         return ArmResult(name: arm.rawValue, description: description, federated: true, perSite: perSite, rounds: rounds,
                          bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },
-                         wallSeconds: seconds, failed: failed, privacy: figures)
+                         wallSeconds: seconds, failed: failed, privacy: figures,
+                         siteMetrics: plan.adaptation == nil ? nil : GuardRecords.siteMetrics(records: records, evaluation: evaluation, sites: sites.map(\.name),
+                                                                                              guarded: plan.adaptation?.negativeTransferGuard ?? false))
     }
 }

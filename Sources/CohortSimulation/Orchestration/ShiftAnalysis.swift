@@ -4,8 +4,8 @@ import CohortNN
 import CohortTensor
 
 /// The domain-shift view of the report: the source model's penultimate features for the
-/// source domain and each hospital, projected to 2-D by PCA, and each hospital's MMD to the
-/// source in that feature space.
+/// source domain and each hospital, projected to 2-D by PCA, and each hospital's MMD and proxy
+/// A-distance to the source in that feature space.
 enum ShiftAnalysis {
     /// Rows drawn per domain for the picture.
     static let pointsPerDomain = 150
@@ -42,7 +42,8 @@ enum ShiftAnalysis {
         shiftConfig.seed = seed
         let rows = try DomainShift.measure(model: model, cutAt: cut, source: domains[0].data.inputs,
                                            sites: domains.dropFirst().map { ($0.name, $0.data.inputs) }, config: shiftConfig)
-        let perSite = rows.map { SiteShift(site: $0.site, mmd: Double($0.mmd), meanFeatureNorm: norms[$0.site] ?? .nan) }
+        let perSite = rows.map { SiteShift(site: $0.site, mmd: Double($0.mmd), meanFeatureNorm: norms[$0.site] ?? .nan,
+                                                 proxyADistance: Double($0.proxyADistance)) }
         return ShiftView(points: points, explainedVariance: pca.explainedVariance, perSite: perSite)
     }
 }

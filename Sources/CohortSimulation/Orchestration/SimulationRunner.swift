@@ -61,6 +61,11 @@ public struct SimulationRunner {
                     result = try runLocalOnly(cohort: cohort, source: source, tests: tests, clock: &clock)
                 case .pooled:
                     result = try runPooled(cohort: cohort, source: source, tests: tests, clock: &clock)
+                case _ where arm.adaptationMethod != nil:
+                    let runner = AdaptationArmRunner(executable: executable, arm: arm, config: config, sites: cohort.sites, sourceCheckpoint: source,
+                                                     sourceTrain: cohort.sourceTrain, directory: path("arms", arm.rawValue))
+                    result = try runner.run(tests: tests) { log("  \(arm.rawValue) \($0)") }
+                    clock.advance(epochsPerArm)
                 default:
                     let runner = FederatedArmRunner(executable: executable, arm: arm, config: config, sites: cohort.sites,
                                                     sourceCheckpoint: source, directory: path("arms", arm.rawValue))
@@ -85,6 +90,14 @@ public struct SimulationRunner {
         log("simulate: measuring domain shift in the source model's features")
         let shift = try? ShiftAnalysis.measure(model: sourceModel, sourceValidation: cohort.sourceValidation, tests: Array(zip(cohort.sites.map(\.name), tests)),
                                                 seed: config.seed)
+        log("simulate: ranking the source model against a randomly initialised one with LogME (cohort rank)")
+        let spec = config.kind == "imaging" ? SimulationModels.imaging(classes: cohort.classes, inputShape: cohort.modelInputShape)
+                                            : SimulationModels.tabular(classes: cohort.classes, features: cohort.modelInputShape.reduce(1, *))
+        let logME: String
+        do {
+            logME = try TransferabilityCheck(executable: executable, sourceCheckpoint: source, sites: cohort.sites, directory: path("rank"), seed: config.seed)
+                .run(architecture: try JSONEncoder.pretty.encode(spec))
+        } catch { logME = "LogME ranking check failed: \(error)" }
         var settings = [
             "model": config.kind == "imaging" ? "CNN (3 conv-BN-ReLU stages, \(sourceModel.parameterCount) parameters)" : "MLP (\(sourceModel.parameterCount) parameters)",
             "local epochs per round": "\(config.localEpochs)", "batch size": "\(config.batchSize)",
@@ -93,11 +106,16 @@ public struct SimulationRunner {
             "pre-training": "\(config.pretrainEpochs) epochs on the source domain (cached: \(source))",
             "transport": "loopback TCP, one OS process per coordinator and node",
         ]
+        if arms.contains(where: { $0.adaptationMethod != nil }) {
+            settings["source+adabn / tent / shot / dann / coral"] = "one cohort adapt process per hospital on its training inputs (labels unused) with the method's defaults"
+                + " (TENT 1 epoch Adam 1e-3; SHOT 5 epochs SGD 3e-4; DANN and CORAL 3 epochs over \(AdaptationArmRunner.maxSourceRows) source rows, Adam 3e-4)"
+        }
         settings["local-only / pooled"] = "\(config.rounds * config.localEpochs) epochs from the source model, best epoch on a 20% validation split"
         let output = SimulationResults(
             title: "Cohort simulation: \(config.sites) \(config.kind) hospitals", kind: config.kind, seed: config.seed, quick: config.quick,
             rounds: config.rounds, settings: settings, sites: cohort.siteInfos, arms: results, shift: shift, startedAt: startedAt,
-            wallSeconds: clock.elapsed, notes: Findings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy))
+            wallSeconds: clock.elapsed, notes: Findings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy)
+                + AdaptationFindings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy, shift: shift) + [logME])
         try ReportWriter.write(output, to: config.out)
         return output
     }

@@ -87,7 +87,8 @@ enum HTMLReport {
         }
         if !shift.perSite.isEmpty {
             html += paragraph("Shift of each site's features against the source domain "
-                              + "(maximum mean discrepancy; 0 means no shift) and their mean L2 norm.")
+                              + "(maximum mean discrepancy; 0 means no shift), the proxy A-distance (0: a linear classifier "
+                              + "cannot tell the site from the source; 2: it always can) and their mean L2 norm.")
             html += ShiftTable.html(shift)
         }
         return html

@@ -20,11 +20,16 @@ public struct ArmResult: Codable, Sendable, Equatable {
     public var failed: String?
     /// Under differential privacy: the guarantee the run had; `nil` for other arms.
     public var privacy: ArmPrivacy?
+    /// Extra per-site measurements, by site name (e.g. an adaptation arm's accuracy before and
+    /// after on the site's labelled training rows, or the negative-transfer guard's choice); nil
+    /// for arms that record none.
+    public var siteMetrics: [String: [String: Double]]?
 
     /// Creates an arm result.
     public init(name: String, description: String, federated: Bool, perSite: [SiteScore],
                 rounds: [RoundRecord], bytesUp: Int, bytesDown: Int, wallSeconds: Double,
-                failed: String? = nil, privacy: ArmPrivacy? = nil) {
+                failed: String? = nil, privacy: ArmPrivacy? = nil,
+                siteMetrics: [String: [String: Double]]? = nil) {
         self.name = name
         self.description = description
         self.federated = federated
@@ -35,6 +40,7 @@ public struct ArmResult: Codable, Sendable, Equatable {
         self.wallSeconds = wallSeconds
         self.failed = failed
         self.privacy = privacy
+        self.siteMetrics = siteMetrics
     }
 
     /// Unweighted mean of the per-site accuracies that are finite; NaN if there are none.
@@ -50,7 +56,7 @@ public struct ArmResult: Codable, Sendable, Equatable {
     public func score(site: String) -> SiteScore? { perSite.first { $0.site == site } }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, federated, perSite, rounds, bytesUp, bytesDown, wallSeconds, failed, privacy
+        case name, description, federated, perSite, rounds, bytesUp, bytesDown, wallSeconds, failed, privacy, siteMetrics
     }
 
     /// Decodes an arm; `null` numbers become NaN (see `metrics.json` conventions).
@@ -66,6 +72,7 @@ public struct ArmResult: Codable, Sendable, Equatable {
         wallSeconds = try c.decodeNumber(forKey: .wallSeconds)
         failed = try c.decodeIfPresent(String.self, forKey: .failed)
         privacy = try c.decodeIfPresent(ArmPrivacy.self, forKey: .privacy)
+        siteMetrics = try c.decodeIfPresent([String: [String: Double?]].self, forKey: .siteMetrics)?.mapValues(JSONNumber.decoded)
     }
 
     /// Encodes an arm; non-finite numbers become `null`, and `failed` is `null` when the arm completed.
@@ -81,6 +88,7 @@ public struct ArmResult: Codable, Sendable, Equatable {
         try c.encodeNumber(wallSeconds, forKey: .wallSeconds)
         try c.encode(failed, forKey: .failed)
         try c.encode(privacy, forKey: .privacy)
+        try c.encodeIfPresent(siteMetrics?.mapValues(JSONNumber.encoded), forKey: .siteMetrics)
     }
 
     /// Field-wise equality where NaN equals NaN.
@@ -88,7 +96,12 @@ public struct ArmResult: Codable, Sendable, Equatable {
         a.name == b.name && a.description == b.description && a.federated == b.federated
             && a.perSite == b.perSite && a.rounds == b.rounds && a.bytesUp == b.bytesUp
             && a.bytesDown == b.bytesDown && JSONNumber.same(a.wallSeconds, b.wallSeconds)
-            && a.failed == b.failed && a.privacy == b.privacy
+            && a.failed == b.failed && a.privacy == b.privacy && sameSiteMetrics(a.siteMetrics, b.siteMetrics)
+    }
+
+    private static func sameSiteMetrics(_ a: [String: [String: Double]]?, _ b: [String: [String: Double]]?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return a.count == b.count && a.allSatisfy { site, values in b[site].map { JSONNumber.same(values, $0) } ?? false }
     }
 }
 
