@@ -44,6 +44,16 @@ final class LocalAdaptationTests: XCTestCase {
 
     /// A node with no labelled rows under a plan without an adaptation step stops with a clear
     /// error; the other node's round still completes.
+    func testRecordLevelDPRefusesAnAdaptationStep() throws {
+        let plan = try JSONDecoder().decode(TrainingPlan.self, from: Data(#"{"recordPrivacy":{"noiseMultiplier":1.1},"adaptation":{"method":"adabn"}}"#.utf8))
+        XCTAssertThrowsError(try plan.validate()) {
+            XCTAssertTrue("\($0)".contains("recordPrivacy cannot be combined with adaptation"), "\($0)")
+        }
+        var without = plan
+        without.adaptation = nil
+        XCTAssertNoThrow(try without.validate())
+    }
+
     func testALabelFreeNodeRefusesAPlanWithNothingForItToDo() throws {
         let (coordinator, cleanup) = try TinyFederation.coordinator(nodes: ["a", "b"]) { config in
             config.rounds = 1

@@ -83,6 +83,10 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         }
         if let secureAggregation { try validateSecureAggregation(secureAggregation) }
         try recordPrivacy?.validate()
+        // The adaptation step and the guard read the site's records outside DP-SGD's accounting.
+        guard recordPrivacy == nil || adaptation == nil else {
+            throw fail("recordPrivacy cannot be combined with adaptation (the adaptation step and the guard use the site's records outside DP-SGD's accounting)")
+        }
     }
 }
 
