@@ -63,6 +63,7 @@ enum CoordinatorCommand {
 
     static func run(_ command: ParsedCommand) throws {
         HeapTuning.returnLargeBlocks()
+        try TestingFlags.check(command, ["test-dump-secagg"])
         let (host, port) = try Endpoint.parse(try command.string("listen"), option: "listen", context: command.context)
         var config = Coordinator.Config(outDir: try command.string("out"))
         config.host = host
