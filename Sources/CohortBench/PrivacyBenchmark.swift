@@ -204,8 +204,10 @@ public enum PrivacyBenchmark {
                 var noise = GaussianNoise.secure()
                 let (words, _) = try encoding.words(for: d, weight: 1 / Double(n), noise: &noise)
                 let masked = try clients[k].maskInput(words, shares: mine.bundles.map(\.value))
+                // Nodes send no scores under secure aggregation. The message's bytes are those of the
+                // streamed SECAGG_MASKED (`maskedMessage`), kept in one frame here to be parsed.
                 let header = SecureAggregationMessages.MaskedHeader(session: session, node: ids[k], round: Int(round), modelVersion: Int(round) - 1,
-                                                                    samples: 100, metrics: ["global_val_accuracy": 0.5])
+                                                                    samples: 100, metrics: [:])
                 return try SecureAggregationMessages.frame(.secaggMasked, header, body: SecureAggregationMessages.body(masked.words))
             }
             up[k] += frame.payload.count

@@ -4,11 +4,16 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case model = 5, update = 6, evaluate = 7, evalResult = 8
     case heartbeat = 9, error = 10, bye = 11
     /// Secure aggregation (protocols/secure-aggregation.md): node keys, the roster, share
-    /// bundles, their routing, the masked input, the survivors, the unmasking shares, an abort.
+    /// bundles, their routing, the masked input (streamed), the survivors, the unmasking shares,
+    /// an abort; and a node leaving a round it cannot finish (it stays connected).
     case secaggKeys = 12, secaggRoster = 13, secaggShares = 14, secaggBundles = 15
     case secaggMasked = 16, secaggSurvivors = 17, secaggUnmask = 18, secaggAbort = 19
     /// A piece of a streamed message (`StreamedMessage`).
     case chunk = 20
+    case secaggLeave = 21
+
+    /// The secure-aggregation messages (types 12–19 and 21).
+    public var isSecureAggregation: Bool { (12...19).contains(rawValue) || self == .secaggLeave }
 }
 
 /// Protocol versions this build speaks, newest last.

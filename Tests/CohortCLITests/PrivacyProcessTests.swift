@@ -117,31 +117,54 @@ final class PrivacyProcessTests: XCTestCase {
     /// Record-level DP-SGD (`recordPrivacy` in the plan): every node trains with per-example
     /// clipping and noise and reports its own guarantee each round. The reported ε is the RDP
     /// accountant's for the node's q = batch / N, σ and the steps taken so far (one epoch of
-    /// round(N / batch) steps per round), so it grows round by round.
+    /// round(N / batch) steps per round), so it grows round by round. Nothing computed from the
+    /// records without noise leaves a node: no training loss, no scores (kept at the site).
+    /// Clipping took effect: with C = 10⁻⁵ every step's gradient is at most (N·C + σC(√d + 10))/(qN)
+    /// (the noise's norm exceeds σC(√d + 10) with probability below e⁻⁵⁰), so after 2 rounds the
+    /// global model has moved by at most Σ_rounds lr · steps · that / (1 − momentum) — about
+    /// 10⁻³ here, where plain SGD moves it by more than 0.1.
     func testRecordLevelDPSGDNodesReportTheirOwnEpsilon() throws {
         let dir = try setUp("dpsgd")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try #"{"batchSize":16,"learningRate":0.05,"recordPrivacy":{"noiseMultiplier":1.1,"clipNorm":1}}"#
+        let (clip, sigma, lr, momentum) = (1e-5, 1.1, 0.05, 0.9)
+        try #"{"batchSize":16,"learningRate":0.05,"momentum":0.9,"recordPrivacy":{"noiseMultiplier":1.1,"clipNorm":1e-5}}"#
             .write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
         let run = try federate(dir, rounds: 2, extra: [])
         XCTAssertEqual(run.status, 0, run.log)
         XCTAssertEqual(run.records.count, 2, run.log)
         var previous: [String: Double] = [:]
+        var bound = 0.0
+        let dimension = 6.0 * 16 + 16 + 16 * 2 + 2
         for record in run.records {
+            var roundBound = 0.0
             for (name, m) in record.nodeMetrics {
                 guard let eps = m["record_epsilon"], let q = m["record_sample_rate"], let steps = m["record_steps"], let samples = m["samples"] else {
                     return XCTFail("\(name) reports no DP-SGD figures: \(m)")
                 }
                 XCTAssertEqual(q, min(1, 16 / samples), accuracy: 1e-12, name)
                 XCTAssertEqual(steps, Double(record.round * max(1, Int((1 / q).rounded()))), name)
-                XCTAssertEqual(m["record_noise_multiplier"], 1.1)
+                XCTAssertEqual(m["record_noise_multiplier"], sigma)
                 XCTAssertEqual(m["record_delta"], 1e-5)
-                XCTAssertEqual(eps, RDPAccountant.epsilon(sampleRate: q, noiseMultiplier: 1.1, steps: Int(steps), delta: 1e-5), accuracy: 1e-9, name)
+                XCTAssertEqual(eps, RDPAccountant.epsilon(sampleRate: q, noiseMultiplier: sigma, steps: Int(steps), delta: 1e-5), accuracy: 1e-9, name)
                 if let before = previous[name] { XCTAssertGreaterThan(eps, before, "\(name): ε grows with every round") }
                 previous[name] = eps
+                XCTAssertTrue(Set(m.keys).isSubset(of: ["record_epsilon", "record_delta", "record_noise_multiplier", "record_sample_rate", "record_steps",
+                                                        "samples", "update_bytes"]), "\(name) sends nothing computed from its records: \(m.keys.sorted())")
+                XCTAssertNil(m["train_loss"], name)
+                let stepsThisRound = Double(max(1, Int((1 / q).rounded())))
+                let gradient = (samples * clip + sigma * clip * (dimension.squareRoot() + 10)) / (q * samples)
+                roundBound = max(roundBound, lr * stepsThisRound * gradient / (1 - momentum))
             }
+            bound += roundBound
         }
         XCTAssertEqual(previous.count, 3)
+        let initial = try CheckpointFile.load(dir.appendingPathComponent("init.ckpt").path)
+        let final = try CheckpointFile.load(dir.appendingPathComponent("out/global.ckpt").path)
+        var squared = 0.0
+        for ((_, a), (_, b)) in zip(initial.tensors, final.tensors) { for (x, y) in zip(a.data, b.data) { squared += Double(y - x) * Double(y - x) } }
+        XCTAssertGreaterThan(squared, 0, "the model trained")
+        XCTAssertLessThanOrEqual(squared.squareRoot(), bound, "the clipped, noised steps bound the model's movement")
+        XCTAssertLessThan(bound, 0.01, "the bound is tight enough that plain SGD would break it")
     }
 
     /// Inconsistent settings are refused before anything runs, naming the flag.

@@ -44,8 +44,9 @@ final class SecureAggregationProcessTests: XCTestCase {
         let records: [Coordinator.RoundRecord]
     }
 
-    /// A coordinator (`extra` flags) and `nodes` nodes (site0…), node s with `nodeFlags[s]`;
-    /// every process dumps its vectors to `dir/dump`.
+    /// A coordinator (`extra` flags) and `nodes` nodes (site0…), node s with `nodeFlags[s]`
+    /// (without a validation split unless the flags give one); every process dumps its vectors
+    /// to `dir/dump`.
     private func federate(_ dir: URL, nodes: Int = 5, rounds: Int, extra: [String], nodeFlags: [Int: [String]] = [:]) throws -> Run {
         func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
         let port = try ProcessHarness.freePort()
@@ -56,14 +57,16 @@ final class SecureAggregationProcessTests: XCTestCase {
                                                     stderr: dir.appendingPathComponent("coordinator.log"))
         let processes = try (0..<nodes).map { s in
             try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
-                                       "--data", p("site\(s).csv"), "--val-fraction", "0", "--insecure", "--test-dump-secagg", p("dump")]
-                                      + (nodeFlags[s] ?? []), stderr: dir.appendingPathComponent("node\(s).log"))
+                                       "--data", p("site\(s).csv"), "--insecure", "--test-dump-secagg", p("dump")]
+                                      + ((nodeFlags[s] ?? []).contains("--val-fraction") ? [] : ["--val-fraction", "0"]) + (nodeFlags[s] ?? []),
+                                      stderr: dir.appendingPathComponent("node\(s).log"))
         }
         let status = ProcessHarness.wait(coordinator, seconds: 90)
         for (s, n) in processes.enumerated() {
             // A dropped node may still be reconnecting to the finished run: it is stopped.
-            let code = ProcessHarness.wait(n, seconds: nodeFlags[s] == nil ? 15 : 0.5)
-            if nodeFlags[s] == nil { XCTAssertEqual(code, 0, "node \(s): " + ((try? String(contentsOfFile: p("node\(s).log"), encoding: .utf8)) ?? "")) }
+            let dropper = nodeFlags[s]?.contains("--test-drop-after") ?? false
+            let code = ProcessHarness.wait(n, seconds: dropper ? 0.5 : 15)
+            if !dropper { XCTAssertEqual(code, 0, "node \(s): " + ((try? String(contentsOfFile: p("node\(s).log"), encoding: .utf8)) ?? "")) }
         }
         return Run(status: status, log: (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "",
                    nodeLogs: (0..<nodes).map { (try? String(contentsOfFile: p("node\($0).log"), encoding: .utf8)) ?? "" },
@@ -135,9 +138,9 @@ final class SecureAggregationProcessTests: XCTestCase {
                     XCTAssertEqual(after.data[i] - before.data[i], m.data[i], accuracy: 1e-6 + 1e-5 * abs(m.data[i]), "\(name)[\(i)]")
                 }
             }
-            // The journal holds no single node's update: only metrics of the model it received.
+            // The journal holds no single node's update, nor its scores: only its sample count.
             for (_, metrics) in run.records.first?.nodeMetrics ?? [:] {
-                XCTAssertTrue(Set(metrics.keys).isSubset(of: ["global_val_accuracy", "samples"]), "\(metrics.keys.sorted())")
+                XCTAssertEqual(Set(metrics.keys), ["samples"], "\(metrics.keys.sorted())")
             }
         }
     }
@@ -216,16 +219,25 @@ final class SecureAggregationProcessTests: XCTestCase {
 
     /// Distributed DP across processes: every node adds its noise share before masking, so the
     /// input a node masks, decoded, is far longer than the clip norm (σC/√t per coordinate over
-    /// 146 coordinates: about 5 here, against C = 1), while the coordinator adds none and
-    /// journals ε after each round as the accountant computes it for (σ, q = 1).
+    /// 146 coordinates: about 5 here, against C = 1), while the coordinator adds none: the model
+    /// moves by exactly the unmasked sums decoded and divided by the 5 sampled. In round 1 one
+    /// node drops after sending its keys, so with a quorum of 5 the first attempt is abandoned
+    /// before the release point and retried: it is not accounted, and after the 2 rounds the
+    /// journal holds ε of exactly 2 accountant steps.
     func testDistributedDPNodesNoiseTheirInputsAndTheRunIsAccounted() throws {
         let dir = try setUp("distributed")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let run = try federate(dir, rounds: 2, extra: ["--dp-epsilon", "8", "--dp-clip", "1", "--dp-mode", "distributed", "--secagg-threshold", "3"])
+        let run = try federate(dir, rounds: 2, extra: ["--dp-epsilon", "8", "--dp-clip", "1", "--dp-mode", "distributed", "--secagg-threshold", "3", "--quorum", "5"],
+                               nodeFlags: [2: ["--test-drop-after", "keys"]])
         XCTAssertEqual(run.status, 0, run.log)
         XCTAssertEqual(run.records.count, 2, run.log)
+        XCTAssertTrue(run.log.contains("round 1 (secure aggregation session 256): abandoned: 4 masked input(s), fewer than the quorum 5"), run.log)
         let sigma = try RDPAccountant.noiseMultiplier(forEpsilon: 8, delta: 1e-5, sampleRate: 1, steps: 2)
-        XCTAssertEqual(run.records.last?.epsilon ?? 0, RDPAccountant.epsilon(sampleRate: 1, noiseMultiplier: sigma, steps: 2, delta: 1e-5), accuracy: 1e-9)
+        for (i, record) in run.records.enumerated() {
+            XCTAssertNil(record.unapplied)
+            XCTAssertEqual(record.epsilon ?? 0, RDPAccountant.epsilon(sampleRate: 1, noiseMultiplier: sigma, steps: i + 1, delta: 1e-5), accuracy: 1e-9,
+                           "round \(record.round): one accountant step per released round, none for the abandoned attempt")
+        }
         XCTAssertTrue(run.log.contains("distributed DP: clip C = 1.0"), run.log)
         let initial = try CheckpointFile.load(dir.appendingPathComponent("init.ckpt").path)
         var plan = TrainingPlan()
@@ -233,12 +245,148 @@ final class SecureAggregationProcessTests: XCTestCase {
         plan.privacy = PrivacyPlan(clipNorm: 1, noiseMultiplier: sigma, mode: .distributed)
         let encoding = try SecureUpdateEncoding(plan: plan, architecture: initial.architecture!, participants: 5, threshold: 3)
         let expectedNoiseNorm = encoding.nodeNoiseStandardDeviation * Double(encoding.length).squareRoot()
+        let sessions: [UInt64] = [257, 2 << 8]
         for id in 1...5 {
-            guard let input = words(dir, "input-s256-n\(id).u32") else { return XCTFail("node \(id) dumped no input") }
+            guard let input = words(dir, "input-s\(sessions[0])-n\(id).u32") else { return XCTFail("node \(id) dumped no input") }
             let norm = encoding.fixedPoint.decode(sum: input).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             XCTAssertGreaterThan(norm, 0.6 * expectedNoiseNorm, "node \(id)'s input carries its noise share (norm \(norm))")
             XCTAssertLessThan(norm, 1 + 1.4 * expectedNoiseNorm, "and not much more (norm \(norm))")
         }
+        XCTAssertNil(words(dir, "sum-s256.u32"), "the abandoned attempt unmasked nothing")
+        // The applied update is the sums decoded and divided by n = 5: no noise from the coordinator.
+        let final = try CheckpointFile.load(dir.appendingPathComponent("out/global.ckpt").path)
+        var noNoise = GaussianNoise.seeded(0)
+        var applied: [String: [Float]] = [:]
+        for session in sessions {
+            guard let sum = words(dir, "sum-s\(session).u32") else { return XCTFail("no sum for session \(session): \(run.log)") }
+            for (name, m) in try encoding.mean(sum: sum, divisor: 5, centralNoise: 0, noise: &noNoise) {
+                applied[name] = zip(applied[name] ?? [Float](repeating: 0, count: m.count), m.data).map { $0 + $1 }
+            }
+        }
+        var compared = 0
+        for ((name, before), (_, after)) in zip(initial.tensors, final.tensors) {
+            guard let m = applied[name] else { continue }
+            for i in before.data.indices {
+                XCTAssertEqual(after.data[i] - before.data[i], m[i], accuracy: 1e-6 + 1e-5 * abs(m[i]), "\(name)[\(i)]")
+                compared += 1
+            }
+        }
+        XCTAssertEqual(compared, encoding.length)
+    }
+
+    /// The release point (protocols/privacy.md): node site1 reveals corrupted self-mask shares
+    /// in round 1 (`--test-corrupt-unmasking`), so the coordinator cannot rebuild the sum after
+    /// the survivors were announced. The round is journaled unapplied and accounted (ε of one
+    /// step), is not retried, no ABORT reaches the nodes that already answered, every node keeps
+    /// running, and round 2 completes on the unchanged model (ε of two steps): the final model is
+    /// the initial one plus round 2's sum decoded and divided by 5.
+    func testBadUnmaskingSharesAfterTheReleaseEndTheRoundUnappliedAccountedAndTheRunGoesOn() throws {
+        let dir = try setUp("release")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try federate(dir, rounds: 2, extra: ["--dp-noise", "2", "--dp-clip", "1", "--dp-mode", "distributed", "--secagg-threshold", "3"],
+                               nodeFlags: [1: ["--test-corrupt-unmasking", "1"]])
+        XCTAssertEqual(run.status, 0, run.log)
+        XCTAssertEqual(run.records.map(\.round), [1, 2], run.log)
+        let first = try XCTUnwrap(run.records.first), second = try XCTUnwrap(run.records.last)
+        XCTAssertTrue(first.unapplied?.contains("failed after the survivors were announced") ?? false, "\(first.unapplied ?? "nil")")
+        XCTAssertTrue(first.unapplied?.contains("shares for node") ?? false, "\(first.unapplied ?? "nil")")
+        XCTAssertEqual(first.accepted.count, 5, "the released sum would have held all five inputs")
+        XCTAssertEqual(first.epsilon ?? 0, RDPAccountant.epsilon(sampleRate: 1, noiseMultiplier: 2, steps: 1, delta: 1e-5), accuracy: 1e-9)
+        XCTAssertNil(second.unapplied)
+        XCTAssertEqual(second.epsilon ?? 0, RDPAccountant.epsilon(sampleRate: 1, noiseMultiplier: 2, steps: 2, delta: 1e-5), accuracy: 1e-9)
+        XCTAssertFalse(run.log.contains("retrying"), "a released round is never run again: \(run.log)")
+        XCTAssertFalse(run.log.contains("session 257"), run.log)
+        XCTAssertTrue(run.log.contains("the run goes on with the next round on the unchanged model"), run.log)
+        XCTAssertNil(words(dir, "sum-s256.u32"), "no sum was rebuilt")
+        for (s, log) in run.nodeLogs.enumerated() {
+            XCTAssertFalse(log.contains("unexpected message type"), "node \(s): \(log)")
+            XCTAssertFalse(log.contains("abandoned the attempt") || log.contains("ignoring a secure-aggregation message"),
+                           "node \(s) got no ABORT or stale step after answering: \(log)")
+            XCTAssertTrue(log.contains("round 2 (secure aggregation session 512") && log.contains("coordinator finished after 2 rounds"), "node \(s): \(log)")
+        }
+        XCTAssertTrue(run.nodeLogs[1].contains("testing: corrupted the self-mask shares"), run.nodeLogs[1])
+        let initial = try CheckpointFile.load(dir.appendingPathComponent("init.ckpt").path)
+        let final = try CheckpointFile.load(dir.appendingPathComponent("out/global.ckpt").path)
+        var plan = TrainingPlan()
+        plan.secureAggregation = SecureAggregationPlan(threshold: 3)
+        plan.privacy = PrivacyPlan(clipNorm: 1, noiseMultiplier: 2, mode: .distributed)
+        let encoding = try SecureUpdateEncoding(plan: plan, architecture: initial.architecture!, participants: 5, threshold: 3)
+        guard let sum = words(dir, "sum-s512.u32") else { return XCTFail("no sum for round 2: \(run.log)") }
+        var noNoise = GaussianNoise.seeded(0)
+        let mean = try encoding.mean(sum: sum, divisor: 5, centralNoise: 0, noise: &noNoise)
+        for ((name, before), (_, after)) in zip(initial.tensors, final.tensors) {
+            guard let m = mean[name] else { continue }
+            for i in before.data.indices { XCTAssertEqual(after.data[i] - before.data[i], m.data[i], accuracy: 1e-6 + 1e-5 * abs(m.data[i]), "\(name)[\(i)]") }
+        }
+    }
+
+    /// Under secure aggregation a node's scores stay at the site: the coordinator's journal and
+    /// `evaluation.json` hold only the sample count each node announced (public, from HELLO),
+    /// while the nodes log their scores locally. A node started with `--share-metrics` sends
+    /// them as before.
+    func testUnderSecureAggregationNodesKeepTheirScoresUnlessTheyShareThem() throws {
+        let dir = try setUp("scores")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let validation = ["--val-fraction", "0.2"]
+        let run = try federate(dir, nodes: 3, rounds: 1, extra: ["--secagg-threshold", "2"],
+                               nodeFlags: [0: validation, 1: validation, 2: validation + ["--share-metrics"]])
+        XCTAssertEqual(run.status, 0, run.log)
+        let metrics = try XCTUnwrap(run.records.first?.nodeMetrics)
+        for s in ["site0", "site1"] { XCTAssertEqual(metrics[s], ["samples": metrics[s]?["samples"] ?? -1], "\(s) sent nothing but its sample count") }
+        XCTAssertNotNil(metrics["site2"]?["global_val_accuracy"], "site2 shares its scores: \(metrics)")
+        let evaluation = try EvaluationRecord.load(outDir: dir.appendingPathComponent("out").path)
+        XCTAssertEqual(evaluation.nodes["site0"], [:], "\(evaluation.nodes)")
+        XCTAssertEqual(evaluation.nodes["site1"], [:])
+        XCTAssertNotNil(evaluation.nodes["site2"]?["val_accuracy"], "\(evaluation.nodes)")
+        XCTAssertTrue(run.nodeLogs[0].contains("evaluated the final model") && run.nodeLogs[0].contains("kept here: secure aggregation"), run.nodeLogs[0])
+    }
+
+    /// A node that requires secure aggregation refuses a plain plan: it tells the coordinator
+    /// and stops with an error naming the flag.
+    func testANodeRequiringSecureAggregationRefusesAPlainPlan() throws {
+        let dir = try setUp("require")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let port = try ProcessHarness.freePort()
+        let coordinator = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
+                                                     "--listen", "127.0.0.1:\(port)", "--rounds", "1", "--min-nodes", "1", "--round-timeout", "10",
+                                                     "--wait", "3", "--out", p("out"), "--insecure"], stderr: dir.appendingPathComponent("coordinator.log"))
+        let node = try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site0", "--secret-file", p("site0.key"),
+                                              "--data", p("site0.csv"), "--insecure", "--require-secure-aggregation"], stderr: dir.appendingPathComponent("node.log"))
+        let nodeStatus = ProcessHarness.wait(node, seconds: 30)
+        _ = ProcessHarness.wait(coordinator, seconds: 30)
+        let nodeLog = (try? String(contentsOfFile: p("node.log"), encoding: .utf8)) ?? ""
+        let log = (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? ""
+        XCTAssertNotEqual(nodeStatus, 0, nodeLog)
+        XCTAssertTrue(nodeLog.contains("refused the plan of round 1") && nodeLog.contains("--require-secure-aggregation"), nodeLog)
+        XCTAssertTrue(log.contains("node 'site0' refuses the plan"), log)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: p("out/rounds.jsonl")), "no round was aggregated")
+    }
+
+    /// Testing flags weaken the run: without --insecure they are refused (exit status 2, naming
+    /// the flag); with it the run warns loudly.
+    func testTestingFlagsNeedInsecureAndWarn() throws {
+        let dir = try setUp("testflags")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        for (args, flag) in [(["node", "--coordinator", "127.0.0.1:9", "--name", "site0", "--secret-file", p("site0.key"), "--data", p("site0.csv"),
+                               "--tls-ca", p("none.pem"), "--test-dump-secagg", p("dump")], "--test-dump-secagg"),
+                             (["node", "--coordinator", "127.0.0.1:9", "--name", "site0", "--secret-file", p("site0.key"), "--data", p("site0.csv"),
+                               "--tls-ca", p("none.pem"), "--test-drop-after", "keys"], "--test-drop-after"),
+                             (["node", "--coordinator", "127.0.0.1:9", "--name", "site0", "--secret-file", p("site0.key"), "--data", p("site0.csv"),
+                               "--tls-ca", p("none.pem"), "--test-corrupt-unmasking", "1"], "--test-corrupt-unmasking"),
+                             (["coordinator", "--model", p("init.ckpt"), "--secrets", p("secrets.txt"), "--out", p("out"), "--tls-cert", p("none.pem"),
+                               "--tls-key", p("none.pem"), "--secure-aggregation", "--test-dump-secagg", p("dump")], "--test-dump-secagg")] {
+            let proc = try ProcessHarness.launch(args, stderr: dir.appendingPathComponent("flag.log"))
+            XCTAssertEqual(ProcessHarness.wait(proc, seconds: 30), 2)
+            let log = (try? String(contentsOfFile: p("flag.log"), encoding: .utf8)) ?? ""
+            XCTAssertTrue(log.contains("\(flag) is for testing only and needs --insecure"), "\(args[0]) \(flag): \(log)")
+        }
+        // The runs above pass --insecure: their logs carry the warning.
+        let run = try federate(dir, nodes: 3, rounds: 1, extra: ["--secagg-threshold", "2", "--no-final-evaluation"])
+        XCTAssertEqual(run.status, 0, run.log)
+        XCTAssertTrue(run.log.contains("WARNING: --test-dump-secagg is a TESTING flag"), run.log)
+        XCTAssertTrue(run.nodeLogs[0].contains("WARNING: --test-dump-secagg is a TESTING flag"), run.nodeLogs[0])
     }
 
     /// Inconsistent settings are refused before anything runs, naming the flag.

@@ -80,6 +80,48 @@ final class DPSGDTests: XCTestCase {
         }
     }
 
+    /// With BatchNorm, DP-SGD's forward passes run in evaluation mode on the statistics the
+    /// model holds, so examples do not mix: the gradient of a whole batch in evaluation mode is
+    /// the sum of the examples' own gradients (what DP-SGD clips one by one), unlike a
+    /// training-mode pass whose batch statistics tie every example to the others; and training
+    /// leaves the running statistics exactly as received (they are neither re-estimated nor sent).
+    func testWithBatchNormExamplesDoNotMixAndTheRunningStatisticsStay() throws {
+        let model = try Sequential(spec: ModelSpec(inputShape: [6], layers: [LayerSpec(.dense, name: "features.0", units: 16),
+                                                                            LayerSpec(.batchnorm1d, name: "features.1"),
+                                                                            LayerSpec(.relu, name: "features.2"),
+                                                                            LayerSpec(.dense, name: "head", units: 3)]), seed: 12)
+        let batch = data(10, scale: 2, seed: 13)
+        _ = model.forward(batch.inputs, mode: .training)   // running statistics away from 0 and 1
+        let statistics = model.stateDict().filter { $0.name.contains("running") }
+        XCTAssertEqual(statistics.count, 2)
+        XCTAssertTrue(statistics.allSatisfy { s in s.value.data.contains { $0 != 0 && $0 != 1 } }, "the statistics are not the defaults")
+        func batchGradient(_ mode: ForwardMode) -> [Float] {
+            model.zeroGrad()
+            let logits = model.forward(batch.inputs, mode: mode)
+            model.backward(Loss.softmaxCrossEntropy(logits: logits, labels: batch.labels).gradient)
+            return flatGradient(model).map { $0 * 10 }   // the mean loss's gradient × N = the sum over examples
+        }
+        let (sum, norms, _) = try DPSGD(clipNorm: 1e9, noiseMultiplier: 0).clippedGradientSum(model: model, examples: batch)
+        XCTAssertEqual(norms.count, 10)
+        let evaluation = batchGradient(.evaluation)
+        for (a, b) in zip(sum, evaluation) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "evaluation mode: the batch gradient is the examples' sum") }
+        let bn = try XCTUnwrap(model.layer(named: "features.1") as? BatchNorm)
+        bn.updatesRunningStatistics = false
+        let training = batchGradient(.training)
+        bn.updatesRunningStatistics = true
+        let gap = zip(sum, training).map { Double(abs($0 - $1)) }.max() ?? 0
+        XCTAssertGreaterThan(gap, 1e-2, "batch statistics would mix the examples (the test would notice a training-mode DP-SGD)")
+        let before = model.stateDict().filter { !$0.name.contains("running") }
+        var noise = GaussianNoise.seeded(8)
+        let report = try DPSGD(clipNorm: 1, noiseMultiplier: 1).train(model: model, optimizer: SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: 0.05)]),
+                                                                     data: batch, steps: 5, sampleRate: 0.5, noise: &noise, random: CryptoRandom(seed: 9))
+        XCTAssertGreaterThan(report.examples, 0)
+        for (name, value) in model.stateDict() where name.contains("running") {
+            XCTAssertEqual(value, statistics.first { $0.name == name }?.value, "\(name) is as received")
+        }
+        XCTAssertTrue(zip(before, model.stateDict().filter { !$0.name.contains("running") }).contains { $0.value != $1.value }, "the weights trained")
+    }
+
     /// The noise on a step's gradient sum has standard deviation σC: two runs from the same
     /// weights on the same (q = 1) batch, one without noise, differ by lr · N(0, (σC)²) / N per
     /// parameter. Over the 6 110 parameters of a 50-100-10 MLP the estimate's relative standard

@@ -180,7 +180,9 @@ final class SecureAggregationWireTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("session 513, expected 512"), "\($0)")
         }
         let trailing = Frame(version: frame.version, type: frame.type, payload: frame.payload + [0])
-        XCTAssertThrowsError(try SecureAggregationMessages.parse(trailing, as: SecureAggregationMessages.UnmaskMessage.self, session: 513))
+        XCTAssertThrowsError(try SecureAggregationMessages.parse(trailing, as: SecureAggregationMessages.UnmaskMessage.self, session: 513)) {
+            XCTAssertTrue("\($0)".contains("UnmaskMessage carries 1 unexpected bytes after its header"), "\($0)")
+        }
         let words: [UInt32] = [0, 1, 0xFFFF_FFFF, 0x8000_0000, 42]
         XCTAssertEqual(try SecureAggregationMessages.words(SecureAggregationMessages.body(words), length: 5), words)
         XCTAssertThrowsError(try SecureAggregationMessages.words(SecureAggregationMessages.body(words), length: 6)) {
@@ -194,5 +196,60 @@ final class SecureAggregationWireTests: XCTestCase {
         let twice = #"{"session":1,"node":2,"selfMaskShares":[{"of":1,"x":2,"values":[1,2,3,4,5]},{"of":1,"x":2,"values":[1,2,3,4,5]}],"maskingKeyShares":[]}"#
         let dup = try JSONDecoder().decode(SecureAggregationMessages.UnmaskMessage.self, from: Data(twice.utf8))
         XCTAssertThrowsError(try dup.value()) { XCTAssertTrue("\($0)".contains("reveals two shares of node 1"), "\($0)") }
+    }
+
+    /// SECAGG_MASKED is streamed: a masked input of many chunks arrives whole and parses back
+    /// to its header and words; the receiver's budget is exactly 4·L plus the header allowance,
+    /// and a message announcing more is refused from its start frame, before anything is read; the
+    /// single-frame replies have small limits that grow with the round's nodes.
+    func testTheMaskedInputIsStreamedWithinAnExactBudget() throws {
+        let length = 700
+        let words = (0..<length).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) }
+        let header = SecureAggregationMessages.MaskedHeader(session: 256, node: 2, round: 1, modelVersion: 0, samples: 8, metrics: ["record_epsilon": 1.5])
+        let message = try SecureAggregationMessages.maskedMessage(header, words: words, chunkSize: 1000)
+        XCTAssertGreaterThan(message.chunkCount, 2)
+        XCTAssertEqual(message.type, MessageType.secaggMasked.rawValue)
+        let listener = try TCPListener(host: "127.0.0.1", port: 0)
+        defer { listener.close() }
+        let client = FramedConnection(stream: try TCPSocket.connect(host: "127.0.0.1", port: listener.port, timeout: 5))
+        let server = FramedConnection(stream: try XCTUnwrap(try listener.accept(timeout: 5)), maxPayload: 4 << 10)
+        defer { client.close(); server.close() }
+        let budget = SecureAggregationMessages.maskedBudget(length: length)
+        XCTAssertEqual(budget, 4 * length + 4 + SecureAggregationMessages.maxMaskedHeaderBytes)
+        try client.send(message, version: ProtocolVersion.current)
+        let start = try server.receive(timeout: 5)
+        let bytes = try server.receiveStreamedBytes(start, budget: budget, timeout: 5)
+        let (parsed, body) = try RoundMessages.parse(bytes, as: SecureAggregationMessages.MaskedHeader.self)
+        XCTAssertEqual(parsed.node, 2)
+        XCTAssertEqual(parsed.metrics, ["record_epsilon": 1.5])
+        XCTAssertEqual(try SecureAggregationMessages.words(body, length: length), words)
+        let tooMany = (budget - 4 - 20) / 4 + 1
+        let padded = SecureAggregationMessages.MaskedHeader(session: 256, node: 2, round: 1, modelVersion: 0, samples: 8,
+                                                            metrics: [String(repeating: "x", count: SecureAggregationMessages.maxMaskedHeaderBytes - 200): 1])
+        let big = try SecureAggregationMessages.maskedMessage(padded, words: [UInt32](repeating: 7, count: tooMany))
+        XCTAssertGreaterThan(big.length, budget)
+        Thread { try? client.send(big, version: ProtocolVersion.current) }.start()
+        let bigStart = try server.receive(timeout: 5)
+        XCTAssertThrowsError(try server.receiveStreamedBytes(bigStart, budget: budget, timeout: 5)) {
+            XCTAssertTrue("\($0)".contains("announces \(big.length) bytes, over the budget of \(budget) bytes"), "\($0)")
+        }
+        XCTAssertThrowsError(try SecureAggregationMessages.maskedMessage(
+            .init(session: 1, node: 1, round: 1, modelVersion: 0, samples: 1, metrics: [String(repeating: "y", count: 70_000): 1]), words: [1])) {
+            XCTAssertTrue("\($0)".contains("masked input header of"), "\($0)")
+        }
+        XCTAssertEqual(SecureAggregationMessages.replyLimit(.secaggKeys, nodes: 50), 4 << 10)
+        XCTAssertEqual(SecureAggregationMessages.replyLimit(.secaggShares, nodes: 50), (16 << 10) + 512 * 50)
+        XCTAssertEqual(SecureAggregationMessages.replyLimit(.secaggUnmask, nodes: 2), (16 << 10) + 1024)
+    }
+
+    /// Under secure aggregation a node's shuffling seed mixes in fresh CSPRNG bits, so no two
+    /// attempts train alike; otherwise it is the plan's seed and the round (reproducible).
+    func testTrainingSeedIsFreshUnderSecureAggregation() {
+        var plan = TrainingPlan()
+        plan.seed = 42
+        XCTAssertEqual(FederatedNode.trainingSeed(plan: plan, round: 3, secureAggregation: false), 42 &+ 3 &* 7919)
+        XCTAssertEqual(FederatedNode.trainingSeed(plan: plan, round: 3, secureAggregation: false), FederatedNode.trainingSeed(plan: plan, round: 3, secureAggregation: false))
+        let fresh = Set((0..<8).map { _ in FederatedNode.trainingSeed(plan: plan, round: 3, secureAggregation: true) })
+        XCTAssertEqual(fresh.count, 8, "every secure attempt draws its own seed")
     }
 }

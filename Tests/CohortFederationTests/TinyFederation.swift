@@ -4,7 +4,7 @@ import CohortNN
 import CohortTensor
 import Foundation
 
-/// The smallest federation the role tests need: a 2→2 linear model, eight samples per node,
+/// The smallest federation the role tests need: a 2→2 linear model (or another `spec`), eight samples per node,
 /// a coordinator on a free loopback port journaling to a temporary folder.
 enum TinyFederation {
     static let data = LabelledData(inputs: Tensor(shape: [8, 2], data: (0..<16).map { Float($0 % 5) }), labels: (0..<8).map { $0 % 2 })
@@ -14,9 +14,10 @@ enum TinyFederation {
 
     /// A coordinator for `nodes` (secrets from `secret(_:)` by position), adjusted by `configure`;
     /// `cleanup` removes its journal folder.
-    static func coordinator(nodes: [String], configure: (inout Coordinator.Config) -> Void) throws -> (coordinator: Coordinator, cleanup: () -> Void) {
+    static func coordinator(nodes: [String], spec: ModelSpec = ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)]),
+                            configure: (inout Coordinator.Config) -> Void) throws -> (coordinator: Coordinator, cleanup: () -> Void) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-tiny-\(UUID().uuidString)")
-        let model = try Sequential(spec: ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)]), seed: 1)
+        let model = try Sequential(spec: spec, seed: 1)
         var config = Coordinator.Config(outDir: dir.path)
         config.port = 0
         config.waitForNodes = 20

@@ -27,9 +27,11 @@ enum CoordinatorCommand {
         Secure aggregation (protocols/secure-aggregation.md): --secure-aggregation (or the plan's \
         secureAggregation section) masks every update so the coordinator learns only their sum; nodes clip \
         their update to --secagg-clip (or --dp-clip under DP) and encode it in fixed point. A round survives \
-        nodes dropping out as long as --secagg-threshold of them remain (default: a majority); with fewer it \
-        is abandoned, nothing is unmasked, and it is retried. Needs strategy fedavg, fedprox or fedbn and the \
-        default codec (no top-k, quantisation or zlib).
+        nodes dropping out as long as --secagg-threshold of them remain (default: a majority); with fewer \
+        before the survivors are announced it is abandoned, nothing is unmasked, and it is retried. Announcing \
+        the survivors is the release point: the round is journaled and accounted first, and if unmasking then \
+        fails it ends unapplied and the run goes on with the next round. Needs strategy fedavg, fedprox or \
+        fedbn and the default codec (no top-k, quantisation or zlib).
         """,
         options: [
             OptionSpec("model", value: "FILE", help: "Initial checkpoint (with architecture); not needed with --resume."),
@@ -55,7 +57,7 @@ enum CoordinatorCommand {
             .flag("secure-aggregation", help: "Mask every update (Bonawitz et al. 2017): the coordinator learns only their sum."),
             OptionSpec("secagg-threshold", value: "T", help: "Secure aggregation: nodes that must remain at every step (default: a majority of the round's)."),
             OptionSpec("secagg-clip", value: "C", help: "Secure aggregation without DP: L2 norm updates are clipped to before fixed-point encoding (plan default 10)."),
-            OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only: write every masked vector received and every unmasked sum to DIR."),
+            OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only (needs --insecure): write every masked vector received and every unmasked sum to DIR."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
             .flag("no-final-evaluation", help: "Skip sending the final model to the nodes for evaluation (EVALUATE)."),
             .flag("resume", help: "Continue the run journaled in --out after its last completed round."),
@@ -63,6 +65,7 @@ enum CoordinatorCommand {
 
     static func run(_ command: ParsedCommand) throws {
         HeapTuning.returnLargeBlocks()
+        try TestingFlags.check(command, ["test-dump-secagg"])
         let (host, port) = try Endpoint.parse(try command.string("listen"), option: "listen", context: command.context)
         var config = Coordinator.Config(outDir: try command.string("out"))
         config.host = host

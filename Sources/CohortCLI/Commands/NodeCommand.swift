@@ -8,9 +8,11 @@ enum NodeCommand {
     static let spec = CommandSpec(
         ["node"], summary: "Run a site: connect out to the coordinator and train on local data each round.",
         discussion: """
-        The data never leaves the site: only encoded weight deltas and metrics are sent. TLS needs --tls-ca; plain TCP needs --insecure. \
-        Unlabelled rows are used only by the plan's local adaptation step (see protocols/wire.md); a site with no labelled rows \
-        can still join a plan whose adaptation step applies to it.
+        The data never leaves the site: only encoded weight deltas and metrics are sent; under secure aggregation or record-level \
+        DP the site's scores stay here too (--share-metrics sends them). The node refuses a plan that asks for secure aggregation \
+        without giving it its part, and with --require-* any plan without the named protection. TLS needs --tls-ca; plain TCP \
+        needs --insecure. Unlabelled rows are used only by the plan's local adaptation step (see protocols/wire.md); a site with \
+        no labelled rows can still join a plan whose adaptation step applies to it.
         """,
         options: [
             OptionSpec("coordinator", value: "HOST:PORT", help: "The coordinator's address.", default: "127.0.0.1:7070"),
@@ -23,12 +25,17 @@ enum NodeCommand {
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
             OptionSpec("tls-ca", value: "FILE", help: "CA certificate that signed the coordinator's (PEM)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
-            OptionSpec("test-drop-after", value: "STEP", help: "Testing only: simulate a dropout: close the connection after sending this secure-aggregation step's message (keys, shares, masked-input, unmasking) in --test-drop-round, stay away 1 s, then reconnect."),
-            OptionSpec("test-drop-round", value: "R", help: "Testing only: the round of --test-drop-after (its first attempt).", default: "1"),
-            OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only: write every secure-aggregation input vector (fixed point, before masking) to DIR."),
+            OptionSpec("test-drop-after", value: "STEP", help: "Testing only (needs --insecure): simulate a dropout: close the connection after sending this secure-aggregation step's message (keys, shares, masked-input, unmasking) in --test-drop-round, stay away 1 s, then reconnect."),
+            OptionSpec("test-drop-round", value: "R", help: "Testing only (needs --insecure): the round of --test-drop-after (its first attempt).", default: "1"),
+            OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only (needs --insecure): write every secure-aggregation input vector (fixed point, before masking) to DIR."),
+            OptionSpec("test-corrupt-unmasking", value: "R", help: "Testing only (needs --insecure): in the first attempt of round R, reveal corrupted self-mask shares at secure aggregation's last step (a faulty node)."),
+            .flag("require-secure-aggregation", help: "Refuse any plan without secure aggregation (the node stops with an error naming this flag)."),
+            .flag("require-dp", help: "Refuse any plan whose differential privacy is not applied at this node: distributed DP or record-level DP-SGD (central DP's noise is added by the coordinator)."),
+            .flag("share-metrics", help: "Send this site's evaluation scores to the coordinator even where they are kept here (secure aggregation, record-level DP, --require-*); they are not covered by the privacy guarantee."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
+        try TestingFlags.check(command, ["test-drop-after", "test-dump-secagg", "test-corrupt-unmasking"])
         let (host, port) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
         let secretPath = try command.string("secret-file")
         guard let secretText = try? String(contentsOfFile: secretPath, encoding: .utf8) else { throw CommandError("cannot read secret file '\(secretPath)'") }
@@ -54,6 +61,10 @@ enum NodeCommand {
         }
         var config = FederatedNode.Config(host: host, port: port, name: try command.string("name"), secret: secret, tls: tls,
                                           train: train, validation: validation)
+        config.requireSecureAggregation = command.flag("require-secure-aggregation")
+        config.requireDP = command.flag("require-dp")
+        config.shareMetrics = command.flag("share-metrics")
+        if command.isSet("test-corrupt-unmasking") { config.testCorruptUnmasking = try command.int("test-corrupt-unmasking", range: 1...1_000_000) }
         if command.isSet("test-drop-after") {
             let text = try command.string("test-drop-after")
             guard let step = SecureAggregationStep(rawValue: text) else {

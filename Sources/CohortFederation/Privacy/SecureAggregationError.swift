@@ -1,5 +1,6 @@
-/// Why a secure-aggregation round cannot go on. The round is then abandoned: nothing about any
-/// node's input has been revealed, and the next round starts afresh with new keys.
+/// Why a secure-aggregation round cannot go on. Before the survivors are announced the attempt
+/// is abandoned: nothing about any node's input has been revealed, and the next attempt starts
+/// afresh with new keys. At unmasking (after the release point) the round ends unapplied.
 public enum SecureAggregationError: Error, Equatable, CustomStringConvertible, Sendable {
     /// Fewer than t nodes remain at a step (`stage` names it).
     case belowThreshold(stage: String, nodes: Int, threshold: Int)

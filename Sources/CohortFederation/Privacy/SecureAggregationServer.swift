@@ -4,8 +4,10 @@ extension SecureAggregation {
     /// modulo 2³². Masked vectors are folded into one running sum as they arrive, so memory is
     /// one vector whatever the number of nodes.
     ///
-    /// Every `finish…` throws `belowThreshold` when fewer than t nodes completed the step: the
-    /// round is then abandoned before anything that could unmask an input is asked for.
+    /// Every `finish…` throws `belowThreshold` when fewer than t nodes completed the step. Up to
+    /// `finishMasking` the round is then abandoned before anything that could unmask an input is
+    /// asked for; `finishUnmasking` fails after the survivors were announced (the release point
+    /// of protocols/privacy.md), when too few or inconsistent shares came back.
     public final class Server {
         public let parameters: Parameters
 

@@ -3,7 +3,8 @@ import Foundation
 
 /// The secure-aggregation messages of a round on the wire (spec: protocols/wire.md and
 /// protocols/secure-aggregation.md). Every payload is laid out like MODEL and UPDATE: u32 LE
-/// length J, J bytes of JSON header, then a body (only MASKED has one: the masked words).
+/// length J, J bytes of JSON header, then a body (only MASKED has one: the masked words, and it
+/// is streamed like UPDATE; the others are single frames of a bounded size, `replyLimit`).
 /// Byte strings in the JSON are base64. Every message names the secure-aggregation `session`
 /// (a round attempt), so a message from an abandoned attempt is never taken for the current one.
 public enum SecureAggregationMessages {
@@ -144,6 +145,45 @@ public enum SecureAggregationMessages {
         public init(session: UInt64, reason: String) { self.session = session; self.reason = reason }
     }
 
+    /// SECAGG_LEAVE, node → coordinator, in place of its reply at a step: the node cannot finish
+    /// the attempt (e.g. its training failed) and leaves it; it stays connected for later rounds.
+    public struct LeaveMessage: Codable, Sendable {
+        public var session: UInt64
+        public var reason: String
+        public init(session: UInt64, reason: String) { self.session = session; self.reason = String(reason.prefix(maxReasonLength)) }
+    }
+
+    /// The longest reason a LEAVE or ABORT carries (longer ones are cut).
+    public static let maxReasonLength = 1000
+
+    /// Any secure-aggregation header, read only for its session (to recognise a stale message).
+    public struct SessionOnly: Decodable, Sendable { public var session: UInt64 }
+
+    /// The largest payload a coordinator accepts for a node's single-frame reply of `type` in a
+    /// round of `nodes` participants (the masked input is streamed: `maskedBudget`). Refused
+    /// from the frame header, before the payload is read.
+    public static func replyLimit(_ type: MessageType, nodes: Int) -> Int {
+        switch type {
+        case .secaggShares, .secaggUnmask: return (16 << 10) + 512 * max(nodes, 1)   // one ~180-byte bundle or ~130-byte share per node
+        default: return 4 << 10                                                       // keys, LEAVE, a streamed message's start
+        }
+    }
+
+    /// The largest JSON header of a masked input (its metrics hold only data-independent figures).
+    public static let maxMaskedHeaderBytes = 64 << 10
+
+    /// The exact most a masked input of `length` words may hold: its 4·L body, the u32 header
+    /// length and the largest header.
+    public static func maskedBudget(length: Int) -> Int { 4 * length + 4 + maxMaskedHeaderBytes }
+
+    /// SECAGG_MASKED as a streamed message: the header, then the words (u32 LE).
+    public static func maskedMessage(_ header: MaskedHeader, words: [UInt32], chunkSize: Int = StreamedMessage.defaultChunkSize) throws -> StreamedMessage {
+        let json = Array(try JSONEncoder().encode(header))
+        guard json.count <= maxMaskedHeaderBytes else { throw AggregationError("masked input header of \(json.count) bytes, over \(maxMaskedHeaderBytes)") }
+        return StreamedMessage(type: MessageType.secaggMasked.rawValue, segments: [.bytes(RoundMessages.headerLength(json.count) + json), .bytes(body(words))],
+                               chunkSize: chunkSize)
+    }
+
     /// A frame of `type` holding `header` and `body`.
     public static func frame<H: Encodable>(_ type: MessageType, _ header: H, body: [UInt8] = []) throws -> Frame {
         Frame(version: ProtocolVersion.current, type: type.rawValue, payload: try RoundMessages.payload(header, body: body))
@@ -185,3 +225,4 @@ extension SecureAggregationMessages.MaskedHeader: SessionBound {}
 extension SecureAggregationMessages.SurvivorsMessage: SessionBound {}
 extension SecureAggregationMessages.UnmaskMessage: SessionBound {}
 extension SecureAggregationMessages.AbortMessage: SessionBound {}
+extension SecureAggregationMessages.LeaveMessage: SessionBound {}

@@ -5,9 +5,13 @@ import Foundation
 
 /// Rounds under secure aggregation (protocols/secure-aggregation.md): the coordinator drives the
 /// four steps of Bonawitz et al. with the round's participants and learns only the sum of the
-/// survivors' fixed-point updates, which it decodes, divides and applies. A round whose steps
-/// fall below the threshold (or the quorum) is abandoned before anything that could unmask an
-/// input is asked for; nothing is applied and `run` retries it.
+/// survivors' fixed-point updates, which it decodes, divides and applies.
+///
+/// An attempt whose steps fall below the threshold (or the quorum) before step 4 is abandoned:
+/// nothing that could unmask an input has been asked for, nothing is applied or accounted, and
+/// `run` retries the round. Sending the survivors (step 4) is the release point
+/// (`Coordinator+Release`): the attempt is accounted and journaled first, and if it fails after
+/// that, the round ends unapplied and the run moves on to the next round.
 extension Coordinator {
     /// Secure-aggregation node ids: 1 + the position of the node's name among every node the
     /// coordinator knows (its secrets, sorted), so an id is stable across rounds and restarts.
@@ -15,7 +19,8 @@ extension Coordinator {
         Dictionary(uniqueKeysWithValues: config.secrets.keys.sorted().enumerated().map { ($0.element, UInt32($0.offset + 1)) })
     }
 
-    /// One attempt at `round`; nil when it failed (the global model is unchanged).
+    /// One attempt at `round`; nil when it failed before the release point (the global model is
+    /// unchanged, nothing accounted). A record marked `unapplied` when it failed after it.
     func runSecureRound(_ round: Int, attempt: Int) throws -> RoundRecord? {
         let start = Date()
         let secure = plan.secureAggregation!
@@ -35,6 +40,7 @@ extension Coordinator {
         let state = SecureRoundState()
         let expectedVersion = version
         log("\(tag): \(n) participants, threshold \(t), \(encoding.length) words per update, clip \(Self.format(encoding.clipNorm))")
+        /// Before the release point: the nodes still in the attempt are told, and it is retried.
         func abandon(_ group: [Session], _ reason: String) -> RoundRecord? {
             log("\(tag): abandoned: \(reason); nothing was unmasked and the round is not applied")
             for s in group { try? s.conn.send(try SecureAggregationMessages.frame(.secaggAbort, SecureAggregationMessages.AbortMessage(session: session, reason: reason))) }
@@ -42,6 +48,9 @@ extension Coordinator {
         }
         func checkID(_ s: Session, _ node: UInt32) throws {
             guard ids[s.name] == node else { throw AggregationError("'\(s.name)' speaks as node \(node); its id is \(ids[s.name] ?? 0)") }
+        }
+        func parse<H: Decodable & SessionBound>(_ type: MessageType, _ payload: [UInt8], as: H.Type) throws -> H {
+            try SecureAggregationMessages.parse(Frame(version: ProtocolVersion.current, type: type.rawValue, payload: payload), as: H.self, session: session)
         }
 
         // Step 1: the model with each node's assignment; public keys back.
@@ -51,41 +60,46 @@ extension Coordinator {
             header.secureAggregation = .init(session: session, node: ids[s.name]!, threshold: t, participants: n, totalSamples: totalSamples)
             models[s.name] = .message(try RoundMessages.modelMessage(.model, header: header, weights: global))
         }
-        let u1 = secureStep(participants, "keys", outgoing: models, expect: .secaggKeys, state: state) { s, frame in
-            let m = try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.KeysMessage.self, session: session)
+        let u1 = secureStep(participants, "keys", session: session, outgoing: models, expect: .secaggKeys, state: state) { s, payload in
+            let m = try parse(.secaggKeys, payload, as: SecureAggregationMessages.KeysMessage.self)
             try checkID(s, m.keys.node)
             try server.receive(m.keys.value)
+            return nil
         }
         let roster: [SecureAggregation.PublicKeys]
         do { roster = try server.finishAdvertising() } catch { return abandon(u1, "\(error)") }
 
         // Step 2: the roster out; encrypted share bundles back.
         let rosterFrame = try SecureAggregationMessages.frame(.secaggRoster, SecureAggregationMessages.RosterMessage(session: session, roster: roster.map { .init($0) }))
-        let u2 = secureStep(u1, "shares", outgoing: Dictionary(uniqueKeysWithValues: u1.map { ($0.name, .frame(rosterFrame)) }), expect: .secaggShares, state: state) { s, frame in
-            let m = try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.SharesMessage.self, session: session)
+        let u2 = secureStep(u1, "shares", session: session, outgoing: Dictionary(uniqueKeysWithValues: u1.map { ($0.name, .frame(rosterFrame)) }),
+                            expect: .secaggShares, state: state) { s, payload in
+            let m = try parse(.secaggShares, payload, as: SecureAggregationMessages.SharesMessage.self)
             try checkID(s, m.node)
             try server.receive(m.value)
+            return nil
         }
         do { _ = try server.finishSharing() } catch { return abandon(u2, "\(error)") }
 
-        // Step 3: each node's bundles out; it trains and sends its masked input.
+        // Step 3: each node's bundles out; it trains and streams its masked input.
         var bundles: [String: SecureOutgoing] = [:]
         for s in u2 {
             let mine = try server.shares(for: ids[s.name]!)
             bundles[s.name] = .frame(try SecureAggregationMessages.frame(.secaggBundles, SecureAggregationMessages.BundlesMessage(session: session, bundles: mine.map { .init($0) })))
         }
         let dump = config.secureAggregationDump
-        let u3 = secureStep(u2, "masked input", outgoing: bundles, expect: .secaggMasked, state: state) { s, frame in
-            let (h, body) = try RoundMessages.parse(frame.payload, as: SecureAggregationMessages.MaskedHeader.self)
+        let u3 = secureStep(u2, "masked input", session: session, outgoing: bundles, expect: .secaggMasked,
+                            streamedBudget: SecureAggregationMessages.maskedBudget(length: encoding.length), state: state) { s, payload in
+            let (h, body) = try RoundMessages.parse(payload, as: SecureAggregationMessages.MaskedHeader.self)
             guard h.session == session, h.round == round, h.modelVersion == expectedVersion else {
                 throw AggregationError("masked input for session \(h.session) / round \(h.round) / model \(h.modelVersion), expected \(session) / \(round) / \(expectedVersion)")
             }
             try checkID(s, h.node)
             guard h.samples == s.samples else { throw AggregationError("masked input claims \(h.samples) samples; the node announced \(s.samples)") }
             let words = try SecureAggregationMessages.words(body, length: encoding.length)
-            try server.receive(SecureAggregation.MaskedInput(node: h.node, words: words))
-            state.metrics[s.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
+            // Dumped first: a node is in U₃ only once everything about its input is done.
             if let dump { try SecureAggregationDump.write(words, to: dump, name: "masked-s\(session)-n\(h.node).u32") }
+            try server.receive(SecureAggregation.MaskedInput(node: h.node, words: words))
+            return h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
         }
         let survivors: [UInt32]
         do { survivors = try server.finishMasking() } catch { return abandon(u3, "\(error)") }
@@ -93,21 +107,50 @@ extension Coordinator {
             return abandon(u3, "\(survivors.count) masked input(s), fewer than the quorum \(needed)")
         }
 
+        // The release point: journal and account the attempt before the survivors go out.
+        let names = Dictionary(uniqueKeysWithValues: participants.map { (ids[$0.name]!, $0) })
+        let accepted = survivors.map { names[$0]!.name }.sorted()
+        var record = RoundRecord(round: round, participants: participants.map(\.name), accepted: accepted, rejected: [:],
+                                 globalValidationAccuracy: nil, nodeMetrics: [:], bytesDown: 0, bytesUp: 0, seconds: 0, finishedAt: 0)
+        func fill(_ record: inout RoundRecord) {
+            let seen = state.snapshot()
+            var rejected = seen.rejected
+            for s in participants where !accepted.contains(s.name) && rejected[s.name] == nil { rejected[s.name] = "not a survivor" }
+            record.rejected = rejected
+            record.nodeMetrics = seen.metrics.filter { accepted.contains($0.key) }
+            record.bytesDown = seen.bytesDown
+            record.bytesUp = seen.bytesUp
+            record.seconds = Date().timeIntervalSince(start)
+            record.finishedAt = Date().timeIntervalSince1970
+        }
+        fill(&record)
+        record.secureAggregationThreshold = t
+        var note = accountPrivacy(&record)
+        record.unapplied = "released (the survivors were announced); the coordinator stopped before the round's outcome was journaled"
+        try journalRelease(record)
+
         // Step 4: the survivors out; unmasking shares back; the sum.
         let survivorsFrame = try SecureAggregationMessages.frame(.secaggSurvivors, SecureAggregationMessages.SurvivorsMessage(session: session, survivors: survivors))
-        let u4 = secureStep(u3, "unmasking", outgoing: Dictionary(uniqueKeysWithValues: u3.map { ($0.name, .frame(survivorsFrame)) }), expect: .secaggUnmask, state: state) { s, frame in
-            let m = try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.UnmaskMessage.self, session: session)
+        let u4 = secureStep(u3, "unmasking", session: session, outgoing: Dictionary(uniqueKeysWithValues: u3.map { ($0.name, .frame(survivorsFrame)) }),
+                            expect: .secaggUnmask, state: state) { s, payload in
+            let m = try parse(.secaggUnmask, payload, as: SecureAggregationMessages.UnmaskMessage.self)
             try checkID(s, m.node)
             try server.receive(try m.value())
+            return nil
         }
         let sum: [UInt32]
-        do { sum = try server.finishUnmasking() } catch { return abandon(u4, "\(error)") }
+        do { sum = try server.finishUnmasking() } catch {
+            // No ABORT: the nodes that answered are done with the attempt (the others were dropped).
+            fill(&record)
+            record.unapplied = "secure aggregation failed after the survivors were announced: \(error)"
+            log("\(tag): failed after the survivors were announced: \(error); the sum is not applied, the release is accounted\(note), "
+                + "and the run goes on with the next round on the unchanged model")
+            return record
+        }
         if let dump { try SecureAggregationDump.write(sum, to: dump, name: "sum-s\(session).u32") }
 
         // The mean: DP-FedAvg divides by the n sampled (fixed denominator, equal weights);
         // otherwise by the survivors' share of the samples (sample-weighted FedAvg).
-        let names = Dictionary(uniqueKeysWithValues: participants.map { (ids[$0.name]!, $0) })
-        let accepted = survivors.map { names[$0]!.name }.sorted()
         let survivorSamples = survivors.reduce(0) { $0 + names[$1]!.samples }
         let divisor = encoding.equalWeights ? Double(n) : Double(survivorSamples) / Double(totalSamples)
         let centralNoise = plan.privacy.map { $0.mode == .central ? GaussianNoise.centralStandardDeviation(noiseMultiplier: $0.noiseMultiplier!, clipNorm: $0.clipNorm) : 0 } ?? 0
@@ -121,17 +164,11 @@ extension Coordinator {
         }
         version += 1
 
-        let metrics = lock.withLock { state.metrics }.filter { accepted.contains($0.key) }
+        fill(&record)
+        record.unapplied = nil
         var weighted = 0.0, total = 0.0
-        for m in metrics.values { if let a = m["global_val_accuracy"], a.isFinite, let s = m["samples"] { weighted += a * s; total += s } }
-        var rejected = state.rejected
-        for s in participants where !accepted.contains(s.name) && rejected[s.name] == nil { rejected[s.name] = "not a survivor" }
-        var record = RoundRecord(round: round, participants: participants.map(\.name), accepted: accepted, rejected: rejected,
-                                 globalValidationAccuracy: total > 0 ? weighted / total : nil, nodeMetrics: metrics,
-                                 bytesDown: state.bytesDown, bytesUp: state.bytesUp, seconds: Date().timeIntervalSince(start),
-                                 finishedAt: Date().timeIntervalSince1970)
-        record.secureAggregationThreshold = t
-        var note = accountPrivacy(&record)
+        for m in record.nodeMetrics.values { if let a = m["global_val_accuracy"], a.isFinite, let s = m["samples"] { weighted += a * s; total += s } }
+        record.globalValidationAccuracy = total > 0 ? weighted / total : nil
         if let privacy = plan.privacy, privacy.mode == .distributed {
             // Nodes add noise for t summands; the survivors' sum carries σ·√(|U₃|/t) ≥ σ.
             note += String(format: " (noise in the sum σ·%.3g)", (Double(survivors.count) / Double(t)).squareRoot())
@@ -142,7 +179,7 @@ extension Coordinator {
         return record
     }
 
-    /// Under `plan.privacy`: steps the accountant for a completed round, fills the record's
+    /// Under `plan.privacy`: steps the accountant for a released round, fills the record's
     /// privacy fields, and returns the log note (empty without privacy).
     func accountPrivacy(_ record: inout RoundRecord) -> String {
         guard let privacy = plan.privacy else { return "" }
@@ -154,27 +191,53 @@ extension Coordinator {
         return ", ε = \(Self.format(record.epsilon!)) at δ = \(privacy.delta)" + (privacy.targetEpsilon.map { " (budget \($0))" } ?? "")
     }
 
+    /// A node left the attempt on its own (SECAGG_LEAVE) with this reason.
+    private struct LeftRound: Error, CustomStringConvertible {
+        let reason: String
+        var description: String { "left the round: \(reason)" }
+    }
+
     /// One step: sends every node of `group` its frame and waits, in parallel, for its reply of
-    /// `type`, until all have answered or the round timeout passed. `accept` (parse, check, hand
-    /// to the server) runs under the state's lock. A node whose exchange fails or is late is
-    /// dropped (it may reconnect) with the reason recorded; returns the nodes that completed.
-    private func secureStep(_ group: [Session], _ step: String, outgoing: [String: SecureOutgoing], expect type: MessageType,
-                            state: SecureRoundState, accept: @escaping (Session, Frame) throws -> Void) -> [Session] {
+    /// `type` (a single frame within `SecureAggregationMessages.replyLimit`, or with
+    /// `streamedBudget` a streamed message of at most that many bytes), until all have answered
+    /// or the round timeout passed. `accept` (parse, check, hand to the server; it may return the
+    /// node's metrics) runs under the state's lock. A node whose exchange fails or is late is
+    /// dropped (it may reconnect) with the reason recorded; one that sends SECAGG_LEAVE leaves the
+    /// round but keeps its connection. Returns the nodes that completed the step.
+    private func secureStep(_ group: [Session], _ step: String, session: UInt64, outgoing: [String: SecureOutgoing], expect type: MessageType,
+                            streamedBudget: Int? = nil, state: SecureRoundState,
+                            accept: @escaping (Session, [UInt8]) throws -> [String: Double]?) -> [Session] {
         state.begin()
         let handler = HandOff(accept)
         let threads = DispatchGroup()
+        let limit = SecureAggregationMessages.replyLimit(type, nodes: group.count)
         for member in group {
             threads.enter()
             let handOff = HandOff((member, outgoing[member.name]!))
             Thread { [self] in
                 defer { threads.leave() }
-                let (session, outgoing) = handOff.value
+                let (node, outgoing) = handOff.value
                 do {
-                    state.sent(try outgoing.send(on: session.conn))
-                    let reply = try Handshake.expect(session.conn, type, timeout: config.roundTimeout)
-                    try state.complete(session.name, bytes: reply.payload.count) { try handler.value(session, reply) }
+                    state.sent(try outgoing.send(on: node.conn))
+                    let frame = try node.conn.receive(timeout: config.roundTimeout, maxPayload: max(limit, SecureAggregationMessages.replyLimit(.secaggLeave, nodes: 1)))
+                    switch MessageType(rawValue: frame.type) {
+                    case type:
+                        break
+                    case .secaggLeave:
+                        let m = try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.LeaveMessage.self, session: session)
+                        throw LeftRound(reason: m.reason)
+                    case .error:
+                        let message = (try? JSONDecoder().decode(Handshake.ErrorMessage.self, from: Data(frame.payload)))?.message ?? "unreadable ERROR frame"
+                        throw TransportError("refused by \(node.conn.stream.peer): \(message)")
+                    default:
+                        throw TransportError("expected \(type) (type \(type.rawValue)), got type \(frame.type)")
+                    }
+                    let payload = try streamedBudget.map { try node.conn.receiveStreamedBytes(frame, budget: $0, timeout: config.roundTimeout) } ?? frame.payload
+                    try state.complete(node.name, bytes: payload.count) { try handler.value(node, payload) }
+                } catch let left as LeftRound {
+                    state.leave(node.name, "secure aggregation, \(step): \(left)")
                 } catch {
-                    state.fail(session.name, "secure aggregation, \(step): \(error)")
+                    state.fail(node.name, "secure aggregation, \(step): \(error)")
                 }
             }.start()
         }
@@ -182,8 +245,13 @@ extension Coordinator {
         let completed = state.close()
         for s in group where !completed.contains(s.name) {
             state.fail(s.name, "secure aggregation, \(step): no reply within \(config.roundTimeout) s")
-            log("coordinator: '\(s.name)' left the secure round at step '\(step)': \(state.rejected[s.name] ?? "?"); dropping its connection")
-            dropSession(s)
+            let seen = state.snapshot()
+            if seen.left.contains(s.name) {
+                log("coordinator: '\(s.name)' left the secure round at step '\(step)': \(seen.rejected[s.name] ?? "?"); it stays connected")
+            } else {
+                log("coordinator: '\(s.name)' left the secure round at step '\(step)': \(seen.rejected[s.name] ?? "?"); dropping its connection")
+                dropSession(s)
+            }
         }
         return group.filter { completed.contains($0.name) }
     }

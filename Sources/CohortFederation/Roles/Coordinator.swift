@@ -69,6 +69,10 @@ public final class Coordinator: @unchecked Sendable {
         public var sampleRate: Double?
         /// Under `plan.secureAggregation`: the round's threshold t (`accepted` are the survivors whose inputs were summed).
         public var secureAggregationThreshold: Int?
+        /// Set when the round released something (the survivors of its secure aggregation were
+        /// announced, or its record was journaled) but its result was not applied to the model:
+        /// why. The round stays accounted and is not run again (protocols/privacy.md, "Release point").
+        public var unapplied: String?
     }
 
     /// What one round has collected so far; touched only under `lock`.
@@ -110,7 +114,11 @@ public final class Coordinator: @unchecked Sendable {
     /// The port actually listened on (useful with port 0).
     public var port: UInt16 { listener.port }
 
-    private var completed: [RoundRecord] = []
+    /// The round records on disk (`rounds.jsonl`), as last journaled.
+    private(set) var journaled: [RoundRecord] = []
+    /// On resume: `journaled` holds a released round the checkpoint does not record, so `run`
+    /// journals again first (see `loadJournal`).
+    private var rejournal = false
 
     /// Binds the listening socket; `run` starts the rounds. `completed` holds the records of
     /// rounds already done (when resuming): the run continues after them from `initial`.
@@ -142,7 +150,8 @@ public final class Coordinator: @unchecked Sendable {
         self.plan = plan
         architecture = arch
         global = initial.tensors
-        self.completed = completed
+        journaled = completed
+        rejournal = !completed.isEmpty && initial.metadata.metrics["round"].map(Int.init) != completed.count
         version = completed.count
         listener = try TCPListener(host: config.host, port: config.port)
     }
@@ -158,11 +167,12 @@ public final class Coordinator: @unchecked Sendable {
         }
         let records = try loadRoundRecords(outDir: outDir)
         // The records are written before the checkpoint, so they can lead it by one round at most
-        // (a crash between the two writes); that round is run again.
+        // (a crash between the two writes, or a secure round's release record); without privacy
+        // or secure aggregation that round is run again.
         guard records.count == round || records.count == round + 1 else {
             throw AggregationError("\(linesPath) has \(records.count) rounds but \(ckptPath) completed round \(round)")
         }
-        return (checkpoint, Array(records.prefix(round)))
+        return (checkpoint, keepingReleased(records, checkpointRound: round))
     }
 
     /// The round records in `OUT/rounds.jsonl` (none when the file does not exist yet).
@@ -190,15 +200,21 @@ public final class Coordinator: @unchecked Sendable {
             try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
         }
         log("coordinator: listening on \(config.host):\(port), waiting for \(config.minNodes) node(s)")
-        var records = completed
-        var round = completed.count + 1
+        var records = journaled
+        var round = journaled.count + 1
+        let firstRound = round
         if round > 1 { log("coordinator: resuming after round \(round - 1)") }
+        if rejournal {
+            try journal(records)
+            log("coordinator: round \(records.count) is journaled but not in the checkpoint; it released a result under privacy or secure "
+                + "aggregation, so it stays accounted, is not applied and is not run again (\(records.last?.unapplied ?? ""))")
+        }
         var failures = 0
         let quorum = config.quorum ?? config.minNodes
         if let privacy = plan.privacy {
             log("coordinator: \(privacy.mode.rawValue) DP: clip C = \(privacy.clipNorm), noise σ = \(Self.format(privacy.noiseMultiplier!)), δ = \(privacy.delta)"
                 + (privacy.targetEpsilon.map { ", budget ε = \($0)" } ?? "") + ", q = \(Self.privacySampleRate)"
-                + (completed.isEmpty ? "" : ", ε spent so far \(Self.format(accountant.epsilon(delta: privacy.delta)))"))
+                + (journaled.isEmpty ? "" : ", ε spent so far \(Self.format(accountant.epsilon(delta: privacy.delta)))"))
         }
         while round <= config.rounds {
             if let privacy = plan.privacy, let budget = privacy.targetEpsilon {
@@ -212,7 +228,7 @@ public final class Coordinator: @unchecked Sendable {
             }
             // The first round waits for --min-nodes; later ones go ahead with a quorum, so a
             // node that died does not stall the federation.
-            try waitForNodes(round == completed.count + 1 ? config.minNodes : quorum)
+            try waitForNodes(round == firstRound ? config.minNodes : quorum)
             if let record = try (plan.secureAggregation == nil ? runRound(round) : runSecureRound(round, attempt: failures)) {
                 records.append(record)
                 try journal(records)
@@ -398,10 +414,8 @@ public final class Coordinator: @unchecked Sendable {
     /// fsync). The records go first, so after a crash between the writes the checkpoint can
     /// only lag the records, and resuming never applies a round twice.
     private func journal(_ records: [RoundRecord]) throws {
-        let encoder = JournalCoding.encoder
-        var lines: [UInt8] = []
-        for r in records { lines += try encoder.encode(r); lines += Array("\n".utf8) }
-        try DurableFile.write(lines, to: (config.outDir as NSString).appendingPathComponent("rounds.jsonl"))
+        try writeRoundRecords(records)
+        journaled = records
         try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
         if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }

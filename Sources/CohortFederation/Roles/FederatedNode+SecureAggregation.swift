@@ -15,17 +15,26 @@ extension FederatedNode {
 
     /// A MODEL under secure aggregation: the four steps of protocols/secure-aggregation.md, with
     /// local training between step 2 (keys shared) and step 3 (masked input). Returns a frame
-    /// the serve loop must handle when the attempt ended on one. A protocol violation by the
-    /// coordinator ends the node's part: it drops the connection (and reconnects) without
-    /// revealing anything more.
+    /// the serve loop must handle when the attempt ended on one.
+    ///
+    /// A protocol violation by the coordinator (a malformed or inconsistent message, an
+    /// assignment that does not match the plan) ends the node's part: it drops the connection
+    /// (and reconnects) without revealing anything more. A failure of its own (training that
+    /// diverges, an update that cannot be clipped) makes it leave the attempt with SECAGG_LEAVE
+    /// and a reason; it stays connected for later rounds (it sent no masked input, so nothing of
+    /// its update can be unmasked).
     func serveSecureRound(_ header: RoundMessages.ModelHeader, body: [UInt8], assignment a: SecureAggregationMessages.Assignment,
                           conn: FramedConnection, log: (String) -> Void) throws -> Frame? {
         let tag = "\(config.name): round \(header.round) (secure aggregation session \(a.session), node \(a.node) of \(a.participants), t = \(a.threshold))"
         do {
             try header.plan.validate()
-            guard header.plan.secureAggregation != nil else { throw AggregationError("the MODEL assigns secure aggregation but the plan has none") }
+            guard let secure = header.plan.secureAggregation else { throw AggregationError("the MODEL assigns secure aggregation but the plan has none") }
             guard a.participants >= a.threshold, a.totalSamples >= config.train.count, config.train.count > 0 else {
                 throw AggregationError("inconsistent assignment: \(a.participants) participants, threshold \(a.threshold), \(a.totalSamples) samples in all")
+            }
+            let planned = secure.threshold(participants: a.participants)
+            guard a.threshold == planned else {
+                throw AggregationError("the assignment's threshold \(a.threshold) is not the plan's \(planned) for \(a.participants) participants")
             }
             let encoding = try SecureUpdateEncoding(plan: header.plan, architecture: header.architecture, participants: a.participants, threshold: a.threshold)
             let client = try SecureAggregation.Client(node: a.node, parameters: a.parameters(length: encoding.length), random: .system())
@@ -41,25 +50,36 @@ extension FederatedNode {
             // Step 3: train, then mask.
             let bundlesFrame = try awaitStep(conn, .secaggBundles, session: a.session, tag: tag, log: log)
             let bundles = try SecureAggregationMessages.parse(bundlesFrame, as: SecureAggregationMessages.BundlesMessage.self, session: a.session)
-            let update = try trainLocally(header, body: body)
-            let weight = encoding.equalWeights ? 1 : Double(config.train.count) / Double(a.totalSamples)
-            var noise = GaussianNoise.secure()
-            let (words, preClipNorm) = try encoding.words(for: update.delta, weight: weight, noise: &noise)
-            if let dir = config.secureAggregationDump {
-                try SecureAggregationDump.write(words, to: dir, name: "input-s\(a.session)-n\(a.node).u32")
+            let update: LocalUpdate, words: [UInt32], preClipNorm: Double
+            do {
+                update = try trainLocally(header, body: body)
+                let weight = encoding.equalWeights ? 1 : Double(config.train.count) / Double(a.totalSamples)
+                var noise = GaussianNoise.secure()
+                (words, preClipNorm) = try encoding.words(for: update.delta, weight: weight, noise: &noise)
+                if let dir = config.secureAggregationDump {
+                    try SecureAggregationDump.write(words, to: dir, name: "input-s\(a.session)-n\(a.node).u32")
+                }
+            } catch {
+                log("\(tag): \(error); leaving the round (staying connected for later rounds)")
+                try send(conn, .secaggLeave, SecureAggregationMessages.LeaveMessage(session: a.session, reason: "\(error)"))
+                return nil
             }
             let masked = try client.maskInput(words, shares: bundles.bundles.map(\.value))
             let maskedHeader = SecureAggregationMessages.MaskedHeader(session: a.session, node: a.node, round: header.round, modelVersion: header.modelVersion,
-                                                                       samples: samples,
-                                                                       metrics: update.received.merging(update.accounting) { a, _ in a }.filter { $0.value.isFinite })
-            try conn.sendOrLose(try SecureAggregationMessages.frame(.secaggMasked, maskedHeader, body: SecureAggregationMessages.body(masked.words)))
+                                                                       samples: samples, metrics: maskedInputMetrics(update, plan: header.plan))
+            let message = try SecureAggregationMessages.maskedMessage(maskedHeader, words: masked.words)
+            do { try conn.send(message, version: ProtocolVersion.current) } catch { throw SessionLost(reason: "\(error)") }
             log("\(tag): trained (local val acc \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), update norm "
                 + "\(String(format: "%.3g", preClipNorm)) before clipping to \(String(format: "%.4g", encoding.effectiveClipNorm))), sent \(encoding.length) masked words")
             try dropIfTesting(.maskedInput, header: header, session: a.session, conn: conn)
             // Step 4: unmask.
             let survivorsFrame = try awaitStep(conn, .secaggSurvivors, session: a.session, tag: tag, log: log)
             let survivors = try SecureAggregationMessages.parse(survivorsFrame, as: SecureAggregationMessages.SurvivorsMessage.self, session: a.session)
-            let unmasking = try client.unmask(survivors: survivors.survivors)
+            var unmasking = try client.unmask(survivors: survivors.survivors)
+            if let r = config.testCorruptUnmasking, r == header.round, a.session & 0xFF == 0 {
+                unmasking = Self.corrupted(unmasking)
+                log("\(tag): testing: corrupted the self-mask shares about to be revealed (--test-corrupt-unmasking)")
+            }
             try send(conn, .secaggUnmask, SecureAggregationMessages.UnmaskMessage(session: a.session, unmasking))
             log("\(tag): revealed self-mask shares of \(unmasking.selfMaskShares.count) survivor(s) and key shares of \(unmasking.maskingKeyShares.count) dropped node(s)")
             try dropIfTesting(.unmasking, header: header, session: a.session, conn: conn)
@@ -75,13 +95,27 @@ extension FederatedNode {
         }
     }
 
-    /// Receives until the message of `type` arrives, skipping heartbeats; throws `Abandoned`
-    /// when the coordinator gave up the attempt.
+    /// The seed of local shuffling: the plan's seed and the round, and under secure aggregation
+    /// 64 fresh bits from the CSPRNG, so that no two attempts train identically and send the
+    /// same input (protocols/privacy.md, "Release point").
+    public static func trainingSeed(plan: TrainingPlan, round: Int, secureAggregation: Bool) -> UInt64 {
+        let base = plan.seed &+ UInt64(round) &* 7919
+        return secureAggregation ? base ^ CryptoRandom.system().next() : base
+    }
+
+    /// Receives until the message of `type` arrives, skipping heartbeats and secure-aggregation
+    /// messages of other sessions (stale, logged); throws `Abandoned` when the coordinator gave
+    /// up the attempt.
     private func awaitStep(_ conn: FramedConnection, _ type: MessageType, session: UInt64, tag: String, log: (String) -> Void) throws -> Frame {
         while true {
             let frame: Frame
             do { frame = try conn.receive(timeout: config.timeout) } catch { throw SessionLost(reason: "\(error)") }
-            switch MessageType(rawValue: frame.type) {
+            let kind = MessageType(rawValue: frame.type)
+            if kind?.isSecureAggregation == true, let other = Self.otherSession(frame, than: session) {
+                log("\(tag): ignoring a stale message of type \(frame.type) for session \(other)")
+                continue
+            }
+            switch kind {
             case .heartbeat:
                 continue
             case type:
@@ -102,6 +136,13 @@ extension FederatedNode {
         }
     }
 
+    /// The session a secure-aggregation frame names when it is not `session` (nil when it is,
+    /// or when the frame names none).
+    static func otherSession(_ frame: Frame, than session: UInt64?) -> UInt64? {
+        guard let named = try? RoundMessages.parse(frame.payload, as: SecureAggregationMessages.SessionOnly.self).header.session else { return nil }
+        return named == session ? nil : named
+    }
+
     private func send<H: Encodable>(_ conn: FramedConnection, _ type: MessageType, _ header: H) throws {
         try conn.sendOrLose(try SecureAggregationMessages.frame(type, header))
     }
@@ -115,6 +156,14 @@ extension FederatedNode {
         conn.close()
         Thread.sleep(forTimeInterval: 1)
         throw SessionLost(reason: "testing: dropped the connection after sending \(step.rawValue) (--test-drop-after)")
+    }
+
+    /// `--test-corrupt-unmasking`: the same shares with every self-mask share moved off its
+    /// polynomial, as a faulty or malicious node would reveal them.
+    private static func corrupted(_ u: SecureAggregation.Unmasking) -> SecureAggregation.Unmasking {
+        var out = u
+        out.selfMaskShares = u.selfMaskShares.mapValues { ShamirShare(x: $0.x, values: [PrimeField61.add($0.values[0], 1)] + $0.values.dropFirst()) }
+        return out
     }
 }
 

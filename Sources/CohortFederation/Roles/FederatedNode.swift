@@ -37,6 +37,17 @@ public final class FederatedNode {
         /// Testing only: drop the connection right after sending this secure-aggregation step's
         /// message in the first attempt of this round, then reconnect (a simulated dropout).
         public var testDropAfter: (step: SecureAggregationStep, round: Int)?
+        /// Testing only: in the first attempt of this round, reveal corrupted self-mask shares at
+        /// secure aggregation's step 4 (a faulty node: the coordinator cannot rebuild the sum).
+        public var testCorruptUnmasking: Int?
+        /// Refuse any plan without secure aggregation (`--require-secure-aggregation`).
+        public var requireSecureAggregation = false
+        /// Refuse any plan whose differential privacy is not applied at this node: distributed
+        /// DP or record-level DP-SGD (`--require-dp`).
+        public var requireDP = false
+        /// Send this site's evaluation scores to the coordinator even where the plan keeps them
+        /// here (secure aggregation, record-level DP, or a `require…` policy): `--share-metrics`.
+        public var shareMetrics = false
         /// Largest MODEL or EVALUATE message accepted (streamed in chunks; memory grows only
         /// with the bytes that arrive).
         public var maxModelBytes = 1 << 40
@@ -98,6 +109,7 @@ public final class FederatedNode {
             switch MessageType(rawValue: frame.type) {
             case .model:
                 let (header, body) = try RoundMessages.parse(try receiveStreamed(frame, on: conn), as: RoundMessages.ModelHeader.self)
+                try enforcePolicy(header, conn: conn, log: log)
                 if let assignment = header.secureAggregation {
                     pending = try serveSecureRound(header, body: body, assignment: assignment, conn: conn, log: log)
                     rounds += 1
@@ -121,6 +133,10 @@ public final class FederatedNode {
             case .error:
                 let message = (try? JSONDecoder().decode(Handshake.ErrorMessage.self, from: Data(frame.payload)))?.message ?? "?"
                 throw TransportError("coordinator reported: \(message)")
+            case let type? where type.isSecureAggregation:
+                // An ABORT or a late step of an attempt this node has finished or left.
+                log("\(config.name): ignoring a secure-aggregation message (type \(frame.type)"
+                    + (Self.otherSession(frame, than: nil).map { ", session \($0)" } ?? "") + ") outside a secure round")
             default:
                 throw TransportError("unexpected message type \(frame.type) from the coordinator")
             }
@@ -216,14 +232,16 @@ public final class FederatedNode {
         }
         metrics = metrics.filter { $0.value.isFinite }
         let shown = metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
-        log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))")
+        log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))"
+            + (keepsScoresLocal(header.plan) ? " (kept here: \(scoresLocalReason(header.plan)))" : ""))
+        if keepsScoresLocal(header.plan) { metrics = [:] }
         return try RoundMessages.payload(RoundMessages.EvalResultHeader(round: header.round, modelVersion: header.modelVersion,
                                                                         samples: samples, metrics: metrics.filter { $0.value.isFinite }), body: [])
     }
 
     /// Encodes a node's update as the plan says. Under `plan.privacy` the whole delta — every
-    /// tensor sent, BatchNorm running statistics included, since they are computed from the
-    /// site's data and released in the averaged model — is clipped to global L2 norm C with
+    /// tensor sent (the BatchNorm running statistics are not among them: under privacy they
+    /// stay at the node, `TrainingPlan.localTensorNames`) — is clipped to global L2 norm C with
     /// `DeltaClipper` first, and encoded *without* error feedback (a residual would carry
     /// clipped-off or unsent mass into a later round, outside the sensitivity bound; top-k is
     /// refused by `TrainingPlan.validate` for the same reason). Quantisation and zlib are
@@ -257,7 +275,7 @@ public final class FederatedNode {
         let update = try trainLocally(header, body: body)
         let plan = header.plan
         let (encoded, preClipNorm) = try Self.encodeUpdate(update.delta, plan: plan, feedback: &feedback)
-        let metrics = update.received.merging(update.trained) { a, _ in a }.merging(update.accounting) { a, _ in a }
+        let metrics = outgoingMetrics(update, plan: plan)
             .merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
             .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
             .filter { $0.value.isFinite }   // JSON has no NaN: a metric the node cannot measure (no validation split) is left out
@@ -287,7 +305,8 @@ public final class FederatedNode {
         let prox = plan.proximalMu > 0 ? L2SP(reference: model.parameters, alpha: plan.proximalMu) : nil
         let trainer = Trainer(model: model, optimizer: optimizer,
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize,
-                                                     seed: plan.seed &+ UInt64(header.round) &* 7919, l2sp: prox))
+                                                     seed: Self.trainingSeed(plan: plan, round: header.round, secureAggregation: header.secureAggregation != nil),
+                                                     l2sp: prox))
         var accounting: [String: Double] = [:]
         var trainLoss = Double.nan
         if let record = plan.recordPrivacy {

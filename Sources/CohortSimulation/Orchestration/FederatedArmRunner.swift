@@ -86,7 +86,10 @@ struct FederatedArmRunner {
             nodes.append(try ChildProcess(
                 name: "\(arm.rawValue) node \(site.name)", executable: executable,
                 arguments: ["node", "--coordinator", "127.0.0.1:\(port)", "--name", site.name, "--secret-file", path("\(site.name).secret"),
-                            "--data", site.trainPath, "--test", site.testPath, "--seed", "\(config.seed &+ UInt64(i))", "--insecure"],
+                            "--data", site.trainPath, "--test", site.testPath, "--seed", "\(config.seed &+ UInt64(i))", "--insecure",
+                            // The simulated hospitals report their scores to the coordinator under every arm (under
+                            // secure aggregation they would otherwise keep them), so every arm's curves can be drawn.
+                            "--share-metrics"],
                 logPath: path("\(site.name).log")))
         }
         var reported = 0
