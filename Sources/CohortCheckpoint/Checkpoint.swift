@@ -15,7 +15,7 @@ public struct CheckpointMetadata: Codable, Equatable, Sendable {
 
     /// Metadata stamped with the current time.
     public init(source: String, history: [String] = [], metrics: [String: Double] = [:], created: Date = Date()) {
-        self.created = ISO8601DateFormatter().string(from: created)
+        self.created = Timestamp.iso8601(created)
         self.source = source
         self.history = history
         self.metrics = metrics

@@ -57,6 +57,59 @@ final class DeltaFoldTests: XCTestCase {
         }
     }
 
+    /// Folding a dense record piece by piece, as the decoder hands the pieces out, gives the
+    /// whole record's bits, wherever the feeds cut it (inside a value too) and whatever the
+    /// piece size, for every dense encoding; a large piece takes the parallel path.
+    func testPiecesFoldToTheWholeRecordsBits() throws {
+        let configs = [DeltaCodecConfig(), DeltaCodecConfig(quantization: .float16), DeltaCodecConfig(quantization: .int8(blockSize: 100)),
+                       DeltaCodecConfig(quantization: .int8(blockSize: 1)), DeltaCodecConfig(zlibLevel: 1),
+                       DeltaCodecConfig(quantization: .int8(blockSize: 64), zlibLevel: 1)]
+        var rng = SeededRandom(seed: 44)
+        for count in [5_003, 150_001] {
+            for (k, config) in configs.enumerated() {
+                let delta = DeltaTestSupport.randomDelta([("t", [count])], seed: 45 + UInt64(k), scale: 0.3)
+                let bytes = try DeltaEncoder(config: config).encode(delta)
+                let start = (0..<count).map { _ in rng.normal() }
+                let reference = DeltaStreamDecoder(expectedShapes: ["t": [count]], maxBytes: 1 << 26, messageLength: bytes.count)
+                var wholes: [DeltaRecord] = []
+                try bytes.withUnsafeBytes { try reference.feed($0) { wholes.append($0.owned()) } }
+                let whole = wholes[0]
+                var expected = start
+                expected.withUnsafeMutableBufferPointer { DeltaFold.accumulate(whole, weight: 7, into: $0) }
+                let feedings: [(feeds: [Int], pieceBytes: Int)] = count > 100_000
+                    ? [([bytes.count / 2, 0, 1 << 20], 1 << 20), ([65_537], 64 << 10)]   // one gathered half as a piece, then the rest
+                    : [([1], 4), ([3], 13), ([7], 256), ([4_099], 1_000), ((0..<6).map { _ in 1 + rng.int(below: 3_000) }, 64 << 10)]
+                for (feeds, pieceBytes) in feedings {
+                    var y = start
+                    var covered = 0
+                    let decoder = DeltaStreamDecoder(expectedShapes: ["t": [count]], maxBytes: 1 << 26, messageLength: bytes.count, pieceBytes: pieceBytes)
+                    var at = 0, f = 0
+                    while at < bytes.count {
+                        let n = min(feeds[f % feeds.count], bytes.count - at)
+                        try bytes[at..<(at + n)].withUnsafeBytes { b in
+                            // The first feed of the halves case gathers; every later one asks for pieces.
+                            try decoder.feed(b, piecewise: !(count > 100_000 && f == 0 && feeds.count == 3), pieces: { piece in
+                                XCTAssertEqual(piece.elements.lowerBound, covered, "pieces come in order, each once")
+                                XCTAssertLessThanOrEqual(piece.elements.count, pieceBytes)
+                                covered = piece.elements.upperBound
+                                y.withUnsafeMutableBufferPointer { DeltaFold.accumulate(piece, weight: 7, into: $0) }
+                            }) { record in
+                                XCTAssertEqual(covered, 0, "a record comes whole or in pieces")
+                                covered = record.elementCount
+                                y.withUnsafeMutableBufferPointer { DeltaFold.accumulate(record, weight: 7, into: $0) }
+                            }
+                        }
+                        at += n
+                        f += 1
+                    }
+                    try decoder.finish()
+                    XCTAssertEqual(covered, count)
+                    XCTAssertEqual(y.map(\.bitPattern), expected.map(\.bitPattern), "\(config.label), \(count) elements, feeds \(feeds), pieces of \(pieceBytes)")
+                }
+            }
+        }
+    }
+
     func testADecodedTensorFoldsLikeItsFloat32Record() throws {
         let rs = try records(count: 999, configs: [DeltaCodecConfig()], seed: 43)
         let tensor = rs[0].decoded()

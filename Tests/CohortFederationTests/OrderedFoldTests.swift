@@ -119,6 +119,48 @@ final class OrderedFoldTests: XCTestCase {
         XCTAssertEqual(next["a"]!.data[7], g["a"]!.data[7].addingProduct(Float(0).addingProduct(12, a1[7]), Float(1.0 / 12.0)))
     }
 
+    /// A committing node's large record is folded piece by piece as it arrives; cut off mid-record,
+    /// exactly the elements folded stay (as a sparse record of them would), the rest count as zero.
+    func testACommittingNodeFoldsPiecesAndACutOffRecordKeepsExactlyItsFoldedElements() throws {
+        let u = try updates()
+        var rng = SeededRandom(seed: 60)   // n0's update, as updates() makes it: float32, records b, a, c
+        let delta = try ModelDelta(["b", "a", "c"].map { n in (n, Tensor(shape: shapes[n]!, data: (0..<shapes[n]![0]).map { _ in rng.normal() * 0.01 })) })
+        let bytes = try DeltaEncoder(config: DeltaCodecConfig()).encode(delta)
+        let strategy = FedAvg()
+        strategy.begin(round: 1, global: global)
+        let fold = OrderedFold(participants: ["n0", "n1"], samples: samples, strategy: strategy, bufferBudget: 1000)
+        XCTAssertFalse(fold.foldsPieces("n0"))
+        XCTAssertEqual(fold.reserve("n0", bytes: 5000), 0, "in turn, over the budget: commits")
+        XCTAssertTrue(fold.foldsPieces("n0"))
+        let decoder = DeltaStreamDecoder(expectedShapes: shapes, maxBytes: 1 << 24, messageLength: bytes.count, pieceBytes: 4096)
+        var pieces = 0
+        try bytes[0..<100_000].withUnsafeBytes { b in   // about 25,000 of b's 70,003 values
+            try decoder.feed(b, piecewise: true, pieces: { piece in pieces += 1; try fold.offer("n0", piece: piece) }) { _ in
+                XCTFail("b is larger than a piece: it must not come whole")
+            }
+        }
+        XCTAssertGreaterThan(pieces, 5)
+        fold.fail("n0")
+        XCTAssertFalse(fold.foldsPieces("n0"))
+        for r in u["n1"]! { try fold.offer("n1", record: r) }
+        try fold.complete("n1")
+        fold.close()
+        XCTAssertEqual(fold.folded, ["n1"])
+        let message = try XCTUnwrap(fold.rejected["n0"])
+        let folded = try XCTUnwrap(Int(message.split(separator: " ")[7]), message)
+        XCTAssertEqual(message, "cut off after 0 tensor record(s) and \(folded) of the 70003 elements of 'b', which were aggregated (the update did not fit the buffer budget)")
+        XCTAssertTrue((20_000..<30_000).contains(folded), "\(folded)")
+        // b: (5·n0 + 12·n1)/17 on the folded elements, 12·n1/17 past them; a and c: n1's alone.
+        let next = try strategy.finish(), g = global
+        let b0 = delta["b"]!.data, b1 = u["n1"]![0].decoded().data, inv = Float(1.0 / 17.0)
+        for i in [0, folded - 1, folded, 70_002] {
+            let sum = i < folded ? Float(0).addingProduct(5, b0[i]).addingProduct(12, b1[i]) : Float(0).addingProduct(12, b1[i])
+            XCTAssertEqual(next["b"]!.data[i].bitPattern, g["b"]!.data[i].addingProduct(sum, inv).bitPattern, "element \(i)")
+        }
+        let a1 = u["n1"]![1].decoded().data
+        XCTAssertEqual(next["a"]!.data[7], g["a"]!.data[7].addingProduct(Float(0).addingProduct(12, a1[7]), Float(1.0 / 12.0)))
+    }
+
     func testLaterNodesAreHeldWithinTheBudgetAndTheNodeInTurnNever() throws {
         let u = try updates()
         let strategy = FedAvg()

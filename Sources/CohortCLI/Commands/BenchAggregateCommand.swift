@@ -19,7 +19,7 @@ enum BenchAggregateCommand {
             OptionSpec("params", value: "P", help: "Parameters per update.", default: "10000000"),
             OptionSpec("repeats", value: "N", help: "Timed aggregations; the median is reported.", default: "7"),
             OptionSpec("out", value: "FILE", help: "Also write the JSON report to FILE."),
-            OptionSpec("update-buffer", value: "MB", help: "With --memory: the coordinator's buffer for updates waiting their turn (default: as cohort coordinator, 8)."),
+            OptionSpec("update-buffer", value: "MB", help: "With --memory: the coordinator's buffer for updates waiting their turn (default: as cohort coordinator, 4)."),
             OptionSpec("play-nodes", value: "HOST:PORT", help: "Internal (used by --memory): act as its K synthetic nodes against HOST:PORT."),
             .flag("json", help: "Print the report as JSON (the default prints a summary)."),
             .flag("memory", help: "Instead: peak RSS of a coordinator carrying K nodes (child process) through one round of a P-parameter model."),

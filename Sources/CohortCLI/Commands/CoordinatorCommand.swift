@@ -45,7 +45,7 @@ enum CoordinatorCommand {
             OptionSpec("round-timeout", value: "S", help: "Seconds to wait for a round's updates.", default: "60"),
             OptionSpec("wait", value: "S", help: "Seconds to wait for --min-nodes to connect.", default: "120"),
             OptionSpec("out", value: "DIR", help: "Where the journal goes."),
-            OptionSpec("update-buffer", value: "MB", help: "Memory for updates that arrive before their turn to be aggregated (name order); more lets fast nodes finish sending sooner.", default: "8"),
+            OptionSpec("update-buffer", value: "MB", help: "Memory for updates that arrive before their turn to be aggregated (name order); more lets fast nodes finish sending sooner.", default: "4"),
             OptionSpec("port-file", value: "FILE", help: "Write the port actually listened on here (for --listen HOST:0)."),
             OptionSpec("tls-cert", value: "FILE", help: "TLS certificate chain (PEM)."),
             OptionSpec("tls-key", value: "FILE", help: "TLS private key (PEM)."),

@@ -32,12 +32,7 @@ public enum DeltaFold {
             while end < records.count && records[end].header.layout == .dense { end += 1 }
             let run = Array(records[k..<end]), w = Array(weights[k..<end])
             let target = SendableMutablePointer(out)
-            let tasks = n >= parallelThreshold ? WorkerPool.shared.width : 1
-            WorkerPool.shared.run(tasks: tasks) { t in
-                // Split on 16-element boundaries so every task runs the same vector code.
-                let lo = n / 16 * t / tasks * 16, hi = t == tasks - 1 ? n : n / 16 * (t + 1) / tasks * 16
-                denseRange(run, weights: w, lo: lo, hi: hi, into: target.p)
-            }
+            split(n) { lo, hi in denseRange(run, weights: w, lo: lo, hi: hi, into: target.p) }
             k = end
         }
     }
@@ -45,6 +40,45 @@ public enum DeltaFold {
     /// Folds one record (see `accumulate(_:weights:into:)`).
     public static func accumulate(_ record: DeltaRecord, weight: Float, into y: UnsafeMutableBufferPointer<Float>) {
         accumulate([record], weights: [weight], into: y)
+    }
+
+    /// Folds a piece of a dense record into the elements it covers: `y[i] = fma(w, x[i], y[i])`
+    /// for `i` in `piece.elements`, the same operation, bit for bit, as folding the whole record
+    /// does on those elements. `y` is the whole tensor's sum.
+    public static func accumulate(_ piece: DeltaRecordPiece, weight w: Float, into y: UnsafeMutableBufferPointer<Float>) {
+        precondition(piece.recordElements == y.count, "the piece's record must have the sum's \(y.count) elements")
+        guard let base = y.baseAddress else { return }
+        let first = piece.elements.lowerBound
+        let target = SendableMutablePointer(base), source = DenseSource(piece)
+        split(piece.elements.count) { lo, hi in
+            if source.encoding == .float32 {
+                [source.values].withUnsafeBufferPointer { xs in
+                    [w].withUnsafeBufferPointer { ws in float32Batch(xs, ws, lo: lo, hi: hi, into: target.p + first) }
+                }
+            } else {
+                tiled(lo: first + lo, hi: first + hi) { quantized(source, weight: w, lo: $0, hi: $1, into: target.p) }
+            }
+        }
+    }
+
+    /// Runs `body` over `0..<n` cut into one range per worker (one range below
+    /// `parallelThreshold`), on 16-element boundaries so every task runs the same vector code.
+    private static func split(_ n: Int, _ body: (_ lo: Int, _ hi: Int) -> Void) {
+        let tasks = n >= parallelThreshold ? WorkerPool.shared.width : 1
+        WorkerPool.shared.run(tasks: tasks) { t in
+            body(n / 16 * t / tasks * 16, t == tasks - 1 ? n : n / 16 * (t + 1) / tasks * 16)
+        }
+    }
+
+    /// Runs `body` over `lo..<hi` in tiles small enough to keep the sum in the L1 cache.
+    private static func tiled(lo: Int, hi: Int, _ body: (_ lo: Int, _ hi: Int) -> Void) {
+        let tile = 4096
+        var start = lo
+        while start < hi {
+            let stop = min(start + tile, hi)
+            body(start, stop)
+            start = stop
+        }
     }
 
     /// Dense records over elements `lo..<hi`: runs of float32 records in registers, others
@@ -62,13 +96,8 @@ public enum DeltaFold {
                 k = end
                 continue
             }
-            let tile = 4096
-            var start = lo
-            while start < hi {
-                let stop = min(start + tile, hi)
-                quantized(run[k], weight: weights[k], lo: start, hi: stop, into: y)
-                start = stop
-            }
+            let source = DenseSource(run[k])
+            tiled(lo: lo, hi: hi) { quantized(source, weight: weights[k], lo: $0, hi: $1, into: y) }
             k += 1
         }
     }
@@ -102,22 +131,51 @@ public enum DeltaFold {
         }
     }
 
-    /// One dense float16 or int8 record over `lo..<hi`.
-    private static func quantized(_ record: DeltaRecord, weight w: Float, lo: Int, hi: Int, into y: UnsafeMutablePointer<Float>) {
-        let h = record.header, p = record.values
-        switch h.encoding {
+    /// Dense values as the kernels read them: element `i`'s value is stored value `i − first`
+    /// (a whole record: `first` = 0; a piece: its first element).
+    struct DenseSource: @unchecked Sendable {
+        let encoding: DeltaValueEncoding
+        let blockSize: Int
+        /// The stored values (int8: the quantised bytes, after the scales).
+        let values: UnsafeRawPointer
+        /// int8: the record's block scales (block b covers elements b·blockSize…).
+        let scales: UnsafeRawPointer
+        let first: Int
+
+        init(_ record: DeltaRecord) {
+            let h = record.header
+            encoding = h.encoding
+            blockSize = h.blockSize
+            scales = record.values
+            values = h.encoding == .int8 ? record.values + 4 * ValueCoding.blockCount(h.valueCount, h.blockSize) : record.values
+            first = 0
+        }
+
+        init(_ piece: DeltaRecordPiece) {
+            encoding = piece.header.encoding
+            blockSize = piece.header.blockSize
+            values = piece.values
+            scales = piece.scales ?? piece.values
+            first = piece.elements.lowerBound
+        }
+    }
+
+    /// One dense source (any encoding) over elements `lo..<hi`.
+    private static func quantized(_ s: DenseSource, weight w: Float, lo: Int, hi: Int, into y: UnsafeMutablePointer<Float>) {
+        let p = s.values, f = s.first
+        switch s.encoding {
         case .float32:
-            for i in lo..<hi { y[i] = y[i].addingProduct(w, p.loadUnaligned(fromByteOffset: i &* 4, as: Float.self)) }
+            for i in lo..<hi { y[i] = y[i].addingProduct(w, p.loadUnaligned(fromByteOffset: (i &- f) &* 4, as: Float.self)) }
         case .float16:
-            for i in lo..<hi { y[i] = y[i].addingProduct(w, ValueCoding.half(p, i)) }
+            for i in lo..<hi { y[i] = y[i].addingProduct(w, ValueCoding.half(p, i &- f)) }
         case .int8:
-            let q = (p + 4 * ValueCoding.blockCount(h.valueCount, h.blockSize)).assumingMemoryBound(to: Int8.self)
+            let q = p.assumingMemoryBound(to: Int8.self)
             var i = lo
             while i < hi {
-                let block = i / h.blockSize
-                let stop = min(hi, (block + 1) * h.blockSize)
-                let s = ValueCoding.scale(p, block)
-                for e in i..<stop { y[e] = y[e].addingProduct(w, Float(q[e]) * s) }
+                let block = i / s.blockSize
+                let stop = min(hi, (block + 1) * s.blockSize)
+                let scale = ValueCoding.scale(s.scales, block)
+                for e in i..<stop { y[e] = y[e].addingProduct(w, Float(q[e &- f]) * scale) }
                 i = stop
             }
         }

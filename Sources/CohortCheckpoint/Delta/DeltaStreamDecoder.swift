@@ -7,7 +7,9 @@
 /// the body, before anything is allocated for it. Memory held is one record at a time: a
 /// record lying whole inside the fed bytes is handed out in place; one split across feeds is
 /// gathered (or inflated, for a zlib body) into its own buffer, allocated once its header has
-/// been checked, and handed out owning it.
+/// been checked, and handed out owning it. Or, when the receiver asks for it
+/// (`feed(_:piecewise:pieces:_:)`), a large dense record is handed out in checked pieces as its
+/// bytes arrive, so not even one record is held whole (`DeltaRecordPiece`).
 ///
 /// Errors are the same as `DeltaDecoder`'s, found in stream order: the first problem in the
 /// bytes as they arrive (a record error before a zlib error further on).
@@ -20,6 +22,9 @@ public final class DeltaStreamDecoder {
     public let requireAllTensors: Bool
     /// The message's length in bytes, as announced.
     public let messageLength: Int
+    /// Payload bytes from which a dense record may be handed out in pieces, and the largest
+    /// piece in bytes.
+    public let pieceBytes: Int
 
     private var fed = 0
     private var header: [UInt8] = []
@@ -38,15 +43,24 @@ public final class DeltaStreamDecoder {
     private var recordStart = 0
     /// The current record once its header is checked: its buffer, header, and bytes filled.
     private var pending: (header: DeltaRecordHeader, storage: RecordStorage, base: UnsafeMutableRawPointer, filled: Int)?
+    /// The current record while it is handed out in pieces.
+    var piecing: PieceState?
+    /// Where pieces are gathered (`pieceBytes`, made when first needed).
+    var scratch: RecordStorage?
     private var failure: (any Error)?
 
     /// A decoder for a message of `messageLength` bytes, for a model with the given shapes.
-    public init(expectedShapes: [String: [Int]], maxBytes: Int, requireAllTensors: Bool = true, messageLength: Int) {
+    /// With `feed(_:piecewise:pieces:_:)`, dense records of more than `pieceBytes` payload bytes
+    /// may come out in pieces of at most `pieceBytes`.
+    public init(expectedShapes: [String: [Int]], maxBytes: Int, requireAllTensors: Bool = true, messageLength: Int,
+                pieceBytes: Int = 64 << 10) {
         precondition(messageLength >= 0, "message length must be ≥ 0")
+        precondition(pieceBytes >= 4, "pieces must hold at least one value (4 bytes), got \(pieceBytes)")
         self.expectedShapes = expectedShapes
         self.maxBytes = maxBytes
         self.requireAllTensors = requireAllTensors
         self.messageLength = messageLength
+        self.pieceBytes = pieceBytes
     }
 
     /// Whether every record has been handed out and every byte accounted for so far.
@@ -56,8 +70,20 @@ public final class DeltaStreamDecoder {
     /// message order. A record not owning its bytes (`isOwned` false) points into `bytes`.
     /// After an error the decoder refuses further input.
     public func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (DeltaRecord) throws -> Void) throws {
+        try feed(bytes, piecewise: false, pieces: { _ in }, emit)
+    }
+
+    /// Feeds the next bytes of the message, as `feed(_:_:)`, except that with `piecewise` a
+    /// dense record of more than `pieceBytes` payload bytes that does not lie whole in `bytes`
+    /// is not gathered: it goes to `pieces`, a checked run of whole values at a time, as its
+    /// bytes arrive (one being gathered is handed out from what it holds so far). A record
+    /// started in pieces goes on in pieces whatever later calls ask, so `pieces` must be ready
+    /// to take them until it ends. When a value is found bad, the values before it in the
+    /// record have been handed out (whatever the feeds' sizes), and the error is thrown.
+    public func feed(_ bytes: UnsafeRawBufferPointer, piecewise: Bool, pieces: (DeltaRecordPiece) throws -> Void,
+                     _ emit: (DeltaRecord) throws -> Void) throws {
         if let failure { throw failure }
-        do { try consume(bytes, emit) } catch {
+        do { try consume(bytes, piecewise: piecewise, pieces: pieces, emit) } catch {
             failure = error
             throw error
         }
@@ -81,7 +107,8 @@ public final class DeltaStreamDecoder {
         }
     }
 
-    private func consume(_ bytes: UnsafeRawBufferPointer, _ emit: (DeltaRecord) throws -> Void) throws {
+    private func consume(_ bytes: UnsafeRawBufferPointer, piecewise: Bool, pieces: (DeltaRecordPiece) throws -> Void,
+                         _ emit: (DeltaRecord) throws -> Void) throws {
         precondition(fed + bytes.count <= messageLength, "fed \(fed + bytes.count) bytes to a decoder of a \(messageLength)-byte message")
         fed += bytes.count
         var input = bytes
@@ -93,7 +120,7 @@ public final class DeltaStreamDecoder {
             guard header.count == min(DeltaFormat.headerSize, messageLength) else { return }
             try parseHeader()
         }
-        try pump(&input, emit)
+        try pump(&input, piecewise: piecewise, pieces: pieces, emit)
         precondition(input.isEmpty || failure != nil, "decoder left \(input.count) fed bytes unread")
     }
 
@@ -145,7 +172,7 @@ public final class DeltaStreamDecoder {
     }
 
     /// Where body offsets count from in errors: the message (plain body) or the inflated body.
-    private var bodyOrigin: Int { inflater == nil ? DeltaFormat.headerSize : 0 }
+    var bodyOrigin: Int { inflater == nil ? DeltaFormat.headerSize : 0 }
 
     private func zlibError(_ problem: String) -> DeltaDecodeError {
         DeltaDecodeError("zlib body: \(problem)", offset: DeltaFormat.headerSize)
@@ -153,7 +180,7 @@ public final class DeltaStreamDecoder {
 
     /// Moves up to `count` body bytes from `input` (read, or inflated) to `destination`;
     /// returns how many.
-    private func pull(_ input: inout UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer, count: Int) throws -> Int {
+    func pull(_ input: inout UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer, count: Int) throws -> Int {
         guard count > 0 else { return 0 }
         if let inflater {
             let (used, made): (Int, Int)
@@ -175,14 +202,36 @@ public final class DeltaStreamDecoder {
         return n
     }
 
-    private func pump(_ input: inout UnsafeRawBufferPointer, _ emit: (DeltaRecord) throws -> Void) throws {
+    private func pump(_ input: inout UnsafeRawBufferPointer, piecewise: Bool, pieces: (DeltaRecordPiece) throws -> Void,
+                      _ emit: (DeltaRecord) throws -> Void) throws {
         while recordsDone < tensorCount {
+            if piecing != nil {
+                guard try pumpPieces({ try pull(&input, into: $0, count: $1) }, pieces) else { return }
+                continue
+            }
+            if let p = pending, piecewise && inPieces(p.header) {
+                // Switch to pieces: hand out what was gathered, then go on from the input.
+                pending = nil
+                startPieces(p.header)
+                var gathered = UnsafeRawBufferPointer(start: p.base + p.header.headerBytes, count: p.filled - p.header.headerBytes)
+                _ = try pumpPieces({ destination, count in
+                    let n = min(count, gathered.count)
+                    destination.copyMemory(from: gathered.baseAddress!, byteCount: n)
+                    gathered = UnsafeRawBufferPointer(rebasing: gathered[n...])
+                    return n
+                }, pieces)
+                continue
+            }
             if pending == nil {
                 if inflater == nil && prefix.isEmpty, let record = try recordInPlace(&input) {
                     try finishRecord(record, emit)
                     continue
                 }
                 guard let header = try readHeader(&input) else { return }
+                if piecewise && inPieces(header) {
+                    startPieces(header)
+                    continue
+                }
                 let pad = (64 - header.headerBytes % 64) % 64
                 let storage = RecordStorage(byteCount: pad + header.headerBytes + header.payloadBytes)
                 let base = storage.base + pad
@@ -238,14 +287,25 @@ public final class DeltaStreamDecoder {
     }
 
     private func finishRecord(_ record: DeltaRecord, _ emit: (DeltaRecord) throws -> Void) throws {
-        var r = ByteReader(UnsafeRawBufferPointer(start: record.base, count: record.byteCount),
-                           reportedOrigin: bodyOrigin + recordStart, inBody: inflater != nil)
-        r.tensor = record.name
+        var r = reader(record.base, count: record.byteCount, tensor: record.name)
         try DeltaRecord.validate(record.header, &r)
-        seen.insert(record.name)
+        recordDone(record.name)
+        try emit(record)
+    }
+
+    /// Marks the current record (checked whole, or handed out in pieces) done.
+    func recordDone(_ name: String) {
+        seen.insert(name)
         recordsDone += 1
         prefix = []
-        try emit(record)
+    }
+
+    /// A reader of `count` bytes at `base`, the current record's start, reporting offsets and
+    /// `tensor` as the message's errors do.
+    func reader(_ base: UnsafeRawPointer?, count: Int, tensor: String) -> ByteReader {
+        var r = ByteReader(UnsafeRawBufferPointer(start: base, count: count), reportedOrigin: bodyOrigin + recordStart, inBody: inflater != nil)
+        r.tensor = tensor
+        return r
     }
 
     /// After the last record: nothing may be left in the body, and a zlib stream must end here.

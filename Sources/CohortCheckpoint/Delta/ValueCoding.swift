@@ -89,43 +89,69 @@ enum ValueCoding {
     // MARK: Decoding
 
     /// Checks the `n` values at `r` (after the int8 scales) and moves past them. Throws on a
-    /// non-finite value or scale, a negative or oversized scale, or an int8 value of −128.
+    /// non-finite value or scale, a negative or oversized scale, or an int8 value of −128: the
+    /// first problem in the order the bytes come (for int8, block by block: a scale's problem
+    /// is found after the values of the blocks before it).
     static func validate(count n: Int, encoding: DeltaValueEncoding, blockSize: Int,
                          from r: inout ByteReader) throws(DeltaDecodeError) {
         switch encoding {
-        case .float32:
+        case .float32, .float16:
             let start = r.offset
-            let p = try r.take(4 * n, for: "\(n) float32 values")
-            if let bad = DeltaKernels.firstNonFinite(p, count: n) {
-                throw r.error("float32 value \(bad) of \(n) is \(p.loadUnaligned(fromByteOffset: 4 * bad, as: Float.self)) (values must be finite)",
-                              at: start + 4 * bad)
-            }
-        case .float16:
-            let start = r.offset
-            let p = try r.take(2 * n, for: "\(n) float16 values")
-            if let bad = firstNonFiniteHalf(p, count: n) {
-                let bits = p.loadUnaligned(fromByteOffset: 2 * bad, as: UInt16.self)
-                throw r.error("float16 value \(bad) of \(n) is \(Float16(bitPattern: bits)) (values must be finite)", at: start + 2 * bad)
+            let p = try r.take(encoding.width * n, for: "\(n) \(encoding.name) values")
+            if let bad = firstBadFloat(p, count: n, first: 0, of: n, encoding: encoding) {
+                throw r.error(bad.problem, at: start + encoding.width * bad.index)
             }
         case .int8:
             let blocks = blockCount(n, blockSize)
             let scalesStart = r.offset
             let scales = try r.take(4 * blocks, for: "\(blocks) int8 block scales")
             let valuesStart = r.offset
-            let values = try r.take(n, for: "\(n) int8 values").assumingMemoryBound(to: Int8.self)
-            let largest = Float.greatestFiniteMagnitude / 127
-            for b in 0..<blocks {
-                let scale = Float(bitPattern: UInt32(littleEndian: scales.loadUnaligned(fromByteOffset: 4 * b, as: UInt32.self)))
-                guard scale.isFinite, scale.sign == .plus, scale <= largest else {
-                    let why = !scale.isFinite ? "is \(scale)" : scale.sign == .minus ? "is negative (\(scale))" : "is \(scale), over the largest allowed \(largest)"
-                    throw r.error("int8 scale of block \(b) of \(blocks) \(why)", at: scalesStart + 4 * b)
-                }
-                let start = b * blockSize
-                if let bad = firstMinus128(values + start, count: min(blockSize, n - start)) {
-                    throw r.error("int8 value \(start + bad) of \(n) is -128 (allowed -127...127)", at: valuesStart + start + bad)
-                }
+            let values = try r.take(n, for: "\(n) int8 values")
+            let badScale = firstBadScale(scales, blocks: blocks)
+            if let bad = firstBadInt8(values, count: badScale.map { $0.block * blockSize } ?? n, first: 0, of: n) {
+                throw r.error(bad.problem, at: valuesStart + bad.index)
+            }
+            if let badScale { throw r.error(badScale.problem, at: scalesStart + 4 * badScale.block) }
+        }
+    }
+
+    /// The first of `count` float32 or float16 values at `p` (values `first…` of a record of
+    /// `n`) that is not finite: its index from `p` and the problem; nil when all are finite.
+    static func firstBadFloat(_ p: UnsafeRawPointer, count: Int, first: Int, of n: Int,
+                              encoding: DeltaValueEncoding) -> (index: Int, problem: String)? {
+        let bad: Int, value: String
+        switch encoding {
+        case .float32:
+            guard let j = DeltaKernels.firstNonFinite(p, count: count) else { return nil }
+            (bad, value) = (j, "\(p.loadUnaligned(fromByteOffset: 4 * j, as: Float.self))")
+        case .float16:
+            guard let j = firstNonFiniteHalf(p, count: count) else { return nil }
+            (bad, value) = (j, "\(Float16(bitPattern: p.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)))")
+        case .int8:
+            preconditionFailure("int8 values are checked by firstBadInt8")
+        }
+        return (bad, "\(encoding.name) value \(first + bad) of \(n) is \(value) (values must be finite)")
+    }
+
+    /// The first of `blocks` int8 block scales at `p` that is not finite, non-negative and at
+    /// most `FLT_MAX / 127`: its block and the problem; nil when all are valid.
+    static func firstBadScale(_ p: UnsafeRawPointer, blocks: Int) -> (block: Int, problem: String)? {
+        let largest = Float.greatestFiniteMagnitude / 127
+        for b in 0..<blocks {
+            let scale = Self.scale(p, b)
+            guard scale.isFinite, scale.sign == .plus, scale <= largest else {
+                let why = !scale.isFinite ? "is \(scale)" : scale.sign == .minus ? "is negative (\(scale))" : "is \(scale), over the largest allowed \(largest)"
+                return (b, "int8 scale of block \(b) of \(blocks) \(why)")
             }
         }
+        return nil
+    }
+
+    /// The first of `count` int8 values at `p` (values `first…` of a record of `n`) that is
+    /// −128: its index from `p` and the problem; nil when there is none.
+    static func firstBadInt8(_ p: UnsafeRawPointer, count: Int, first: Int, of n: Int) -> (index: Int, problem: String)? {
+        guard let bad = firstMinus128(p.assumingMemoryBound(to: Int8.self), count: count) else { return nil }
+        return (bad, "int8 value \(first + bad) of \(n) is -128 (allowed -127...127)")
     }
 
     /// Decodes `n` validated values stored at `p` (for int8: the block scales, then the values)

@@ -35,6 +35,10 @@ public protocol RecordFolding: AnyObject {
     /// Folds `records` of one tensor, from different updates in the order given, with their
     /// weights (sample counts). Each tensor keeps its own total weight.
     func fold(tensor name: String, records: [DeltaRecord], weights: [Double])
+    /// Folds one piece of a dense record of tensor `name` with its update's `weight`: the
+    /// elements it covers, exactly as folding the whole record does on them. The record's
+    /// weight counts once in the tensor's total, with its first piece.
+    func fold(tensor name: String, piece: DeltaRecordPiece, weight: Double)
     /// Counts one update as accepted (after its records were folded).
     func countUpdate()
 }

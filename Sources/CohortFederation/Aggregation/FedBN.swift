@@ -45,5 +45,9 @@ private final class LocalTensorFilter: RecordFolding {
         guard !localNames.contains(name) else { return }
         base.fold(tensor: name, records: records, weights: weights)
     }
+    func fold(tensor name: String, piece: DeltaRecordPiece, weight: Double) {
+        guard !localNames.contains(name) else { return }
+        base.fold(tensor: name, piece: piece, weight: weight)
+    }
     func countUpdate() { base.countUpdate() }
 }

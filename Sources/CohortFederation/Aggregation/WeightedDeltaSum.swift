@@ -31,6 +31,12 @@ final class WeightedDeltaSum: RecordFolding {
         weights[name, default: 0] += w.reduce(0, +)
     }
 
+    func fold(tensor name: String, piece: DeltaRecordPiece, weight: Double) {
+        if sums[name] == nil { sums[name] = [Float](repeating: 0, count: piece.recordElements) }
+        sums[name]!.withUnsafeMutableBufferPointer { DeltaFold.accumulate(piece, weight: Float(weight), into: $0) }
+        if piece.isFirst { weights[name, default: 0] += weight }
+    }
+
     func countUpdate() { count += 1 }
 
     /// The weighted mean delta per tensor (names never updated are absent).

@@ -43,8 +43,10 @@ final class RoundMessageReader<Header: Decodable> {
         self.onHeader = onHeader
     }
 
-    /// Feeds the next bytes; `emit` gets each body record they complete.
-    func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (DeltaRecord) throws -> Void) throws {
+    /// Feeds the next bytes; `emit` gets each body record they complete (with `piecewise`,
+    /// `pieces` gets large dense records piece by piece: `DeltaStreamDecoder.feed(_:piecewise:pieces:_:)`).
+    func feed(_ bytes: UnsafeRawBufferPointer, piecewise: Bool = false, pieces: (DeltaRecordPiece) throws -> Void = { _ in },
+              _ emit: (DeltaRecord) throws -> Void) throws {
         var rest = bytes
         if body == nil {
             let want = (headerLength.map { 4 + $0 } ?? 4) - prefix.count
@@ -57,7 +59,7 @@ final class RoundMessageReader<Header: Decodable> {
                     throw AggregationError("message header length \(j) does not fit the message of \(length) bytes")
                 }
                 headerLength = j
-                return try feed(rest, emit)
+                return try feed(rest, piecewise: piecewise, pieces: pieces, emit)
             }
             guard let j = headerLength, prefix.count == 4 + j else { return }
             let decoded: Header
@@ -67,7 +69,7 @@ final class RoundMessageReader<Header: Decodable> {
             header = decoded
             body = try onHeader(decoded, length - 4 - j)
         }
-        try body!.feed(rest, emit)
+        try body!.feed(rest, piecewise: piecewise, pieces: pieces, emit)
     }
 
     /// Checks the message was whole; returns its header.

@@ -7,14 +7,17 @@ extension Coordinator {
     /// (`StreamedMessage`), so this only bounds the small messages.
     public static let maxFrameBytes = 64 << 20
 
-    /// The default of `Config.updateBufferBytes`: eight chunks.
-    public static let defaultUpdateBufferBytes = 8 * StreamedMessage.defaultChunkSize
+    /// The default of `Config.updateBufferBytes`: four chunks (`cohort bench aggregate --memory`:
+    /// a coordinator with 8 holds 0.1× a 40 MB model more at its peak and rounds no faster).
+    public static let defaultUpdateBufferBytes = 4 * StreamedMessage.defaultChunkSize
 
     /// Receives `session`'s UPDATE for this round as it streams in: the header is checked first
     /// (round, model version, sample count), then every tensor record is checked by the delta
     /// decoder against the model's shapes within `budget` bytes and offered to `fold` as soon
-    /// as it is complete. Before each chunk the reader may wait for room to buffer (`fold`'s
-    /// budget) until `deadline`. Returns the header and the message's length.
+    /// as it is complete, or, once the node commits (`fold.foldsPieces`), a large dense record
+    /// piece by piece as its bytes arrive, each piece checked before it is folded. Before each
+    /// chunk the reader may wait for room to buffer (`fold`'s budget) until `deadline`. Returns
+    /// the header and the message's length.
     func receiveUpdate(from session: Session, round: Int, modelVersion: Int, shapes: [String: [Int]], budget: Int,
                        fold: OrderedFold, deadline: Date) throws -> (header: RoundMessages.UpdateHeader, bytes: Int) {
         let conn = session.conn, name = session.name
@@ -33,9 +36,18 @@ extension Coordinator {
         var reserved = 0
         let chunk = StreamedMessage.defaultChunkSize
         let length = try conn.receiveStreamed(start, budget: budget, maxChunk: chunk, timeout: config.roundTimeout, beforeChunk: { remaining in
-            reserved = try waitForRoom(name, bytes: min(remaining, chunk), fold: fold, deadline: deadline)
+            reserved = try waitForRoom(name, bytes: min(remaining, chunk), fold: fold, deadline: deadline) {
+                // The node starts committing: a record its decoder has partly gathered goes out
+                // in pieces now, under the lock, before another node can take the room it held.
+                try reader.feed(UnsafeRawBufferPointer(start: nil, count: 0), piecewise: true, pieces: { try fold.offer(name, piece: $0) }) {
+                    try fold.offer(name, record: $0)
+                }
+            }
         }, consume: { data in
-            try reader.feed(data) { record in try lock.withLock { try fold.offer(name, record: record) } }
+            let piecewise = lock.withLock { fold.foldsPieces(name) }
+            try reader.feed(data, piecewise: piecewise, pieces: { piece in try lock.withLock { try fold.offer(name, piece: piece) } }) { record in
+                try lock.withLock { try fold.offer(name, record: record) }
+            }
             lock.withLock { fold.read(name, reserved: reserved, received: data.count) }
         })
         let header = try reader.finish()
@@ -43,10 +55,18 @@ extension Coordinator {
         return (header, length)
     }
 
-    /// Waits until `fold` lets `name` read `bytes` more; returns the bytes reserved.
-    private func waitForRoom(_ name: String, bytes: Int, fold: OrderedFold, deadline: Date) throws -> Int {
+    /// Waits until `fold` lets `name` read `bytes` more; returns the bytes reserved. When that
+    /// makes the node start committing, `startsCommitting` runs under the same hold of the lock.
+    private func waitForRoom(_ name: String, bytes: Int, fold: OrderedFold, deadline: Date,
+                             startsCommitting: () throws -> Void) throws -> Int {
         while true {
-            if let reserved = lock.withLock({ fold.reserve(name, bytes: bytes) }) { return reserved }
+            let reserved = try lock.withLock { () throws -> Int? in
+                let before = fold.foldsPieces(name)
+                let reserved = fold.reserve(name, bytes: bytes)
+                if !before && fold.foldsPieces(name) { try startsCommitting() }
+                return reserved
+            }
+            if let reserved { return reserved }
             guard Date() < deadline else {
                 throw AggregationError("no room to buffer the update before the round's deadline (\(fold.bufferBudget) bytes held for earlier-named nodes)")
             }

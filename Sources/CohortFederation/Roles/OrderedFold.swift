@@ -15,12 +15,16 @@ import Foundation
 ///
 /// An update is folded whole once complete, so a node cut off mid-stream (connection lost, a
 /// later record malformed) leaves no trace, except in one case: the participant whose turn it
-/// is never waits, and when its update does not fit in the budget, its records are committed
-/// (folded) as they arrive from then on. If it is then cut off, the records already folded
-/// stay, each in its tensor's mean with the node's weight (strategies keep one total weight per
-/// tensor), and the node is reported as rejected with the count. Strategies that need whole
-/// updates (`recordFolding` nil: robust statistics, DP clipping) get each update decoded and
-/// whole once complete, whatever its size; a cut-off one is dropped.
+/// is never waits, and when its update does not fit in the budget, it commits from then on:
+/// what it holds is folded, and what arrives after is folded as it arrives, its large dense
+/// records piece by piece (`offer(_:piece:)`, `foldsPieces`), so it holds no record whole. If
+/// it is then cut off, what was folded stays: each whole record in its tensor's mean with the
+/// node's weight (strategies keep one total weight per tensor), and a record cut off after
+/// its first e elements as if the node had sent a sparse record of those e elements (its
+/// weight counts in the tensor's total; its other elements count as zero), never a value that
+/// was not checked. The node is reported as rejected with the counts. Strategies that need
+/// whole updates (`recordFolding` nil: robust statistics, DP clipping) get each update decoded
+/// and whole once complete, whatever its size; a cut-off one is dropped.
 ///
 /// Not thread-safe: the coordinator calls it under its lock.
 public final class OrderedFold: @unchecked Sendable {
@@ -32,6 +36,8 @@ public final class OrderedFold: @unchecked Sendable {
         /// Folding its records as they arrive (its turn came and it did not fit the budget).
         var committing = false
         var foldedRecords = 0
+        /// The record being folded piece by piece: its tensor, elements folded, elements in all.
+        var partial: (tensor: String, elements: Int, of: Int)?
     }
 
     private let order: [String]
@@ -93,6 +99,12 @@ public final class OrderedFold: @unchecked Sendable {
         return 0
     }
 
+    /// Whether `name`'s dense records may now be folded piece by piece as their bytes arrive
+    /// (`offer(_:piece:)`): it is in turn and commits, and its strategy folds records.
+    public func foldsPieces(_ name: String) -> Bool {
+        !closed && folder != nil && !failed.contains(name) && !foldedNames.contains(name) && parts[name]?.committing == true
+    }
+
     /// The chunk `reserve` reserved `reserved` bytes for has been read and its records
     /// offered: `received` message bytes stay held until they are folded.
     public func read(_ name: String, reserved: Int, received: Int) {
@@ -109,8 +121,30 @@ public final class OrderedFold: @unchecked Sendable {
         guard let weight = weights[name] else { throw AggregationError("'\(name)' is not a participant of this round") }
         guard weight > 0 else { throw AggregationError("update with \(Int(weight)) samples: the sample count must be positive") }
         guard !failed.contains(name) else { return }
+        if let folder, parts[name]?.committing == true {   // folded at once, from its bytes where they lie
+            folder.fold(tensor: record.name, records: [record], weights: [weight])
+            parts[name]!.foldedRecords += 1
+            return
+        }
         parts[name, default: Part()].records.append(record.owned())
-        if parts[name]!.committing { foldRecords(of: [name]) }
+    }
+
+    /// Folds one checked piece of a dense record of `name`'s update at once; only while
+    /// `foldsPieces(name)` (a node failed meanwhile is ignored).
+    public func offer(_ name: String, piece: DeltaRecordPiece) throws {
+        guard !closed else { throw AggregationError("arrived after the round closed") }
+        guard !failed.contains(name) else { return }
+        guard let folder, let weight = weights[name], var part = parts[name], part.committing else {
+            preconditionFailure("'\(name)' offered a piece while not committing its update")
+        }
+        folder.fold(tensor: piece.name, piece: piece, weight: weight)
+        if piece.isLast {
+            part.foldedRecords += 1
+            part.partial = nil
+        } else {
+            part.partial = (piece.name, piece.elements.upperBound, piece.recordElements)
+        }
+        parts[name] = part
     }
 
     /// `name`'s update has ended well (every record offered); folds whatever is now in order.
@@ -125,8 +159,9 @@ public final class OrderedFold: @unchecked Sendable {
     public func fail(_ name: String) {
         guard !closed, !failed.contains(name), !foldedNames.contains(name) else { return }
         failed.insert(name)
-        if let part = parts[name], part.foldedRecords > 0, rejected[name] == nil {
-            rejected[name] = "cut off after \(part.foldedRecords) tensor record(s), which were aggregated (the update did not fit the buffer budget)"
+        if let part = parts[name], part.foldedRecords > 0 || part.partial != nil, rejected[name] == nil {
+            let partial = part.partial.map { " and \($0.elements) of the \($0.of) elements of '\($0.tensor)'" } ?? ""
+            rejected[name] = "cut off after \(part.foldedRecords) tensor record(s)\(partial), which were aggregated (the update did not fit the buffer budget)"
         }
         release(name)
         drain()
