@@ -183,9 +183,10 @@ extension Coordinator {
     /// privacy fields, and returns the log note (empty without privacy).
     func accountPrivacy(_ record: inout RoundRecord) -> String {
         guard let privacy = plan.privacy else { return "" }
-        accountant.step(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: Self.privacySampleRate)
+        let q = Self.accountedSampleRate(privacy)
+        accountant.step(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: q)
         record.noiseMultiplier = privacy.noiseMultiplier
-        record.sampleRate = Self.privacySampleRate
+        record.sampleRate = q
         record.delta = privacy.delta
         record.epsilon = accountant.epsilon(delta: privacy.delta)
         return ", ε = \(Self.format(record.epsilon!)) at δ = \(privacy.delta)" + (privacy.targetEpsilon.map { " (budget \($0))" } ?? "")
