@@ -24,6 +24,14 @@ enum CoordinatorCommand {
         --dp-mode distributed (with --secure-aggregation) has every node add its share of the noise instead, \
         so the coordinator never sees an un-noised sum.
 
+        Poisson sampling (central DP): --dp-sample-rate Q has every node of the secrets file (N of them) take part \
+        in a round independently with probability Q, drawn from the CSPRNG; the mean is divided by Q·N whoever \
+        arrived, every round is released (with nobody sampled, a noise-only step), σ is chosen and ε accounted \
+        with Q. Without it, private rounds use --fraction and are accounted with q = 1. --dp-adaptive-clip GAMMA \
+        starts C at --dp-clip and moves it each round toward the GAMMA quantile of the nodes' update norms from a \
+        noised count of their clipping bits (the plan's privacy.adaptiveClipping sets η and σ_b); C is sent in the \
+        plan, journaled and resumed. Neither is available with --secure-aggregation yet.
+
         Secure aggregation (protocols/secure-aggregation.md): --secure-aggregation (or the plan's \
         secureAggregation section) masks every update so the coordinator learns only their sum; nodes clip \
         their update to --secagg-clip (or --dp-clip under DP) and encode it in fixed point. A round survives \
@@ -41,7 +49,7 @@ enum CoordinatorCommand {
             OptionSpec("rounds", value: "N", help: "Rounds to run.", default: "3"),
             OptionSpec("min-nodes", value: "N", help: "Nodes to wait for before the first round.", default: "1"),
             OptionSpec("quorum", value: "N", help: "Updates needed to aggregate a round (default: --min-nodes)."),
-            OptionSpec("fraction", value: "F", help: "Fraction of connected nodes sampled each round (at least the quorum).", default: "1.0"),
+            OptionSpec("fraction", value: "F", help: "Fraction of connected nodes sampled each round (at least the quorum); private rounds are then accounted with q = 1 (see --dp-sample-rate).", default: "1.0"),
             OptionSpec("round-timeout", value: "S", help: "Seconds to wait for a round's updates.", default: "60"),
             OptionSpec("wait", value: "S", help: "Seconds to wait for --min-nodes to connect.", default: "120"),
             OptionSpec("out", value: "DIR", help: "Where the journal goes."),
