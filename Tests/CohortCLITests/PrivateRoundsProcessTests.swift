@@ -99,3 +99,49 @@ extension PrivacyProcessTests {
         XCTAssertNotEqual(a.tensors.map { $0.value.data }, initial.tensors.map { $0.value.data }, "the model moved")
     }
 }
+
+extension PrivacyProcessTests {
+    /// Adaptive clipping on the fixed-fraction path (`--dp-adaptive-clip 0.5`, σ_b = 2 from the
+    /// plan, z = 1): accounted with q = 1, the denominator and the expected reports are the 3
+    /// sampled nodes, C moves by exp(−η(b̄ − γ)) and the nodes clip to each round's C.
+    /// Settings that cannot run are refused naming the field or flag: the default σ_b = m/20 is
+    /// too small for z = 1 with q·N = 1.5 expected reports, and adaptive clipping or Poisson
+    /// sampling with secure aggregation.
+    func testAdaptiveClippingOnTheFixedFractionPathAndItsRefusals() throws {
+        let dir = try setUp("adaptive-fixed")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try #"{"batchSize":16,"learningRate":0.05,"privacy":{"noiseMultiplier":1,"clipNorm":0.05,"adaptiveClipping":{"countNoise":2}}}"#
+            .write(to: dir.appendingPathComponent("adaptive.json"), atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("plan.json"))
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("adaptive.json"), to: dir.appendingPathComponent("plan.json"))
+        let run = try federate(dir, rounds: 2, extra: ["--dp-adaptive-clip", "0.5"])
+        XCTAssertEqual(run.status, 0, run.log)
+        XCTAssertEqual(run.records.count, 2, run.log)
+        var c = 0.05
+        for r in run.records {
+            XCTAssertEqual(r.sampleRate, 1)
+            XCTAssertEqual(r.denominator, 3)
+            XCTAssertEqual(r.accepted.count, 3)
+            XCTAssertEqual(r.clipNorm ?? 0, c, accuracy: 1e-12 * c)
+            let next = try XCTUnwrap(r.nextClipNorm), b = try XCTUnwrap(r.unclippedFraction)
+            XCTAssertEqual(next, c * exp(-0.2 * (b - 0.5)), accuracy: 1e-9 * next)
+            XCTAssertEqual(r.updateNoiseMultiplier ?? 0, 1 / (1 - 1.0 / 16).squareRoot(), accuracy: 1e-12)
+            XCTAssertEqual(r.epsilon ?? 0, RDPAccountant.epsilon(sampleRate: 1, noiseMultiplier: 1, steps: r.round, delta: 1e-5), accuracy: 1e-9)
+            for name in r.accepted {
+                let m = r.nodeMetrics[name] ?? [:]
+                XCTAssertEqual(m["clipped"], (m["update_norm"] ?? 0) > c ? 1 : 0, "\(name) clipped against the round's C = \(c)")
+            }
+            c = next
+        }
+        try #"{"batchSize":16}"#.write(to: dir.appendingPathComponent("plain.json"), atomically: true, encoding: .utf8)
+        for (plan, flags, expected, code) in [
+            ("plain.json", ["--dp-noise", "1", "--dp-sample-rate", "0.5", "--dp-adaptive-clip", "0.5"], "privacy.adaptiveClipping.countNoise", Int32(1)),
+            ("plain.json", ["--dp-noise", "1", "--dp-adaptive-clip", "0.5", "--secure-aggregation"], "adaptiveClipping cannot be combined with secureAggregation", 2),
+            ("plain.json", ["--dp-noise", "1", "--dp-sample-rate", "0.5", "--secure-aggregation"], "sampleRate cannot be combined with secureAggregation", 2),
+            ("plain.json", ["--dp-noise", "1", "--dp-sample-rate", "0"], "--dp-sample-rate must be in (0, 1]", 2)] {
+            let (status, log) = try ProcessHarness.refusedCoordinator(in: dir, plan: plan, flags: flags)
+            XCTAssertEqual(status, code, log)
+            XCTAssertTrue(log.contains(expected), "\(flags): \(log)")
+        }
+    }
+}

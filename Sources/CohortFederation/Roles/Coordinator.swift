@@ -157,7 +157,8 @@ public final class Coordinator: @unchecked Sendable {
             dp.noisedNames = plan.sentTensorNames(of: try Sequential(spec: arch, seed: 0)).subtracting(localNames)
             self.strategy = dp
             try Self.checkSampling(privacy, config: config)
-            clipNorm = privacy.adaptiveClipping == nil ? privacy.clipNorm : completed.last?.nextClipNorm ?? privacy.clipNorm
+            // Adaptive clipping resumes from the C the last round that updated it moved to.
+            clipNorm = privacy.adaptiveClipping == nil ? privacy.clipNorm : completed.reversed().lazy.compactMap(\.nextClipNorm).first ?? privacy.clipNorm
             for r in completed {
                 guard let sigma = r.noiseMultiplier, let q = r.sampleRate else {
                     throw AggregationError("cannot resume with privacy on: round \(r.round) of the journal ran without it (no noiseMultiplier recorded)")
