@@ -105,8 +105,8 @@ extension PrivacyProcessTests {
     /// plan, z = 1): accounted with q = 1, the denominator and the expected reports are the 3
     /// sampled nodes, C moves by exp(−η(b̄ − γ)) and the nodes clip to each round's C.
     /// Settings that cannot run are refused naming the field or flag: the default σ_b = m/20 is
-    /// too small for z = 1 with q·N = 1.5 expected reports, and adaptive clipping or Poisson
-    /// sampling with secure aggregation.
+    /// too small for z = 1 with q·N = 1.5 or N = 3 expected reports, and Poisson sampling with
+    /// secure aggregation.
     func testAdaptiveClippingOnTheFixedFractionPathAndItsRefusals() throws {
         let dir = try setUp("adaptive-fixed")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -136,12 +136,43 @@ extension PrivacyProcessTests {
         try #"{"batchSize":16}"#.write(to: dir.appendingPathComponent("plain.json"), atomically: true, encoding: .utf8)
         for (plan, flags, expected, code) in [
             ("plain.json", ["--dp-noise", "1", "--dp-sample-rate", "0.5", "--dp-adaptive-clip", "0.5"], "privacy.adaptiveClipping.countNoise", Int32(1)),
-            ("plain.json", ["--dp-noise", "1", "--dp-adaptive-clip", "0.5", "--secure-aggregation"], "adaptiveClipping cannot be combined with secureAggregation", 2),
+            ("plain.json", ["--dp-noise", "1", "--dp-adaptive-clip", "0.5"], "privacy.adaptiveClipping.countNoise", 1),
             ("plain.json", ["--dp-noise", "1", "--dp-sample-rate", "0.5", "--secure-aggregation"], "sampleRate cannot be combined with secureAggregation", 2),
             ("plain.json", ["--dp-noise", "1", "--dp-sample-rate", "0"], "--dp-sample-rate must be in (0, 1]", 2)] {
             let (status, log) = try ProcessHarness.refusedCoordinator(in: dir, plan: plan, flags: flags)
             XCTAssertEqual(status, code, log)
             XCTAssertTrue(log.contains(expected), "\(flags): \(log)")
+        }
+    }
+}
+
+extension PrivacyProcessTests {
+    /// Adaptive clipping under secure aggregation and distributed DP: each node's centred bit is
+    /// one more word of its masked input, so the coordinator reads only the noised count. With a
+    /// count noise of σ_b = 10⁻³ (z = 10⁻⁴) the count is exact to ~10⁻³: every node is clipped
+    /// at C = 10⁻³ (b̄ ≈ 0, C grows by e^{η/2}) and none at C = 10³ (b̄ ≈ 1, C shrinks), which
+    /// only holds if the bits travel through the masked sum and are scaled back correctly.
+    func testAdaptiveClippingUnderSecureAggregationCountsTheBitsInsideTheMaskedSum() throws {
+        let dir = try setUp("adaptive-secagg")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (c, expected) in [(0.001, 0.0), (1000.0, 1.0)] {
+            try #"{"batchSize":16,"learningRate":0.05,"privacy":{"noiseMultiplier":0.0001,"clipNorm":\#(c),"mode":"distributed","adaptiveClipping":{"countNoise":0.001,"learningRate":0.5}},"secureAggregation":{}}"#
+                .write(to: dir.appendingPathComponent("plan.json"), atomically: true, encoding: .utf8)
+            let run = try federate(dir, rounds: 2, extra: [], out: "out-\(c)")
+            XCTAssertEqual(run.status, 0, run.log)
+            XCTAssertEqual(run.records.count, 2, run.log)
+            var current = c
+            for r in run.records {
+                XCTAssertEqual(r.accepted.count, 3, run.log)
+                XCTAssertEqual(r.secureAggregationThreshold, 2)
+                XCTAssertNil(r.nodeMetrics.values.first { $0["clipped"] != nil || $0["update_norm"] != nil }, "no bit or norm in the clear")
+                XCTAssertEqual(r.clipNorm ?? 0, current, accuracy: 1e-12 * current)
+                let b = try XCTUnwrap(r.unclippedFraction, run.log)
+                XCTAssertEqual(b, expected, accuracy: 0.01, "C = \(current)")
+                XCTAssertEqual(r.nextClipNorm ?? 0, current * exp(-0.5 * (b - 0.5)), accuracy: 1e-9 * current)
+                XCTAssertEqual(r.noiseMultiplier, 0.0001)
+                current = r.nextClipNorm ?? 0
+            }
         }
     }
 }

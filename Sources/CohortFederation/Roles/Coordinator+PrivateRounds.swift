@@ -24,13 +24,14 @@ extension Coordinator {
     var population: [String] { config.secrets.keys.sorted() }
 
     /// Refuses settings that cannot be run: a fixed fraction together with Poisson sampling, and
-    /// a count noise too small for z when the expected number of reports is known up front.
+    /// a count noise too small for z with the most reports a round can expect (q·N, or N).
     static func checkSampling(_ privacy: PrivacyPlan, config: Config) throws {
         if privacy.sampleRate != nil, config.fraction < 1 {
             throw AggregationError("privacy.sampleRate (Poisson sampling) replaces the fixed fraction of nodes; leave the fraction at 1")
         }
-        if let adaptive = privacy.adaptiveClipping, adaptive.countNoise != nil || privacy.sampleRate != nil {
-            let m = privacy.sampleRate.map { $0 * Double(config.secrets.count) } ?? 1
+        if let adaptive = privacy.adaptiveClipping {
+            // Without Poisson sampling a round expects at most every known node's report.
+            let m = Double(config.secrets.count) * (privacy.sampleRate ?? 1)
             _ = try adaptiveNoise(privacy, adaptive, expectedReports: m)
         }
     }
@@ -99,11 +100,21 @@ extension Coordinator {
                                         learningRate: adaptive.settings.learningRate, countNoiseStandardDeviation: adaptive.sigmaB)
         var noise = GaussianNoise(random: roundRandom(round, "clip-count-noise"))
         let fraction = clipping.update(centredBitSum: bits.filter { $0 }.count, reports: bits.count, expectedReports: adaptive.expectedReports, noise: &noise)
+        return moveClipNorm(adaptive.settings, noisyFraction: fraction, updateNoiseMultiplier: adaptive.zDelta, record: &record)
+    }
+
+    /// Moves C by the noisy unclipped fraction b̄ (C ← C · exp(−η (b̄ − γ))), records this round's
+    /// C, the next C, b̄ and z_Δ, and returns the log note. Secure rounds call it with the b̄
+    /// read from the masked sum.
+    func moveClipNorm(_ settings: AdaptiveClippingPlan, noisyFraction fraction: Double, updateNoiseMultiplier zDelta: Double, record: inout RoundRecord) -> String {
+        var clipping = AdaptiveClipping(initialClipNorm: clipNorm, targetQuantile: settings.targetQuantile,
+                                        learningRate: settings.learningRate, countNoiseStandardDeviation: 0)
+        clipping.update(noisyFraction: fraction)
         record.clipNorm = clipNorm
         record.nextClipNorm = clipping.clipNorm
         record.unclippedFraction = fraction
-        record.updateNoiseMultiplier = adaptive.zDelta
-        let note = ", C = \(Self.format(clipNorm)) → \(Self.format(clipping.clipNorm)) (noisy unclipped fraction \(Self.format(fraction)), z_Δ = \(Self.format(adaptive.zDelta)))"
+        record.updateNoiseMultiplier = zDelta
+        let note = ", C = \(Self.format(clipNorm)) → \(Self.format(clipping.clipNorm)) (noisy unclipped fraction \(Self.format(fraction)), z_Δ = \(Self.format(zDelta)))"
         clipNorm = clipping.clipNorm
         return note
     }
