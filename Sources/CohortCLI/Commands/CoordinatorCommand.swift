@@ -30,7 +30,8 @@ enum CoordinatorCommand {
         with Q. Without it, private rounds use --fraction and are accounted with q = 1. --dp-adaptive-clip GAMMA \
         starts C at --dp-clip and moves it each round toward the GAMMA quantile of the nodes' update norms from a \
         noised count of their clipping bits (the plan's privacy.adaptiveClipping sets η and σ_b); C is sent in the \
-        plan, journaled and resumed. Neither is available with --secure-aggregation yet.
+        plan, journaled and resumed; under --secure-aggregation each node's bit is one more masked word. \
+        --dp-sample-rate is not available with --secure-aggregation yet.
 
         Secure aggregation (protocols/secure-aggregation.md): --secure-aggregation (or the plan's \
         secureAggregation section) masks every update so the coordinator learns only their sum; nodes clip \
@@ -63,7 +64,7 @@ enum CoordinatorCommand {
             OptionSpec("dp-noise", value: "SIGMA", help: "Noise multiplier σ: noise σ·C on the sum of clipped updates."),
             OptionSpec("dp-mode", value: "MODE", help: "central (the coordinator adds the noise) or distributed (every node adds its share; needs --secure-aggregation)."),
             OptionSpec("dp-sample-rate", value: "Q", help: "Poisson sampling: every node of the secrets file takes part in a round with probability Q; the mean is divided by Q·N and ε accounted with Q (replaces --fraction; central DP only)."),
-            OptionSpec("dp-adaptive-clip", value: "GAMMA", help: "Adaptive clipping: C starts at --dp-clip and follows the GAMMA quantile of the update norms (central DP only; η and σ_b from the plan's privacy.adaptiveClipping)."),
+            OptionSpec("dp-adaptive-clip", value: "GAMMA", help: "Adaptive clipping: C starts at --dp-clip and follows the GAMMA quantile of the update norms (η and σ_b from the plan's privacy.adaptiveClipping)."),
             .flag("secure-aggregation", help: "Mask every update (Bonawitz et al. 2017): the coordinator learns only their sum."),
             OptionSpec("secagg-threshold", value: "T", help: "Secure aggregation: nodes that must remain at every step (default: a majority of the round's)."),
             OptionSpec("secagg-clip", value: "C", help: "Secure aggregation without DP: L2 norm updates are clipped to before fixed-point encoding (plan default 10)."),
