@@ -165,6 +165,7 @@ extension PrivacyProcessTests {
             for r in run.records {
                 XCTAssertEqual(r.accepted.count, 3, run.log)
                 XCTAssertEqual(r.secureAggregationThreshold, 2)
+                XCTAssertEqual(r.denominator, 3, "DP-FedAvg divides by the n sampled")
                 XCTAssertNil(r.nodeMetrics.values.first { $0["clipped"] != nil || $0["update_norm"] != nil }, "no bit or norm in the clear")
                 XCTAssertEqual(r.clipNorm ?? 0, current, accuracy: 1e-12 * current)
                 let b = try XCTUnwrap(r.unclippedFraction, run.log)

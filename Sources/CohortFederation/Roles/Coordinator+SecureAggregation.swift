@@ -125,6 +125,7 @@ extension Coordinator {
         }
         fill(&record)
         record.secureAggregationThreshold = t
+        if plan.privacy != nil { record.denominator = Double(n) }
         var note = accountPrivacy(&record)
         record.unapplied = "released (the survivors were announced); the coordinator stopped before the round's outcome was journaled"
         try journalRelease(record)
