@@ -16,18 +16,20 @@ final class PrivacyProcessTests: XCTestCase {
         try #"{"codec":{"topKFraction":0.1,"quantization":{"none":{}}}}"#.write(to: dir.appendingPathComponent("topk.json"), atomically: true, encoding: .utf8)
     }
 
-    private struct Run {
+    struct Run {
         let status: Int32?
         let log: String
         let records: [Coordinator.RoundRecord]
     }
 
-    /// Runs a coordinator with `extra` flags and three nodes; returns its status, log and journal.
-    private func federate(_ dir: URL, rounds: Int, extra: [String], out: String = "out") throws -> Run {
+    /// Runs a coordinator with `extra` flags and three nodes (from `init.ckpt`, or resuming the
+    /// journal in `out`); returns its status, log and journal.
+    func federate(_ dir: URL, rounds: Int, extra: [String], out: String = "out", resume: Bool = false) throws -> Run {
         func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
         let port = try ProcessHarness.freePort()
-        let logURL = dir.appendingPathComponent("\(out).log")
-        let coordinator = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
+        let logURL = dir.appendingPathComponent("\(out)\(resume ? "-resume" : "").log")
+        let start = resume ? ["--resume"] : ["--model", p("init.ckpt")]
+        let coordinator = try ProcessHarness.launch(["coordinator"] + start + ["--plan", p("plan.json"), "--secrets", p("secrets.txt"),
                                       "--listen", "127.0.0.1:\(port)", "--rounds", "\(rounds)", "--min-nodes", "3", "--round-timeout", "30",
                                       "--wait", "30", "--out", p(out), "--insecure"] + extra, stderr: logURL)
         let nodes = try (0..<3).map { s in
@@ -43,7 +45,7 @@ final class PrivacyProcessTests: XCTestCase {
         return Run(status: status, log: log, records: (try? Coordinator.loadRoundRecords(outDir: p(out))) ?? [])
     }
 
-    private func setUp(_ tag: String) throws -> URL {
+    func setUp(_ tag: String) throws -> URL {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-dp-\(tag)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

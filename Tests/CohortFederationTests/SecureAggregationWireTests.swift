@@ -166,6 +166,39 @@ final class SecureAggregationWireTests: XCTestCase {
         XCTAssertThrowsError(try encoding.mean(sum: [1, 2], divisor: 1, centralNoise: 0, noise: &noise))
     }
 
+    /// Under adaptive clipping the vector carries one more word, the node's centred clipping bit
+    /// times κ = z_Δ·C/σ_b, outside the clipped update: the sum's last word reads back as
+    /// Σ (b − ½) (norms 0.5, 3 and 0.9 against C = 1: +½ − ½ + ½), and central noise z_Δ·C on
+    /// that word is σ_b = 2 on the count (2 000 draws: the sample sd within 8 %, ~5 standard errors).
+    func testAdaptiveClippingBitIsOneMoreWordOfTheMaskedVector() throws {
+        let p = try plan(#"{"privacy":{"noiseMultiplier":1,"clipNorm":1,"adaptiveClipping":{"countNoise":2}},"secureAggregation":{}}"#)
+        var plain = p
+        plain.privacy?.adaptiveClipping = nil
+        let encoding = try SecureUpdateEncoding(plan: p, architecture: spec, participants: 3, threshold: 2)
+        let without = try SecureUpdateEncoding(plan: plain, architecture: spec, participants: 3, threshold: 2)
+        let zDelta = try AdaptiveClipping.deltaNoiseMultiplier(total: 1, countNoiseStandardDeviation: 2)
+        XCTAssertEqual(encoding.length, without.length + 1)
+        XCTAssertEqual(encoding.noiseMultiplier, zDelta)
+        XCTAssertEqual(encoding.countScale ?? 0, zDelta * 1 / 2, accuracy: 1e-15)
+        XCTAssertNil(without.countScale)
+        var noise = GaussianNoise.seeded(4)
+        var sum = [UInt32](repeating: 0, count: encoding.length)
+        for (seed, norm) in [(UInt64(20), 0.5), (21, 3.0), (22, 0.9)] {
+            let d = try delta(encoding, scale: 1, seed: seed)
+            let scaled = try ModelDelta(d.entries.map { ($0.name, Tensor(shape: $0.value.shape, data: $0.value.data.map { $0 * Float(norm / d.l2Norm) })) })
+            let (words, preClip) = try encoding.words(for: scaled, weight: 1, noise: &noise)
+            XCTAssertEqual(preClip, norm, accuracy: 1e-5)
+            XCTAssertEqual(words.count, encoding.length)
+            for (i, w) in words.enumerated() { sum[i] &+= w }
+        }
+        let bits = try XCTUnwrap(try encoding.centredBitSum(sum: sum, centralNoise: 0, noise: &noise))
+        XCTAssertEqual(bits, 0.5, accuracy: 3 * encoding.fixedPoint.resolution / encoding.countScale!)
+        XCTAssertNil(try without.centredBitSum(sum: [UInt32](repeating: 0, count: without.length), centralNoise: 0, noise: &noise))
+        let draws = try (0..<2000).map { _ in try encoding.centredBitSum(sum: sum, centralNoise: zDelta * 1, noise: &noise)! - bits }
+        let sd = (draws.reduce(0) { $0 + $1 * $1 } / Double(draws.count)).squareRoot()
+        XCTAssertEqual(sd, 2, accuracy: 0.16)
+    }
+
     /// SECAGG_* messages survive the wire encoding (u64 share values included); a message for
     /// another session, trailing bytes, or a masked body of the wrong length are refused.
     func testMessagesRoundTripAndRejectWrongSessionsAndLengths() throws {

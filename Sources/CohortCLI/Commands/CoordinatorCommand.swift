@@ -26,6 +26,15 @@ enum CoordinatorCommand {
         --dp-mode distributed (with --secure-aggregation) has every node add its share of the noise instead, \
         so the coordinator never sees an un-noised sum.
 
+        Poisson sampling (central DP): --dp-sample-rate Q has every node of the secrets file (N of them) take part \
+        in a round independently with probability Q, drawn from the CSPRNG; the mean is divided by Q·N whoever \
+        arrived, every round is released (with nobody sampled, a noise-only step), σ is chosen and ε accounted \
+        with Q. Without it, private rounds use --fraction and are accounted with q = 1. --dp-adaptive-clip GAMMA \
+        starts C at --dp-clip and moves it each round toward the GAMMA quantile of the nodes' update norms from a \
+        noised count of their clipping bits (the plan's privacy.adaptiveClipping sets η and σ_b); C is sent in the \
+        plan, journaled and resumed; under --secure-aggregation each node's bit is one more masked word. \
+        --dp-sample-rate is not available with --secure-aggregation yet.
+
         Secure aggregation (protocols/secure-aggregation.md): --secure-aggregation (or the plan's \
         secureAggregation section) masks every update so the coordinator learns only their sum; nodes clip \
         their update to --secagg-clip (or --dp-clip under DP) and encode it in fixed point. A round survives \
@@ -43,7 +52,7 @@ enum CoordinatorCommand {
             OptionSpec("rounds", value: "N", help: "Rounds to run.", default: "3"),
             OptionSpec("min-nodes", value: "N", help: "Nodes to wait for before the first round.", default: "1"),
             OptionSpec("quorum", value: "N", help: "Updates needed to aggregate a round (default: --min-nodes)."),
-            OptionSpec("fraction", value: "F", help: "Fraction of connected nodes sampled each round (at least the quorum).", default: "1.0"),
+            OptionSpec("fraction", value: "F", help: "Fraction of connected nodes sampled each round (at least the quorum); private rounds are then accounted with q = 1 (see --dp-sample-rate).", default: "1.0"),
             OptionSpec("round-timeout", value: "S", help: "Seconds to wait for a round's updates.", default: "60"),
             OptionSpec("wait", value: "S", help: "Seconds to wait for --min-nodes to connect.", default: "120"),
             OptionSpec("out", value: "DIR", help: "Where the journal goes."),
@@ -56,10 +65,13 @@ enum CoordinatorCommand {
             OptionSpec("dp-clip", value: "C", help: "L2 norm every node's whole update is clipped to (plan default 1)."),
             OptionSpec("dp-noise", value: "SIGMA", help: "Noise multiplier σ: noise σ·C on the sum of clipped updates."),
             OptionSpec("dp-mode", value: "MODE", help: "central (the coordinator adds the noise) or distributed (every node adds its share; needs --secure-aggregation)."),
+            OptionSpec("dp-sample-rate", value: "Q", help: "Poisson sampling: every node of the secrets file takes part in a round with probability Q; the mean is divided by Q·N and ε accounted with Q (replaces --fraction; central DP only)."),
+            OptionSpec("dp-adaptive-clip", value: "GAMMA", help: "Adaptive clipping: C starts at --dp-clip and follows the GAMMA quantile of the update norms (η and σ_b from the plan's privacy.adaptiveClipping)."),
             .flag("secure-aggregation", help: "Mask every update (Bonawitz et al. 2017): the coordinator learns only their sum."),
             OptionSpec("secagg-threshold", value: "T", help: "Secure aggregation: nodes that must remain at every step (default: a majority of the round's)."),
             OptionSpec("secagg-clip", value: "C", help: "Secure aggregation without DP: L2 norm updates are clipped to before fixed-point encoding (plan default 10)."),
             OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only (needs --insecure): write every masked vector received and every unmasked sum to DIR."),
+            OptionSpec("test-noise-seed", value: "S", help: "Testing only (needs --insecure): draw the DP noise, the Poisson sample and the clipping count's noise from streams seeded by S and the round, so runs and resumes are reproducible (anyone who knows S can remove the noise)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
             .flag("full-models", help: "Send every node the whole model each round, never only the tensors changed since its last version."),
             .flag("no-final-evaluation", help: "Skip sending the final model to the nodes for evaluation (EVALUATE)."),
@@ -68,7 +80,7 @@ enum CoordinatorCommand {
 
     static func run(_ command: ParsedCommand) throws {
         HeapTuning.returnLargeBlocks()
-        try TestingFlags.check(command, ["test-dump-secagg"])
+        try TestingFlags.check(command, ["test-dump-secagg", "test-noise-seed"])
         let (host, port) = try Endpoint.parse(try command.string("listen"), option: "listen", context: command.context)
         var config = Coordinator.Config(outDir: try command.string("out"))
         config.host = host
@@ -97,6 +109,10 @@ enum CoordinatorCommand {
         try applySecureAggregationFlags(command, to: &config.plan)
         try applyPrivacyFlags(command, to: &config.plan)
         if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
+        if command.isSet("test-noise-seed") { config.noiseSeed = UInt64(try command.int("test-noise-seed", range: 0...Int.max)) }
+        if config.plan.privacy?.sampleRate != nil, config.fraction < 1 {
+            throw UsageError(context: command.context, problem: "--fraction cannot be combined with Poisson sampling (--dp-sample-rate or the plan's privacy.sampleRate)")
+        }
         var initial: Checkpoint
         var completed: [Coordinator.RoundRecord] = []
         if command.flag("resume") {
@@ -114,7 +130,7 @@ enum CoordinatorCommand {
 
     /// Sets or overrides the plan's privacy section from the --dp-* flags; errors name the flag.
     static func applyPrivacyFlags(_ command: ParsedCommand, to plan: inout TrainingPlan) throws {
-        let flags = ["dp-epsilon", "dp-delta", "dp-clip", "dp-noise", "dp-mode"]
+        let flags = ["dp-epsilon", "dp-delta", "dp-clip", "dp-noise", "dp-mode", "dp-sample-rate", "dp-adaptive-clip"]
         guard flags.contains(where: command.isSet) else { return }
         var privacy = plan.privacy ?? PrivacyPlan()
         if command.isSet("dp-epsilon") { privacy.targetEpsilon = try command.double("dp-epsilon", range: 1e-6...1e6) }
@@ -134,6 +150,16 @@ enum CoordinatorCommand {
                 throw UsageError(context: command.context, problem: "--dp-mode distributed needs --secure-aggregation (or the plan's secureAggregation section)")
             }
             privacy.mode = mode
+        }
+        if command.isSet("dp-sample-rate") {
+            let q = try command.double("dp-sample-rate", range: 0...1)
+            guard q > 0 else { throw UsageError(context: command.context, problem: "--dp-sample-rate must be in (0, 1], got \(q)") }
+            privacy.sampleRate = q
+        }
+        if command.isSet("dp-adaptive-clip") {
+            var adaptive = privacy.adaptiveClipping ?? AdaptiveClippingPlan()
+            adaptive.targetQuantile = try command.double("dp-adaptive-clip", range: 0...1)
+            privacy.adaptiveClipping = adaptive
         }
         guard privacy.noiseMultiplier != nil || privacy.targetEpsilon != nil else {
             throw UsageError(context: command.context, problem: "differential privacy needs --dp-epsilon (σ chosen for the budget) or --dp-noise (σ given)")

@@ -8,7 +8,7 @@ import CohortTensor
 ///
 /// with equal weights (sample counts are ignored: a sample-weighted mean would let one node move
 /// the model by more than C/n) and a **fixed denominator** n = the number of nodes sampled for
-/// the round (`participants`), not the number whose update arrived, so a dropped or rejected
+/// the round (`participants`; under Poisson sampling the expected number q·N, `expectedParticipants`), not the number whose update arrived, so a dropped or rejected
 /// node only removes its term and the sensitivity of the mean stays C/n. Every update is clipped
 /// again here to C (the node already clipped it; this also bounds quantisation slack and a
 /// misbehaving node exactly). The noise goes on every coordinate of every tensor that any update
@@ -18,20 +18,29 @@ import CohortTensor
 /// With `localNames` (FedBN) those tensors are dropped from the updates before anything else.
 public final class DPFedAvg: AggregationStrategy {
     public let name = "dp-fedavg"
-    /// C.
-    public let clipNorm: Double
-    /// σ.
-    public let noiseMultiplier: Double
+    /// C (the coordinator moves it between rounds under adaptive clipping).
+    public var clipNorm: Double
+    /// σ of the update's noise (under adaptive clipping, z_Δ of `AdaptiveClipping.deltaNoiseMultiplier`).
+    public var noiseMultiplier: Double
     /// Tensors that stay at the nodes (FedBN's BatchNorm tensors); empty for FedAvg.
     public let localNames: Set<String>
     /// n: the denominator of the next round's mean, set by the coordinator to the number of nodes
     /// it sampled before `begin`.
     public var participants = 1
-    private var noise: GaussianNoise
+    /// Under Poisson sampling: the fixed denominator q·N (the expected number of participants),
+    /// used instead of `participants` when set.
+    public var expectedParticipants: Double?
+    /// Tensors noised every round even when no accepted update carries them (the tensors the
+    /// plan has nodes send). With them, a round in which no update arrived still releases a
+    /// noise-only step instead of failing (Poisson sampling may sample nobody).
+    public var noisedNames: Set<String> = []
+    /// Where the noise comes from (set per round for reproducible simulations).
+    public var noise: GaussianNoise
     private var global: [String: Tensor] = [:]
     private var sums: [String: [Float]] = [:]
     private var count = 0
-    private var denominator = 1
+    /// The denominator of the current round's mean.
+    public private(set) var denominator = 1.0
     /// Pre-clip norms of this round's updates as received (after decoding), in arrival order.
     public private(set) var receivedNorms: [Double] = []
 
@@ -48,16 +57,16 @@ public final class DPFedAvg: AggregationStrategy {
 
     /// Standard deviation of the noise on each coordinate of the mean: σC/n.
     public var meanNoiseStandardDeviation: Double {
-        GaussianNoise.centralStandardDeviation(noiseMultiplier: noiseMultiplier, clipNorm: clipNorm) / Double(max(participants, 1))
+        GaussianNoise.centralStandardDeviation(noiseMultiplier: noiseMultiplier, clipNorm: clipNorm) / (expectedParticipants ?? Double(max(participants, 1)))
     }
 
     public func begin(round: Int, global: [String: Tensor]) {
-        precondition(participants >= 1, "DP-FedAvg needs at least one sampled participant")
+        precondition(expectedParticipants.map { $0 > 0 } ?? (participants >= 1), "DP-FedAvg needs a positive denominator")
         self.global = global
-        sums = [:]
+        sums = Dictionary(uniqueKeysWithValues: noisedNames.compactMap { name in global[name].map { (name, [Float](repeating: 0, count: $0.count)) } })
         count = 0
         receivedNorms = []
-        denominator = participants
+        denominator = expectedParticipants ?? Double(participants)
     }
 
     public func accumulate(_ delta: ModelDelta, samples: Int) throws {
@@ -81,9 +90,9 @@ public final class DPFedAvg: AggregationStrategy {
     public static let minimumVariance: Float = 1e-3
 
     public func finish() throws -> [String: Tensor] {
-        guard count > 0 else { throw AggregationError("\(name): no update was accepted this round") }
+        guard count > 0 || !sums.isEmpty else { throw AggregationError("\(name): no update was accepted this round") }
         let sd = GaussianNoise.centralStandardDeviation(noiseMultiplier: noiseMultiplier, clipNorm: clipNorm)
-        let inv = 1 / Double(denominator)
+        let inv = 1 / denominator
         var next = global
         for name in sums.keys.sorted() {
             var s = sums[name]!

@@ -53,6 +53,23 @@ public struct AdaptiveClipping: Sendable, Equatable, Codable {
         return noisy
     }
 
+    /// The coordinator's step with centred bits, as Cohort's rounds use it: each of the
+    /// `reports` bits contributes b − ½ (a node that sends nothing contributes 0, so one node
+    /// moves the sum by at most ½), the sum is noised with N(0, σ_b²), and
+    ///
+    ///     b̄ = ½ + (Σ (b − ½) + N(0, σ_b²)) / m,
+    ///
+    /// with m the *expected* number of reports (q·N under Poisson sampling), so b̄ does not depend
+    /// on how many nodes were sampled except through their bits. Updates C; returns b̄.
+    @discardableResult
+    public mutating func update(centredBitSum bitSum: Int, reports: Int, expectedReports m: Double, noise: inout GaussianNoise) -> Double {
+        precondition(m > 0, "adaptive clipping needs a positive expected number of reports")
+        let centred = Double(bitSum) - Double(reports) / 2
+        let noisy = 0.5 + (centred + countNoiseStandardDeviation * noise.next()) / m
+        update(noisyFraction: noisy)
+        return noisy
+    }
+
     /// C ← C · exp(−η (b̄ − γ)) for an already noised fraction b̄.
     public mutating func update(noisyFraction: Double) {
         clipNorm *= exp(-learningRate * (noisyFraction - targetQuantile))

@@ -32,6 +32,18 @@ public final class CryptoRandom: RandomNumberGenerator {
         self.init(seed: h.finish())
     }
 
+    /// The deterministic stream keyed by SHA-256("cohort-crypto-random" ‖ `seed` as 8 bytes LE ‖
+    /// `label` ‖ `index` as 8 bytes LE): one independent stream per (label, index), e.g. per
+    /// purpose and round, so a resumed run draws exactly what an uninterrupted one would.
+    public convenience init(seed: UInt64, label: String, index: Int) {
+        let h = SHA256()
+        h.update(Array("cohort-crypto-random".utf8))
+        h.update((0..<8).map { UInt8(truncatingIfNeeded: seed >> (8 * $0)) })
+        h.update(Array(label.utf8))
+        h.update((0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: Int64(index)) >> (8 * $0)) })
+        self.init(seed: h.finish())
+    }
+
     /// Fills `out` with random bytes.
     public func fill(_ out: UnsafeMutableRawBufferPointer) {
         var done = 0

@@ -11,6 +11,12 @@ import CohortTensor
 /// node's weight (its share of the round's samples; 1 under privacy), plus N(0, s²) per
 /// coordinate under distributed DP, then `FixedPointEncoding` with range C + 10·s and
 /// `participants` summands (no sum of the round's words can wrap).
+///
+/// Under adaptive clipping (`privacy.adaptiveClipping`) the vector has one more word: the node's
+/// centred clipping bit b − ½ (b = 1 when its norm before clipping was ≤ C) times κ = z_Δ·C/σ_b,
+/// noised like the update's words, so the coordinator learns only the noised count (σ_b on
+/// Σ (b − ½) once scaled back) and never a node's bit. σ_b follows from the plan for
+/// m = `participants` expected reports, z_Δ from σ and σ_b (`AdaptiveClipping`).
 public struct SecureUpdateEncoding: Sendable {
     /// The tensors of the vector, in the model's state order.
     public let names: [String]
@@ -26,6 +32,10 @@ public struct SecureUpdateEncoding: Sendable {
     public let fixedPoint: FixedPointEncoding
     /// Under privacy every update weighs 1 (DP-FedAvg); otherwise by samples.
     public let equalWeights: Bool
+    /// The update's noise multiplier: σ, or z_Δ under adaptive clipping; nil without privacy.
+    public let noiseMultiplier: Double?
+    /// Under adaptive clipping: κ, the scale of the centred bit in the last word; else nil.
+    public let countScale: Double?
 
     /// Noise standard deviations the fixed-point range covers beyond C: a value is clamped with
     /// probability 2Φ(−10) ≈ 1.5·10⁻²³.
@@ -44,11 +54,23 @@ public struct SecureUpdateEncoding: Sendable {
         }
         self.names = names
         self.shapes = shapes
-        length = names.reduce(0) { $0 + shapes[$1]!.reduce(1, *) }
         equalWeights = plan.privacy != nil
         clipNorm = plan.privacy?.clipNorm ?? secure.clipNorm
+        var multiplier = plan.privacy?.noiseMultiplier
+        var scale: Double? = nil
+        if let privacy = plan.privacy, let adaptive = privacy.adaptiveClipping {
+            guard let z = privacy.noiseMultiplier else { throw AggregationError("adaptive clipping needs the noise multiplier filled in") }
+            let sigmaB = adaptive.countNoiseStandardDeviation(expectedReports: Double(participants))
+            do { multiplier = try AdaptiveClipping.deltaNoiseMultiplier(total: z, countNoiseStandardDeviation: sigmaB) } catch {
+                throw AggregationError("plan: privacy.adaptiveClipping.countNoise: \(error)")
+            }
+            scale = multiplier! * clipNorm / sigmaB
+        }
+        noiseMultiplier = multiplier
+        countScale = scale
+        length = names.reduce(0) { $0 + shapes[$1]!.reduce(1, *) } + (scale == nil ? 0 : 1)
         if let privacy = plan.privacy, privacy.mode == .distributed {
-            guard let sigma = privacy.noiseMultiplier else { throw AggregationError("distributed DP needs the noise multiplier filled in") }
+            guard let sigma = multiplier else { throw AggregationError("distributed DP needs the noise multiplier filled in") }
             // Noise for the fewest nodes a round can be summed over, so every successful round
             // carries at least σC (see protocols/privacy.md, distributed DP).
             nodeNoiseStandardDeviation = GaussianNoise.distributedStandardDeviation(noiseMultiplier: sigma, clipNorm: clipNorm, nodes: threshold)
@@ -56,7 +78,8 @@ public struct SecureUpdateEncoding: Sendable {
             nodeNoiseStandardDeviation = 0
         }
         do {
-            fixedPoint = try FixedPointEncoding(range: Float(clipNorm + Self.noiseMargin * nodeNoiseStandardDeviation), maxSummands: participants)
+            let largest = max(clipNorm, (scale ?? 0) / 2)
+            fixedPoint = try FixedPointEncoding(range: Float(largest + Self.noiseMargin * nodeNoiseStandardDeviation), maxSummands: participants)
         } catch {
             throw AggregationError("secure aggregation: \(error)")
         }
@@ -82,12 +105,25 @@ public struct SecureUpdateEncoding: Sendable {
             flat += t.data
         }
         let norm = try DeltaClipper(clipNorm: effectiveClipNorm).clip(&flat)
+        // The clipping bit goes after clipping, outside the update's norm.
+        if let countScale { flat.append(Float(countScale * (norm <= clipNorm ? 0.5 : -0.5))) }
         if weight != 1 {
             let w = Float(weight)
             for i in flat.indices { flat[i] *= w }
         }
         if nodeNoiseStandardDeviation > 0 { noise.add(standardDeviation: nodeNoiseStandardDeviation, to: &flat) }
         return (fixedPoint.encode(flat), norm)
+    }
+
+    /// Under adaptive clipping: the survivors' Σ (b − ½) with its noise, read from the sum's last
+    /// word (plus N(0, `centralNoise`²) in the word's units under central DP, i.e. σ_b when
+    /// `centralNoise` = z_Δ·C) and scaled back by κ. Nil without adaptive clipping.
+    public func centredBitSum(sum: [UInt32], centralNoise: Double, noise: inout GaussianNoise) throws -> Double? {
+        guard let countScale else { return nil }
+        guard sum.count == length else { throw AggregationError("secure aggregation: the sum has \(sum.count) words, expected \(length)") }
+        var value = fixedPoint.decode(sum: [sum[length - 1]])
+        if centralNoise > 0 { noise.add(standardDeviation: centralNoise, to: &value) }
+        return Double(value[0]) / countScale
     }
 
     /// The unmasked sum, decoded, with N(0, `centralNoise`²) added per coordinate (central DP;

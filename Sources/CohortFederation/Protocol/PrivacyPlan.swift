@@ -26,16 +26,26 @@ public struct PrivacyPlan: Codable, Equatable, Sendable {
     public var targetEpsilon: Double? = nil
     /// Central (default) or distributed noise.
     public var mode: Mode = .central
+    /// q: when set, every node of the population takes part in a round independently with
+    /// probability q (Poisson sampling from the CSPRNG), the mean has the fixed denominator q·N
+    /// and the accountant is stepped with q. Nil: the coordinator's fixed fraction, accounted
+    /// with q = 1. See protocols/privacy.md, "Sampling".
+    public var sampleRate: Double? = nil
+    /// When set, C (starting at `clipNorm`) follows a quantile of the update norms.
+    public var adaptiveClipping: AdaptiveClippingPlan? = nil
 
-    public init(clipNorm: Double = 1, noiseMultiplier: Double? = nil, delta: Double = 1e-5, targetEpsilon: Double? = nil, mode: Mode = .central) {
+    public init(clipNorm: Double = 1, noiseMultiplier: Double? = nil, delta: Double = 1e-5, targetEpsilon: Double? = nil, mode: Mode = .central,
+                sampleRate: Double? = nil, adaptiveClipping: AdaptiveClippingPlan? = nil) {
         self.clipNorm = clipNorm
         self.noiseMultiplier = noiseMultiplier
         self.delta = delta
         self.targetEpsilon = targetEpsilon
         self.mode = mode
+        self.sampleRate = sampleRate
+        self.adaptiveClipping = adaptiveClipping
     }
 
-    private enum CodingKeys: String, CodingKey { case clipNorm, noiseMultiplier, delta, targetEpsilon, mode }
+    private enum CodingKeys: String, CodingKey { case clipNorm, noiseMultiplier, delta, targetEpsilon, mode, sampleRate, adaptiveClipping }
 
     /// Decodes a privacy section; a field left out keeps its default.
     public init(from decoder: Decoder) throws {
@@ -51,6 +61,8 @@ public struct PrivacyPlan: Codable, Equatable, Sendable {
             }
             mode = m
         }
+        sampleRate = try c.decodeIfPresent(Double.self, forKey: .sampleRate)
+        adaptiveClipping = try c.decodeIfPresent(AdaptiveClippingPlan.self, forKey: .adaptiveClipping)
     }
 
     /// Checks the section on its own; errors name the field (as `privacy.<field>`).
@@ -63,5 +75,7 @@ public struct PrivacyPlan: Codable, Equatable, Sendable {
         guard noiseMultiplier != nil || targetEpsilon != nil else {
             throw fail("noiseMultiplier or targetEpsilon: give at least one (σ, or an ε budget to choose σ from)")
         }
+        if let q = sampleRate { guard q > 0, q <= 1 else { throw fail("sampleRate must be in (0, 1], got \(q)") } }
+        try adaptiveClipping?.validate()
     }
 }

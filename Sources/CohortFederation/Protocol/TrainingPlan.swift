@@ -80,6 +80,10 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
             guard privacy.mode == .central || secureAggregation != nil else {
                 throw fail("privacy.mode distributed needs secureAggregation (without it the coordinator sees each node's noised update)")
             }
+            // Not wired under secure aggregation (protocols/privacy.md, "Sampling").
+            guard privacy.sampleRate == nil || secureAggregation == nil else {
+                throw fail("privacy.sampleRate cannot be combined with secureAggregation yet: the round's threshold makes whether it is summed depend on how many nodes were sampled, which the sampled Gaussian analysis does not cover")
+            }
         }
         if let secureAggregation { try validateSecureAggregation(secureAggregation) }
         try recordPrivacy?.validate()

@@ -33,7 +33,7 @@ extension Coordinator {
             log("\(tag): \(n) participant(s), needs \(needed) (threshold \(t))")
             return nil
         }
-        let encoding = try SecureUpdateEncoding(plan: plan, architecture: architecture, participants: n, threshold: t)
+        let encoding = try SecureUpdateEncoding(plan: roundPlan, architecture: architecture, participants: n, threshold: t)
         let server = try SecureAggregation.Server(parameters: .init(round: session, threshold: t, vectorLength: encoding.length))
         let ids = secureAggregationIDs
         let totalSamples = participants.reduce(0) { $0 + $1.samples }
@@ -58,7 +58,7 @@ extension Coordinator {
         var cache: [Int: StreamedMessage] = [:]
         var deltaModels = 0
         for s in participants {
-            var header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
+            var header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: roundPlan, architecture: architecture)
             header.secureAggregation = .init(session: session, node: ids[s.name]!, threshold: t, participants: n, totalSamples: totalSamples)
             let (message, delta) = try modelMessage(.model, header: header, for: s, cache: &cache)
             models[s.name] = .message(message)
@@ -131,6 +131,7 @@ extension Coordinator {
         }
         fill(&record)
         record.secureAggregationThreshold = t
+        if plan.privacy != nil { record.denominator = Double(n) }
         var note = accountPrivacy(&record)
         record.unapplied = "released (the survivors were announced); the coordinator stopped before the round's outcome was journaled"
         try journalRelease(record)
@@ -159,9 +160,11 @@ extension Coordinator {
         // otherwise by the survivors' share of the samples (sample-weighted FedAvg).
         let survivorSamples = survivors.reduce(0) { $0 + names[$1]!.samples }
         let divisor = encoding.equalWeights ? Double(n) : Double(survivorSamples) / Double(totalSamples)
-        let centralNoise = plan.privacy.map { $0.mode == .central ? GaussianNoise.centralStandardDeviation(noiseMultiplier: $0.noiseMultiplier!, clipNorm: $0.clipNorm) : 0 } ?? 0
-        var noise = GaussianNoise.secure()
+        let centralNoise = plan.privacy.map { $0.mode == .central ? GaussianNoise.centralStandardDeviation(noiseMultiplier: encoding.noiseMultiplier!, clipNorm: encoding.clipNorm) : 0 } ?? 0
+        var noise = GaussianNoise(random: roundRandom(round, "update-noise"))
         let mean = try encoding.mean(sum: sum, divisor: divisor, centralNoise: centralNoise, noise: &noise)
+        var countNoise = GaussianNoise(random: roundRandom(round, "clip-count-noise"))
+        let centredBits = try encoding.centredBitSum(sum: sum, centralNoise: centralNoise, noise: &countNoise)
         advanceGlobal(to: global.map { entry in
             guard let m = mean[entry.name] else { return entry }
             var t = entry.value
@@ -174,6 +177,10 @@ extension Coordinator {
         var weighted = 0.0, total = 0.0
         for m in record.nodeMetrics.values { if let a = m["global_val_accuracy"], a.isFinite, let s = m["samples"] { weighted += a * s; total += s } }
         record.globalValidationAccuracy = total > 0 ? weighted / total : nil
+        if let centredBits, let adaptive = plan.privacy?.adaptiveClipping {
+            // m = the n sampled (fixed fraction): b̄ = ½ + (Σ (b − ½) + noise) / m.
+            note += moveClipNorm(adaptive, noisyFraction: 0.5 + centredBits / Double(n), updateNoiseMultiplier: encoding.noiseMultiplier!, record: &record)
+        }
         if let privacy = plan.privacy, privacy.mode == .distributed {
             // Nodes add noise for t summands; the survivors' sum carries σ·√(|U₃|/t) ≥ σ.
             note += String(format: " (noise in the sum σ·%.3g)", (Double(survivors.count) / Double(t)).squareRoot())
@@ -188,9 +195,10 @@ extension Coordinator {
     /// privacy fields, and returns the log note (empty without privacy).
     func accountPrivacy(_ record: inout RoundRecord) -> String {
         guard let privacy = plan.privacy else { return "" }
-        accountant.step(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: Self.privacySampleRate)
+        let q = Self.accountedSampleRate(privacy)
+        accountant.step(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: q)
         record.noiseMultiplier = privacy.noiseMultiplier
-        record.sampleRate = Self.privacySampleRate
+        record.sampleRate = q
         record.delta = privacy.delta
         record.epsilon = accountant.epsilon(delta: privacy.delta)
         return ", ε = \(Self.format(record.epsilon!)) at δ = \(privacy.delta)" + (privacy.targetEpsilon.map { " (budget \($0))" } ?? "")

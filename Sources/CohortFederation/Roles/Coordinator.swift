@@ -42,6 +42,10 @@ public final class Coordinator: @unchecked Sendable {
         /// Bytes of updates held for nodes whose turn to be folded has not come; beyond it their
         /// reading waits (see `OrderedFold`).
         public var updateBufferBytes = Coordinator.defaultUpdateBufferBytes
+        /// Testing and reproducible simulations only: draw the privacy noise, the Poisson sample
+        /// and the clipping count's noise from streams keyed by (this seed, round) instead of the
+        /// CSPRNG. Anyone who knows the seed can subtract the noise.
+        public var noiseSeed: UInt64?
         /// Send every MODEL and EVALUATE with the whole model, never a delta from the node's
         /// last version (`--full-models`).
         public var fullModels = false
@@ -70,8 +74,19 @@ public final class Coordinator: @unchecked Sendable {
         public var delta: Double?
         /// Under `plan.privacy`: σ of this round's noise (the accountant is rebuilt from these on resume).
         public var noiseMultiplier: Double?
-        /// Under `plan.privacy`: the sampling rate q this round was accounted with (1: see protocols/privacy.md).
+        /// Under `plan.privacy`: the sampling rate q this round was accounted with (1 without
+        /// `privacy.sampleRate`: see protocols/privacy.md, "Sampling").
         public var sampleRate: Double?
+        /// Under `plan.privacy`: the fixed denominator of the mean (q·N under Poisson sampling,
+        /// else the number of nodes sampled).
+        public var denominator: Double?
+        /// Under `privacy.adaptiveClipping`: C of this round, the C it moved to for the next
+        /// round (resume continues with it), the noisy fraction b̄ of unclipped updates, and the
+        /// update's own noise multiplier z_Δ (`noiseMultiplier` is the total z, accounted).
+        public var clipNorm: Double?
+        public var nextClipNorm: Double?
+        public var unclippedFraction: Double?
+        public var updateNoiseMultiplier: Double?
         /// Under `plan.secureAggregation`: the round's threshold t (`accepted` are the survivors whose inputs were summed).
         public var secureAggregationThreshold: Int?
         /// Set when the round released something (the survivors of its secure aggregation were
@@ -103,13 +118,15 @@ public final class Coordinator: @unchecked Sendable {
     public let config: Config
     /// The plan sent to the nodes: `config.plan` with, under privacy, σ filled in.
     public let plan: TrainingPlan
-    private let strategy: AggregationStrategy
+    let strategy: AggregationStrategy
     /// Under privacy: the accountant, stepped once per completed round.
     public internal(set) var accountant = RDPAccountant()
-    /// The sampling rate every private round is accounted with. Nodes are sampled as a fixed
-    /// fraction without replacement and the participants are journaled, so amplification by
-    /// Poisson subsampling does not apply: the conservative q = 1.
-    public static let privacySampleRate = 1.0
+    /// The sampling rate private rounds are accounted with without `privacy.sampleRate`. Nodes
+    /// are then sampled as a fixed fraction without replacement and the participants are
+    /// journaled, so amplification by Poisson subsampling does not apply: the conservative q = 1.
+    public static let fixedFractionSampleRate = 1.0
+    /// Under `privacy.adaptiveClipping`: C for the next round (else the plan's C).
+    var clipNorm = 1.0
     private let listener: TCPListener
     let lock = NSLock()
     var sessions: [String: Session] = [:]
@@ -141,12 +158,17 @@ public final class Coordinator: @unchecked Sendable {
             if privacy.noiseMultiplier == nil, let target = privacy.targetEpsilon {
                 // σ for the planned rounds at the budget (validate guarantees one of the two).
                 privacy.noiseMultiplier = try RDPAccountant.noiseMultiplier(forEpsilon: target, delta: privacy.delta,
-                                                                            sampleRate: Self.privacySampleRate, steps: config.rounds)
+                                                                            sampleRate: Self.accountedSampleRate(privacy), steps: config.rounds)
             }
             plan.privacy = privacy
             let localNames = plan.localTensorNames(of: try Sequential(spec: arch, seed: 0))
             // Under privacy the coordinator aggregates by DP-FedAvg whatever strategy it was handed.
-            self.strategy = DPFedAvg(clipNorm: privacy.clipNorm, noiseMultiplier: privacy.noiseMultiplier!, localNames: localNames)
+            let dp = DPFedAvg(clipNorm: privacy.clipNorm, noiseMultiplier: privacy.noiseMultiplier!, localNames: localNames)
+            dp.noisedNames = plan.sentTensorNames(of: try Sequential(spec: arch, seed: 0)).subtracting(localNames)
+            self.strategy = dp
+            try Self.checkSampling(privacy, config: config)
+            // Adaptive clipping resumes from the C the last round that updated it moved to.
+            clipNorm = privacy.adaptiveClipping == nil ? privacy.clipNorm : completed.reversed().lazy.compactMap(\.nextClipNorm).first ?? privacy.clipNorm
             for r in completed {
                 guard let sigma = r.noiseMultiplier, let q = r.sampleRate else {
                     throw AggregationError("cannot resume with privacy on: round \(r.round) of the journal ran without it (no noiseMultiplier recorded)")
@@ -224,13 +246,15 @@ public final class Coordinator: @unchecked Sendable {
         let quorum = config.quorum ?? config.minNodes
         if let privacy = plan.privacy {
             log("coordinator: \(privacy.mode.rawValue) DP: clip C = \(privacy.clipNorm), noise σ = \(Self.format(privacy.noiseMultiplier!)), δ = \(privacy.delta)"
-                + (privacy.targetEpsilon.map { ", budget ε = \($0)" } ?? "") + ", q = \(Self.privacySampleRate)"
+                + (privacy.targetEpsilon.map { ", budget ε = \($0)" } ?? "") + ", q = \(Self.accountedSampleRate(privacy))"
+                + (privacy.sampleRate == nil ? "" : " (Poisson sampling of \(population.count) nodes)")
+                + (privacy.adaptiveClipping.map { ", adaptive clipping to the \($0.targetQuantile) quantile (next C = \(Self.format(clipNorm)))" } ?? "")
                 + (journaled.isEmpty ? "" : ", ε spent so far \(Self.format(accountant.epsilon(delta: privacy.delta)))"))
         }
         while round <= config.rounds {
             if let privacy = plan.privacy, let budget = privacy.targetEpsilon {
                 let spent = accountant.epsilon(delta: privacy.delta)
-                let after = accountant.adding(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: Self.privacySampleRate).epsilon(delta: privacy.delta)
+                let after = accountant.adding(noiseMultiplier: privacy.noiseMultiplier!, sampleRate: Self.accountedSampleRate(privacy)).epsilon(delta: privacy.delta)
                 if after > budget {
                     log("coordinator: privacy budget reached: round \(round) would take ε from \(Self.format(spent)) to \(Self.format(after)), "
                         + "over the budget ε = \(budget) at δ = \(privacy.delta); stopping after \(round - 1) of \(config.rounds) rounds")
@@ -319,11 +343,11 @@ public final class Coordinator: @unchecked Sendable {
     private func runRound(_ round: Int) throws -> RoundRecord? {
         let start = Date()
         let connected = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
-        let participants = sample(connected, round: round)
+        let (participants, offline) = privateSample(connected, round: round) ?? (sample(connected, round: round), [])
         let globalDict = Dictionary(uniqueKeysWithValues: global.map { ($0.name, $0.value) })
-        (strategy as? DPFedAvg)?.participants = participants.count
+        let adaptive = try prepareDPRound(round, participants: participants.count)
         strategy.begin(round: round, global: globalDict)
-        let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
+        let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: roundPlan, architecture: architecture)
         var cache: [Int: StreamedMessage] = [:]
         let models = try Dictionary(uniqueKeysWithValues: participants.map { ($0.name, try modelMessage(.model, header: header, for: $0, cache: &cache)) })
         let shapes = globalDict.mapValues(\.shape)
@@ -382,7 +406,8 @@ public final class Coordinator: @unchecked Sendable {
         }
         let quorum = config.quorum ?? config.minNodes
         let (acceptedNow, rejectedNow, metricsNow, up) = lock.withLock { (state.accepted.sorted(), state.rejected, state.metrics, state.bytesUp) }
-        guard acceptedNow.count >= quorum else {
+        // Under Poisson sampling the round is released whoever was sampled (protocols/privacy.md, "Sampling").
+        guard acceptedNow.count >= quorum || plan.privacy?.sampleRate != nil else {
             log("coordinator: round \(round): \(acceptedNow.count) update(s), quorum \(quorum)")
             return nil
         }
@@ -397,7 +422,11 @@ public final class Coordinator: @unchecked Sendable {
                                  bytesDown: models.values.reduce(0) { $0 + $1.message.length }, bytesUp: up, seconds: Date().timeIntervalSince(start),
                                  finishedAt: Date().timeIntervalSince1970)
         record.deltaModels = models.values.filter(\.delta).count
-        let privacyNote = accountPrivacy(&record)
+        record.participants += offline
+        for name in offline { record.rejected[name] = "sampled, not connected" }
+        var privacyNote = accountPrivacy(&record)
+        record.denominator = (strategy as? DPFedAvg)?.denominator
+        if let adaptive { privacyNote += try finishAdaptiveClipping(round, adaptive, bits: acceptedNow.map { metricsNow[$0]?["clipped"] == 0 }, record: &record) }
         log("coordinator: round \(round) done: \(acceptedNow.count)/\(participants.count) updates, global val acc "
             + (record.globalValidationAccuracy.map { String(format: "%.3f", $0) } ?? "n/a")
             + ", \(record.bytesUp) bytes up, \(record.bytesDown) down (\(record.deltaModels!) as deltas), \(String(format: "%.2f", record.seconds)) s" + privacyNote)
