@@ -19,7 +19,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
 /// Protocol versions this build speaks, newest last.
 public enum ProtocolVersion {
     /// Version 2 streams MODEL, UPDATE and EVALUATE as a start frame and CHUNK frames
-    /// (version 1 sent each as one frame).
-    public static let supported: [UInt16] = [2]
+    /// (version 1 sent each as one frame). Version 3 lets MODEL and EVALUATE carry only the
+    /// tensors changed since the node's last version, with the whole model's SHA-256.
+    public static let supported: [UInt16] = [3]
     public static var current: UInt16 { supported.last! }
 }

@@ -32,11 +32,11 @@ final class StreamingProcessTests: XCTestCase {
     }
 
     private static func start(_ length: UInt64) -> Frame {
-        Frame(version: 2, type: MessageType.update.rawValue, payload: withUnsafeBytes(of: length.littleEndian) { Array($0) })
+        Frame(version: ProtocolVersion.current, type: MessageType.update.rawValue, payload: withUnsafeBytes(of: length.littleEndian) { Array($0) })
     }
 
     private static func chunk(_ index: UInt32, _ data: [UInt8]) -> Frame {
-        Frame(version: 2, type: MessageType.chunk.rawValue, payload: withUnsafeBytes(of: index.littleEndian) { Array($0) } + data)
+        Frame(version: ProtocolVersion.current, type: MessageType.chunk.rawValue, payload: withUnsafeBytes(of: index.littleEndian) { Array($0) } + data)
     }
 
     func testMalformedUpdateStreamsCostOnlyTheirSenderWhileTheFederationGoesOn() throws {
@@ -72,7 +72,7 @@ final class StreamingProcessTests: XCTestCase {
             var body = try DeltaEncoder(config: DeltaCodecConfig()).encode(delta)
             withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { body.replaceSubrange((body.count - 4)..., with: $0) }
             let header = RoundMessages.UpdateHeader(round: model.round, modelVersion: model.modelVersion, samples: samples, metrics: [:])
-            try conn.send(StreamedMessage(type: MessageType.update.rawValue, bytes: try RoundMessages.payload(header, body: body), chunkSize: 64), version: 2)
+            try conn.send(StreamedMessage(type: MessageType.update.rawValue, bytes: try RoundMessages.payload(header, body: body), chunkSize: 64), version: ProtocolVersion.current)
         }
         let nodes = try (0..<2).map { s in
             try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),

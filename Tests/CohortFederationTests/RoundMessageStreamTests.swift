@@ -28,7 +28,9 @@ final class RoundMessageStreamTests: XCTestCase {
         // The JSON header's key order is the encoder's; everything else is byte for byte.
         let (parsed, body) = try RoundMessages.parse(bytes, as: RoundMessages.ModelHeader.self)
         XCTAssertEqual(body, try RoundMessages.weightsBody(weights))
-        XCTAssertEqual(bytes.count, try RoundMessages.payload(header, body: body).count)
+        XCTAssertEqual(bytes.count, try RoundMessages.payload(parsed, body: body).count)
+        XCTAssertEqual(parsed.modelSHA256, ModelDigest.sha256Hex(weights), "a whole model's header carries its digest")
+        XCTAssertNil(parsed.baseVersion)
         XCTAssertEqual(parsed.round, 3)
         XCTAssertEqual(parsed.modelVersion, 2)
         XCTAssertEqual(parsed.architecture, model.spec)

@@ -29,10 +29,10 @@ final class HandshakeTests: XCTestCase {
     func testRightSecretIsWelcomed() throws {
         let result = try coordinator { conn in
             let (version, session) = try Handshake.connect(conn, node: "site-a", secret: secrets["site-a"]!, samples: 120)
-            XCTAssertEqual(version, 2)
+            XCTAssertEqual(version, 3)
             XCTAssertEqual(session.count, 32)
         }
-        XCTAssertEqual(result, "welcomed site-a v2 samples 120")
+        XCTAssertEqual(result, "welcomed site-a v3 samples 120")
     }
 
     func testWrongSecretUnknownNodeAndVersionAreRefusedWithReasons() throws {
@@ -51,17 +51,20 @@ final class HandshakeTests: XCTestCase {
         XCTAssertTrue(result.contains("unknown node"), result)
         result = try coordinator { conn in
             XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: [7, 9])) {
-                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [7, 9], coordinator speaks [2]"), "\($0)")
+                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [7, 9], coordinator speaks [3]"), "\($0)")
             }
         }
         XCTAssertTrue(result.contains("no common protocol version"), result)
-        // A version-1 node (one frame per model) is told why it cannot join a version-2 coordinator.
-        result = try coordinator { conn in
-            XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: [1])) {
-                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [1], coordinator speaks [2]"), "\($0)")
+        // A version-1 node (one frame per model) or a version-2 node (no MODEL deltas) is told
+        // why it cannot join a version-3 coordinator.
+        for old in [[UInt16(1)], [2]] {
+            result = try coordinator { conn in
+                XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: old)) {
+                    XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks \(old), coordinator speaks [3]"), "\($0)")
+                }
             }
+            XCTAssertTrue(result.contains("no common protocol version"), result)
         }
-        XCTAssertTrue(result.contains("no common protocol version"), result)
     }
 
     func testGarbageFirstMessageIsRefused() throws {

@@ -13,7 +13,9 @@ enum CoordinatorCommand {
         Nodes dial in (cohort node). Each round: send the global model and plan to every connected node, \
         collect updates until all reply or --round-timeout passes, aggregate if --min-nodes replied, and \
         write OUT/global.ckpt and OUT/rounds.jsonl atomically before the next round. TLS needs --tls-cert \
-        and --tls-key; plain TCP needs --insecure.
+        and --tls-key; plain TCP needs --insecure. A node that answered an earlier round gets only the \
+        tensors whose bits changed since the version it holds (with the whole model's SHA-256, which it checks); \
+        a new or reconnected node gets the whole model, and so does every node with --full-models.
 
         Central user-level DP (DP-FedAvg, protocols/privacy.md): --dp-clip, --dp-noise, --dp-epsilon and \
         --dp-delta set or override the plan's privacy section. Nodes clip their whole update to L2 norm C; \
@@ -71,6 +73,7 @@ enum CoordinatorCommand {
             OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only (needs --insecure): write every masked vector received and every unmasked sum to DIR."),
             OptionSpec("test-noise-seed", value: "S", help: "Testing only (needs --insecure): draw the DP noise, the Poisson sample and the clipping count's noise from streams seeded by S and the round, so runs and resumes are reproducible (anyone who knows S can remove the noise)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
+            .flag("full-models", help: "Send every node the whole model each round, never only the tensors changed since its last version."),
             .flag("no-final-evaluation", help: "Skip sending the final model to the nodes for evaluation (EVALUATE)."),
             .flag("resume", help: "Continue the run journaled in --out after its last completed round."),
         ])
@@ -90,6 +93,7 @@ enum CoordinatorCommand {
         config.waitForNodes = try command.double("wait", range: 0.1...86_400)
         if command.isSet("port-file") { config.portFile = try command.string("port-file") }
         config.finalEvaluation = !command.flag("no-final-evaluation")
+        config.fullModels = command.flag("full-models")
         config.updateBufferBytes = try command.int("update-buffer", range: 1...1_000_000) << 20
         let secretsPath = try command.string("secrets")
         guard let secretsText = try? String(contentsOfFile: secretsPath, encoding: .utf8) else { throw CommandError("cannot read secrets file '\(secretsPath)'") }

@@ -15,7 +15,8 @@ enum SimulateCommand {
         fedavg-dp) run only when named in --arms. \
         A --config JSON file may hold any setting (kind, sites, rounds, arms, seed, quick, out, localEpochs, \
         learningRate, ...); flags override it. The privacy arms use dpEpsilon (default 10, at dpDelta 1e-5), \
-        dpClipNorm (0.3) and dpTrainablePrefixes (["head"]; [] trains everything); their ε is in the report.
+        dpClipNorm (0.3) and dpTrainablePrefixes (["head"]; [] trains everything); their ε is in the report. \
+        "fullModels": true has the federated arms' coordinators send whole models every round (--full-models).
         """,
         options: [
             OptionSpec("config", value: "FILE", help: "JSON file with settings (flags override it)."),

@@ -10,7 +10,8 @@ import Foundation
 /// codec's format (protocols/delta-codec.md), decoded against the expected shapes with a byte
 /// budget, so a malformed body is rejected before it can reach the model or the aggregate.
 public enum RoundMessages {
-    /// MODEL header: the round, the plan and the architecture; the body holds the global weights.
+    /// MODEL header: the round, the plan and the architecture; the body holds the global
+    /// weights, or with `baseVersion` only the tensors whose bits changed after that version.
     public struct ModelHeader: Codable, Sendable {
         public var round: Int
         public var modelVersion: Int
@@ -18,6 +19,11 @@ public enum RoundMessages {
         public var architecture: ModelSpec
         /// Under `plan.secureAggregation`: this node's part in the round (absent otherwise).
         public var secureAggregation: SecureAggregationMessages.Assignment? = nil
+        /// Absent: the body holds every tensor. Set: the body holds the tensors whose bits
+        /// changed after global version `baseVersion`; every other tensor is as in that version.
+        public var baseVersion: Int? = nil
+        /// `ModelDigest.sha256Hex` of the whole global model of `modelVersion`.
+        public var modelSHA256: String? = nil
 
         public init(round: Int, modelVersion: Int, plan: TrainingPlan, architecture: ModelSpec,
                     secureAggregation: SecureAggregationMessages.Assignment? = nil) {
@@ -67,10 +73,11 @@ public enum RoundMessages {
         try DeltaEncoder(config: DeltaCodecConfig()).encode(try ModelDelta(state))
     }
 
-    /// Decodes a MODEL body against the model's tensor shapes.
-    public static func decodeWeights(_ body: [UInt8], shapes: [String: [Int]]) throws -> [String: Tensor] {
+    /// Decodes a MODEL body against the model's tensor shapes; with `complete: false` (a delta
+    /// MODEL) tensors may be absent.
+    public static func decodeWeights(_ body: [UInt8], shapes: [String: [Int]], complete: Bool = true) throws -> [String: Tensor] {
         let budget = shapes.values.reduce(0) { $0 + $1.reduce(1, *) } * 4 + 1 << 20
-        let delta = try DeltaDecoder(expectedShapes: shapes, maxBytes: budget).decode(body)
+        let delta = try DeltaDecoder(expectedShapes: shapes, maxBytes: budget, requireAllTensors: complete).decode(body)
         return Dictionary(uniqueKeysWithValues: delta.entries.map { ($0.name, $0.value) })
     }
 }

@@ -48,7 +48,8 @@ extension Coordinator {
             return
         }
         let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: plan, architecture: architecture)
-        let message = try RoundMessages.modelMessage(.evaluate, header: header, weights: global)
+        var cache: [Int: StreamedMessage] = [:]
+        let messages = try Dictionary(uniqueKeysWithValues: targets.map { ($0.name, try modelMessage(.evaluate, header: header, for: $0, cache: &cache).message) })
         let results = Locked(EvaluationRecord(round: round, modelVersion: version, nodes: [:], failed: [:]))
         let group = DispatchGroup()
         let expectedVersion = version
@@ -59,7 +60,7 @@ extension Coordinator {
                 defer { group.leave() }
                 let session = handOff.value
                 do {
-                    try session.conn.send(message, version: ProtocolVersion.current)
+                    try session.conn.send(messages[session.name]!, version: ProtocolVersion.current)
                     let frame = try Handshake.expect(session.conn, .evalResult, timeout: config.roundTimeout)
                     let (h, _) = try RoundMessages.parse(frame.payload, as: RoundMessages.EvalResultHeader.self)
                     guard h.modelVersion == expectedVersion else {

@@ -55,10 +55,14 @@ extension Coordinator {
 
         // Step 1: the model with each node's assignment; public keys back.
         var models: [String: SecureOutgoing] = [:]
+        var cache: [Int: StreamedMessage] = [:]
+        var deltaModels = 0
         for s in participants {
             var header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: roundPlan, architecture: architecture)
             header.secureAggregation = .init(session: session, node: ids[s.name]!, threshold: t, participants: n, totalSamples: totalSamples)
-            models[s.name] = .message(try RoundMessages.modelMessage(.model, header: header, weights: global))
+            let (message, delta) = try modelMessage(.model, header: header, for: s, cache: &cache)
+            models[s.name] = .message(message)
+            deltaModels += delta ? 1 : 0
         }
         let u1 = secureStep(participants, "keys", session: session, outgoing: models, expect: .secaggKeys, state: state) { s, payload in
             let m = try parse(.secaggKeys, payload, as: SecureAggregationMessages.KeysMessage.self)
@@ -95,6 +99,7 @@ extension Coordinator {
             }
             try checkID(s, h.node)
             guard h.samples == s.samples else { throw AggregationError("masked input claims \(h.samples) samples; the node announced \(s.samples)") }
+            self.acknowledge(s, version: expectedVersion)
             let words = try SecureAggregationMessages.words(body, length: encoding.length)
             // Dumped first: a node is in U₃ only once everything about its input is done.
             if let dump { try SecureAggregationDump.write(words, to: dump, name: "masked-s\(session)-n\(h.node).u32") }
@@ -112,6 +117,7 @@ extension Coordinator {
         let accepted = survivors.map { names[$0]!.name }.sorted()
         var record = RoundRecord(round: round, participants: participants.map(\.name), accepted: accepted, rejected: [:],
                                  globalValidationAccuracy: nil, nodeMetrics: [:], bytesDown: 0, bytesUp: 0, seconds: 0, finishedAt: 0)
+        record.deltaModels = deltaModels
         func fill(_ record: inout RoundRecord) {
             let seen = state.snapshot()
             var rejected = seen.rejected
@@ -159,13 +165,12 @@ extension Coordinator {
         let mean = try encoding.mean(sum: sum, divisor: divisor, centralNoise: centralNoise, noise: &noise)
         var countNoise = GaussianNoise(random: roundRandom(round, "clip-count-noise"))
         let centredBits = try encoding.centredBitSum(sum: sum, centralNoise: centralNoise, noise: &countNoise)
-        global = global.map { entry in
+        advanceGlobal(to: global.map { entry in
             guard let m = mean[entry.name] else { return entry }
             var t = entry.value
             for i in t.data.indices { t.data[i] += m.data[i] }
             return (entry.name, t)
-        }
-        version += 1
+        })
 
         fill(&record)
         record.unapplied = nil

@@ -46,6 +46,9 @@ public final class Coordinator: @unchecked Sendable {
         /// and the clipping count's noise from streams keyed by (this seed, round) instead of the
         /// CSPRNG. Anyone who knows the seed can subtract the noise.
         public var noiseSeed: UInt64?
+        /// Send every MODEL and EVALUATE with the whole model, never a delta from the node's
+        /// last version (`--full-models`).
+        public var fullModels = false
         public init(outDir: String) { self.outDir = outDir }
     }
 
@@ -59,6 +62,8 @@ public final class Coordinator: @unchecked Sendable {
         public var globalValidationAccuracy: Double?
         public var nodeMetrics: [String: [String: Double]]
         public var bytesDown: Int
+        /// How many participants got their MODEL as a delta from their last version (the rest got the whole model).
+        public var deltaModels: Int? = nil
         public var bytesUp: Int
         public var seconds: Double
         /// When the round completed (Unix time, seconds).
@@ -104,6 +109,9 @@ public final class Coordinator: @unchecked Sendable {
         let name: String
         let samples: Int
         let conn: FramedConnection
+        /// The last global version the node answered a MODEL of (it holds that version or a
+        /// later one); nil until it has. Touched only under `lock`.
+        var acknowledgedVersion: Int?
         init(name: String, samples: Int, conn: FramedConnection) { self.name = name; self.samples = samples; self.conn = conn }
     }
 
@@ -126,6 +134,8 @@ public final class Coordinator: @unchecked Sendable {
     private(set) var architecture: ModelSpec
     var global: [(name: String, value: Tensor)]
     var version = 0
+    /// Which tensors changed in which version, for MODEL deltas.
+    let downlink: DownlinkTracker
     private(set) var log: @Sendable (String) -> Void = { _ in }
 
     /// The port actually listened on (useful with port 0).
@@ -175,6 +185,7 @@ public final class Coordinator: @unchecked Sendable {
         journaled = completed
         rejournal = !completed.isEmpty && initial.metadata.metrics["round"].map(Int.init) != completed.count
         version = completed.count
+        downlink = DownlinkTracker(names: initial.tensors.map(\.name), version: version, fullModels: config.fullModels)
         listener = try TCPListener(host: config.host, port: config.port)
     }
 
@@ -337,7 +348,8 @@ public final class Coordinator: @unchecked Sendable {
         let adaptive = try prepareDPRound(round, participants: participants.count)
         strategy.begin(round: round, global: globalDict)
         let header = RoundMessages.ModelHeader(round: round, modelVersion: version, plan: roundPlan, architecture: architecture)
-        let model = try RoundMessages.modelMessage(.model, header: header, weights: global)
+        var cache: [Int: StreamedMessage] = [:]
+        let models = try Dictionary(uniqueKeysWithValues: participants.map { ($0.name, try modelMessage(.model, header: header, for: $0, cache: &cache)) })
         let shapes = globalDict.mapValues(\.shape)
         let parameters = shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
         let budget = parameters * 8 + 1 << 20
@@ -355,9 +367,10 @@ public final class Coordinator: @unchecked Sendable {
                 defer { group.leave() }
                 var verdict: String? = nil
                 do {
-                    try session.conn.send(model, version: ProtocolVersion.current)
+                    try session.conn.send(models[session.name]!.message, version: ProtocolVersion.current)
                     let (h, bytes) = try receiveUpdate(from: session, round: round, modelVersion: expectedVersion, shapes: shapes,
                                                        budget: budget, fold: fold, deadline: deadline)
+                    acknowledge(session, version: expectedVersion)
                     lock.withLock {
                         state.metrics[session.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
                         state.bytesUp += bytes
@@ -399,16 +412,16 @@ public final class Coordinator: @unchecked Sendable {
             return nil
         }
         let next = try strategy.finish()
-        global = global.map { ($0.name, next[$0.name]!) }
-        version += 1
+        advanceGlobal(to: global.map { ($0.name, next[$0.name]!) })
         var weighted = 0.0, total = 0.0
         for m in metricsNow.values {
             if let a = m["global_val_accuracy"], a.isFinite, let n = m["samples"] { weighted += a * n; total += n }
         }
         var record = RoundRecord(round: round, participants: participants.map(\.name), accepted: acceptedNow, rejected: rejectedNow,
                                  globalValidationAccuracy: total > 0 ? weighted / total : nil, nodeMetrics: metricsNow,
-                                 bytesDown: model.length * participants.count, bytesUp: up, seconds: Date().timeIntervalSince(start),
+                                 bytesDown: models.values.reduce(0) { $0 + $1.message.length }, bytesUp: up, seconds: Date().timeIntervalSince(start),
                                  finishedAt: Date().timeIntervalSince1970)
+        record.deltaModels = models.values.filter(\.delta).count
         record.participants += offline
         for name in offline { record.rejected[name] = "sampled, not connected" }
         var privacyNote = accountPrivacy(&record)
@@ -416,7 +429,7 @@ public final class Coordinator: @unchecked Sendable {
         if let adaptive { privacyNote += try finishAdaptiveClipping(round, adaptive, bits: acceptedNow.map { metricsNow[$0]?["clipped"] == 0 }, record: &record) }
         log("coordinator: round \(round) done: \(acceptedNow.count)/\(participants.count) updates, global val acc "
             + (record.globalValidationAccuracy.map { String(format: "%.3f", $0) } ?? "n/a")
-            + ", \(record.bytesUp) bytes up, \(record.bytesDown) down, \(String(format: "%.2f", record.seconds)) s" + privacyNote)
+            + ", \(record.bytesUp) bytes up, \(record.bytesDown) down (\(record.deltaModels!) as deltas), \(String(format: "%.2f", record.seconds)) s" + privacyNote)
         return record
     }
 

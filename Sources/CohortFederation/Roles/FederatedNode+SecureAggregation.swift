@@ -1,4 +1,5 @@
 import CohortCheckpoint
+import CohortTensor
 import CohortTransport
 import Foundation
 
@@ -23,7 +24,7 @@ extension FederatedNode {
     /// diverges, an update that cannot be clipped) makes it leave the attempt with SECAGG_LEAVE
     /// and a reason; it stays connected for later rounds (it sent no masked input, so nothing of
     /// its update can be unmasked).
-    func serveSecureRound(_ header: RoundMessages.ModelHeader, body: [UInt8], assignment a: SecureAggregationMessages.Assignment,
+    func serveSecureRound(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], assignment a: SecureAggregationMessages.Assignment,
                           conn: FramedConnection, log: (String) -> Void) throws -> Frame? {
         let tag = "\(config.name): round \(header.round) (secure aggregation session \(a.session), node \(a.node) of \(a.participants), t = \(a.threshold))"
         do {
@@ -52,7 +53,7 @@ extension FederatedNode {
             let bundles = try SecureAggregationMessages.parse(bundlesFrame, as: SecureAggregationMessages.BundlesMessage.self, session: a.session)
             let update: LocalUpdate, words: [UInt32], preClipNorm: Double
             do {
-                update = try trainLocally(header, body: body)
+                update = try trainLocally(header, weights: weights)
                 let weight = encoding.equalWeights ? 1 : Double(config.train.count) / Double(a.totalSamples)
                 var noise = GaussianNoise.secure()
                 (words, preClipNorm) = try encoding.words(for: update.delta, weight: weight, noise: &noise)

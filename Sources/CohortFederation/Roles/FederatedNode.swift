@@ -62,6 +62,8 @@ public final class FederatedNode {
     private var feedback = ErrorFeedback()
     /// Tensors kept local across rounds (FedBN's BatchNorm tensors).
     private var localState: [String: Tensor] = [:]
+    /// The global weights as last received, to which a delta MODEL applies.
+    var receivedGlobal = ReceivedGlobal()
     /// Under `plan.recordPrivacy`: DP-SGD steps taken on this node's examples (this process's runs).
     var recordAccountant = RDPAccountant()
     /// The plan's local adaptation step and guard (see `LocalAdaptation`).
@@ -110,18 +112,20 @@ public final class FederatedNode {
             case .model:
                 let (header, body) = try RoundMessages.parse(try receiveStreamed(frame, on: conn), as: RoundMessages.ModelHeader.self)
                 try enforcePolicy(header, conn: conn, log: log)
+                let weights = try globalWeights(header, body: body, conn: conn, log: log)
                 if let assignment = header.secureAggregation {
-                    pending = try serveSecureRound(header, body: body, assignment: assignment, conn: conn, log: log)
+                    pending = try serveSecureRound(header, weights: weights, assignment: assignment, conn: conn, log: log)
                     rounds += 1
                     continue
                 }
-                let reply = try handleModel(header, body: body, log: log)
+                let reply = try handleModel(header, weights: weights, log: log)
                 do { try conn.send(StreamedMessage(type: MessageType.update.rawValue, bytes: reply), version: frame.version) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
                 rounds += 1
             case .evaluate:
-                let reply = try handleEvaluate(try receiveStreamed(frame, on: conn), log: log)
+                let (header, body) = try RoundMessages.parse(try receiveStreamed(frame, on: conn), as: RoundMessages.ModelHeader.self)
+                let reply = try handleEvaluate(header, weights: try globalWeights(header, body: body, conn: conn, log: log), log: log)
                 do { try conn.send(Frame(version: frame.version, type: MessageType.evalResult.rawValue, payload: reply)) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
@@ -175,13 +179,8 @@ public final class FederatedNode {
         throw TransportError("\(config.name): could not reach the coordinator at \(config.host):\(config.port) after \(config.connectAttempts) attempts: \(lastError)")
     }
 
-    /// The model of a MODEL or EVALUATE message, loaded as this site uses it: the global
-    /// weights with the site's own tensors (FedBN's BatchNorm) in place of the global ones.
-    /// Also returns the global accuracy on the validation split, before local tensors go in.
-    private func receive(_ header: RoundMessages.ModelHeader, body: [UInt8])
-        throws -> (model: Sequential, global: [String: Tensor], keepLocal: Set<String>, globalAccuracy: Double)
-    {
-        try header.plan.validate()
+    /// This site's model object for `header`'s architecture (made when it changes).
+    func modelObject(for header: RoundMessages.ModelHeader) throws -> Sequential {
         if model == nil || model!.spec != header.architecture {
             let m = try Sequential(spec: header.architecture, seed: 0)
             guard m.inputShape.reduce(1, *) == config.train.inputs.columns else {
@@ -189,9 +188,19 @@ public final class FederatedNode {
             }
             model = m
         }
-        let model = model!
-        let shapes = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.name, $0.value.shape) })
-        var global = try RoundMessages.decodeWeights(body, shapes: shapes)
+        return model!
+    }
+
+    /// The model of a MODEL or EVALUATE message (its whole global `weights`), loaded as this
+    /// site uses it: the global weights with the site's own tensors (FedBN's BatchNorm) in
+    /// place of the global ones. Also returns the global accuracy on the validation split,
+    /// before local tensors go in.
+    private func receive(_ header: RoundMessages.ModelHeader, weights: [String: Tensor])
+        throws -> (model: Sequential, global: [String: Tensor], keepLocal: Set<String>, globalAccuracy: Double)
+    {
+        try header.plan.validate()
+        let model = try modelObject(for: header)
+        var global = weights
         let keepLocal = header.plan.localTensorNames(of: model)
         try model.load(global)
         // The global model as received, evaluated on local validation data (federated evaluation).
@@ -215,11 +224,10 @@ public final class FederatedNode {
         return ["test_accuracy": report.accuracy, "test_balanced_accuracy": report.balancedAccuracy, "test_samples": Double(test.count)]
     }
 
-    /// Scores the model of an EVALUATE message on the test data (or, without it, the
-    /// validation split) and returns the EVAL_RESULT payload.
-    func handleEvaluate(_ payload: [UInt8], log: (String) -> Void) throws -> [UInt8] {
-        let (header, body) = try RoundMessages.parse(payload, as: RoundMessages.ModelHeader.self)
-        let (received, _, _, globalAccuracy) = try receive(header, body: body)
+    /// Scores the model of an EVALUATE message (its whole global `weights`) on the test data
+    /// (or, without it, the validation split) and returns the EVAL_RESULT payload.
+    func handleEvaluate(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> [UInt8] {
+        let (received, _, _, globalAccuracy) = try receive(header, weights: weights)
         let (model, extra, lines) = try adaptation.finalModel(received: received, plan: header.plan, round: header.round)
         for line in lines { log("\(config.name): final model: \(line)") }
         var metrics = try testMetrics(model).merging(extra) { a, _ in a }
@@ -270,9 +278,9 @@ public final class FederatedNode {
         var notes: [String] = []
     }
 
-    /// Trains on one MODEL message and returns the UPDATE payload.
-    func handleModel(_ header: RoundMessages.ModelHeader, body: [UInt8], log: (String) -> Void) throws -> [UInt8] {
-        let update = try trainLocally(header, body: body)
+    /// Trains on one MODEL message (its whole global `weights`) and returns the UPDATE payload.
+    func handleModel(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> [UInt8] {
+        let update = try trainLocally(header, weights: weights)
         let plan = header.plan
         let (encoded, preClipNorm) = try Self.encodeUpdate(update.delta, plan: plan, feedback: &feedback)
         let metrics = outgoingMetrics(update, plan: plan)
@@ -288,8 +296,8 @@ public final class FederatedNode {
 
     /// Loads the MODEL's weights, trains per its plan, and returns the delta of the tensors the
     /// plan sends (`TrainingPlan.sentTensorNames`) with the round's metrics.
-    func trainLocally(_ header: RoundMessages.ModelHeader, body: [UInt8]) throws -> LocalUpdate {
-        let (model, global, keepLocal, globalAccuracy) = try receive(header, body: body)
+    func trainLocally(_ header: RoundMessages.ModelHeader, weights: [String: Tensor]) throws -> LocalUpdate {
+        let (model, global, keepLocal, globalAccuracy) = try receive(header, weights: weights)
         let received = try testMetrics(model).merging(["global_val_accuracy": globalAccuracy]) { a, _ in a }
         guard config.train.count > 0 || adaptation.applies(header.plan) else {
             throw DataError("\(config.name): no labelled training rows, and the plan names no adaptation step for this node: nothing to do")

@@ -74,7 +74,7 @@ struct FederatedArmRunner {
             arguments: ["coordinator", "--model", sourceCheckpoint, "--plan", path("plan.json"), "--secrets", path("secrets.txt"),
                         "--listen", "127.0.0.1:0", "--port-file", path("port"), "--rounds", "\(config.rounds)",
                         "--min-nodes", "\(sites.count)", "--round-timeout", "\(config.roundTimeout)", "--wait", "60",
-                        "--out", journal, "--insecure"],
+                        "--out", journal, "--insecure"] + (config.fullModels ? ["--full-models"] : []),
             logPath: path("coordinator.log"))
         var nodes: [ChildProcess] = []
         defer {

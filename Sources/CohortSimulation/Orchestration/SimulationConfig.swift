@@ -42,6 +42,9 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
     /// Name prefixes of the tensors the private arms train (empty: all). Noise grows with the
     /// number of values released, so training only the head is the private recipe.
     public var dpTrainablePrefixes = ["head"]
+    /// Federated arms send every node the whole model each round (the coordinator's
+    /// `--full-models`), for comparing MODEL bytes with and without deltas.
+    public var fullModels = false
 
     public init() {}
 
@@ -55,7 +58,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case kind, sites, rounds, arms, seed, quick, out, cacheDir, pretrainEpochs, localEpochs, batchSize, learningRate, momentum
-        case proximalMu, compressedTopK, roundTimeout, dpClipNorm, dpEpsilon, dpNoiseMultiplier, dpDelta, dpTrainablePrefixes
+        case proximalMu, compressedTopK, roundTimeout, dpClipNorm, dpEpsilon, dpNoiseMultiplier, dpDelta, dpTrainablePrefixes, fullModels
     }
 
     /// Decodes a config; fields left out keep their defaults.
@@ -83,6 +86,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         dpNoiseMultiplier = try c.decodeIfPresent(Double.self, forKey: .dpNoiseMultiplier)
         dpTrainablePrefixes = try c.decodeIfPresent([String].self, forKey: .dpTrainablePrefixes) ?? d.dpTrainablePrefixes
         dpDelta = try c.decodeIfPresent(Double.self, forKey: .dpDelta) ?? d.dpDelta
+        fullModels = try c.decodeIfPresent(Bool.self, forKey: .fullModels) ?? d.fullModels
     }
 
     /// Reads a JSON config file; errors name the file.

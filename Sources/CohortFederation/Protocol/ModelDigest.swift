@@ -1,0 +1,39 @@
+import CohortCheckpoint
+import CohortTensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The SHA-256 of a whole set of weights in a canonical order, carried in every MODEL and
+/// EVALUATE header (`modelSHA256`) so a node can check that the weights it rebuilt from a
+/// delta are bit for bit the coordinator's (protocols/wire.md, "Model deltas").
+public enum ModelDigest {
+    /// Hex SHA-256 over the tensors in ascending byte order of their UTF-8 names, each as:
+    /// u32 name length, the name, u32 rank, u64 per dimension, then the float32 elements, all
+    /// little-endian.
+    public static func sha256Hex(_ weights: [(name: String, value: Tensor)]) -> String {
+        let hasher = SHA256()
+        for (name, t) in weights.sorted(by: { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }) {
+            hasher.update(le(UInt32(name.utf8.count), bytes: 4) + Array(name.utf8) + le(UInt32(t.shape.count), bytes: 4))
+            for d in t.shape { hasher.update(le(UInt64(d), bytes: 8)) }
+            t.data.withUnsafeBytes { hasher.update($0) }
+        }
+        return hasher.finish().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `sha256Hex` of a dictionary of tensors.
+    public static func sha256Hex(_ weights: [String: Tensor]) -> String {
+        sha256Hex(weights.map { (name: $0.key, value: $0.value) })
+    }
+
+    /// Whether two tensors have the same shape and the same bits (unlike `==`, which treats
+    /// 0 and -0 as equal and NaN as unequal to itself).
+    public static func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
+        guard a.shape == b.shape else { return false }
+        return a.data.withUnsafeBytes { x in b.data.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+    }
+
+    private static func le<T: FixedWidthInteger>(_ v: T, bytes: Int) -> [UInt8] {
+        (0..<bytes).map { UInt8(truncatingIfNeeded: v >> ($0 * 8)) }
+    }
+}
