@@ -153,4 +153,25 @@ final class PrivateRoundsTests: XCTestCase {
         XCTAssertTrue(message { $0.privacy!.adaptiveClipping = nil; $0.secureAggregation = SecureAggregationPlan() }.contains("sampleRate cannot be combined with secureAggregation"))
         XCTAssertEqual(message { $0.privacy!.sampleRate = nil; $0.secureAggregation = SecureAggregationPlan() }, "", "adaptive clipping runs under secure aggregation")
     }
+
+    /// The default count noise σ_b = m/20 is checked at start against the smallest round the run
+    /// may hold (min of minNodes and quorum), not the whole population: 40 known nodes would give
+    /// σ_b = 2 > z/2, but a 2-node round gives 0.1, so the coordinator refuses to start.
+    func testDefaultCountNoiseIsCheckedAgainstTheSmallestRound() throws {
+        let names = (0..<40).map { "n\($0)" }
+        func start(minNodes: Int, countNoise: Double?) -> String {
+            do {
+                let (_, cleanup) = try TinyFederation.coordinator(nodes: names) { config in
+                    config.minNodes = minNodes
+                    config.plan.privacy = PrivacyPlan(clipNorm: 1, noiseMultiplier: 1)
+                    config.plan.privacy!.adaptiveClipping = AdaptiveClippingPlan(targetQuantile: 0.5, learningRate: 0.2, countNoise: countNoise)
+                }
+                cleanup()
+                return ""
+            } catch { return "\(error)" }
+        }
+        XCTAssertTrue(start(minNodes: 2, countNoise: nil).contains("privacy.adaptiveClipping.countNoise"), start(minNodes: 2, countNoise: nil))
+        XCTAssertEqual(start(minNodes: 30, countNoise: nil), "", "σ_b = 1.5 for 30 reports: 2σ_b > 1")
+        XCTAssertEqual(start(minNodes: 2, countNoise: 1), "", "an explicit σ_b does not depend on the round's size")
+    }
 }

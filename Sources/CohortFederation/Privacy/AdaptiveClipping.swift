@@ -44,7 +44,8 @@ public struct AdaptiveClipping: Sendable, Equatable, Codable {
     public func bit(forNorm norm: Double) -> Int { norm <= clipNorm ? 1 : 0 }
 
     /// The coordinator's step: noises the sum of the `reports` bits, updates C, and returns the
-    /// noisy fraction b̄ it used.
+    /// noisy fraction b̄ it used. Uncentred bits have sensitivity 1, twice what
+    /// `deltaNoiseMultiplier` assumes: private rounds use `update(centredBitSum:…)`.
     @discardableResult
     public mutating func update(bitSum: Int, reports: Int, noise: inout GaussianNoise) -> Double {
         precondition(reports > 0, "adaptive clipping needs at least one report")

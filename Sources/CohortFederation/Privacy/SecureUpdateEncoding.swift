@@ -14,8 +14,9 @@ import CohortTensor
 ///
 /// Under adaptive clipping (`privacy.adaptiveClipping`) the vector has one more word: the node's
 /// centred clipping bit b − ½ (b = 1 when its norm before clipping was ≤ C) times κ = z_Δ·C/σ_b,
-/// noised like the update's words, so the coordinator learns only the noised count (σ_b on
-/// Σ (b − ½) once scaled back) and never a node's bit. σ_b follows from the plan for
+/// noised like the update's words, so the coordinator never learns a node's bit: under
+/// distributed DP only the noised count (σ_b on Σ (b − ½) once scaled back); under central DP
+/// the survivors' exact count, which it noises itself (as it sees the exact update sum). σ_b follows from the plan for
 /// m = `participants` expected reports, z_Δ from σ and σ_b (`AdaptiveClipping`).
 public struct SecureUpdateEncoding: Sendable {
     /// The tensors of the vector, in the model's state order.

@@ -30,7 +30,10 @@ public enum ModelDigest {
     /// 0 and -0 as equal and NaN as unequal to itself).
     public static func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
         guard a.shape == b.shape else { return false }
-        return a.data.withUnsafeBytes { x in b.data.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+        // Shared storage (a tensor the round left alone, e.g. a frozen backbone) is equal at once.
+        return a.data.withUnsafeBytes { x in b.data.withUnsafeBytes { y in
+            x.count == 0 || x.baseAddress == y.baseAddress || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0
+        } }
     }
 
     private static func le<T: FixedWidthInteger>(_ v: T, bytes: Int) -> [UInt8] {

@@ -24,14 +24,16 @@ extension Coordinator {
     var population: [String] { config.secrets.keys.sorted() }
 
     /// Refuses settings that cannot be run: a fixed fraction together with Poisson sampling, and
-    /// a count noise too small for z with the most reports a round can expect (q·N, or N).
+    /// a count noise too small for z with the fewest reports a round can expect (q·N under
+    /// Poisson sampling; otherwise the smallest round the run may hold, the quorum or `minNodes`,
+    /// where the default σ_b = m/20 is smallest), so no round fails on it mid-run.
     static func checkSampling(_ privacy: PrivacyPlan, config: Config) throws {
         if privacy.sampleRate != nil, config.fraction < 1 {
             throw AggregationError("privacy.sampleRate (Poisson sampling) replaces the fixed fraction of nodes; leave the fraction at 1")
         }
         if let adaptive = privacy.adaptiveClipping {
-            // Without Poisson sampling a round expects at most every known node's report.
-            let m = Double(config.secrets.count) * (privacy.sampleRate ?? 1)
+            let smallestRound = max(1, min(config.minNodes, config.quorum ?? config.minNodes))
+            let m = privacy.sampleRate.map { Double(config.secrets.count) * $0 } ?? Double(smallestRound)
             _ = try adaptiveNoise(privacy, adaptive, expectedReports: m)
         }
     }

@@ -12,7 +12,8 @@ struct ReceivedGlobal {
 
     /// The whole global model of `header`'s version: the body alone (a whole model), or the
     /// body applied to the copy held (a delta). Throws, keeping nothing, when the node holds
-    /// no copy the delta can apply to or the result does not match the digest.
+    /// no copy the delta can apply to or the result does not match the digest. A whole model
+    /// replaces the copy, which is dropped before the new one is decoded.
     mutating func apply(_ header: RoundMessages.ModelHeader, body: [UInt8], shapes: [String: [Int]]) throws -> [String: Tensor] {
         guard let expected = header.modelSHA256 else { throw AggregationError("the MODEL of version \(header.modelVersion) carries no modelSHA256") }
         var next: [String: Tensor]
@@ -24,6 +25,7 @@ struct ReceivedGlobal {
             next = weights
             for (name, value) in try RoundMessages.decodeWeights(body, shapes: shapes, complete: false) { next[name] = value }
         } else {
+            forget()   // a whole model needs no copy: free it before decoding the new one
             next = try RoundMessages.decodeWeights(body, shapes: shapes)
         }
         let actual = ModelDigest.sha256Hex(next)
