@@ -161,10 +161,11 @@ public final class Coordinator: @unchecked Sendable {
                                                                             sampleRate: Self.accountedSampleRate(privacy), steps: config.rounds)
             }
             plan.privacy = privacy
-            let localNames = plan.localTensorNames(of: try Sequential(spec: arch, seed: 0))
+            let architecture = try Sequential(spec: arch, seed: 0)
+            let localNames = plan.localTensorNames(of: architecture)
             // Under privacy the coordinator aggregates by DP-FedAvg whatever strategy it was handed.
             let dp = DPFedAvg(clipNorm: privacy.clipNorm, noiseMultiplier: privacy.noiseMultiplier!, localNames: localNames)
-            dp.noisedNames = plan.sentTensorNames(of: try Sequential(spec: arch, seed: 0)).subtracting(localNames)
+            dp.noisedNames = plan.sentTensorNames(of: architecture).subtracting(localNames)
             self.strategy = dp
             try Self.checkSampling(privacy, config: config)
             // Adaptive clipping resumes from the C the last round that updated it moved to.

@@ -23,8 +23,10 @@ final class DownlinkTracker {
     }
 
     /// Notes the global model of `version` (`next`) after the one before it (`previous`):
-    /// tensors whose bits differ are marked as changed in `version`.
+    /// tensors whose bits differ are marked as changed in `version`. Both list the same names in
+    /// the same order (the coordinator maps the next version over the previous one).
     func advance(from previous: [(name: String, value: Tensor)], to next: [(name: String, value: Tensor)], version: Int) {
+        precondition(previous.map(\.name) == next.map(\.name), "versions must list the same tensors in the same order")
         for (old, new) in zip(previous, next) where !ModelDigest.sameBits(old.value, new.value) {
             lastChanged[new.name] = version
         }
