@@ -36,7 +36,7 @@ final class ModelSpecTests: XCTestCase {
         XCTAssertEqual(message(ModelSpec(inputShape: [4], layers: [LayerSpec(.conv2d, name: "c", units: 2)])),
                        "layer 'c' (conv2d): needs [height, width, channels] input, gets [4]")
         XCTAssertEqual(message(ModelSpec(inputShape: [2, 2, 1], layers: [LayerSpec(.conv2d, name: "c", units: 2, kernel: 5)])),
-                       "layer 'c' (conv2d): kernel 5 does not fit input [2, 2, 1] with padding 0")
+                       "layer 'c' (conv2d): kernel 5 does not fit input 2×2 with padding 0")
         XCTAssertThrowsError(try ModelSpec.decode(json: Data(#"{"inputShape":[4],"layers":[{"kind":"transformer","name":"t"}]}"#.utf8))) {
             XCTAssertTrue("\($0)".contains("transformer"), "\($0)")
         }

@@ -35,3 +35,23 @@ extension Layer {
     /// True when any parameter of this layer is trainable.
     public var hasTrainableParameters: Bool { parameters.contains { $0.isTrainable } }
 }
+
+/// A graph node reading several inputs (`add`, `concat`). The graph calls the multi-input
+/// methods; the single-input `Layer` requirements are there so a merge node sits in the same
+/// list as every other layer.
+public protocol MergeLayer: Layer {
+    /// Per-sample output shape for the inputs' per-sample shapes.
+    func outputShape(forInputs shapes: [[Int]]) throws -> [Int]
+    /// Computes the output for a batch of each input.
+    func forward(_ inputs: [Tensor], mode: ForwardMode) -> Tensor
+    /// The gradient with respect to each input, from the output gradient of the last forward.
+    func backwardInputs(_ outputGradient: Tensor) -> [Tensor]
+}
+
+extension MergeLayer {
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { try outputShape(forInputs: [inputShape]) }
+    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor { forward([input], mode: mode) }
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        needsInputGradient ? backwardInputs(outputGradient).first : nil
+    }
+}

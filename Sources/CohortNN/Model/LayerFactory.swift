@@ -1,38 +1,31 @@
 import CohortTensor
 
-/// Builds layers from their descriptions, inferring input sizes from the previous shape.
+/// Builds layers (graph nodes) from their descriptions, inferring input sizes from the input
+/// nodes' shapes. Every field is validated by `LayerCheck` before anything is allocated.
 public enum LayerFactory {
     /// Builds the layer for `spec` given the per-sample input shape; initial weights come from `rng`.
     public static func make(_ spec: LayerSpec, inputShape: [Int], rng: inout SeededRandom) throws -> Layer {
-        func require(_ value: Int?, _ field: String) throws -> Int {
-            guard let value else { throw ModelSpecError.layer(spec, "missing field '\(field)'") }
-            guard value > 0 else { throw ModelSpecError.layer(spec, "'\(field)' must be positive, got \(value)") }
-            return value
-        }
-        func checkInputs(_ inferred: Int) throws {
-            if let given = spec.inputs, given != inferred {
-                throw ModelSpecError.layer(spec, "declares \(given) inputs but the previous layer gives \(inferred)")
-            }
-        }
+        try make(spec, inputShapes: [inputShape], rng: &rng)
+    }
+
+    /// Builds the node for `spec` reading inputs of the given per-sample shapes.
+    public static func make(_ spec: LayerSpec, inputShapes: [[Int]], budget: ModelBudget = .standard,
+                            rng: inout SeededRandom) throws -> Layer {
+        let checked = try LayerCheck.check(spec, inputShapes: inputShapes, budget: budget)
+        let shape = inputShapes[0]
         switch spec.kind {
         case .dense:
-            _ = try require(spec.units, "units")
-            let inferred = inputShape.reduce(1, *)
-            try checkInputs(inferred)
-            return Dense(spec: spec, inputs: inferred, rng: &rng)
+            return Dense(spec: spec, inputs: shape.reduce(1, *), rng: &rng)
+        case .conv2d where (spec.groups ?? 1) != 1 || (spec.dilation ?? 1) != 1 || spec.pads != nil:
+            throw ModelSpecError.layer(spec, "groups, dilation and asymmetric pads are not implemented in this build")
         case .conv2d:
-            _ = try require(spec.units, "units")
-            guard inputShape.count == 3 else { throw ModelSpecError.layer(spec, "needs [height, width, channels] input, gets \(inputShape)") }
-            try checkInputs(inputShape[2])
-            return Conv2D(spec: spec, inChannels: inputShape[2], rng: &rng)
+            return Conv2D(spec: spec, inChannels: shape[2], rng: &rng)
         case .maxpool2d, .avgpool2d:
             return Pool2D(spec: spec)
         case .globalavgpool:
             return GlobalAvgPool(spec: spec)
         case .batchnorm1d, .batchnorm2d:
-            guard let c = inputShape.last else { throw ModelSpecError.layer(spec, "needs a non-empty input shape") }
-            try checkInputs(c)
-            return BatchNorm(spec: spec, features: c)
+            return BatchNorm(spec: spec, features: shape[shape.count - 1])
         case .dropout:
             return Dropout(spec: spec, rng: rng.derived(stream: UInt64(truncatingIfNeeded: spec.name.hashValueStable)))
         case .relu, .leakyrelu, .gelu:
@@ -41,6 +34,17 @@ public enum LayerFactory {
             return Flatten(spec: spec)
         case .gradientreversal:
             return GradientReversal(spec: spec)
+        case .add:
+            return Add(spec: spec)
+        case .concat:
+            return Concat(spec: spec)
+        case .identity:
+            return Identity(spec: spec)
+        case .reshape:
+            return Reshape(spec: spec, outputShape: checked.outputShape)
+        case .layernorm, .groupnorm, .linear, .attention, .relu6, .silu, .sigmoid, .tanh, .hardswish, .softmax,
+             .adaptiveavgpool, .clstoken, .posembed, .selecttoken, .droppath:
+            throw ModelSpecError.layer(spec, "is not implemented in this build")
         }
     }
 }

@@ -1,12 +1,17 @@
 import Foundation
 
-/// A serialisable model description: the per-sample input shape and the layers in order.
+/// A serialisable model description: the per-sample input shape and the layers (graph nodes).
 /// A model can be rebuilt from this JSON alone (plus a seed for fresh weights).
+///
+/// Version 1 is a chain of layers; version 2 is a graph whose nodes may name their inputs
+/// (`protocols/model-description.md`). Version 1 files still load.
 public struct ModelSpec: Codable, Equatable, Sendable {
     /// Format tag, always `cohort.model`.
     public var format = "cohort.model"
-    /// Version of this description format.
+    /// Version of this description format: 1 for a chain of version 1 kinds, else 2.
     public var version = 1
+    /// The newest version this build reads.
+    public static let newestVersion = 2
     /// Per-sample input shape: `[features]` for tabular data, `[height, width, channels]` for images.
     public var inputShape: [Int]
     /// The layers, first to last.
@@ -16,6 +21,12 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public init(inputShape: [Int], layers: [LayerSpec]) {
         self.inputShape = inputShape
         self.layers = layers
+        version = ModelSpec.inferredVersion(layers)
+    }
+
+    /// 1 when every node is a version 1 kind reading the node before it, else 2.
+    static func inferredVersion(_ layers: [LayerSpec]) -> Int {
+        layers.allSatisfy { $0.sources == nil && $0.kind.isVersion1 } ? 1 : 2
     }
 
     private enum CodingKeys: String, CodingKey { case format, version, inputShape, layers }
@@ -24,9 +35,9 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         format = try c.decodeIfPresent(String.self, forKey: .format) ?? "cohort.model"
-        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
         inputShape = try c.decode([Int].self, forKey: .inputShape)
         layers = try c.decode([LayerSpec].self, forKey: .layers)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? ModelSpec.inferredVersion(layers)
     }
 
     /// Decodes a description from JSON, with an error naming what is wrong.
@@ -44,7 +55,12 @@ public struct ModelSpec: Codable, Equatable, Sendable {
             throw ModelSpecError("model description: \(error)")
         }
         guard spec.format == "cohort.model" else { throw ModelSpecError("model description: format is '\(spec.format)', expected 'cohort.model'") }
-        guard spec.version == 1 else { throw ModelSpecError("model description: version \(spec.version) is newer than this cohort understands (1)") }
+        guard spec.version >= 1 && spec.version <= newestVersion else {
+            throw ModelSpecError("model description: version \(spec.version) is not one this cohort understands (1...\(newestVersion))")
+        }
+        if spec.version == 1, let node = spec.layers.first(where: { $0.sources != nil || !$0.kind.isVersion1 }) {
+            throw ModelSpecError("model description: version 1 has no '\(node.kind.rawValue)' nodes or named inputs (node '\(node.name)'); set \"version\": 2")
+        }
         return spec
     }
 

@@ -1,75 +1,137 @@
 import CohortTensor
 
-/// A model: named layers applied in order, built from a `ModelSpec`.
+/// A model: a graph of named layers (nodes) listed in an order where every node comes after
+/// the nodes it reads, built from a `ModelSpec`. A chain of layers (version 1) is the graph in
+/// which every node reads the one before it.
 ///
 /// Transfer-learning controls live here: freezing by name prefix or layer range, head
 /// replacement, splitting into backbone and head, and state dictionaries by dotted name.
 /// `backward` stops at the earliest layer that has trainable parameters, so a frozen
 /// backbone costs no backward work.
 public final class Sequential {
-    /// The layers, first to last.
+    /// The layers (graph nodes), each after the nodes it reads; the last is the output.
     public private(set) var layers: [Layer]
+    /// For each layer, the indices of the nodes it reads, in order; -1 is the model input.
+    public private(set) var wiring: [[Int]]
     /// Per-sample input shape.
     public let inputShape: [Int]
     /// How many layers ran their backward pass in the last `backward` call.
     public private(set) var lastBackwardLayerCount = 0
     /// Samples passed through `forward` since creation (a work counter for tests and reports).
     public private(set) var forwardSampleCount = 0
+    /// Per-sample output shape of each node.
+    private var shapes: [[Int]] = []
+    /// For each node, the last node that reads it (its output can be dropped after that).
+    private var lastReader: [Int] = []
 
-    /// Builds a model with fresh weights drawn from `seed`. Shapes are checked layer by layer;
-    /// an inconsistent description throws an error naming the layer.
-    public init(spec: ModelSpec, seed: UInt64) throws {
-        guard !spec.inputShape.isEmpty, spec.inputShape.allSatisfy({ $0 > 0 }) else {
-            throw ModelSpecError("model description: inputShape must be non-empty and positive, got \(spec.inputShape)")
+    /// Builds a model with fresh weights drawn from `seed`. The whole description is checked
+    /// (names, wiring, every field, shapes and the size `budget`) before anything is allocated;
+    /// an inconsistent description throws an error naming the node.
+    public init(spec: ModelSpec, seed: UInt64, budget: ModelBudget = .standard) throws {
+        guard !spec.inputShape.isEmpty, spec.inputShape.allSatisfy({ $0 > 0 }),
+              SizeMath.product(spec.inputShape, limit: budget.maxValuesPerSample) != nil else {
+            throw ModelSpecError("model description: inputShape must be non-empty, positive and at most \(budget.maxValuesPerSample) values, got \(spec.inputShape)")
         }
         inputShape = spec.inputShape
         layers = []
-        try append(spec.layers, seed: seed)
+        wiring = []
+        try append(spec.layers, seed: seed, budget: budget)
     }
 
-    /// A model over existing layers (shared, not copied): used for backbone/head splits.
-    public init(inputShape: [Int], layers: [Layer]) {
+    /// A chain over existing layers (shared, not copied): used for backbone/head splits.
+    public convenience init(inputShape: [Int], layers: [Layer]) {
+        self.init(inputShape: inputShape, layers: layers, wiring: layers.indices.map { [$0 - 1] })
+    }
+
+    /// A graph over existing layers (shared, not copied) with the given wiring.
+    init(inputShape: [Int], layers: [Layer], wiring: [[Int]]) {
         self.inputShape = inputShape
         self.layers = layers
+        self.wiring = wiring
+        var shapes: [[Int]] = []
+        for (layer, sources) in zip(layers, wiring) {
+            let ins = sources.map { $0 < 0 ? inputShape : shapes[$0] }
+            let out = (try? (layer as? MergeLayer)?.outputShape(forInputs: ins) ?? layer.outputShape(for: ins[0])) ?? []
+            shapes.append(out)
+        }
+        self.shapes = shapes
+        recomputeReaders()
     }
 
-    /// The description of the current model.
-    public var spec: ModelSpec { ModelSpec(inputShape: inputShape, layers: layers.map(\.spec)) }
+    /// The description of the current model (nodes that do not read the node before them
+    /// name their inputs).
+    public var spec: ModelSpec {
+        ModelSpec(inputShape: inputShape, layers: layers.indices.map { i in
+            var s = layers[i].spec
+            s.sources = wiring[i] == [i - 1] ? nil : wiring[i].map { $0 < 0 ? GraphOrder.inputName : layers[$0].name }
+            return s
+        })
+    }
 
     /// Per-sample output shape.
-    public var outputShape: [Int] { (try? shape(after: layers.count)) ?? [] }
+    public var outputShape: [Int] { shapes.last ?? inputShape }
 
-    /// Per-sample shape after the first `count` layers.
+    /// Per-sample shape after the first `count` layers (the output of node `count - 1`).
     public func shape(after count: Int) throws -> [Int] {
-        var s = inputShape
-        for layer in layers.prefix(count) { s = try layer.outputShape(for: s) }
-        return s
+        guard count >= 0 && count <= layers.count else { throw ModelSpecError("node index \(count) is outside 0...\(layers.count)") }
+        return count == 0 ? inputShape : shapes[count - 1]
     }
 
-    /// Appends freshly initialised layers; their names must be new.
-    public func append(_ specs: [LayerSpec], seed: UInt64) throws {
-        var shape = try self.shape(after: layers.count)
-        var names = Set(layers.map(\.name))
-        let root = SeededRandom(seed: seed)
-        for spec in specs {
-            guard !spec.name.isEmpty else { throw ModelSpecError("layer \(layers.count) (\(spec.kind.rawValue)) has an empty name") }
-            guard names.insert(spec.name).inserted else { throw ModelSpecError.layer(spec, "name is used twice") }
-            var rng = root.derived(stream: spec.name.hashValueStable)
-            let layer = try LayerFactory.make(spec, inputShape: shape, rng: &rng)
-            shape = try layer.outputShape(for: shape)
-            layers.append(layer)
+    /// Appends freshly initialised nodes; their names must be new. A node without `sources`
+    /// reads the node listed before it (the current output for the first).
+    public func append(_ specs: [LayerSpec], seed: UInt64, budget: ModelBudget = .standard) throws {
+        let ordered = try GraphOrder.resolve(specs, existing: layers.map(\.name))
+        // Check every node, shapes and the total size before allocating anything.
+        var newShapes: [[Int]] = []
+        var total = parameterCount + buffers.reduce(0) { $0 + $1.value.count }
+        for (spec, sources) in ordered {
+            let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
+            let checked = try LayerCheck.check(spec, inputShapes: ins, budget: budget)
+            guard let t = SizeMath.sum(total, checked.parameterCount), t <= budget.maxParameters else {
+                throw ModelSpecError("model description: more than \(budget.maxParameters) parameters (at node '\(spec.name)')")
+            }
+            total = t
+            newShapes.append(checked.outputShape)
         }
+        let root = SeededRandom(seed: seed)
+        var built: [Layer] = []
+        for ((spec, sources), _) in zip(ordered, newShapes) {
+            var rng = root.derived(stream: spec.name.hashValueStable)
+            let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
+            built.append(try LayerFactory.make(spec, inputShapes: ins, budget: budget, rng: &rng))
+        }
+        layers += built
+        wiring += ordered.map(\.sources)
+        shapes += newShapes
+        recomputeReaders()
     }
 
-    /// Runs the batch through every layer.
+    private func recomputeReaders() {
+        lastReader = Array(layers.indices)
+        for (i, sources) in wiring.enumerated() { for s in sources where s >= 0 { lastReader[s] = max(lastReader[s], i) } }
+    }
+
+    /// Runs the batch through every node.
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         precondition(Array(x.shape.dropFirst()) == inputShape || x.columns == inputShape.reduce(1, *),
                      "model expects samples of shape \(inputShape), got batch shape \(x.shape)")
         var h = x
         if h.rank - 1 != inputShape.count { h = h.reshaped([h.rows] + inputShape) }
-        for layer in layers { h = layer.forward(h, mode: mode) }
         forwardSampleCount += x.rows
-        return h
+        guard !layers.isEmpty else { return h }
+        var outputs = [Tensor?](repeating: nil, count: layers.count)
+        for i in layers.indices {
+            let sources = wiring[i]
+            let out: Tensor
+            if sources.count == 1 {
+                out = layers[i].forward(sources[0] < 0 ? h : outputs[sources[0]]!, mode: mode)
+            } else {
+                out = (layers[i] as! MergeLayer).forward(sources.map { $0 < 0 ? h : outputs[$0]! }, mode: mode)
+            }
+            outputs[i] = out
+            for s in sources where s >= 0 && lastReader[s] == i { outputs[s] = nil }
+        }
+        return outputs[layers.count - 1]!
     }
 
     /// Index of the earliest layer with a trainable parameter, or nil when all are frozen.
@@ -80,15 +142,35 @@ public final class Sequential {
     @discardableResult
     public func backward(_ dy: Tensor, needsInputGradient: Bool = false) -> Tensor? {
         let stop = needsInputGradient ? 0 : (firstTrainableLayer ?? layers.count)
-        var g: Tensor? = dy
         lastBackwardLayerCount = 0
-        var i = layers.count - 1
-        while i >= stop, let grad = g {
-            g = layers[i].backward(grad, needsInputGradient: i > stop || needsInputGradient)
-            lastBackwardLayerCount += 1
-            i -= 1
+        guard !layers.isEmpty else { return needsInputGradient ? dy : nil }
+        var grads = [Tensor?](repeating: nil, count: layers.count)
+        var inputGradient: Tensor?
+        grads[layers.count - 1] = dy
+        func accumulate(_ g: Tensor, into source: Int) {
+            if source < 0 {
+                guard needsInputGradient else { return }
+                if inputGradient == nil { inputGradient = g } else { inputGradient!.add(g) }
+            } else if source >= stop {
+                if grads[source] == nil { grads[source] = g } else { grads[source]!.add(g) }
+            }
         }
-        return needsInputGradient ? g : nil
+        var i = layers.count - 1
+        while i >= stop {
+            defer { i -= 1 }
+            guard let g = grads[i] else { continue }
+            grads[i] = nil
+            let sources = wiring[i]
+            lastBackwardLayerCount += 1
+            if sources.count == 1 {
+                let wanted = needsInputGradient || sources[0] >= stop
+                if let dx = layers[i].backward(g, needsInputGradient: wanted), wanted { accumulate(dx, into: sources[0]) }
+            } else {
+                let parts = (layers[i] as! MergeLayer).backwardInputs(g)
+                for (source, part) in zip(sources, parts) { accumulate(part, into: source) }
+            }
+        }
+        return needsInputGradient ? inputGradient : nil
     }
 
     /// Every parameter, in layer order.
@@ -165,18 +247,50 @@ public final class Sequential {
         guard dropLast >= 0 && dropLast <= layers.count else {
             throw ModelSpecError("cannot drop \(dropLast) layers from a model of \(layers.count)")
         }
-        let kept = Array(layers.prefix(layers.count - dropLast))
-        let removed = Array(layers.suffix(dropLast))
-        layers = kept
-        do { try append(newLayers, seed: seed) } catch { layers = kept + removed; throw error }
+        let keep = layers.count - dropLast
+        let saved = (layers, wiring, shapes)
+        layers.removeLast(dropLast); wiring.removeLast(dropLast); shapes.removeLast(dropLast)
+        do { try append(newLayers, seed: seed) } catch {
+            (layers, wiring, shapes) = saved
+            recomputeReaders()
+            throw error
+        }
+        _ = keep
     }
 
-    /// Splits into a backbone (layers `0..<index`) and a head (the rest), sharing the layers.
+    /// Head replacement by node name: drops the node `name` and every node after it (`fc`,
+    /// `classifier`, `head` in the presets) and appends fresh ones.
+    public func replaceHead(from name: String, with newLayers: [LayerSpec], seed: UInt64) throws {
+        guard let index = layers.firstIndex(where: { $0.name == name }) else {
+            throw ModelSpecError("no node named '\(name)' to replace (nodes: \(layers.suffix(5).map(\.name).joined(separator: ", ")), …)")
+        }
+        try replaceHead(dropLast: layers.count - index, with: newLayers, seed: seed)
+    }
+
+    /// Splits into a backbone (nodes `0..<index`) and a head (the rest), sharing the layers.
+    /// In a graph the cut must be a single point: no node at or after `index` may read a node
+    /// before `index - 1` (or the model input, unless `index` is 0).
     public func split(at index: Int) throws -> (backbone: Sequential, head: Sequential) {
-        precondition(index >= 0 && index <= layers.count, "split index \(index) outside 0...\(layers.count)")
+        guard index >= 0 && index <= layers.count else {
+            throw ModelSpecError("split index \(index) is outside 0...\(layers.count)")
+        }
+        for i in index..<layers.count {
+            for s in wiring[i] where s < index && s != index - 1 {
+                throw ModelSpecError("cannot cut the graph after node \(index > 0 ? "'\(layers[index - 1].name)'" : "input"): node '\(layers[i].name)' also reads \(s < 0 ? "the input" : "'\(layers[s].name)'")")
+            }
+        }
         let mid = try shape(after: index)
-        return (Sequential(inputShape: inputShape, layers: Array(layers.prefix(index))),
-                Sequential(inputShape: mid, layers: Array(layers.suffix(from: index))))
+        let backbone = Sequential(inputShape: inputShape, layers: Array(layers.prefix(index)), wiring: Array(wiring.prefix(index)))
+        let headWiring = wiring.suffix(from: index).map { $0.map { $0 - index } }
+        return (backbone, Sequential(inputShape: mid, layers: Array(layers.suffix(from: index)), wiring: headWiring))
+    }
+
+    /// Splits after the node named `name` (a feature-extraction cut, e.g. `avgpool`).
+    public func split(after name: String) throws -> (backbone: Sequential, head: Sequential) {
+        guard let index = layers.firstIndex(where: { $0.name == name }) else {
+            throw ModelSpecError("no node named '\(name)' to cut at")
+        }
+        return try split(at: index + 1)
     }
 
     /// The layer with the given name.
