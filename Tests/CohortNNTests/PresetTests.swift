@@ -1,0 +1,47 @@
+import XCTest
+import CohortNN
+import CohortTensor
+
+/// Presets write torchvision / timm layouts: parameter names and counts as published.
+final class PresetTests: XCTestCase {
+    private func model(_ preset: ModelPreset, classes: Int = 1000, input: [Int] = [224, 224, 3],
+                       configure: (inout PresetOptions) -> Void = { _ in }) throws -> Sequential {
+        var options = PresetOptions(classes: classes, inputShape: input)
+        configure(&options)
+        return try Sequential(spec: try preset.spec(options), seed: 0)
+    }
+
+    /// Parameter counts of torchvision's resnet18 / resnet50 / densenet121 (1000 classes).
+    func testFullSizeParameterCountsMatchTorchvision() throws {
+        XCTAssertEqual(try model(.resnet18, input: [64, 64, 3]).parameterCount, 11_689_512)
+        XCTAssertEqual(try model(.resnet50, input: [64, 64, 3]).parameterCount, 25_557_032)
+        XCTAssertEqual(try model(.densenet121, input: [64, 64, 3]).parameterCount, 7_978_856)
+    }
+
+    func testResNetNamesAreTorchvisions() throws {
+        let m = try model(.resnet18, classes: 3, input: [32, 32, 3]) { $0.width = 4 }
+        let names = m.stateDict().map(\.name)
+        for name in ["conv1.weight", "bn1.running_var", "layer1.0.conv1.weight", "layer1.1.bn2.bias",
+                     "layer2.0.downsample.0.weight", "layer2.0.downsample.1.running_mean", "layer4.1.conv2.weight",
+                     "fc.weight", "fc.bias"] {
+            XCTAssertTrue(names.contains(name), name)
+        }
+        XCTAssertFalse(names.contains("layer1.0.downsample.0.weight"), "stage 1 keeps its width: no downsample")
+        XCTAssertEqual(m.outputShape, [3])
+        XCTAssertEqual(m.layer(named: "layer4.1.conv2")!.parameters[0].value.shape, [32, 32, 3, 3])
+    }
+
+    func testPresetErrorsAreClear() {
+        var options = PresetOptions(classes: 3, inputShape: [30, 30, 3])
+        XCTAssertThrowsError(try ModelPreset.vitTiny.spec(options)) {
+            XCTAssertEqual("\($0)", "preset vit-tiny: 'patchSize' 16 must divide the input 30×30")
+        }
+        options.width = 0
+        XCTAssertThrowsError(try ModelPreset.resnet18.spec(options)) {
+            XCTAssertEqual("\($0)", "preset resnet18: 'width' must be in 1...65536, got 0")
+        }
+        XCTAssertThrowsError(try ModelPreset.named("resnet19")) {
+            XCTAssertEqual("\($0)", "unknown preset 'resnet19'; presets: resnet18, resnet50, densenet121, mobilenet_v2, vit-tiny")
+        }
+    }
+}
