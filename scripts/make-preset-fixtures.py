@@ -2,7 +2,9 @@
 """Writes the reduced-width preset fixtures for Cohort's logit-equality tests (issue 13, point 3;
 contract: the preset definitions shared with the Swift presets, see `scripts/preset_models.py`).
 
-Usage (the peer venv has torch; torchvision and timm are optional):
+Usage (the peer venv has torch 2.13.0+cpu; torchvision and timm are optional; checked with
+torchvision 0.28.0 and timm 1.0.31, installed with
+`pip install -c <(printf 'torch==2.13.0+cpu\n') "torchvision==0.28.*" timm`):
 
   ~/.cache/cohort-peer-venv/bin/python scripts/make-preset-fixtures.py [--out DIR] [--no-crosscheck]
 
@@ -41,7 +43,9 @@ pos_embed N(0,0.5); ViT linears N(0,1/fan_in) so attention is far from uniform. 
 checks the logits' magnitude (max |logit| in [0.3, 30], the two samples' logits differing by
 at least 5% of it) and prints, for deliberate mistakes
 (wrong GELU, attention scale, token order, concat order, ReLU for ReLU6, norm eps, pooling),
-how far the logits move relative to the 1e-4 tolerance.
+how far the logits move relative to the 1e-4 tolerance. At these sizes LayerNorm eps 1e-5
+instead of 1e-6 moves them only ~2e-5 (not caught) and the tanh GELU 1.6e-4 to 7e-4 (barely);
+PyTorch's own float32 logits differ from the float64 reference by up to ~1.2e-5 (resnet50).
 
 Cross-checks when torchvision / timm import: at full default size (224x224x3, 1000 classes)
 the state_dict keys and shapes equal torchvision.models.resnet18 / resnet50 / densenet121 /
@@ -50,8 +54,7 @@ num_heads=3), and with the same weights loaded (strict) the float64 logits agree
 committed case's weights, loaded into the torchvision / timm module built with the reduced knobs
 (ResNet / MobileNetV2 rebuilt from torchvision's own blocks, as torchvision has no width /
 last-channel knob; the torch-attention case through renamed weights in timm), give the
-committed logits. The
-torchvision wheel on PyPI is linked against CUDA torch, so its C extension does not load with
+committed logits. The torchvision wheel on PyPI is linked against CUDA torch, so its C extension does not load with
 torch+cpu; the script stubs `torchvision._meta_registrations` (fake kernels for detection ops,
 unused here) so the pure-Python model code imports.
 """

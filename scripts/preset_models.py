@@ -1,4 +1,5 @@
-"""PyTorch definitions of Cohort's model presets (the contract in PRESETS.md), shared by
+"""PyTorch definitions of Cohort's model presets (the contract the Swift presets implement:
+torchvision / timm state_dict names, Cohort's knobs), shared by
 scripts/make-preset-fixtures.py and scripts/check-presets-full.py.
 
 Every module's state_dict names and shapes equal torchvision's / timm's at the default knobs
@@ -6,8 +7,8 @@ Every module's state_dict names and shapes equal torchvision's / timm's at the d
 (`width`, `growth`, `widthMultiplier`, `lastChannel`, ViT sizes, `attentionLayout`) let the
 committed fixtures stay small. No dependency beyond torch.
 
-`build(preset, options, classes, input_shape)` returns the module; `randomize(model, seed)`
-gives it a deterministic, eval-mode-non-trivial initialisation.
+`build(preset, options, classes, input_shape)` returns the module; `randomize(model, seed,
+input_shape)` gives it a deterministic, eval-mode-non-trivial initialisation.
 """
 import math
 
