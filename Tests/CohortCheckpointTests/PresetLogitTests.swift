@@ -1,0 +1,64 @@
+import XCTest
+import CohortCheckpoint
+import CohortNN
+import CohortTensor
+import Foundation
+
+/// Every preset, at reduced width, imported from a PyTorch state_dict (written by
+/// scripts/make-preset-fixtures.py) gives PyTorch's eval-mode logits within 1e-4 relative.
+final class PresetLogitTests: XCTestCase {
+    private struct Manifest: Decodable {
+        struct Case: Decodable {
+            let `case`: String
+            let preset: String
+            let options: Knobs
+            let inputShape: [Int]
+            let classes: Int
+            let weights: String
+            let io: String
+        }
+        let cases: [Case]
+    }
+
+    private struct Knobs: Decodable {
+        var width, growth, lastChannel, patchSize, embedDim, depth, heads, mlpRatio: Int?
+        var widthMultiplier: Double?
+        var attentionLayout: String?
+    }
+
+    private var folder: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/presets") }
+
+    private func options(_ c: Manifest.Case) throws -> PresetOptions {
+        var o = PresetOptions(classes: c.classes, inputShape: c.inputShape)
+        let k = c.options
+        o.width = k.width; o.growth = k.growth; o.widthMultiplier = k.widthMultiplier; o.lastChannel = k.lastChannel
+        o.patchSize = k.patchSize; o.embedDim = k.embedDim; o.depth = k.depth; o.heads = k.heads; o.mlpRatio = k.mlpRatio
+        o.attentionLayout = k.attentionLayout
+        return o
+    }
+
+    private func check(_ name: String) throws {
+        let data = try Data(contentsOf: folder.appendingPathComponent("presets.json"))
+        let manifest = try JSONDecoder().decode(Manifest.self, from: data)
+        guard let c = manifest.cases.first(where: { $0.case == name }) else { return XCTFail("no fixture \(name)") }
+        let model = try Sequential(spec: try ModelPreset.named(c.preset).spec(try options(c)), seed: 0)
+        let (tensors, _) = try Safetensors.load(folder.appendingPathComponent(c.weights).path)
+        let (state, ignored) = try StateImport.match(tensors, to: model, path: c.weights)
+        XCTAssertFalse(ignored.isEmpty, "num_batches_tracked is in the fixture and ignored") // BN presets and ViT alike
+        try model.load(Dictionary(uniqueKeysWithValues: state.map { ($0.name, $0.value) }))
+        let io = Dictionary(uniqueKeysWithValues: try Safetensors.load(folder.appendingPathComponent(c.io).path).tensors.map { ($0.name, $0.value) })
+        let input = try XCTUnwrap(io["input"]?.nchwToNHWC()), expected = try XCTUnwrap(io["logits"])
+        let logits = model.forward(input, mode: .evaluation)
+        XCTAssertEqual(logits.shape, expected.shape)
+        let scale = expected.data.map(abs).max() ?? 1
+        let worst = zip(logits.data, expected.data).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(worst / scale, 1e-4, "\(name): max |Δlogit| \(worst) against max |logit| \(scale)")
+    }
+
+    func testResNet18() throws { try check("resnet18") }
+    func testResNet50() throws { try check("resnet50") }
+    func testDenseNet121() throws { try check("densenet121") }
+    func testMobileNetV2() throws { try check("mobilenet_v2") }
+    func testViTTiny() throws { try check("vit-tiny") }
+    func testViTTinyWithTorchAttentionNames() throws { try check("vit-tiny-torch-attn") }
+}
