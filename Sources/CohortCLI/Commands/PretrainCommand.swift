@@ -13,10 +13,9 @@ enum PretrainCommand {
         Several --data files are pooled. Without --val, --val-fraction of the labelled rows is held out; \
         the checkpoint keeps the epoch with the best validation accuracy.
         """,
-        options: [
+        options: ArchitectureOptions.options + [
             OptionSpec("data", value: "FILE", help: "Training data (.ctf or .csv); repeat to pool several files.", repeatable: true),
             OptionSpec("val", value: "FILE", help: "Validation data (default: hold out --val-fraction of --data)."),
-            OptionSpec("arch", value: "FILE", help: "Architecture JSON (protocols/model-description.md) for a fresh model."),
             OptionSpec("init", value: "FILE", help: "Checkpoint to fine-tune instead of a fresh model."),
             OptionSpec("out", value: "FILE", help: "Checkpoint to write."),
             OptionSpec("label", value: "COLUMN", help: "CSV label column.", default: "target"),
@@ -35,8 +34,8 @@ enum PretrainCommand {
     static func run(_ command: ParsedCommand) throws {
         let dataPaths = command.strings("data")
         guard !dataPaths.isEmpty else { throw UsageError(context: command.context, problem: "give at least one --data FILE") }
-        guard command.isSet("arch") != command.isSet("init") else {
-            throw UsageError(context: command.context, problem: "give exactly one of --arch (fresh model) or --init (checkpoint to fine-tune)")
+        guard ArchitectureOptions.isGiven(command) != command.isSet("init") else {
+            throw UsageError(context: command.context, problem: "give exactly one of --arch/--preset (fresh model) or --init (checkpoint to fine-tune)")
         }
         let out = try command.string("out")
         let seed = UInt64(try command.int("seed", range: 0...))
@@ -56,9 +55,8 @@ enum PretrainCommand {
             model = try CheckpointFile.load(initPath).makeModel(path: initPath)
             source = "fine-tuned from \(initPath) on \(dataPaths.joined(separator: ", "))"
         } else {
-            let archPath = try command.string("arch")
-            guard let data = FileManager.default.contents(atPath: archPath) else { throw CommandError("cannot read architecture '\(archPath)'") }
-            do { model = try Sequential(spec: try JSONDecoder().decode(ModelSpec.self, from: data), seed: seed) } catch {
+            let (arch, archPath) = try ArchitectureOptions.load(command)
+            do { model = try Sequential(spec: arch, seed: seed) } catch {
                 throw CommandError("\(archPath): \(error)")
             }
             source = "trained from scratch on \(dataPaths.joined(separator: ", "))"

@@ -28,10 +28,7 @@ public final class Sequential {
     /// (names, wiring, every field, shapes and the size `budget`) before anything is allocated;
     /// an inconsistent description throws an error naming the node.
     public init(spec: ModelSpec, seed: UInt64, budget: ModelBudget = .standard) throws {
-        guard !spec.inputShape.isEmpty, spec.inputShape.allSatisfy({ $0 > 0 }),
-              SizeMath.product(spec.inputShape, limit: budget.maxValuesPerSample) != nil else {
-            throw ModelSpecError("model description: inputShape must be non-empty, positive and at most \(budget.maxValuesPerSample) values, got \(spec.inputShape)")
-        }
+        try Sequential.checkInputShape(spec.inputShape, budget: budget)
         inputShape = spec.inputShape
         layers = []
         wiring = []
@@ -81,9 +78,42 @@ public final class Sequential {
     /// reads the node listed before it (the current output for the first).
     public func append(_ specs: [LayerSpec], seed: UInt64, budget: ModelBudget = .standard) throws {
         let ordered = try GraphOrder.resolve(specs, existing: layers.map(\.name))
-        // Check every node, shapes and the total size before allocating anything.
+        let total = parameterCount + buffers.reduce(0) { $0 + $1.value.count }
+        let newShapes = try Sequential.plan(ordered, inputShape: inputShape, shapes: shapes, parameters: total, budget: budget)
+        let root = SeededRandom(seed: seed)
+        var built: [Layer] = []
+        for (spec, sources) in ordered {
+            var rng = root.derived(stream: spec.name.hashValueStable)
+            let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
+            built.append(try LayerFactory.make(spec, inputShapes: ins, budget: budget, rng: &rng))
+        }
+        layers += built
+        wiring += ordered.map(\.sources)
+        shapes += newShapes
+        recomputeReaders()
+    }
+
+    /// Checks a whole description (input shape, names, wiring, every field, shapes and the
+    /// size budget) without allocating any weights; returns it unchanged when it is sound.
+    @discardableResult
+    public static func check(_ spec: ModelSpec, budget: ModelBudget = .standard) throws -> ModelSpec {
+        try checkInputShape(spec.inputShape, budget: budget)
+        _ = try plan(try GraphOrder.resolve(spec.layers, existing: []), inputShape: spec.inputShape, shapes: [], parameters: 0, budget: budget)
+        return spec
+    }
+
+    private static func checkInputShape(_ shape: [Int], budget: ModelBudget) throws {
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }), SizeMath.product(shape, limit: budget.maxValuesPerSample) != nil else {
+            throw ModelSpecError("model description: inputShape must be non-empty, positive and at most \(budget.maxValuesPerSample) values, got \(shape)")
+        }
+    }
+
+    /// The output shapes of `ordered` nodes appended after nodes of `shapes`, every node
+    /// checked and the running parameter total kept within the budget.
+    private static func plan(_ ordered: [(spec: LayerSpec, sources: [Int])], inputShape: [Int], shapes: [[Int]],
+                             parameters: Int, budget: ModelBudget) throws -> [[Int]] {
         var newShapes: [[Int]] = []
-        var total = parameterCount + buffers.reduce(0) { $0 + $1.value.count }
+        var total = parameters
         for (spec, sources) in ordered {
             let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
             let checked = try LayerCheck.check(spec, inputShapes: ins, budget: budget)
@@ -93,17 +123,7 @@ public final class Sequential {
             total = t
             newShapes.append(checked.outputShape)
         }
-        let root = SeededRandom(seed: seed)
-        var built: [Layer] = []
-        for ((spec, sources), _) in zip(ordered, newShapes) {
-            var rng = root.derived(stream: spec.name.hashValueStable)
-            let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
-            built.append(try LayerFactory.make(spec, inputShapes: ins, budget: budget, rng: &rng))
-        }
-        layers += built
-        wiring += ordered.map(\.sources)
-        shapes += newShapes
-        recomputeReaders()
+        return newShapes
     }
 
     private func recomputeReaders() {
