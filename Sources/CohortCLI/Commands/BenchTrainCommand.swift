@@ -12,7 +12,7 @@ enum BenchTrainCommand {
         that script's JSON output (same sitting, idle machine) to print Cohort ÷ PyTorch ratios.
         """,
         options: [
-            OptionSpec("cases", value: "LIST", help: "Comma-separated cases: mlp, cnn, tabular.", default: "mlp,cnn,tabular"),
+            OptionSpec("cases", value: "LIST", help: "Comma-separated cases: mlp, cnn, tabular, resnet18, vit-tiny.", default: "mlp,cnn,tabular"),
             OptionSpec("threads", value: "LIST", help: "Comma-separated thread counts (1 or 2).", default: "2,1"),
             OptionSpec("seconds", value: "S", help: "Minimum seconds per timed run.", default: "3"),
             OptionSpec("repeats", value: "N", help: "Timed runs per case; the median is reported.", default: "5"),
