@@ -27,6 +27,7 @@ enum AdaptCommand {
             OptionSpec("batch-size", value: "N", help: "Rows per batch (per domain for dann/coral/mmd).", default: "64"),
             OptionSpec("domain-weight", value: "W", help: "Weight of the DANN / CORAL / MMD term.", default: "1"),
             OptionSpec("head-layers", value: "N", help: "Final layers forming the classifier head.", default: "1"),
+            OptionSpec("cut-at", value: "NODE", help: "Graph models: the feature node the head reads (e.g. avgpool, pool); overrides --head-layers."),
             OptionSpec("max-source", value: "N", help: "Use at most N source rows (seeded random subset)."),
             OptionSpec("val-fraction", value: "F", help: "Labelled target rows held out for prototypes and --guard.", default: "0.3"),
             .flag("guard", help: "Negative-transfer guard: keep the best of adapted, incoming and a small from-scratch model on validation."),
@@ -60,6 +61,13 @@ enum AdaptCommand {
         let label = try command.string("label")
 
         let model = try CheckpointFile.load(modelPath).makeModel(path: modelPath)
+        if command.isSet("cut-at") {
+            let node = try command.string("cut-at")
+            guard let index = model.layers.firstIndex(where: { $0.name == node }), index + 1 < model.layers.count else {
+                throw CommandError("--cut-at: no node named '\(node)' with layers after it in \(modelPath)")
+            }
+            settings.headLayers = model.layers.count - index - 1
+        }
         let classes = model.outputShape.reduce(1, *)
         let target = try SiteData.load(path: targetPath, label: label, classes: targetPath.lowercased().hasSuffix(".csv") ? classes : nil)
         try checkShape(targetPath, target, model: model, modelPath: modelPath)
