@@ -37,6 +37,7 @@ public enum TrainBenchmark {
         case "vit-tiny":
             var options = PresetOptions(classes: 10, inputShape: [64, 64, 3])
             options.patchSize = 8
+            options.attentionLayout = "torch"   // the harness uses nn.MultiheadAttention
             return (try? ModelPreset.vitTiny.spec(options)).map { ($0, 32, 10) }
         default:
             return nil
@@ -61,8 +62,9 @@ public enum TrainBenchmark {
     }
 
     /// Measures every case in `cases`: `repeats` timed runs of at least `seconds` after warm-up.
+    /// With `inference`, only eval-mode forward passes are timed (no loss, backward or step).
     public static func run(cases: [String], threads: Int, seconds: Double, repeats: Int, warmup: Double = 1,
-                           progress: (String) -> Void = { _ in }) throws -> Report {
+                           inference: Bool = false, progress: (String) -> Void = { _ in }) throws -> Report {
         let saved = Gemm.parallelThreshold
         if threads <= 1 { Gemm.parallelThreshold = Int.max }
         defer { Gemm.parallelThreshold = saved }
@@ -81,6 +83,11 @@ public enum TrainBenchmark {
             var lastLoss: Float = 0
             let step = {
                 let i = stepIndex % 8
+                if inference {
+                    lastLoss = model.forward(xs[i], mode: .evaluation).data[0]
+                    stepIndex += 1
+                    return
+                }
                 optimizer.zeroGrad()
                 let out = model.forward(xs[i], mode: .training)
                 let loss = Loss.softmaxCrossEntropy(logits: out, labels: ys[i])
@@ -94,7 +101,7 @@ public enum TrainBenchmark {
             _ = BenchTiming.rate(seconds: warmup, minIterations: heavy ? 2 : 20, step)
             let rates = (0..<repeats).map { _ in BenchTiming.rate(seconds: seconds, minIterations: heavy ? 3 : 10, step) * Double(batch) }
             let summary = BenchTiming.Summary(rates)
-            progress("train \(name) threads=\(threads): \(Int(summary.median)) samples/s (median of \(repeats))")
+            progress("\(inference ? "inference" : "train") \(name) threads=\(threads): \(Int(summary.median)) samples/s (median of \(repeats))")
             results[name] = CaseResult(batch: batch, params: model.parameterCount, samplesPerSecond: summary,
                                        stepMicrosecondsMedian: Double(batch) / summary.median * 1e6, finalLoss: lastLoss)
         }
