@@ -76,7 +76,7 @@ public enum Gemm {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         let kcMax = min(kc, k)
-        let aSize = ((min(mc, m) + mr - 1) / mr * mr) * kcMax
+        let aSize = (((min(mc, m) + mr - 1) / mr * mr) * kcMax + 15) / 16 * 16
         let bSize = ((min(nc, n) + nr - 1) / nr * nr) * kcMax
         ScratchBuffers.with(count: aSize + bSize) { scratch in
             let aPack = scratch
