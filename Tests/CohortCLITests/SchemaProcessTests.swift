@@ -75,6 +75,12 @@ final class SchemaProcessTests: XCTestCase {
         let report = try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any]
         XCTAssertGreaterThan(report?["accuracy"] as? Double ?? 0, 0.7, a.stdout)
 
+        // adapt reads the raw target with the checkpoint's preprocessing and passes it on.
+        let adapted = try ProcessHarness.capture(["adapt", "--model", p("same.ckpt"), "--target", p("s1-shuffled.csv"), "--method", "adabn",
+                                                  "--out", p("adapted.ckpt")])
+        XCTAssertEqual(adapted.status, 0, adapted.stderr)
+        XCTAssertEqual(try CheckpointFile.load(p("adapted.ckpt")).metadata.preprocessing, fitted)
+
         // A file with problems: every one listed, grouped per column, exit status 1.
         try "age,chol,sex,ward,outcome\n50,NA,M ,A,sick\n51,200,male,D,sick\n52,210,female,A,maybe\n"
             .write(toFile: p("bad.csv"), atomically: true, encoding: .utf8)
