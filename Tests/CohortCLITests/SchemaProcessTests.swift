@@ -124,7 +124,8 @@ final class SchemaProcessTests: XCTestCase {
                 stderr: dir.appendingPathComponent("\(prefix)-coordinator.log"))
             let nodes = try (0..<2).map { s in
                 try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
-                                           "--data", p("\(prefix)\(s).csv"), "--schema", p("schema.json"), "--insecure"],
+                                           "--data", p("\(prefix)\(s).csv"), "--test", p("\(prefix)\(1 - s).csv"), "--schema", p("schema.json"),
+                                           "--insecure"],
                                           stderr: dir.appendingPathComponent("\(prefix)-node\(s).log"))
             }
             XCTAssertEqual(ProcessHarness.wait(coordinator, seconds: 120), 0,
