@@ -263,6 +263,29 @@ final class GraphConvOpTests: XCTestCase {
                             backward: { smooth.backward($0, needsInputGradient: true) })
     }
 
+    func testInvertedResidualGraphGradient() throws {
+        // MobileNetV2's block shape: expand 1×1, depthwise 3×3, project 1×1, residual add
+        // (GELU for ReLU6 so the finite differences never straddle a kink).
+        var spec = ModelSpec(inputShape: [5, 5, 3], layers: [
+            LayerSpec(.conv2d, name: "conv.0.0", units: 6, kernel: 1, bias: false),
+            LayerSpec(.batchnorm2d, name: "conv.0.1"),
+            LayerSpec(.gelu, name: "conv.0.2"),
+            LayerSpec(.conv2d, name: "conv.1.0", units: 6, kernel: 3, padding: 1, bias: false, groups: 6),
+            LayerSpec(.batchnorm2d, name: "conv.1.1"),
+            LayerSpec(.gelu, name: "conv.1.2"),
+            LayerSpec(.conv2d, name: "conv.2", units: 3, kernel: 1, bias: false),
+            LayerSpec(.batchnorm2d, name: "conv.3"),
+            LayerSpec(.add, name: "residual", sources: ["input", "conv.3"]),
+        ])
+        spec.version = 2
+        let model = try Sequential(spec: try ModelSpec.decode(json: spec.encodedJSON()), seed: 3)
+        XCTAssertEqual(model.layer(named: "conv.1.0")?.parameters.first?.value.shape, [6, 1, 3, 3])
+        let x = randomInput([3, 5, 5, 3], seed: 4)
+        GradientCheck.check(name: "inverted residual", x: x, parameters: model.parameters,
+                            forward: { model.forward($0, mode: .training) },
+                            backward: { model.backward($0, needsInputGradient: true) })
+    }
+
     /// `GradientCheck.check` with a step of 1e-3 (see the basic block test).
     private func checkFine(name: String, x: Tensor, parameters: [Parameter], forward: (Tensor) -> Tensor,
                            backward: (Tensor) -> Tensor?, file: StaticString = #filePath, line: UInt = #line) {
