@@ -72,7 +72,7 @@ final class HostileCheckpointArchitectureTests: XCTestCase {
             (ModelSpec(inputShape: [8, 8, 1], layers: [LayerSpec(.conv2d, name: "c", units: 2, stride: 0)]),
              "layer 'c' (conv2d): 'stride' must be in 1...65536, got 0"),
             (ModelSpec(inputShape: [16], layers: [LayerSpec(.dense, name: "fc", units: 1_000_000_000_000)]),
-             "layer 'fc' (dense): output shape [1000000000000] is empty or larger than 268435456 values per sample"),
+             "layer 'fc' (dense): 'units' 1000000000000 is larger than the budget of 268435456 values per sample"),
             (ModelSpec(inputShape: [1 << 62], layers: [LayerSpec(.relu, name: "r")]),
              "model description: inputShape must be non-empty, positive and at most 268435456 values, got [4611686018427387904]"),
         ]
