@@ -90,7 +90,7 @@ public enum Handshake {
         let frame = try conn.receive(timeout: timeout)
         if frame.type == MessageType.error.rawValue {
             let message = (try? JSONDecoder().decode(ErrorMessage.self, from: Data(frame.payload)))?.message ?? "unreadable ERROR frame"
-            throw TransportError("refused by \(conn.stream.peer): \(message)")
+            throw HandshakeRefusal(peer: conn.stream.peer, message: message)
         }
         guard frame.type == type.rawValue else {
             throw TransportError("\(conn.stream.peer): expected \(type) (type \(type.rawValue)), got type \(frame.type)")
@@ -98,11 +98,11 @@ public enum Handshake {
         return frame
     }
 
-    /// Sends an ERROR frame (best effort) and returns the error to throw locally.
     /// What a node is told when its name is unknown or its secret wrong (the same for both).
     public static let authenticationFailed = "authentication failed (unknown node name or wrong secret)"
 
-    /// Sends `message` to the peer in an ERROR frame and returns the error to throw locally,
+
+    /// Sends `message` to the peer in an ERROR frame (best effort) and returns the error to throw locally,
     /// which also carries `detail` (for the local log only).
     public static func refuse(_ conn: FramedConnection, _ message: String, detail: String? = nil,
                               version: UInt16 = ProtocolVersion.current) -> TransportError {
@@ -115,4 +115,12 @@ public enum Handshake {
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// The peer answered the handshake with an ERROR frame (wrong secret, unknown name, no common
+/// version): retrying will not help. Its message is the peer's text, for people only.
+public struct HandshakeRefusal: Error, CustomStringConvertible, Sendable {
+    public let peer: String
+    public let message: String
+    public var description: String { "refused by \(peer): \(message)" }
 }

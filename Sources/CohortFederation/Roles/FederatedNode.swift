@@ -166,8 +166,8 @@ public final class FederatedNode {
                 _ = try Handshake.connect(conn, node: config.name, secret: config.secret, samples: samples)
                 log("\(config.name): connected to \(config.host):\(config.port)")
                 return conn
-            } catch let error as TransportError where error.description.contains("refused by") {
-                throw error   // the coordinator said no (wrong secret, unknown node): retrying will not help
+            } catch let refusal as HandshakeRefusal {
+                throw refusal   // the coordinator said no (wrong secret, unknown node): retrying will not help
             } catch {
                 lastError = error
                 if attempt == config.connectAttempts { break }
