@@ -43,7 +43,8 @@ public enum FineTuning {
         }
         let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: settings.learningRate,
                                                     weightDecay: settings.weightDecay)], momentum: settings.momentum)
-        let steps = settings.epochs * ((train.count + settings.batchSize - 1) / max(settings.batchSize, 1))
+        guard settings.batchSize >= 1 else { throw TrainingError("batch size must be ≥ 1, got \(settings.batchSize)") }
+        let steps = settings.epochs * LabelledData.trainingBatchCount(rows: train.count, size: settings.batchSize)
         var config = TrainingConfig(epochs: settings.epochs, batchSize: settings.batchSize, seed: settings.seed)
         if settings.cosine { config.schedule = .cosine(total: max(steps, 1), floor: 0.05) }
         if settings.l2spAlpha > 0 { config.l2sp = L2SP(reference: model.parameters, alpha: settings.l2spAlpha) }
