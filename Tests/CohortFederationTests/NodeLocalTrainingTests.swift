@@ -1,5 +1,6 @@
 import XCTest
 @testable import CohortFederation
+import CohortData
 import CohortNN
 import CohortTensor
 
@@ -92,5 +93,33 @@ final class NodeLocalTrainingTests: XCTestCase {
         let proxNorm = prox.names.map { prox.tensors[$0]!.squaredNorm() }.reduce(0, +)
         let plainNorm = plain.names.map { plain.tensors[$0]!.squaredNorm() }.reduce(0, +)
         XCTAssertLessThan(proxNorm, 0.95 * plainNorm, "‖Δ_prox‖² \(proxNorm) vs ‖Δ_avg‖² \(plainNorm)")
+    }
+
+    /// A plan's weight decay reached `ParameterGroup`'s precondition unchecked: a negative or
+    /// NaN value stopped the node process. It is now a plan error naming the field.
+    func testPlanWithBadWeightDecayOrMuIsAnErrorNotACrash() throws {
+        for (decay, mu) in [(Float(-1), Float(0)), (.nan, 0), (0, .infinity)] {
+            var plan = TrainingPlan()
+            plan.weightDecay = decay; plan.proximalMu = mu
+            if mu > 0 { plan.strategy = "fedprox" }
+            XCTAssertThrowsError(try plan.validate(), "weightDecay \(decay), μ \(mu)")
+            let (header, weights) = try round(batchNormSpec, plan: plan)
+            XCTAssertThrowsError(try node(train: data(20, seed: 1)).trainLocally(header, weights: weights)) {
+                XCTAssertTrue($0 is AggregationError, "\($0)")
+            }
+        }
+    }
+
+    /// A test file is loaded on its own: with another column count than the model it reached
+    /// `Sequential.forward`'s precondition when the node scored the received model.
+    func testTestDataOfTheWrongWidthIsRefusedNamingIt() throws {
+        var config = FederatedNode.Config(host: "127.0.0.1", port: 1, name: "site", secret: [UInt8](repeating: 1, count: 16),
+                                          tls: nil, train: data(20, seed: 1), validation: data(10, seed: 2))
+        config.test = LabelledData(inputs: Tensor(shape: [3, 5], repeating: 0), labels: [0, 1, 0])
+        let (header, weights) = try round(batchNormSpec, plan: TrainingPlan())
+        XCTAssertThrowsError(try FederatedNode(config: config).trainLocally(header, weights: weights)) { error in
+            XCTAssertTrue(error is DataError, "\(error)")
+            XCTAssertTrue("\(error)".contains("test data has 5 features"), "\(error)")
+        }
     }
 }
