@@ -99,5 +99,7 @@ final class SingleRowBatchTests: XCTestCase {
         XCTAssertThrowsError(try Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: -1, batchSize: 4)).fit(data(8))) {
             XCTAssertTrue($0 is TrainingError)
         }
+        XCTAssertThrowsError(try Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 2, batchSize: 4, earlyStoppingPatience: 0))
+            .fit(data(8), validation: data(4, seed: 2))) { XCTAssertTrue($0 is TrainingError) }
     }
 }

@@ -126,6 +126,7 @@ public final class Trainer {
         if config.epochs > 0 { try model.checkBatchStatistics(batchRows: min(config.batchSize, train.count), totalRows: train.count) }
         try validate(train, role: "training")
         if let validation { try validate(validation, role: "validation") }
+        if let p = config.earlyStoppingPatience, p < 1 { throw TrainingError("early stopping patience must be ≥ 1, got \(p)") }
         if config.earlyStoppingPatience != nil && (validation?.count ?? 0) == 0 {
             throw TrainingError("early stopping needs a non-empty validation set")
         }
