@@ -45,6 +45,26 @@ final class TransformerValueTests: XCTestCase {
         }
     }
 
+    /// The vectorised GELU (forward and derivative) against the exact erf form in Double,
+    /// over [−10, 10] including a tail that is not a multiple of the vector width.
+    func testGELUMatchesTheExactErfForm() throws {
+        let count = 20_003
+        let xs = (0..<count).map { Float(-10 + 20 * Double($0) / Double(count - 1)) }
+        let layer = try make(LayerSpec(.gelu, name: "gelu"), [count])
+        let y = layer.forward(Tensor(shape: [1, count], data: xs), mode: .training).data
+        let g = layer.backward(Tensor(shape: [1, count], repeating: 1), needsInputGradient: true)!.data
+        var worstValue = 0.0, worstSlope = 0.0
+        for (i, v) in xs.enumerated() {
+            let x = Double(v)
+            let cdf = 0.5 * (1 + Foundation.erf(x / 2.0.squareRoot()))
+            let pdf = Foundation.exp(-0.5 * x * x) / (2 * Double.pi).squareRoot()
+            worstValue = max(worstValue, abs(Double(y[i]) - x * cdf) / max(1, abs(x)))
+            worstSlope = max(worstSlope, abs(Double(g[i]) - (cdf + x * pdf)))
+        }
+        XCTAssertLessThan(worstValue, 1e-6)
+        XCTAssertLessThan(worstSlope, 2e-6)
+    }
+
     func testSoftmaxRowsSumToOneAndSurviveLargeValues() throws {
         let layer = try make(LayerSpec(.softmax, name: "sm"), [2, 3])
         let x = Tensor(shape: [1, 2, 3], data: [1, 2, 3, 1000, 1000, 990])
