@@ -4,7 +4,7 @@ import CohortTensor
 /// semantics: the channels split into `groups` consecutive groups, each normalised per sample
 /// over its `H·W·C/groups` values (biased variance), then a per-channel affine. The same in
 /// training and evaluation. Parameters `<name>.weight` (ones) and `<name>.bias` (zeros), marked
-/// as normalisation parameters so FedBN and TENT find them.
+/// `isNormalization` like BatchNorm's (TENT adapts those).
 public final class GroupNorm: Layer {
     public let spec: LayerSpec
     public let weight: Parameter

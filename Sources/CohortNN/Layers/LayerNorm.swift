@@ -3,7 +3,7 @@ import CohortTensor
 /// Layer normalisation over the last axis (PyTorch's `LayerNorm(features)`):
 /// `y = (x − mean) / √(var + eps) · weight + bias`, biased variance, statistics per row.
 /// The same in training and evaluation. Parameters `<name>.weight` (ones) and `<name>.bias`
-/// (zeros), marked as normalisation parameters so FedBN and TENT find them.
+/// (zeros), marked `isNormalization` like BatchNorm's (TENT adapts those).
 public final class LayerNorm: Layer {
     public let spec: LayerSpec
     public let weight: Parameter

@@ -10,7 +10,8 @@ public final class Parameter {
     public var grad: Tensor
     /// A frozen parameter (false) is never updated and gets no gradient.
     public var isTrainable = true
-    /// True for BatchNorm affine parameters (FedBN keeps these local).
+    /// True for normalisation affine parameters (BatchNorm, LayerNorm, GroupNorm): TENT adapts
+    /// these. (FedBN selects BatchNorm layers by type.)
     public let isNormalization: Bool
 
     /// A parameter with a zero gradient of the same shape.
