@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortNN", "CohortTensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CohortDataTests", dependencies: ["CohortData", "CohortNN", "CohortTensor"]),
+        .testTarget(name: "CohortDataTests", dependencies: ["CohortData", "CohortNN", "CohortTensor", "CZlib"]),
         .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortFederationTests", dependencies: ["CohortFederation", "CohortCheckpoint", "CohortNN", "CohortTensor", "CohortBench"],
                     resources: [.copy("Fixtures")]),
