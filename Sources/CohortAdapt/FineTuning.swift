@@ -36,7 +36,7 @@ public enum FineTuning {
                            progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
         guard settings.epochs >= 1 else { throw TrainingError("epochs must be ≥ 1, got \(settings.epochs)") }
         if let prefixes = settings.trainablePrefixes {
-            for p in model.parameters { p.isTrainable = prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } }
+            for p in model.parameters { p.isTrainable = p.isAdapter || prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } }
             guard !model.trainableParameters.isEmpty else {
                 throw TrainingError("no parameter matches the trainable prefixes \(prefixes) (names look like '\(model.parameters.first?.name ?? "?")')")
             }

@@ -44,19 +44,8 @@ public enum CoordinatorMemoryBenchmark {
         return ModelSpec(inputShape: [1024], layers: layers + [LayerSpec(.dense, name: "head", units: 10)])
     }
 
-    /// This process's peak resident set so far: `VmHWM` of /proc/self/status (kept per address
-    /// space, so it starts afresh at exec; `getrusage`'s ru_maxrss carries the parent's peak
-    /// over a fork and exec), else ru_maxrss.
-    static func peakResident() -> Int {
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-           let kb = Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "") {
-            return kb * 1024
-        }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int(usage.ru_maxrss) * 1024
-    }
+    /// This process's peak resident set so far (`ProcessMemory.peakResidentBytes`).
+    static func peakResident() -> Int { ProcessMemory.peakResidentBytes() }
 
     /// Runs one round with `updates` synthetic nodes started from `executable` (`cohort`),
     /// which is called as `bench aggregate --play-nodes HOST:PORT --updates K --params P`.

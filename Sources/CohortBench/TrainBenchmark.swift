@@ -1,12 +1,14 @@
 import CohortNN
 import CohortTensor
 
-/// `cohort bench train`: training throughput on the same three cases as the PyTorch peer
-/// harness (`shared/bench/peers/train_throughput.py`): forward, softmax cross-entropy,
-/// backward and an SGD(lr 0.01, momentum 0.9) step on 8 random in-memory batches, cycled.
+/// `cohort bench train`: training throughput on the same cases as the PyTorch peer harness
+/// (`shared/bench/peers/train_throughput.py`): forward, softmax cross-entropy, backward and an
+/// SGD(lr 0.01, momentum 0.9) step on 8 random in-memory batches, cycled. `resnet18` and
+/// `vit-tiny` are the presets at the harness's dimensions (3×64×64 input, batch 32, 10 classes;
+/// ViT with 8×8 patches).
 public enum TrainBenchmark {
     /// The cases, by name.
-    public static let caseNames = ["mlp", "cnn", "tabular"]
+    public static let caseNames = ["mlp", "cnn", "tabular", "resnet18", "vit-tiny"]
 
     /// The model and batch size of a case.
     public static func model(for name: String) -> (spec: ModelSpec, batch: Int, classes: Int)? {
@@ -30,6 +32,13 @@ public enum TrainBenchmark {
                 LayerSpec(.dense, name: "fc1", units: 32), LayerSpec(.relu, name: "relu1"),
                 LayerSpec(.dense, name: "fc2", units: 2),
             ]), 16, 2)
+        case "resnet18":
+            return (try? ModelPreset.resnet18.spec(PresetOptions(classes: 10, inputShape: [64, 64, 3]))).map { ($0, 32, 10) }
+        case "vit-tiny":
+            var options = PresetOptions(classes: 10, inputShape: [64, 64, 3])
+            options.patchSize = 8
+            options.attentionLayout = "torch"   // the harness uses nn.MultiheadAttention
+            return (try? ModelPreset.vitTiny.spec(options)).map { ($0, 32, 10) }
         default:
             return nil
         }
@@ -53,8 +62,9 @@ public enum TrainBenchmark {
     }
 
     /// Measures every case in `cases`: `repeats` timed runs of at least `seconds` after warm-up.
+    /// With `inference`, only eval-mode forward passes are timed (no loss, backward or step).
     public static func run(cases: [String], threads: Int, seconds: Double, repeats: Int, warmup: Double = 1,
-                           progress: (String) -> Void = { _ in }) throws -> Report {
+                           inference: Bool = false, progress: (String) -> Void = { _ in }) throws -> Report {
         let saved = Gemm.parallelThreshold
         if threads <= 1 { Gemm.parallelThreshold = Int.max }
         defer { Gemm.parallelThreshold = saved }
@@ -73,6 +83,11 @@ public enum TrainBenchmark {
             var lastLoss: Float = 0
             let step = {
                 let i = stepIndex % 8
+                if inference {
+                    lastLoss = model.forward(xs[i], mode: .evaluation).data[0]
+                    stepIndex += 1
+                    return
+                }
                 optimizer.zeroGrad()
                 let out = model.forward(xs[i], mode: .training)
                 let loss = Loss.softmaxCrossEntropy(logits: out, labels: ys[i])
@@ -81,10 +96,12 @@ public enum TrainBenchmark {
                 lastLoss = loss.value
                 stepIndex += 1
             }
-            _ = BenchTiming.rate(seconds: warmup, minIterations: 20, step)
-            let rates = (0..<repeats).map { _ in BenchTiming.rate(seconds: seconds, minIterations: 10, step) * Double(batch) }
+            // Real backbones take a large fraction of a second per step: fewer minimum iterations.
+            let heavy = model.parameterCount > 1_000_000
+            _ = BenchTiming.rate(seconds: warmup, minIterations: heavy ? 2 : 20, step)
+            let rates = (0..<repeats).map { _ in BenchTiming.rate(seconds: seconds, minIterations: heavy ? 3 : 10, step) * Double(batch) }
             let summary = BenchTiming.Summary(rates)
-            progress("train \(name) threads=\(threads): \(Int(summary.median)) samples/s (median of \(repeats))")
+            progress("\(inference ? "inference" : "train") \(name) threads=\(threads): \(Int(summary.median)) samples/s (median of \(repeats))")
             results[name] = CaseResult(batch: batch, params: model.parameterCount, samplesPerSecond: summary,
                                        stepMicrosecondsMedian: Double(batch) / summary.median * 1e6, finalLoss: lastLoss)
         }

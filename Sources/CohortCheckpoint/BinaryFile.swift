@@ -17,10 +17,16 @@ final class BinaryFileReader {
 
     init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY)
+        // Non-blocking open, so a FIFO given as a file cannot hang the process; then only
+        // regular files are read.
+        fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw CheckpointError.io(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
         var st = stat()
         guard fstat(fd, &st) == 0 else { close(fd); throw CheckpointError.io(path: path, reason: "cannot stat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw CheckpointError.io(path: path, reason: "not a regular file (a directory, FIFO, socket or device cannot be read as one)")
+        }
         size = Int(st.st_size)
     }
 

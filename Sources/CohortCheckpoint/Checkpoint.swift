@@ -1,3 +1,4 @@
+import CohortData
 import CohortNN
 import CohortTensor
 import Foundation
@@ -12,13 +13,19 @@ public struct CheckpointMetadata: Codable, Equatable, Sendable {
     public var history: [String]
     /// Named metrics, e.g. validation accuracy.
     public var metrics: [String: Double]
+    /// The fitted preprocessing (schema and statistics) that turns raw CSV rows into this
+    /// model's inputs, or nil. Absent from the JSON when nil, so checkpoints without it are
+    /// byte-for-byte what older builds wrote and older checkpoints read as nil.
+    public var preprocessing: FittedPreprocessing?
 
     /// Metadata stamped with the current time.
-    public init(source: String, history: [String] = [], metrics: [String: Double] = [:], created: Date = Date()) {
+    public init(source: String, history: [String] = [], metrics: [String: Double] = [:], preprocessing: FittedPreprocessing? = nil,
+                created: Date = Date()) {
         self.created = Timestamp.iso8601(created)
         self.source = source
         self.history = history
         self.metrics = metrics
+        self.preprocessing = preprocessing
     }
 }
 

@@ -1,3 +1,4 @@
+import CohortData
 import CohortNN
 import CohortTensor
 import Foundation
@@ -100,6 +101,11 @@ public enum CheckpointFile {
         let header: Header
         do { header = try JSONDecoder().decode(Header.self, from: Data(headerBytes)) } catch {
             throw r.corrupt("header JSON does not decode: \(error)", at: headerStart + 4)
+        }
+        if let preprocessing = header.metadata.preprocessing {
+            do { try preprocessing.validate(source: "metadata.preprocessing") } catch let error as DataError {
+                throw r.corrupt(error.description, at: headerStart + 4)
+            }
         }
         guard header.tensorCount >= 0, header.tensorCount <= limits.tensors else {
             throw r.corrupt("tensor count \(header.tensorCount) outside 0...\(limits.tensors)", at: headerStart + 4)

@@ -43,7 +43,11 @@ public enum CheckpointMerge {
         }
         let tensors = zip(reference, sums).map { (name: $0.0.name, value: Tensor(shape: $0.0.value.shape, data: $0.1)) }
         let sources = checkpoints.map(\.path).joined(separator: ", ")
-        let meta = CheckpointMetadata(source: "weighted merge of \(sources)", history: ["weights \(w.map { String($0) }.joined(separator: ","))"])
+        // The preprocessing is kept when every input carries the same one.
+        let preprocessing = first.checkpoint.metadata.preprocessing
+        let shared = checkpoints.allSatisfy { $0.checkpoint.metadata.preprocessing == preprocessing } ? preprocessing : nil
+        let meta = CheckpointMetadata(source: "weighted merge of \(sources)", history: ["weights \(w.map { String($0) }.joined(separator: ","))"],
+                                      preprocessing: shared)
         return Checkpoint(architecture: first.checkpoint.architecture, metadata: meta, tensors: tensors)
     }
 }

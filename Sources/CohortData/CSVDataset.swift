@@ -18,43 +18,56 @@ public struct CSVDataset {
     /// Parses CSV text. `features` selects and orders the feature columns (default: every column
     /// but the label). Labels must be non-negative integers, or empty / `-1` for unlabelled rows.
     public init(text: String, path: String, label: String, features: [String]? = nil) throws {
-        // "\r\n" is one Character in Swift; isNewline covers it, "\n" and "\r".
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
-        guard let headerLine = lines.first else { throw DataError("\(path): empty file (a header row is required)") }
-        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let labelIndex = header.firstIndex(of: label) else {
-            throw DataError("\(path): no column '\(label)' for the label (columns: \(header.joined(separator: ", ")))")
+        try self.init(bytes: Array(text.utf8), path: path, label: label, features: features)
+    }
+
+    /// Parses CSV bytes (see `init(text:path:label:features:)`). One pass, linear in the
+    /// file's size; quoted cells may hold commas; lines end in LF, CRLF or CR.
+    public init(bytes: [UInt8], path: String, label: String, features: [String]? = nil) throws {
+        var reader = CSVReader(bytes: bytes, path: path)
+        guard let rawHeader = try reader.next(), !CSVReader.isBlank(rawHeader) else {
+            throw DataError("\(path): empty file (a header row is required)")
+        }
+        let header = rawHeader.map { $0.trimmedSpaces }
+        var position: [String: Int] = [:]
+        position.reserveCapacity(header.count)
+        for (i, name) in header.enumerated() where position[name] == nil { position[name] = i }
+        guard let labelIndex = position[label] else {
+            throw DataError("\(path): no column '\(label)' for the label (columns: \(header.prefix(40).joined(separator: ", "))\(header.count > 40 ? ", … (\(header.count) in all)" : ""))")
         }
         let names = features ?? header.filter { $0 != label }
-        let missing = names.filter { !header.contains($0) }
+        let missing = names.filter { position[$0] == nil }
         guard missing.isEmpty else {
-            throw DataError("\(path): missing feature column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the plan expects \(names.count) features)")
+            throw DataError("\(path): missing feature column\(missing.count > 1 ? "s" : "") \(HeaderMatch.quoted(missing)) (the plan expects \(names.count) features)")
         }
-        let indices = names.map { header.firstIndex(of: $0)! }
+        let indices = names.map { position[$0]! }
         var values: [Float] = []
-        values.reserveCapacity((lines.count - 1) * names.count)
         var labels: [Int] = []
         var unlabelledValues: [Float] = []
         var unlabelledRows = 0
-        for (offset, line) in lines.dropFirst().enumerated() {
-            let lineNumber = offset + 2
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard cells.count == header.count else {
-                throw DataError("\(path):\(lineNumber): \(cells.count) cells, the header has \(header.count)")
+        while let raw = try reader.next() {
+            let lineNumber = reader.line
+            if CSVReader.isBlank(raw) { continue }
+            guard raw.count == header.count else {
+                throw DataError("\(path):\(lineNumber): \(raw.count) cells, the header has \(header.count)")
             }
-            let labelCell = cells[labelIndex]
+            let labelCell = raw[labelIndex].trimmedSpaces
             let isUnlabelled = labelCell.isEmpty || labelCell == "-1"
             for (name, index) in zip(names, indices) {
-                guard let v = Float(cells[index]), v.isFinite else {
-                    throw DataError("\(path):\(lineNumber): column '\(name)' holds '\(cells[index])', not a finite number")
+                let cell = raw[index].trimmedSpaces
+                guard let v = Float(cell), v.isFinite else {
+                    throw DataError("\(path):\(lineNumber): column '\(name)' holds '\(cell)', not a finite number")
                 }
                 if isUnlabelled { unlabelledValues.append(v) } else { values.append(v) }
             }
             if isUnlabelled { unlabelledRows += 1; continue }
-            guard let y = Int(labelCell), y >= 0 else {
+            // Whole numbers written with a decimal point ("0.0") are the class they name.
+            guard let y = Int(labelCell) ?? Double(labelCell).flatMap({ $0 == $0.rounded() && $0 >= 0 && $0 < 1e15 ? Int($0) : nil }), y >= 0 else {
                 throw DataError("\(path):\(lineNumber): label '\(labelCell)' in column '\(label)' is not a non-negative integer")
+            }
+            guard y < CSVDataset.maxClasses else {
+                throw DataError("\(path):\(lineNumber): label \(y) in column '\(label)' is not below the limit of \(CSVDataset.maxClasses) classes; "
+                                + "if the labels are codes, give a schema (--schema) listing the classes")
             }
             labels.append(y)
         }
@@ -65,11 +78,13 @@ public struct CSVDataset {
         unlabelled = Tensor(shape: [unlabelledRows, names.count], data: unlabelledValues)
     }
 
+    /// Integer labels read without a schema must lie below this (a class count is allocated from them).
+    public static let maxClasses = 100_000
+
     /// Reads and parses a CSV file.
     public init(path: String, label: String, features: [String]? = nil) throws {
-        guard let contents = FileManager.default.contents(atPath: path) else { throw DataError("\(path): cannot read file") }
-        guard let text = String(data: contents, encoding: .utf8) else { throw DataError("\(path): not UTF-8 text") }
-        try self.init(text: text, path: path, label: label, features: features)
+        guard let bytes = FileHandleReader.contents(path) else { throw DataError("\(path): cannot read file") }
+        try self.init(bytes: bytes, path: path, label: label, features: features)
     }
 
     /// A seeded split into training and validation parts (`validationFraction` of the rows,

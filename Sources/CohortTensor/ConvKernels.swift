@@ -9,18 +9,34 @@ public enum ConvKernels {
     /// Writes the im2col matrix of `x` (NHWC) into `cols` (`outputPositions × patchSize`),
     /// splitting the batch across the worker pool when it pays.
     public static func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>) {
+        im2col(g, x: x, cols: cols, channelOffset: 0, channelCount: g.channels)
+    }
+
+    /// The im2col matrix of the channel slice `channelOffset..<channelOffset+channelCount` of
+    /// `x` (one group of a grouped convolution): `outputPositions × (kernelArea · channelCount)`,
+    /// columns ordered (kernel row, kernel column, channel of the slice).
+    public static func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>,
+                              channelOffset: Int, channelCount: Int) {
+        let patch = g.kernelHeight * g.kernelWidth * channelCount
         forBatchSlices(g) { sub, n0 in
             im2colSerial(sub, x: x + n0 * g.height * g.width * g.channels,
-                         cols: cols + n0 * g.outHeight * g.outWidth * g.patchSize)
+                         cols: cols + n0 * g.outHeight * g.outWidth * patch, c0: channelOffset, cg: channelCount)
         }
     }
 
     /// Adds an im2col-shaped gradient back onto an NHWC input gradient `dx`, which the caller
     /// has zeroed.
     public static func col2im(_ g: ConvGeometry, cols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        col2im(g, cols: cols, dx: dx, channelOffset: 0, channelCount: g.channels)
+    }
+
+    /// `col2im` for the channel slice of one group (see the slice form of `im2col`).
+    public static func col2im(_ g: ConvGeometry, cols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                              channelOffset: Int, channelCount: Int) {
+        let patch = g.kernelHeight * g.kernelWidth * channelCount
         forBatchSlices(g) { sub, n0 in
-            col2imSerial(sub, cols: cols + n0 * g.outHeight * g.outWidth * g.patchSize,
-                         dx: dx + n0 * g.height * g.width * g.channels)
+            col2imSerial(sub, cols: cols + n0 * g.outHeight * g.outWidth * patch,
+                         dx: dx + n0 * g.height * g.width * g.channels, c0: channelOffset, cg: channelCount)
         }
     }
 
@@ -42,18 +58,24 @@ public enum ConvKernels {
         }
     }
 
-    static func im2colSerial(_ g: ConvGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>) {
+    static func im2colSerial(_ g: ConvGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>,
+                             c0: Int = 0, cg: Int? = nil) {
+        let cg = cg ?? g.channels
+        guard g.dilation == 1 && cg == g.channels else {
+            im2colCells(g, x: x, cols: cols, c0: c0, cg: cg)
+            return
+        }
         let c = g.channels, rowLength = g.kernelWidth * c
         var row = cols
         for n in 0..<g.batch {
             let image = x + n * g.height * g.width * c
             for oh in 0..<g.outHeight {
                 for ow in 0..<g.outWidth {
-                    let iw0 = ow * g.stride - g.padding
+                    let iw0 = ow * g.stride - g.padLeft
                     // Columns [lo, hi) of the kernel row fall inside the image.
                     let lo = max(0, -iw0), hi = min(g.kernelWidth, g.width - iw0)
                     for ki in 0..<g.kernelHeight {
-                        let ih = oh * g.stride - g.padding + ki
+                        let ih = oh * g.stride - g.padTop + ki
                         let dst = row + ki * rowLength
                         if ih < 0 || ih >= g.height || lo >= hi {
                             dst.update(repeating: 0, count: rowLength)
@@ -69,24 +91,78 @@ public enum ConvKernels {
         }
     }
 
-    static func col2imSerial(_ g: ConvGeometry, cols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    /// im2col one kernel cell at a time: dilated kernels and channel slices (groups).
+    static func im2colCells(_ g: ConvGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>, c0: Int, cg: Int) {
+        let c = g.channels, d = g.dilation
+        var dst = cols
+        for n in 0..<g.batch {
+            let image = x + n * g.height * g.width * c + c0
+            for oh in 0..<g.outHeight {
+                for ow in 0..<g.outWidth {
+                    for ki in 0..<g.kernelHeight {
+                        let ih = oh * g.stride - g.padTop + ki * d
+                        for kj in 0..<g.kernelWidth {
+                            let iw = ow * g.stride - g.padLeft + kj * d
+                            if ih < 0 || ih >= g.height || iw < 0 || iw >= g.width {
+                                dst.update(repeating: 0, count: cg)
+                            } else {
+                                dst.update(from: image + (ih * g.width + iw) * c, count: cg)
+                            }
+                            dst += cg
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func col2imSerial(_ g: ConvGeometry, cols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                             c0: Int = 0, cg: Int? = nil) {
+        let cg = cg ?? g.channels
+        guard g.dilation == 1 && cg == g.channels else {
+            col2imCells(g, cols: cols, dx: dx, c0: c0, cg: cg)
+            return
+        }
         let c = g.channels, rowLength = g.kernelWidth * c
         var row = cols
         for n in 0..<g.batch {
             let image = dx + n * g.height * g.width * c
             for oh in 0..<g.outHeight {
                 for ow in 0..<g.outWidth {
-                    let iw0 = ow * g.stride - g.padding
+                    let iw0 = ow * g.stride - g.padLeft
                     let lo = max(0, -iw0), hi = min(g.kernelWidth, g.width - iw0)
                     if lo < hi {
                         for ki in 0..<g.kernelHeight {
-                            let ih = oh * g.stride - g.padding + ki
+                            let ih = oh * g.stride - g.padTop + ki
                             if ih < 0 || ih >= g.height { continue }
                             VectorKernels.axpy(count: (hi - lo) * c, alpha: 1, x: row + ki * rowLength + lo * c,
                                                y: image + (ih * g.width + iw0 + lo) * c)
                         }
                     }
                     row += g.patchSize
+                }
+            }
+        }
+    }
+
+    /// col2im one kernel cell at a time: dilated kernels and channel slices (groups).
+    static func col2imCells(_ g: ConvGeometry, cols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, c0: Int, cg: Int) {
+        let c = g.channels, d = g.dilation
+        var src = cols
+        for n in 0..<g.batch {
+            let image = dx + n * g.height * g.width * c + c0
+            for oh in 0..<g.outHeight {
+                for ow in 0..<g.outWidth {
+                    for ki in 0..<g.kernelHeight {
+                        let ih = oh * g.stride - g.padTop + ki * d
+                        for kj in 0..<g.kernelWidth {
+                            let iw = ow * g.stride - g.padLeft + kj * d
+                            if ih >= 0 && ih < g.height && iw >= 0 && iw < g.width {
+                                VectorKernels.axpy(count: cg, alpha: 1, x: src, y: image + (ih * g.width + iw) * c)
+                            }
+                            src += cg
+                        }
+                    }
                 }
             }
         }

@@ -100,14 +100,60 @@ public enum PoolKernels {
         }
     }
 
+    /// The input rows (or columns) that adaptive pooling averages for output `i` of `outSize`
+    /// over `inSize`: `⌊i·in/out⌋ ..< ⌈(i+1)·in/out⌉`, as PyTorch's `AdaptiveAvgPool2d`.
+    @inline(__always)
+    public static func adaptiveWindow(_ i: Int, inSize: Int, outSize: Int) -> Range<Int> {
+        (i * inSize) / outSize ..< ((i + 1) * inSize + outSize - 1) / outSize
+    }
+
+    /// Adaptive average pooling of an NHWC batch `[batch, height, width, channels]` to
+    /// `[batch, outSize, outSize, channels]`; `y` is overwritten.
+    public static func adaptiveAverageForward(batch: Int, height: Int, width: Int, channels c: Int, outSize: Int,
+                                              x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        var o = y
+        for n in 0..<batch {
+            let image = x + n * height * width * c
+            for oh in 0..<outSize {
+                let rows = adaptiveWindow(oh, inSize: height, outSize: outSize)
+                for ow in 0..<outSize {
+                    let cols = adaptiveWindow(ow, inSize: width, outSize: outSize)
+                    let inv = 1 / Float(rows.count * cols.count)
+                    o.update(repeating: 0, count: c)
+                    for ih in rows { for iw in cols { VectorKernels.axpy(count: c, alpha: inv, x: image + (ih * width + iw) * c, y: o) } }
+                    o += c
+                }
+            }
+        }
+    }
+
+    /// Backward of adaptive average pooling; `dx` is zeroed here.
+    public static func adaptiveAverageBackward(batch: Int, height: Int, width: Int, channels c: Int, outSize: Int,
+                                               dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        dx.update(repeating: 0, count: batch * height * width * c)
+        var o = dy
+        for n in 0..<batch {
+            let image = dx + n * height * width * c
+            for oh in 0..<outSize {
+                let rows = adaptiveWindow(oh, inSize: height, outSize: outSize)
+                for ow in 0..<outSize {
+                    let cols = adaptiveWindow(ow, inSize: width, outSize: outSize)
+                    let inv = 1 / Float(rows.count * cols.count)
+                    for ih in rows { for iw in cols { VectorKernels.axpy(count: c, alpha: inv, x: o, y: image + (ih * width + iw) * c) } }
+                    o += c
+                }
+            }
+        }
+    }
+
     /// Calls `body` with `ih * width + iw` for each in-bounds cell of the window at (oh, ow).
     @inline(__always)
     private static func forEachCell(_ g: ConvGeometry, _ oh: Int, _ ow: Int, _ body: (Int) -> Void) {
         for ki in 0..<g.kernelHeight {
-            let ih = oh * g.stride - g.padding + ki
+            let ih = oh * g.stride - g.padTop + ki * g.dilation
             if ih < 0 || ih >= g.height { continue }
             for kj in 0..<g.kernelWidth {
-                let iw = ow * g.stride - g.padding + kj
+                let iw = ow * g.stride - g.padLeft + kj * g.dilation
                 if iw < 0 || iw >= g.width { continue }
                 body(ih * g.width + iw)
             }

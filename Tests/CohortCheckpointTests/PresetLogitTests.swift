@@ -62,3 +62,44 @@ final class PresetLogitTests: XCTestCase {
     func testViTTiny() throws { try check("vit-tiny") }
     func testViTTinyWithTorchAttentionNames() throws { try check("vit-tiny-torch-attn") }
 }
+
+/// A checkpoint whose stored architecture is hostile (written by someone else's tool) is a
+/// clear error when the model is built, not a trap.
+final class HostileCheckpointArchitectureTests: XCTestCase {
+    func testHostileArchitecturesInACheckpointAreErrors() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let cases: [(ModelSpec, String)] = [
+            (ModelSpec(inputShape: [8, 8, 1], layers: [LayerSpec(.conv2d, name: "c", units: 2, stride: 0)]),
+             "layer 'c' (conv2d): 'stride' must be in 1...65536, got 0"),
+            (ModelSpec(inputShape: [16], layers: [LayerSpec(.dense, name: "fc", units: 1_000_000_000_000)]),
+             "layer 'fc' (dense): 'units' 1000000000000 is larger than the budget of 268435456 values per sample"),
+            (ModelSpec(inputShape: [1 << 62], layers: [LayerSpec(.relu, name: "r")]),
+             "model description: inputShape must be non-empty, positive and at most 268435456 values, got [4611686018427387904]"),
+        ]
+        for (i, (spec, expected)) in cases.enumerated() {
+            let path = dir.path("hostile\(i).ckpt")
+            try CheckpointFile.save(Checkpoint(architecture: spec, metadata: CheckpointMetadata(source: "test"), tensors: []), to: path)
+            XCTAssertThrowsError(try CheckpointFile.load(path).makeModel(path: path)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+}
+
+/// A FIFO or directory given where a checkpoint is expected is refused at once (a FIFO once
+/// blocked the process forever).
+final class NonRegularFileTests: XCTestCase {
+    func testFIFOAndDirectoryAreRefused() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let fifo = dir.path("model.ckpt")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        for path in [fifo, dir.path("")] {
+            XCTAssertThrowsError(try CheckpointFile.load(path)) { error in
+                XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
+            }
+            XCTAssertThrowsError(try Safetensors.load(path)) { error in
+                XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
+            }
+        }
+    }
+}

@@ -88,7 +88,7 @@ final class GraphModelTests: XCTestCase {
         XCTAssertEqual(decodeAndBuild(#"{"inputShape":[8,8,3],"layers":[{"kind":"conv2d","name":"c","units":4,"groups":2}]}"#),
                        "layer 'c' (conv2d): 'groups' 2 must divide the input channels 3 and the output channels 4")
         let huge = decodeAndBuild(#"{"inputShape":[16],"layers":[{"kind":"dense","name":"fc","units":1e12}]}"#)
-        XCTAssertEqual(huge, "layer 'fc' (dense): output shape [1000000000000] is empty or larger than 268435456 values per sample")
+        XCTAssertEqual(huge, "layer 'fc' (dense): 'units' 1000000000000 is larger than the budget of 268435456 values per sample")
         let wideDense = decodeAndBuild(#"{"inputShape":[100000],"layers":[{"kind":"dense","name":"fc","units":1e8}]}"#)
         XCTAssertTrue(wideDense.hasPrefix("layer 'fc' (dense): needs 10000100000000 parameters, more than the budget of"), wideDense)
         XCTAssertTrue(decodeAndBuild(#"{"inputShape":[4611686018427387904],"layers":[{"kind":"relu","name":"r"}]}"#)

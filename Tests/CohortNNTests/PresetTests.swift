@@ -45,3 +45,33 @@ final class PresetTests: XCTestCase {
         }
     }
 }
+
+/// Transfer learning on a preset graph: cut at a named feature node, cached features, a new head.
+final class PresetTransferTests: XCTestCase {
+    func testFeatureExtractionAtTheNamedNodeOfAResNet() throws {
+        var options = PresetOptions(classes: 4, inputShape: [16, 16, 1])
+        options.width = 2
+        let preset = ModelPreset.resnet18
+        let model = try Sequential(spec: try preset.spec(options), seed: 3)
+        var rng = SeededRandom(seed: 1)
+        let x = Tensor(shape: [6, 16, 16, 1], data: (0..<(6 * 256)).map { _ in rng.normal() })
+        let (backbone, head) = try model.split(after: preset.featureNode)
+        XCTAssertEqual(head.layers.map(\.name), ["fc"])
+        XCTAssertEqual(backbone.outputShape, [16], "8·width channels after global pooling")
+        let features = FeatureExtraction.cache(backbone: backbone, data: LabelledData(inputs: x, labels: [0, 1, 2, 3, 0, 1]))
+        XCTAssertEqual(features.inputs.shape, [6, 16])
+        XCTAssertEqual(head.forward(features.inputs, mode: .evaluation), model.forward(x, mode: .evaluation))
+        // Head replacement by the preset's head node keeps every backbone tensor.
+        let before = model.stateDict().filter { !$0.name.hasPrefix("fc.") }
+        try model.replaceHead(from: preset.headNode, with: [LayerSpec(.dense, name: "fc", units: 7)], seed: 5)
+        XCTAssertEqual(model.outputShape, [7])
+        XCTAssertEqual(model.stateDict().filter { !$0.name.hasPrefix("fc.") }.map(\.value), before.map(\.value))
+        // Freezing by prefix: only layer4 and the head train, and backward stops inside layer4.
+        for p in model.parameters { p.isTrainable = p.name.hasPrefix("layer4.") || p.name.hasPrefix("fc.") }
+        _ = model.forward(x, mode: .training)
+        model.backward(Tensor(shape: [6, 7], repeating: 0.1))
+        XCTAssertLessThan(model.lastBackwardLayerCount, 20, "the frozen stem and layers 1-3 run no backward")
+        XCTAssertTrue(model.parameters.filter { $0.name.hasPrefix("layer3.") }.allSatisfy { $0.grad.data.allSatisfy { $0 == 0 } })
+        XCTAssertTrue(model.parameters.filter { $0.name.hasPrefix("layer4.0.conv1") }.contains { $0.grad.data.contains { $0 != 0 } })
+    }
+}

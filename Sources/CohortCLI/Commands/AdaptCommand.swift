@@ -13,7 +13,8 @@ enum AdaptCommand {
         also train on labelled --source data. prototypes turn the last (dense) layer into a nearest-prototype classifier \
         built from the target's labelled rows. Accuracy before and after is measured on the target's labelled rows \
         (for prototypes and --guard, on the --val-fraction held out from them); without labels the summary gives \
-        prediction entropy and confidence. The checkpoint is written atomically; its metadata names the method.
+        prediction entropy and confidence. The checkpoint is written atomically; its metadata names the method. A checkpoint that carries \
+        preprocessing (pretrain --schema) reads CSV files with it and passes it on.
         """,
         options: [
             OptionSpec("model", value: "FILE", help: "The checkpoint to adapt."),
@@ -27,6 +28,7 @@ enum AdaptCommand {
             OptionSpec("batch-size", value: "N", help: "Rows per batch (per domain for dann/coral/mmd).", default: "64"),
             OptionSpec("domain-weight", value: "W", help: "Weight of the DANN / CORAL / MMD term.", default: "1"),
             OptionSpec("head-layers", value: "N", help: "Final layers forming the classifier head.", default: "1"),
+            OptionSpec("cut-at", value: "NODE", help: "Graph models: the feature node the head reads (e.g. avgpool, pool); overrides --head-layers."),
             OptionSpec("max-source", value: "N", help: "Use at most N source rows (seeded random subset)."),
             OptionSpec("val-fraction", value: "F", help: "Labelled target rows held out for prototypes and --guard.", default: "0.3"),
             .flag("guard", help: "Negative-transfer guard: keep the best of adapted, incoming and a small from-scratch model on validation."),
@@ -59,13 +61,28 @@ enum AdaptCommand {
         let valFraction = try command.double("val-fraction", range: 0.05...0.9)
         let label = try command.string("label")
 
-        let model = try CheckpointFile.load(modelPath).makeModel(path: modelPath)
+        let checkpoint = try CheckpointFile.load(modelPath)
+        let model = try checkpoint.makeModel(path: modelPath)
+        if command.isSet("cut-at") {
+            let node = try command.string("cut-at")
+            guard let index = model.layers.firstIndex(where: { $0.name == node }), index + 1 < model.layers.count else {
+                throw CommandError("--cut-at: no node named '\(node)' with layers after it in \(modelPath)")
+            }
+            settings.headLayers = model.layers.count - index - 1
+        }
         let classes = model.outputShape.reduce(1, *)
-        let target = try SiteData.load(path: targetPath, label: label, classes: targetPath.lowercased().hasSuffix(".csv") ? classes : nil)
+        // A checkpoint that carries preprocessing reads raw CSV with it (and passes it on).
+        let preprocessing = checkpoint.metadata.preprocessing
+        func read(_ path: String) throws -> SiteData {
+            let csv = path.lowercased().hasSuffix(".csv")
+            if csv, let preprocessing { return try preprocessing.load(path: path) }
+            return try SiteData.load(path: path, label: label, classes: csv ? classes : nil)
+        }
+        let target = try read(targetPath)
         try checkShape(targetPath, target, model: model, modelPath: modelPath)
         var source: LabelledData?
         if !sourcePaths.isEmpty {
-            let parts = try sourcePaths.map { try SiteData.load(path: $0, label: label, classes: $0.lowercased().hasSuffix(".csv") ? classes : nil) }
+            let parts = try sourcePaths.map(read)
             for (path, part) in zip(sourcePaths, parts) { try checkShape(path, part, model: model, modelPath: modelPath) }
             source = try SiteData.pool(parts, paths: sourcePaths).labelled
             guard source!.count >= 2 else { throw CommandError("\(sourcePaths.joined(separator: ", ")): \(method.rawValue) needs labelled source rows, found \(source!.count)") }
@@ -95,7 +112,8 @@ enum AdaptCommand {
         let origin = "cohort adapt --method \(method.rawValue) from \(modelPath) on \(targetPath)"
             + (sourcePaths.isEmpty ? "" : " with source \(sourcePaths.joined(separator: ", "))")
             + (summary.guardReport.map { "; guard kept \($0.winner.rawValue)" } ?? "")
-        try CheckpointFile.save(Checkpoint(model: outcome.model, metadata: CheckpointMetadata(source: origin, history: [json], metrics: metrics)), to: out)
+        try CheckpointFile.save(Checkpoint(model: outcome.model, metadata: CheckpointMetadata(source: origin, history: [json], metrics: metrics,
+                                                                                                          preprocessing: preprocessing)), to: out)
         if command.flag("json") { print(json) } else { print(AdaptationText.describe(summary, target: targetPath, out: out)) }
     }
 

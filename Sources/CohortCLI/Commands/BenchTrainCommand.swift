@@ -12,7 +12,7 @@ enum BenchTrainCommand {
         that script's JSON output (same sitting, idle machine) to print Cohort ÷ PyTorch ratios.
         """,
         options: [
-            OptionSpec("cases", value: "LIST", help: "Comma-separated cases: mlp, cnn, tabular.", default: "mlp,cnn,tabular"),
+            OptionSpec("cases", value: "LIST", help: "Comma-separated cases: mlp, cnn, tabular, resnet18, vit-tiny.", default: "mlp,cnn,tabular"),
             OptionSpec("threads", value: "LIST", help: "Comma-separated thread counts (1 or 2).", default: "2,1"),
             OptionSpec("seconds", value: "S", help: "Minimum seconds per timed run.", default: "3"),
             OptionSpec("repeats", value: "N", help: "Timed runs per case; the median is reported.", default: "5"),
@@ -20,10 +20,12 @@ enum BenchTrainCommand {
             OptionSpec("peer", value: "FILE", help: "JSON from train_throughput.py to compare against."),
             OptionSpec("out", value: "FILE", help: "Also write the JSON report to FILE."),
             .flag("json", help: "Print the report as JSON (the default prints a table)."),
+            .flag("inference", help: "Time eval-mode forward passes only (compare with scripts/peer_inference_throughput.py)."),
         ])
 
     struct Output: Codable {
         var bench = "train_throughput"
+        var peakResidentBytes: Int?
         var byThreads: [String: TrainBenchmark.Report]
         var peer: PeerComparison?
     }
@@ -40,9 +42,11 @@ enum BenchTrainCommand {
         var byThreads: [String: TrainBenchmark.Report] = [:]
         for t in threads {
             byThreads[String(t)] = try TrainBenchmark.run(cases: cases, threads: t, seconds: seconds, repeats: repeats,
-                                                          warmup: warmup, progress: Terminal.progress)
+                                                          warmup: warmup, inference: command.flag("inference"), progress: Terminal.progress)
         }
         var output = Output(byThreads: byThreads)
+        if command.flag("inference") { output.bench = "inference_throughput" }
+        output.peakResidentBytes = ProcessMemory.peakResidentBytes()
         if command.isSet("peer") {
             let medians = byThreads.mapValues { $0.cases.mapValues(\.samplesPerSecond.median) }
             output.peer = try PeerComparison.load(path: try command.string("peer"), cohort: medians)

@@ -10,8 +10,8 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec,
-                   ModelSummaryCommand.spec, ModelInitCommand.spec, InfoCommand.spec,
+        commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec, BenchCSVCommand.spec, SchemaInferCommand.spec,
+                   ModelSummaryCommand.spec, ModelInitCommand.spec, ModelDescribeCommand.spec, InfoCommand.spec,
                    PretrainCommand.spec, EvaluateCommand.spec, PredictCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
@@ -48,7 +48,10 @@ public enum CohortTool {
         case BenchNodesCommand.spec.path: try BenchNodesCommand.run(command)
         case BenchPrivacyCommand.spec.path: try BenchPrivacyCommand.run(command)
         case BenchFederationCommand.spec.path: try BenchFederationCommand.run(command)
+        case BenchCSVCommand.spec.path: try BenchCSVCommand.run(command)
+        case SchemaInferCommand.spec.path: try SchemaInferCommand.run(command)
         case ModelSummaryCommand.spec.path: try ModelSummaryCommand.run(command)
+        case ModelDescribeCommand.spec.path: try ModelDescribeCommand.run(command)
         case InfoCommand.spec.path: try InfoCommand.run(command)
         case ModelInitCommand.spec.path: try ModelInitCommand.run(command)
         case CoordinatorCommand.spec.path: try CoordinatorCommand.run(command)

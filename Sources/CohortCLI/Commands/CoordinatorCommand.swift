@@ -47,6 +47,9 @@ enum CoordinatorCommand {
         options: [
             OptionSpec("model", value: "FILE", help: "Initial checkpoint (with architecture); not needed with --resume."),
             OptionSpec("plan", value: "FILE", help: "Training plan JSON (defaults for any field left out)."),
+            OptionSpec("lora-rank", value: "R", help: "Federate LoRA factors of rank R instead of whole weights (sets the plan's lora)."),
+            OptionSpec("lora-alpha", value: "A", help: "LoRA scale α (the update is α/r·B·A; default α = r)."),
+            OptionSpec("lora-targets", value: "LIST", help: "Comma-separated node-name patterns LoRA adapts, e.g. 'layer*.conv*,fc' (with --lora-rank)."),
             OptionSpec("secrets", value: "FILE", help: "Node secrets: one 'name secret-hex' per line."),
             OptionSpec("listen", value: "HOST:PORT", help: "Address to listen on.", default: "127.0.0.1:7070"),
             OptionSpec("rounds", value: "N", help: "Rounds to run.", default: "3"),
@@ -106,6 +109,15 @@ enum CoordinatorCommand {
                 throw CommandError("\(planPath): not a training plan: \(error)")
             }
         }
+        if command.isSet("lora-rank") || command.isSet("lora-targets") || command.isSet("lora-alpha") {
+            guard command.isSet("lora-rank") && command.isSet("lora-targets") else {
+                throw UsageError(context: command.context, problem: "--lora-rank and --lora-targets go together")
+            }
+            let targets = try command.string("lora-targets").split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
+            config.plan.lora = LoRASpec(rank: try command.int("lora-rank", range: 1...4096),
+                                        alpha: command.isSet("lora-alpha") ? Float(try command.double("lora-alpha", range: 1e-6...1e6)) : nil,
+                                        targets: targets)
+        }
         try applySecureAggregationFlags(command, to: &config.plan)
         try applyPrivacyFlags(command, to: &config.plan)
         if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
@@ -119,7 +131,9 @@ enum CoordinatorCommand {
             (initial, completed) = try Coordinator.loadJournal(outDir: config.outDir)
             Terminal.progress("coordinator: resuming from \(config.outDir) after round \(completed.count)")
         } else {
-            initial = try CheckpointFile.load(try command.string("model"))
+            let modelPath = try command.string("model")
+            initial = try CheckpointFile.load(modelPath)
+            if let lora = config.plan.lora { initial = try initial.addingLoRA(lora, seed: config.plan.seed, path: modelPath) }
         }
         guard let arch = initial.architecture else { throw CommandError("the model checkpoint has no architecture") }
         let strategy = try StrategyFactory.make(config.plan, model: try Sequential(spec: arch, seed: 0))

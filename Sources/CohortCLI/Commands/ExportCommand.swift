@@ -9,6 +9,7 @@ enum ExportCommand {
         options: [
             OptionSpec("format", value: "NAME", help: "Output format (only safetensors).", default: "safetensors"),
             OptionSpec("out", value: "FILE", help: "File to write."),
+            .flag("merge-lora", help: "Merge LoRA factors into their weights (W + α/r·B·A) and write the plain model's tensors."),
         ],
         positionals: [PositionalSpec("checkpoint", help: "The checkpoint to export.")])
 
@@ -20,7 +21,11 @@ enum ExportCommand {
             throw UsageError(context: command.context, problem: "missing the checkpoint to export")
         }
         let out = try command.string("out")
-        let checkpoint = try CheckpointFile.load(path)
+        var checkpoint = try CheckpointFile.load(path)
+        if command.flag("merge-lora") {
+            guard checkpoint.architecture?.lora != nil else { throw CommandError("\(path) has no LoRA factors to merge") }
+            checkpoint = try checkpoint.mergingLoRA(path: path)
+        }
         try Safetensors.save(checkpoint.tensors, metadata: ["source": checkpoint.metadata.source, "exported_from": path], to: out)
         Terminal.progress("exported \(checkpoint.tensors.count) tensors from \(path) to \(out)")
     }

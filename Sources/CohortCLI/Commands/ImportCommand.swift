@@ -8,23 +8,21 @@ enum ImportCommand {
         ["import"], summary: "Convert a PyTorch .safetensors state_dict into a Cohort checkpoint.",
         discussion: """
         Tensor names must match the architecture's parameter names (features.0.weight, head.bias, \
-        bn.running_mean, ...) or be renamed with --map, a JSON object of PyTorch name → Cohort name. \
+        bn.running_mean, ...); the presets use torchvision's and timm's state_dict names, so \
+        `--preset resnet18 --classes 1000 --input 224x224x3` imports torchvision's file as it is. Others are renamed with --map, a JSON object of PyTorch name → Cohort name. \
         PyTorch's num_batches_tracked buffers are ignored. Every missing, mis-shaped or unexpected \
         tensor is listed in one error. Conv and linear weights keep PyTorch's layout; images are \
         NHWC inside Cohort, and flatten emits PyTorch's order, so no weight needs permuting.
         """,
-        options: [
+        options: ArchitectureOptions.options + [
             OptionSpec("safetensors", value: "FILE", help: "The .safetensors file to import."),
-            OptionSpec("arch", value: "FILE", help: "Cohort architecture description (JSON) of the same network."),
             OptionSpec("map", value: "FILE", help: "JSON object renaming PyTorch tensor names to Cohort names."),
             OptionSpec("out", value: "FILE", help: "Checkpoint to write."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
-        let source = try command.string("safetensors"), archPath = try command.string("arch"), out = try command.string("out")
-        guard let archData = FileManager.default.contents(atPath: archPath) else { throw CommandError("cannot read architecture file '\(archPath)'") }
-        let arch: ModelSpec
-        do { arch = try ModelSpec.decode(json: archData) } catch { throw CommandError("\(archPath): \(error)") }
+        let source = try command.string("safetensors"), out = try command.string("out")
+        let (arch, archPath) = try ArchitectureOptions.load(command)
         // Build the model only for its tensor names and shapes, and let its weights go.
         let expected: [(name: String, shape: [Int])], parameterCount: Int
         do {

@@ -7,8 +7,7 @@ enum ModelSummaryCommand {
     static let spec = CommandSpec(
         ["model", "summary"], summary: "Build a model from an architecture JSON and list layers, shapes and parameter names.",
         discussion: "The JSON holds inputShape and layers (kind, name, units, kernel, ...); see README. Errors name the layer at fault.",
-        options: [
-            OptionSpec("arch", value: "FILE", help: "Architecture description (JSON)."),
+        options: ArchitectureOptions.options + [
             OptionSpec("seed", value: "N", help: "Seed for the initial weights.", default: "0"),
             .flag("json", help: "Print the parameter list as JSON."),
         ])
@@ -20,10 +19,7 @@ enum ModelSummaryCommand {
     }
 
     static func run(_ command: ParsedCommand) throws {
-        let path = try command.string("arch")
-        guard let data = FileManager.default.contents(atPath: path) else { throw CommandError("cannot read architecture file '\(path)'") }
-        let spec: ModelSpec
-        do { spec = try ModelSpec.decode(json: data) } catch { throw CommandError("\(path): \(error)") }
+        let (spec, path) = try ArchitectureOptions.load(command)
         let model: Sequential
         do { model = try Sequential(spec: spec, seed: UInt64(try command.int("seed", range: 0...))) } catch {
             throw CommandError("\(path): \(error)")
@@ -34,14 +30,16 @@ enum ModelSummaryCommand {
             print(try Terminal.json(rows))
             return
         }
-        var lines = ["layer                 kind              output shape      parameters"]
-        var shape = spec.inputShape
-        for layer in model.layers {
-            shape = try layer.outputShape(for: shape)
+        let width = max(22, (model.layers.map(\.name.count).max() ?? 0) + 2)
+        var lines = ["layer".padding(toLength: width, withPad: " ", startingAt: 0) + "kind              output shape      parameters  inputs"]
+        for (i, layer) in model.layers.enumerated() {
+            let shape = try model.shape(after: i + 1)
             let count = layer.parameters.reduce(0) { $0 + $1.value.count }
-            lines.append(layer.name.padding(toLength: 22, withPad: " ", startingAt: 0)
+            let sources = model.wiring[i] == [i - 1] ? "" : model.wiring[i].map { $0 < 0 ? "input" : model.layers[$0].name }.joined(separator: ", ")
+            lines.append(layer.name.padding(toLength: width, withPad: " ", startingAt: 0)
                          + layer.spec.kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)
-                         + "\(shape)".padding(toLength: 18, withPad: " ", startingAt: 0) + "\(count)")
+                         + "\(shape)".padding(toLength: 18, withPad: " ", startingAt: 0)
+                         + "\(count)".padding(toLength: 12, withPad: " ", startingAt: 0) + sources)
         }
         lines.append("input \(spec.inputShape), \(model.layers.count) layers, \(model.parameterCount) parameters")
         print(lines.joined(separator: "\n"))

@@ -21,6 +21,7 @@ enum NodeCommand {
             OptionSpec("data", value: "FILE", help: "Training data: a tensor file (.ctf) or CSV with a header row."),
             OptionSpec("test", value: "FILE", help: "Held-out test data, scored for every model received and for the final model."),
             OptionSpec("label", value: "COLUMN", help: "The label column (integer classes).", default: "target"),
+            OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name; the preprocessing is fitted on this site's training rows."),
             OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
             OptionSpec("tls-ca", value: "FILE", help: "CA certificate that signed the coordinator's (PEM)."),
@@ -42,9 +43,13 @@ enum NodeCommand {
         let secret = try NodeSecrets.parseNodeSecret(secretText, path: secretPath)
         let label = try command.string("label")
         let dataPath = try command.string("data")
-        let dataset = try SiteData.load(path: dataPath, label: label)
-        let (trainPart, validationPart) = dataset.split(validationFraction: try command.double("val-fraction", range: 0...0.9),
-                                                        seed: UInt64(try command.int("seed", range: 0...)))
+        let valFraction = try command.double("val-fraction", range: 0...0.9), seed = UInt64(try command.int("seed", range: 0...))
+        let schema = command.isSet("schema") ? try DatasetSchema.load(path: try command.string("schema")) : nil
+        // With a schema the statistics come from this site's training rows (a federated
+        // statistics round is not implemented yet; see protocols/dataset-schema.md).
+        let prepared = try schema.map { try SchemaPipeline.prepare(paths: [dataPath], schema: $0, validationFraction: valFraction, seed: seed) }
+        let dataset = try prepared.map { try SiteData.pool([$0.train, $0.validation], paths: [dataPath, dataPath]) } ?? SiteData.load(path: dataPath, label: label)
+        let (trainPart, validationPart) = prepared.map { ($0.train, $0.validation) } ?? dataset.split(validationFraction: valFraction, seed: seed)
         let (train, validation) = (trainPart.labelled, validationPart.labelled)
         guard train.count > 0 || dataset.unlabelled.rows > 0 else {
             throw CommandError("\(dataPath): no labelled training rows left after the validation split and no unlabelled rows to adapt on (\(dataset.labelled.count) labelled)")
@@ -74,8 +79,11 @@ enum NodeCommand {
         }
         if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
         config.unlabelled = trainPart.unlabelled
-        if command.isSet("test") { config.test = try SiteData.load(path: try command.string("test"), label: label,
-                                                                         classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled }
+        if command.isSet("test") {
+            let testPath = try command.string("test")
+            config.test = try prepared.map { try $0.preprocessing.load(path: testPath) }?.labelled
+                ?? SiteData.load(path: testPath, label: label, classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled
+        }
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
     }

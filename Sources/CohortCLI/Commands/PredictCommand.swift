@@ -32,7 +32,11 @@ enum PredictCommand {
         }
         let batchSize = try command.int("batch-size", range: 1...1_000_000)
         _ = try LogitsFile.format(of: out)
-        let model = try CheckpointFile.load(path).makeModel(path: path)
+        let checkpoint = try CheckpointFile.load(path)
+        if checkpoint.metadata.preprocessing != nil && dataPath.lowercased().hasSuffix(".csv") {
+            throw CommandError("\(path) carries CSV preprocessing (pretrain --schema), which predict does not apply yet; give the samples already encoded as .npy or .ctf")
+        }
+        let model = try checkpoint.makeModel(path: path)
         let inputs = try PredictionInput.load(path: dataPath, key: command.isSet("key") ? try command.string("key") : nil,
                                               layout: command.isSet("layout") ? layout : nil, label: try command.string("label"),
                                               labelRequired: command.isSet("label"), modelInputShape: model.inputShape)

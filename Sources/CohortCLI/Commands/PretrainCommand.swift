@@ -11,15 +11,17 @@ enum PretrainCommand {
         discussion: """
         Data files are tensor files (.ctf, see protocols/tensor-file.md) or CSV with a header row. \
         Several --data files are pooled. Without --val, --val-fraction of the labelled rows is held out; \
-        the checkpoint keeps the epoch with the best validation accuracy.
+        the checkpoint keeps the epoch with the best validation accuracy. With --schema the preprocessing (fills, \
+        standardisation, one-hot categories) is fitted on the training rows only and saved in the checkpoint; an --init \
+        checkpoint that carries preprocessing applies it to the raw CSV files and passes it on.
         """,
-        options: [
+        options: ArchitectureOptions.options + [
             OptionSpec("data", value: "FILE", help: "Training data (.ctf or .csv); repeat to pool several files.", repeatable: true),
             OptionSpec("val", value: "FILE", help: "Validation data (default: hold out --val-fraction of --data)."),
-            OptionSpec("arch", value: "FILE", help: "Architecture JSON (protocols/model-description.md) for a fresh model."),
             OptionSpec("init", value: "FILE", help: "Checkpoint to fine-tune instead of a fresh model."),
             OptionSpec("out", value: "FILE", help: "Checkpoint to write."),
             OptionSpec("label", value: "COLUMN", help: "CSV label column.", default: "target"),
+            OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, fit the preprocessing on the training rows and store it in the checkpoint."),
             OptionSpec("epochs", value: "N", help: "Passes over the training data.", default: "10"),
             OptionSpec("batch-size", value: "N", help: "Samples per step.", default: "32"),
             OptionSpec("lr", value: "RATE", help: "Learning rate (cosine-decayed).", default: "0.05"),
@@ -35,33 +37,51 @@ enum PretrainCommand {
     static func run(_ command: ParsedCommand) throws {
         let dataPaths = command.strings("data")
         guard !dataPaths.isEmpty else { throw UsageError(context: command.context, problem: "give at least one --data FILE") }
-        guard command.isSet("arch") != command.isSet("init") else {
-            throw UsageError(context: command.context, problem: "give exactly one of --arch (fresh model) or --init (checkpoint to fine-tune)")
+        guard ArchitectureOptions.isGiven(command) != command.isSet("init") else {
+            throw UsageError(context: command.context, problem: "give exactly one of --arch/--preset (fresh model) or --init (checkpoint to fine-tune)")
         }
         let out = try command.string("out")
         let seed = UInt64(try command.int("seed", range: 0...))
         let label = try command.string("label")
-        let pooled = try SiteData.pool(try dataPaths.map { try SiteData.load(path: $0, label: label) }, paths: dataPaths)
-        var train = pooled.labelled, validation: LabelledData
-        if command.isSet("val") {
-            validation = try SiteData.load(path: try command.string("val"), label: label).labelled
+        let initCheckpoint = command.isSet("init") ? try CheckpointFile.load(try command.string("init")) : nil
+        let carried = initCheckpoint?.metadata.preprocessing
+        let schema = command.isSet("schema") ? try DatasetSchema.load(path: try command.string("schema")) : nil
+        if carried != nil && schema != nil {
+            throw UsageError(context: command.context, problem: "the --init checkpoint already carries its preprocessing; drop --schema")
+        }
+        let valPath = command.isSet("val") ? try command.string("val") : nil
+        let valFraction = try command.double("val-fraction", range: 0...0.9)
+        var train: LabelledData, validation: LabelledData
+        var preprocessing: FittedPreprocessing? = carried
+        if let schema {
+            let prepared = try SchemaPipeline.prepare(paths: dataPaths, schema: schema, validationPath: valPath, validationFraction: valFraction, seed: seed)
+            (train, validation, preprocessing) = (prepared.train.labelled, prepared.validation.labelled, prepared.preprocessing)
         } else {
-            let parts = pooled.split(validationFraction: try command.double("val-fraction", range: 0...0.9), seed: seed)
-            (train, validation) = (parts.train.labelled, parts.validation.labelled)
+            let read: (String) throws -> SiteData = { path in try carried.map { try $0.load(path: path) } ?? SiteData.load(path: path, label: label) }
+            let pooled = try SiteData.pool(try dataPaths.map(read), paths: dataPaths)
+            train = pooled.labelled
+            if let valPath {
+                validation = try read(valPath).labelled
+            } else {
+                let parts = pooled.split(validationFraction: valFraction, seed: seed)
+                (train, validation) = (parts.train.labelled, parts.validation.labelled)
+            }
         }
         let model: Sequential
         var source: String
-        if command.isSet("init") {
+        if let initCheckpoint {
             let initPath = try command.string("init")
-            model = try CheckpointFile.load(initPath).makeModel(path: initPath)
+            model = try initCheckpoint.makeModel(path: initPath)
             source = "fine-tuned from \(initPath) on \(dataPaths.joined(separator: ", "))"
         } else {
-            let archPath = try command.string("arch")
-            guard let data = FileManager.default.contents(atPath: archPath) else { throw CommandError("cannot read architecture '\(archPath)'") }
-            do { model = try Sequential(spec: try JSONDecoder().decode(ModelSpec.self, from: data), seed: seed) } catch {
+            let (arch, archPath) = try ArchitectureOptions.load(command)
+            do { model = try Sequential(spec: arch, seed: seed) } catch {
                 throw CommandError("\(archPath): \(error)")
             }
             source = "trained from scratch on \(dataPaths.joined(separator: ", "))"
+        }
+        if let preprocessing, preprocessing.encodedWidth != model.inputShape.reduce(1, *) {
+            throw CommandError("the schema encodes \(preprocessing.encodedWidth) values per sample (\(preprocessing.schema.encodedNames.prefix(8).joined(separator: ", "))\(preprocessing.encodedWidth > 8 ? ", …" : "")); the model takes input \(model.inputShape)")
         }
         var settings = FineTuning.Settings()
         settings.epochs = try command.int("epochs", range: 1...100_000)
@@ -83,7 +103,8 @@ enum PretrainCommand {
         var metrics: [String: Double] = ["epoch": Double(history.selectedEpoch + 1), "train_loss": Double(best.trainLoss)]
         if let v = best.validationScore { metrics["val_accuracy"] = Double(v) }
         let history_lines = try history.epochs.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        try CheckpointFile.save(Checkpoint(model: model, metadata: CheckpointMetadata(source: source, history: history_lines, metrics: metrics)), to: out)
+        try CheckpointFile.save(Checkpoint(model: model, metadata: CheckpointMetadata(source: source, history: history_lines, metrics: metrics,
+                                                                                                    preprocessing: preprocessing)), to: out)
         Terminal.progress("pretrain: saved \(out) (epoch \(history.selectedEpoch + 1), val acc \(best.validationScore.map { String(format: "%.3f", $0) } ?? "n/a"))")
     }
 }

@@ -17,9 +17,12 @@ public final class FedBN: AggregationStrategy {
         self.localNames = localNames
     }
 
-    /// The BatchNorm tensors of `model`: affine parameters and running statistics.
+    /// The normalisation tensors of `model`, wherever they sit in its graph: every
+    /// normalisation layer's affine parameters (BatchNorm, LayerNorm, GroupNorm) and the
+    /// BatchNorm running statistics.
     public static func batchNormNames(of model: Sequential) -> Set<String> {
-        Set(model.layers.compactMap { $0 as? BatchNorm }.flatMap { bn in (bn.parameters.map(\.name) + bn.buffers.map(\.name)) })
+        Set(model.parameters.filter(\.isNormalization).map(\.name))
+            .union(model.layers.compactMap { $0 as? BatchNorm }.flatMap { $0.buffers.map(\.name) })
     }
 
     public func begin(round: Int, global: [String: Tensor]) { base.begin(round: round, global: global) }

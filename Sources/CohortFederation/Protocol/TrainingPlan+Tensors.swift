@@ -13,9 +13,16 @@ extension TrainingPlan {
     }
 
     /// The tensors a node sends back each round: the parameters the plan trains
-    /// (`trainablePrefixes`) and the BatchNorm running statistics, minus `localTensorNames`.
+    /// (`trainablePrefixes`, and every LoRA factor) and the BatchNorm running statistics,
+    /// minus `localTensorNames`. LoRA base weights never change and are never sent.
     public func sentTensorNames(of model: Sequential) -> Set<String> {
-        let trained = model.parameters.filter { p in trainablePrefixes.map { $0.contains { Sequential.name(p.name, hasPrefix: $0) } } ?? true }
+        let trained = model.parameters.filter { trains($0) && !$0.isLoRABase }
         return Set(trained.map(\.name)).union(model.buffers.map(\.name)).subtracting(localTensorNames(of: model))
+    }
+
+    /// Whether the plan trains `parameter`: a LoRA factor, or a name under `trainablePrefixes`
+    /// (all names when nil).
+    public func trains(_ parameter: Parameter) -> Bool {
+        parameter.isAdapter || (trainablePrefixes.map { $0.contains { Sequential.name(parameter.name, hasPrefix: $0) } } ?? true)
     }
 }

@@ -1,4 +1,5 @@
 import CohortCheckpoint
+import CohortNN
 
 /// What every node does in a round, sent with the model.
 public struct TrainingPlan: Codable, Equatable, Sendable {
@@ -27,11 +28,14 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     public var recordPrivacy: RecordPrivacyPlan? = nil
     /// A local adaptation step and/or negative-transfer guard at the nodes (nil: none). See `AdaptationPlan`.
     public var adaptation: AdaptationPlan? = nil
+    /// Low-rank adaptation (nil: off): the coordinator adds these LoRA factors to the model it
+    /// starts from; nodes train the factors (plus `trainablePrefixes`) and send only those.
+    public var lora: LoRASpec? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation
+        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation, lora
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -52,6 +56,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         secureAggregation = try c.decodeIfPresent(SecureAggregationPlan.self, forKey: .secureAggregation)
         recordPrivacy = try c.decodeIfPresent(RecordPrivacyPlan.self, forKey: .recordPrivacy)
         adaptation = try c.decodeIfPresent(AdaptationPlan.self, forKey: .adaptation)
+        lora = try c.decodeIfPresent(LoRASpec.self, forKey: .lora)
     }
 
     /// The strategies that may run under `privacy`.
@@ -69,6 +74,10 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         guard known.contains(strategy) else { throw fail("unknown strategy '\(strategy)' (known: \(known.joined(separator: ", ")))") }
         do { try codec.validate() } catch { throw fail("codec: \(error)") }
         try adaptation?.validate()
+        if let lora {
+            guard lora.rank >= 1 && lora.rank <= 4096 else { throw fail("lora.rank must be in 1...4096, got \(lora.rank)") }
+            guard !lora.targets.isEmpty else { throw fail("lora.targets is empty") }
+        }
         if let privacy {
             try privacy.validate()
             // The sensitivity bound needs every update averaged with equal weight, whole.

@@ -304,7 +304,7 @@ public final class FederatedNode {
         }
         let incoming = adaptation.guards(header.plan) ? try model.copy() : nil
         for p in model.parameters {
-            p.isTrainable = header.plan.trainablePrefixes.map { prefixes in prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } } ?? true
+            p.isTrainable = header.plan.trains(p)
         }
         let plan = header.plan
         let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: plan.learningRate, weightDecay: plan.weightDecay)],

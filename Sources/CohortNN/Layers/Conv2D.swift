@@ -1,32 +1,61 @@
 import CohortTensor
 
-/// 2-D convolution on NHWC input via im2col + GEMM. Weight `[out, in, k, k]` as in PyTorch.
+/// 2-D convolution on NHWC input. Weight `[out, in/groups, k, k]` as in PyTorch.
+///
+/// Three paths, chosen once from the description:
+/// - `groups == 1` (any stride, dilation, padding): one im2col + GEMM over the whole batch;
+/// - depthwise (`groups == in`, `out = multiplier · in`): a direct SIMD kernel over channels
+///   (`DepthwiseKernels`); with a multiplier > 1 each input channel is first repeated
+///   `multiplier` times, as PyTorch orders the outputs of a group together;
+/// - other group counts: im2col of each group's channel slice + one GEMM per group.
 public final class Conv2D: Layer {
     public let spec: LayerSpec
     public let weight: Parameter
     public let bias: Parameter?
     public let inChannels: Int
     public let outChannels: Int
-    public let kernel: Int, stride: Int, padding: Int
+    public let kernel: Int, stride: Int, groups: Int, dilation: Int
+    /// Zero padding `(top, bottom, left, right)`.
+    public let pads: (top: Int, bottom: Int, left: Int, right: Int)
+    /// Depthwise convolutions use the direct kernel (default); false runs the grouped im2col
+    /// path instead, kept to compare the two in benchmarks.
+    public var directDepthwise = true
     private var geometry: ConvGeometry?
     private var inputShape: [Int] = []
     private var cols: [Float] = []
-    /// The weight permuted to im2col column order `[out, kh, kw, in]`, rebuilt each forward.
+    /// The weight in the layout its path multiplies with: im2col column order
+    /// `[out, kh, kw, in/groups]`, or cell-major `[kh·kw, out]` for the direct depthwise kernel.
+    /// Rebuilt each forward.
     private var patchWeight: [Float] = []
+    /// Depthwise path: the input it ran on (channels repeated when the multiplier is > 1).
+    private var depthwiseInput: [Float] = []
 
-    /// A layer initialised like PyTorch's `Conv2d` (uniform in ±1/√(in·k·k)).
-    public init(spec: LayerSpec, inChannels: Int, rng: inout SeededRandom) {
+    private var isDepthwise: Bool { groups > 1 && groups == inChannels && directDepthwise }
+    private var kernelArea: Int { kernel * kernel }
+    private var groupIn: Int { inChannels / groups }
+    private var groupOut: Int { outChannels / groups }
+
+    /// A layer initialised like PyTorch's `Conv2d` (uniform in ±1/√(in/groups·k·k)). The spec
+    /// must have passed `LayerCheck` (the factory does that).
+    public init(spec: LayerSpec, inChannels: Int, rng: inout SeededRandom) throws {
         self.spec = spec
         self.inChannels = inChannels
-        outChannels = spec.units!
+        guard let units = spec.units else { throw ModelSpecError.layer(spec, "missing field 'units'") }
+        outChannels = units
         kernel = spec.kernel ?? 3
         stride = spec.stride ?? 1
-        padding = spec.padding ?? 0
-        let fanIn = inChannels * kernel * kernel
+        groups = spec.groups ?? 1
+        dilation = spec.dilation ?? 1
+        pads = try LayerCheck.padding(spec) { ModelSpecError.layer(spec, $0) }
+        guard kernel > 0, stride > 0, groups > 0, dilation > 0, inChannels % groups == 0, units % groups == 0 else {
+            throw ModelSpecError.layer(spec, "kernel, stride, dilation and groups must be positive and groups must divide the channels")
+        }
+        let fanIn = inChannels / groups * kernel * kernel
         let bound = 1 / Float(fanIn).squareRoot()
         let count = outChannels * fanIn
         weight = Parameter(name: spec.name + ".weight",
-                           value: Tensor(shape: [outChannels, inChannels, kernel, kernel], data: (0..<count).map { _ in rng.uniform(-bound, bound) }))
+                           value: Tensor(shape: [outChannels, inChannels / groups, kernel, kernel],
+                                         data: (0..<count).map { _ in rng.uniform(-bound, bound) }))
         bias = (spec.bias ?? true)
             ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [outChannels], data: (0..<outChannels).map { _ in rng.uniform(-bound, bound) }))
             : nil
@@ -34,16 +63,16 @@ public final class Conv2D: Layer {
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
-    private func geometry(batch: Int, shape: [Int]) -> ConvGeometry {
-        ConvGeometry(batch: batch, height: shape[0], width: shape[1], channels: shape[2],
-                     kernelHeight: kernel, kernelWidth: kernel, stride: stride, padding: padding)
+    private func geometry(batch: Int, shape: [Int], channels: Int? = nil) -> ConvGeometry {
+        ConvGeometry(batch: batch, height: shape[0], width: shape[1], channels: channels ?? shape[2],
+                     kernelHeight: kernel, kernelWidth: kernel, stride: stride, pads: pads, dilation: dilation)
     }
 
     public func outputShape(for s: [Int]) throws -> [Int] {
         guard s.count == 3 else { throw ModelSpecError.layer(spec, "expects [height, width, channels] input, gets \(s)") }
         guard s[2] == inChannels else { throw ModelSpecError.layer(spec, "expects \(inChannels) input channels, gets \(s[2])") }
         let g = geometry(batch: 1, shape: s)
-        guard g.isValid else { throw ModelSpecError.layer(spec, "kernel \(kernel) does not fit input \(s) with padding \(padding)") }
+        guard g.isValid else { throw ModelSpecError.layer(spec, "kernel \(kernel) does not fit input \(s) with padding \(pads)") }
         return [g.outHeight, g.outWidth, outChannels]
     }
 
@@ -53,11 +82,9 @@ public final class Conv2D: Layer {
         let g = geometry(batch: x.shape[0], shape: Array(x.shape.dropFirst()))
         geometry = g
         inputShape = x.shape
+        if isDepthwise { return depthwiseForward(x, g) }
         let positions = g.outputPositions, patch = g.patchSize
         if cols.count != positions * patch { cols = [Float](repeating: 0, count: positions * patch) }
-        x.data.withUnsafeBufferPointer { px in
-            cols.withUnsafeMutableBufferPointer { pc in ConvKernels.im2col(g, x: px.baseAddress!, cols: pc.baseAddress!) }
-        }
         var out = [Float].uninitialized(count: positions * outChannels)
         if let bias {
             out.withUnsafeMutableBufferPointer { o in
@@ -69,30 +96,51 @@ public final class Conv2D: Layer {
         if patchWeight.count != weight.value.count { patchWeight = [Float](repeating: 0, count: weight.value.count) }
         weight.value.data.withUnsafeBufferPointer { w in
             patchWeight.withUnsafeMutableBufferPointer { pw in
-                ConvKernels.permuteWeightToPatchOrder(w.baseAddress!, out: outChannels, inChannels: inChannels,
-                                                      kernelArea: kernel * kernel, into: pw.baseAddress!)
+                ConvKernels.permuteWeightToPatchOrder(w.baseAddress!, out: outChannels, inChannels: groupIn,
+                                                      kernelArea: kernelArea, into: pw.baseAddress!)
             }
         }
-        Gemm.multiply(transA: false, transB: true, m: positions, n: outChannels, k: patch, a: cols, lda: patch,
-                      b: patchWeight, ldb: patch, beta: bias == nil ? 0 : 1, c: &out, ldc: outChannels)
+        if groups == 1 {
+            x.data.withUnsafeBufferPointer { px in
+                cols.withUnsafeMutableBufferPointer { pc in ConvKernels.im2col(g, x: px.baseAddress!, cols: pc.baseAddress!) }
+            }
+            Gemm.multiply(transA: false, transB: true, m: positions, n: outChannels, k: patch, a: cols, lda: patch,
+                          b: patchWeight, ldb: patch, beta: bias == nil ? 0 : 1, c: &out, ldc: outChannels)
+        } else {
+            // Group-major columns: group gi's im2col block is `positions × groupPatch`.
+            let groupPatch = kernelArea * groupIn
+            x.data.withUnsafeBufferPointer { px in
+                cols.withUnsafeMutableBufferPointer { pc in
+                    patchWeight.withUnsafeBufferPointer { pw in
+                        out.withUnsafeMutableBufferPointer { po in
+                            for gi in 0..<groups {
+                                let block = pc.baseAddress! + gi * positions * groupPatch
+                                ConvKernels.im2col(g, x: px.baseAddress!, cols: block, channelOffset: gi * groupIn, channelCount: groupIn)
+                                Gemm.multiply(transA: false, transB: true, m: positions, n: groupOut, k: groupPatch,
+                                              a: block, lda: groupPatch, b: pw.baseAddress! + gi * groupOut * groupPatch, ldb: groupPatch,
+                                              beta: bias == nil ? 0 : 1, c: po.baseAddress! + gi * groupOut, ldc: outChannels)
+                            }
+                        }
+                    }
+                }
+            }
+        }
         return Tensor(shape: [g.batch, g.outHeight, g.outWidth, outChannels], data: out)
     }
 
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard let g = geometry else { preconditionFailure("\(spec.name): backward before forward") }
-        let positions = g.outputPositions, patch = g.patchSize
+        let positions = g.outputPositions
+        if let bias, bias.isTrainable { bias.grad.add(dy.reshaped([positions, outChannels]).sumRows()) }
+        if isDepthwise { return depthwiseBackward(dy, g, needsInputGradient: needsInputGradient) }
+        if groups > 1 { return groupedBackward(dy, g, needsInputGradient: needsInputGradient) }
+        let patch = g.patchSize
         if weight.isTrainable {
             var patchGrad = [Float].uninitialized(count: weight.value.count)
             Gemm.multiply(transA: true, transB: false, m: outChannels, n: patch, k: positions, a: dy.data, lda: outChannels,
                           b: cols, ldb: patch, c: &patchGrad, ldc: patch)
-            patchGrad.withUnsafeBufferPointer { g in
-                weight.grad.data.withUnsafeMutableBufferPointer { d in
-                    ConvKernels.addPatchOrderGradient(g.baseAddress!, out: outChannels, inChannels: inChannels,
-                                                      kernelArea: kernel * kernel, into: d.baseAddress!)
-                }
-            }
+            addPatchGradient(patchGrad)
         }
-        if let bias, bias.isTrainable { bias.grad.add(dy.reshaped([positions, outChannels]).sumRows()) }
         guard needsInputGradient else { return nil }
         // The forward pass's im2col buffer is dead now: reuse it for the column gradient.
         Gemm.multiply(transA: false, transB: false, m: positions, n: patch, k: outChannels, a: dy.data, lda: outChannels,
@@ -100,6 +148,137 @@ public final class Conv2D: Layer {
         var dx = [Float](repeating: 0, count: inputShape.reduce(1, *))
         cols.withUnsafeBufferPointer { pc in
             dx.withUnsafeMutableBufferPointer { pd in ConvKernels.col2im(g, cols: pc.baseAddress!, dx: pd.baseAddress!) }
+        }
+        return Tensor(shape: inputShape, data: dx)
+    }
+
+    private func addPatchGradient(_ patchGrad: [Float]) {
+        patchGrad.withUnsafeBufferPointer { pg in
+            weight.grad.data.withUnsafeMutableBufferPointer { d in
+                ConvKernels.addPatchOrderGradient(pg.baseAddress!, out: outChannels, inChannels: groupIn,
+                                                  kernelArea: kernelArea, into: d.baseAddress!)
+            }
+        }
+    }
+
+    private func groupedBackward(_ dy: Tensor, _ g: ConvGeometry, needsInputGradient: Bool) -> Tensor? {
+        let positions = g.outputPositions, groupPatch = kernelArea * groupIn
+        var dx = needsInputGradient ? [Float](repeating: 0, count: inputShape.reduce(1, *)) : []
+        var patchGrad = weight.isTrainable ? [Float].uninitialized(count: weight.value.count) : []
+        dy.data.withUnsafeBufferPointer { pdy in
+            cols.withUnsafeMutableBufferPointer { pc in
+                patchWeight.withUnsafeBufferPointer { pw in
+                    for gi in 0..<groups {
+                        let block = pc.baseAddress! + gi * positions * groupPatch
+                        let dyg = pdy.baseAddress! + gi * groupOut
+                        if weight.isTrainable {
+                            patchGrad.withUnsafeMutableBufferPointer { pg in
+                                Gemm.multiply(transA: true, transB: false, m: groupOut, n: groupPatch, k: positions,
+                                              a: dyg, lda: outChannels, b: block, ldb: groupPatch,
+                                              c: pg.baseAddress! + gi * groupOut * groupPatch, ldc: groupPatch)
+                            }
+                        }
+                        guard needsInputGradient else { continue }
+                        // This group's columns are dead once its weight gradient is taken.
+                        Gemm.multiply(transA: false, transB: false, m: positions, n: groupPatch, k: groupOut,
+                                      a: dyg, lda: outChannels, b: pw.baseAddress! + gi * groupOut * groupPatch, ldb: groupPatch,
+                                      c: block, ldc: groupPatch)
+                        dx.withUnsafeMutableBufferPointer { pd in
+                            ConvKernels.col2im(g, cols: block, dx: pd.baseAddress!, channelOffset: gi * groupIn, channelCount: groupIn)
+                        }
+                    }
+                }
+            }
+        }
+        if weight.isTrainable { addPatchGradient(patchGrad) }
+        return needsInputGradient ? Tensor(shape: inputShape, data: dx) : nil
+    }
+
+    // MARK: - Depthwise
+
+    /// Output channels per input channel.
+    private var multiplier: Int { outChannels / inChannels }
+
+    private func depthwiseForward(_ x: Tensor, _ g: ConvGeometry) -> Tensor {
+        let m = multiplier
+        var dg = g
+        dg.channels = outChannels
+        if m == 1 {
+            depthwiseInput = x.data
+        } else {
+            let pixels = x.count / inChannels
+            if depthwiseInput.count != pixels * outChannels { depthwiseInput = [Float].uninitialized(count: pixels * outChannels) }
+            x.data.withUnsafeBufferPointer { px in
+                depthwiseInput.withUnsafeMutableBufferPointer { pe in
+                    for p in 0..<pixels {
+                        let src = px.baseAddress! + p * inChannels, dst = pe.baseAddress! + p * outChannels
+                        for ci in 0..<inChannels { (dst + ci * m).update(repeating: src[ci], count: m) }
+                    }
+                }
+            }
+        }
+        // Cell-major weight [k·k, out]: the transpose of PyTorch's [out, 1, k, k].
+        let area = kernelArea
+        if patchWeight.count != weight.value.count { patchWeight = [Float](repeating: 0, count: weight.value.count) }
+        weight.value.data.withUnsafeBufferPointer { w in
+            patchWeight.withUnsafeMutableBufferPointer { pw in
+                for o in 0..<outChannels { for s in 0..<area { pw[s * outChannels + o] = w[o * area + s] } }
+            }
+        }
+        var out = [Float].uninitialized(count: dg.outputPositions * outChannels)
+        depthwiseInput.withUnsafeBufferPointer { px in
+            patchWeight.withUnsafeBufferPointer { pw in
+                out.withUnsafeMutableBufferPointer { po in
+                    if let bias {
+                        bias.value.data.withUnsafeBufferPointer { b in
+                            DepthwiseKernels.forward(dg, x: px.baseAddress!, weight: pw.baseAddress!, bias: b.baseAddress!, y: po.baseAddress!)
+                        }
+                    } else {
+                        DepthwiseKernels.forward(dg, x: px.baseAddress!, weight: pw.baseAddress!, bias: nil, y: po.baseAddress!)
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [g.batch, g.outHeight, g.outWidth, outChannels], data: out)
+    }
+
+    private func depthwiseBackward(_ dy: Tensor, _ g: ConvGeometry, needsInputGradient: Bool) -> Tensor? {
+        var dg = g
+        dg.channels = outChannels
+        let area = kernelArea
+        if weight.isTrainable {
+            var cellGrad = [Float](repeating: 0, count: weight.value.count)
+            depthwiseInput.withUnsafeBufferPointer { px in
+                dy.data.withUnsafeBufferPointer { pdy in
+                    cellGrad.withUnsafeMutableBufferPointer { pg in
+                        DepthwiseKernels.weightGradient(dg, x: px.baseAddress!, dy: pdy.baseAddress!, dw: pg.baseAddress!)
+                    }
+                }
+            }
+            weight.grad.data.withUnsafeMutableBufferPointer { d in
+                for o in 0..<outChannels { for s in 0..<area { d[o * area + s] += cellGrad[s * outChannels + o] } }
+            }
+        }
+        guard needsInputGradient else { return nil }
+        var dxe = [Float].uninitialized(count: g.batch * g.height * g.width * outChannels)
+        dy.data.withUnsafeBufferPointer { pdy in
+            patchWeight.withUnsafeBufferPointer { pw in
+                dxe.withUnsafeMutableBufferPointer { pd in
+                    DepthwiseKernels.inputGradient(dg, dy: pdy.baseAddress!, weight: pw.baseAddress!, dx: pd.baseAddress!)
+                }
+            }
+        }
+        let m = multiplier
+        if m == 1 { return Tensor(shape: inputShape, data: dxe) }
+        // Sum the gradients of each input channel's repeated copies.
+        let pixels = dxe.count / outChannels
+        var dx = [Float].uninitialized(count: pixels * inChannels)
+        for p in 0..<pixels {
+            for ci in 0..<inChannels {
+                var s: Float = 0
+                for j in 0..<m { s += dxe[p * outChannels + ci * m + j] }
+                dx[p * inChannels + ci] = s
+            }
         }
         return Tensor(shape: inputShape, data: dx)
     }

@@ -1,25 +1,31 @@
 import CohortTensor
 
-/// Max or average pooling over NHWC input with a square window (stride defaults to the window).
+/// Max or average pooling over NHWC input with a square window (stride defaults to the window)
+/// and zero padding that may differ per side. As in PyTorch, max pooling never picks a padding
+/// cell and average pooling counts padding cells as zeros (`count_include_pad=True`): the
+/// divisor is always the window area.
 public final class Pool2D: Layer {
     public let spec: LayerSpec
-    public let kernel: Int, stride: Int, padding: Int
+    public let kernel: Int, stride: Int
+    /// Zero padding `(top, bottom, left, right)`.
+    public let pads: (top: Int, bottom: Int, left: Int, right: Int)
     private var geometry: ConvGeometry?
     private var argmax: [Int32] = []
     private var inputShape: [Int] = []
     private var isMax: Bool { spec.kind == .maxpool2d }
 
     /// A pooling layer for a `maxpool2d` or `avgpool2d` spec.
-    public init(spec: LayerSpec) {
+    public init(spec: LayerSpec) throws {
         self.spec = spec
         kernel = spec.kernel ?? 2
         stride = spec.stride ?? kernel
-        padding = spec.padding ?? 0
+        pads = try LayerCheck.padding(spec) { ModelSpecError.layer(spec, $0) }
+        guard kernel > 0, stride > 0 else { throw ModelSpecError.layer(spec, "'kernel' and 'stride' must be positive") }
     }
 
     private func geometry(batch: Int, shape: [Int]) -> ConvGeometry {
         ConvGeometry(batch: batch, height: shape[0], width: shape[1], channels: shape[2],
-                     kernelHeight: kernel, kernelWidth: kernel, stride: stride, padding: padding)
+                     kernelHeight: kernel, kernelWidth: kernel, stride: stride, pads: pads, dilation: 1)
     }
 
     public func outputShape(for s: [Int]) throws -> [Int] {
@@ -106,6 +112,58 @@ public final class GlobalAvgPool: Layer {
         var dx = [Float].uninitialized(count: n * hw * c)
         let inv = 1 / Float(hw)
         for i in 0..<n { for s in 0..<hw { for j in 0..<c { dx[(i * hw + s) * c + j] = dy.data[i * c + j] * inv } } }
+        return Tensor(shape: inputShape, data: dx)
+    }
+}
+
+/// PyTorch's `AdaptiveAvgPool2d` to a square `outputSize`: output cell `(i, j)` averages input
+/// rows `⌊i·H/o⌋ ..< ⌈(i+1)·H/o⌉` and the same columns over `W`. `[n, h, w, c]` → `[n, o, o, c]`.
+public final class AdaptiveAvgPool: Layer {
+    public let spec: LayerSpec
+    /// Output height and width.
+    public let outputSize: Int
+    private var inputShape: [Int] = []
+
+    /// An adaptive average pooling layer (`outputSize` defaults to 1).
+    public init(spec: LayerSpec) throws {
+        self.spec = spec
+        outputSize = spec.outputSize ?? 1
+        guard outputSize > 0 else { throw ModelSpecError.layer(spec, "'outputSize' must be ≥ 1, got \(outputSize)") }
+    }
+
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        guard s.count == 3 else { throw ModelSpecError.layer(spec, "expects [height, width, channels] input, gets \(s)") }
+        guard outputSize <= s[0], outputSize <= s[1] else {
+            throw ModelSpecError.layer(spec, "'outputSize' \(outputSize) is larger than the input \(s[0])×\(s[1])")
+        }
+        return [outputSize, outputSize, s[2]]
+    }
+
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        precondition(x.rank == 4 && x.shape[1] >= outputSize && x.shape[2] >= outputSize,
+                     "\(spec.name): expects NHWC input at least \(outputSize)×\(outputSize), got \(x.shape)")
+        inputShape = x.shape
+        let n = x.shape[0], c = x.shape[3]
+        var out = [Float].uninitialized(count: n * outputSize * outputSize * c)
+        x.data.withUnsafeBufferPointer { px in
+            out.withUnsafeMutableBufferPointer { po in
+                PoolKernels.adaptiveAverageForward(batch: n, height: x.shape[1], width: x.shape[2], channels: c,
+                                                   outSize: outputSize, x: px.baseAddress!, y: po.baseAddress!)
+            }
+        }
+        return Tensor(shape: [n, outputSize, outputSize, c], data: out)
+    }
+
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        var dx = [Float].uninitialized(count: inputShape.reduce(1, *))
+        dy.data.withUnsafeBufferPointer { pdy in
+            dx.withUnsafeMutableBufferPointer { pdx in
+                PoolKernels.adaptiveAverageBackward(batch: inputShape[0], height: inputShape[1], width: inputShape[2],
+                                                    channels: inputShape[3], outSize: outputSize,
+                                                    dy: pdy.baseAddress!, dx: pdx.baseAddress!)
+            }
+        }
         return Tensor(shape: inputShape, data: dx)
     }
 }

@@ -21,6 +21,9 @@ public enum LayerCheck {
         } else if inputShapes.count != 1 {
             throw fail("reads exactly 1 input, gets \(inputShapes.count) (\(spec.sources ?? []))")
         }
+        if let units = spec.units, units > budget.maxValuesPerSample {
+            throw fail("'units' \(units) is larger than the budget of \(budget.maxValuesPerSample) values per sample")
+        }
         let s = inputShapes[0]
         let result = try shapeAndCount(spec, s, inputShapes, fail)
         guard let values = SizeMath.product(result.outputShape, limit: budget.maxValuesPerSample),

@@ -16,12 +16,10 @@ public enum LayerFactory {
         switch spec.kind {
         case .dense:
             return Dense(spec: spec, inputs: shape.reduce(1, *), rng: &rng)
-        case .conv2d where (spec.groups ?? 1) != 1 || (spec.dilation ?? 1) != 1 || spec.pads != nil:
-            throw ModelSpecError.layer(spec, "groups, dilation and asymmetric pads are not implemented in this build")
         case .conv2d:
-            return Conv2D(spec: spec, inChannels: shape[2], rng: &rng)
+            return try Conv2D(spec: spec, inChannels: shape[2], rng: &rng)
         case .maxpool2d, .avgpool2d:
-            return Pool2D(spec: spec)
+            return try Pool2D(spec: spec)
         case .globalavgpool:
             return GlobalAvgPool(spec: spec)
         case .batchnorm1d, .batchnorm2d:
@@ -42,8 +40,10 @@ public enum LayerFactory {
             return Identity(spec: spec)
         case .reshape:
             return Reshape(spec: spec, outputShape: checked.outputShape)
+        case .adaptiveavgpool:
+            return try AdaptiveAvgPool(spec: spec)
         case .layernorm, .groupnorm, .linear, .attention, .relu6, .silu, .sigmoid, .tanh, .hardswish, .softmax,
-             .adaptiveavgpool, .clstoken, .posembed, .selecttoken, .droppath:
+             .clstoken, .posembed, .selecttoken, .droppath:
             throw ModelSpecError.layer(spec, "is not implemented in this build")
         }
     }

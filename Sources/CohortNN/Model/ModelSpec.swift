@@ -14,14 +14,17 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public static let newestVersion = 2
     /// Per-sample input shape: `[features]` for tabular data, `[height, width, channels]` for images.
     public var inputShape: [Int]
-    /// The layers, first to last.
+    /// The layers (graph nodes).
     public var layers: [LayerSpec]
+    /// Low-rank adaptation of some of the layers' weights (version 2), or nil.
+    public var lora: LoRASpec?
 
     /// A description of a model taking `inputShape` through `layers`.
-    public init(inputShape: [Int], layers: [LayerSpec]) {
+    public init(inputShape: [Int], layers: [LayerSpec], lora: LoRASpec? = nil) {
         self.inputShape = inputShape
         self.layers = layers
-        version = ModelSpec.inferredVersion(layers)
+        self.lora = lora
+        version = lora == nil ? ModelSpec.inferredVersion(layers) : 2
     }
 
     /// 1 when every node is a version 1 kind reading the node before it, else 2.
@@ -29,7 +32,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         layers.allSatisfy { $0.sources == nil && $0.kind.isVersion1 } ? 1 : 2
     }
 
-    private enum CodingKeys: String, CodingKey { case format, version, inputShape, layers }
+    private enum CodingKeys: String, CodingKey { case format, version, inputShape, layers, lora }
 
     /// Decodes a description; `format` and `version` may be omitted in hand-written files.
     public init(from decoder: Decoder) throws {
@@ -37,7 +40,8 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         format = try c.decodeIfPresent(String.self, forKey: .format) ?? "cohort.model"
         inputShape = try c.decode([Int].self, forKey: .inputShape)
         layers = try c.decode([LayerSpec].self, forKey: .layers)
-        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? ModelSpec.inferredVersion(layers)
+        lora = try c.decodeIfPresent(LoRASpec.self, forKey: .lora)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? (lora == nil ? ModelSpec.inferredVersion(layers) : 2)
     }
 
     /// Decodes a description from JSON, with an error naming what is wrong.
@@ -58,6 +62,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         guard spec.version >= 1 && spec.version <= newestVersion else {
             throw ModelSpecError("model description: version \(spec.version) is not one this cohort understands (1...\(newestVersion))")
         }
+        if spec.version == 1 && spec.lora != nil { throw ModelSpecError("model description: version 1 has no 'lora'; set \"version\": 2") }
         if spec.version == 1, let node = spec.layers.first(where: { $0.sources != nil || !$0.kind.isVersion1 }) {
             throw ModelSpecError("model description: version 1 has no '\(node.kind.rawValue)' nodes or named inputs (node '\(node.name)'); set \"version\": 2")
         }

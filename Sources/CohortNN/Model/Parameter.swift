@@ -8,18 +8,36 @@ public final class Parameter {
     public var value: Tensor
     /// Gradient accumulated by backward passes since the last `zeroGrad()`.
     public var grad: Tensor
-    /// A frozen parameter (false) is never updated and gets no gradient.
-    public var isTrainable = true
-    /// True for BatchNorm affine parameters (FedBN keeps these local).
+    /// True for normalisation affine parameters (FedBN keeps these local).
     public let isNormalization: Bool
+    /// True for a LoRA factor (`lora_A`, `lora_B`): trained whenever the model has LoRA.
+    public let isAdapter: Bool
+    /// LoRA factors trained from this (frozen) base weight's gradient; empty for most.
+    public internal(set) var adapters: [Parameter] = []
+    private var trainableFlag = true
 
     /// A parameter with a zero gradient of the same shape.
-    public init(name: String, value: Tensor, isNormalization: Bool = false) {
+    public init(name: String, value: Tensor, isNormalization: Bool = false, isAdapter: Bool = false) {
         self.name = name
         self.value = value
         self.grad = Tensor(shape: value.shape)
         self.isNormalization = isNormalization
+        self.isAdapter = isAdapter
     }
+
+    /// Whether backward computes this parameter's gradient. A frozen parameter (false) gets no
+    /// gradient and is never updated. A LoRA base weight ignores assignments: it reports true
+    /// while one of its adapters trains (its layer must compute the gradient they learn from).
+    public var isTrainable: Bool {
+        get { isLoRABase ? adapters.contains { $0.trainableFlag } : trainableFlag }
+        set { trainableFlag = newValue }
+    }
+
+    /// Whether this is a LoRA base weight (frozen; its adapters train instead).
+    public var isLoRABase: Bool { !adapters.isEmpty }
+
+    /// Whether optimizers update this parameter: trainable and not a LoRA base.
+    public var isUpdated: Bool { isTrainable && !isLoRABase }
 
     /// Sets the gradient to zero.
     public func zeroGrad() { grad.fill(0) }

@@ -23,19 +23,22 @@ public final class Sequential {
     private var shapes: [[Int]] = []
     /// For each node, the last node that reads it (its output can be dropped after that).
     private var lastReader: [Int] = []
+    /// The LoRA factors, when the description asks for them.
+    private var lora: LoRAAdapter?
 
     /// Builds a model with fresh weights drawn from `seed`. The whole description is checked
     /// (names, wiring, every field, shapes and the size `budget`) before anything is allocated;
     /// an inconsistent description throws an error naming the node.
     public init(spec: ModelSpec, seed: UInt64, budget: ModelBudget = .standard) throws {
-        guard !spec.inputShape.isEmpty, spec.inputShape.allSatisfy({ $0 > 0 }),
-              SizeMath.product(spec.inputShape, limit: budget.maxValuesPerSample) != nil else {
-            throw ModelSpecError("model description: inputShape must be non-empty, positive and at most \(budget.maxValuesPerSample) values, got \(spec.inputShape)")
-        }
+        try Sequential.checkInputShape(spec.inputShape, budget: budget)
         inputShape = spec.inputShape
         layers = []
         wiring = []
         try append(spec.layers, seed: seed, budget: budget)
+        if let config = spec.lora {
+            lora = try LoRAAdapter(spec: config, layers: layers, seed: seed)
+            lora?.materialize()
+        }
     }
 
     /// A chain over existing layers (shared, not copied): used for backbone/head splits.
@@ -65,7 +68,7 @@ public final class Sequential {
             var s = layers[i].spec
             s.sources = wiring[i] == [i - 1] ? nil : wiring[i].map { $0 < 0 ? GraphOrder.inputName : layers[$0].name }
             return s
-        })
+        }, lora: lora?.spec)
     }
 
     /// Per-sample output shape.
@@ -81,9 +84,42 @@ public final class Sequential {
     /// reads the node listed before it (the current output for the first).
     public func append(_ specs: [LayerSpec], seed: UInt64, budget: ModelBudget = .standard) throws {
         let ordered = try GraphOrder.resolve(specs, existing: layers.map(\.name))
-        // Check every node, shapes and the total size before allocating anything.
+        let total = parameterCount + buffers.reduce(0) { $0 + $1.value.count }
+        let newShapes = try Sequential.plan(ordered, inputShape: inputShape, shapes: shapes, parameters: total, budget: budget)
+        let root = SeededRandom(seed: seed)
+        var built: [Layer] = []
+        for (spec, sources) in ordered {
+            var rng = root.derived(stream: spec.name.hashValueStable)
+            let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
+            built.append(try LayerFactory.make(spec, inputShapes: ins, budget: budget, rng: &rng))
+        }
+        layers += built
+        wiring += ordered.map(\.sources)
+        shapes += newShapes
+        recomputeReaders()
+    }
+
+    /// Checks a whole description (input shape, names, wiring, every field, shapes and the
+    /// size budget) without allocating any weights; returns it unchanged when it is sound.
+    @discardableResult
+    public static func check(_ spec: ModelSpec, budget: ModelBudget = .standard) throws -> ModelSpec {
+        try checkInputShape(spec.inputShape, budget: budget)
+        _ = try plan(try GraphOrder.resolve(spec.layers, existing: []), inputShape: spec.inputShape, shapes: [], parameters: 0, budget: budget)
+        return spec
+    }
+
+    private static func checkInputShape(_ shape: [Int], budget: ModelBudget) throws {
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }), SizeMath.product(shape, limit: budget.maxValuesPerSample) != nil else {
+            throw ModelSpecError("model description: inputShape must be non-empty, positive and at most \(budget.maxValuesPerSample) values, got \(shape)")
+        }
+    }
+
+    /// The output shapes of `ordered` nodes appended after nodes of `shapes`, every node
+    /// checked and the running parameter total kept within the budget.
+    private static func plan(_ ordered: [(spec: LayerSpec, sources: [Int])], inputShape: [Int], shapes: [[Int]],
+                             parameters: Int, budget: ModelBudget) throws -> [[Int]] {
         var newShapes: [[Int]] = []
-        var total = parameterCount + buffers.reduce(0) { $0 + $1.value.count }
+        var total = parameters
         for (spec, sources) in ordered {
             let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
             let checked = try LayerCheck.check(spec, inputShapes: ins, budget: budget)
@@ -93,17 +129,7 @@ public final class Sequential {
             total = t
             newShapes.append(checked.outputShape)
         }
-        let root = SeededRandom(seed: seed)
-        var built: [Layer] = []
-        for ((spec, sources), _) in zip(ordered, newShapes) {
-            var rng = root.derived(stream: spec.name.hashValueStable)
-            let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
-            built.append(try LayerFactory.make(spec, inputShapes: ins, budget: budget, rng: &rng))
-        }
-        layers += built
-        wiring += ordered.map(\.sources)
-        shapes += newShapes
-        recomputeReaders()
+        return newShapes
     }
 
     private func recomputeReaders() {
@@ -119,6 +145,7 @@ public final class Sequential {
         if h.rank - 1 != inputShape.count { h = h.reshaped([h.rows] + inputShape) }
         forwardSampleCount += x.rows
         guard !layers.isEmpty else { return h }
+        lora?.materialize()
         var outputs = [Tensor?](repeating: nil, count: layers.count)
         for i in layers.indices {
             let sources = wiring[i]
@@ -170,13 +197,16 @@ public final class Sequential {
                 for (source, part) in zip(sources, parts) { accumulate(part, into: source) }
             }
         }
+        lora?.foldGradients()
         return needsInputGradient ? inputGradient : nil
     }
 
-    /// Every parameter, in layer order.
-    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
-    /// Parameters that training updates.
-    public var trainableParameters: [Parameter] { parameters.filter(\.isTrainable) }
+    /// Every parameter, in layer order, then the LoRA factors.
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) + (lora?.parameters ?? []) }
+    /// Parameters that training updates (LoRA base weights are not among them).
+    public var trainableParameters: [Parameter] { parameters.filter(\.isUpdated) }
+    /// The LoRA configuration, if the model has one.
+    public var loraSpec: LoRASpec? { lora?.spec }
     /// Every buffer (running statistics), in layer order.
     public var buffers: [Buffer] { layers.flatMap(\.buffers) }
     /// Number of scalar parameters.
@@ -210,11 +240,24 @@ public final class Sequential {
         prefix.isEmpty || name == prefix || name.hasPrefix(prefix.hasSuffix(".") ? prefix : prefix + ".")
     }
 
-    /// Named parameter and buffer values, in layer order.
+    /// Named parameter and buffer values, in layer order, then the LoRA factors. An adapted
+    /// weight is stored as its frozen base W₀.
     public func stateDict() -> [(name: String, value: Tensor)] {
         layers.flatMap { layer in
-            layer.parameters.map { ($0.name, $0.value) } + layer.buffers.map { ($0.name, $0.value) }
-        }
+            layer.parameters.map { ($0.name, lora?.base(of: $0.name) ?? $0.value) } + layer.buffers.map { ($0.name, $0.value) }
+        } + (lora?.parameters.map { ($0.name, $0.value) } ?? [])
+    }
+
+    /// The state with every LoRA update merged into its weight (W₀ + s·B·A) and no factors,
+    /// with the description that goes with it (`lora` removed).
+    public func mergedState() -> (spec: ModelSpec, state: [(name: String, value: Tensor)]) {
+        guard let lora else { return (spec, stateDict()) }
+        let merged = lora.mergedWeights()
+        let factors = Set(lora.parameters.map(\.name))
+        var plain = spec
+        plain.lora = nil
+        plain.version = 2
+        return (plain, stateDict().filter { !factors.contains($0.name) }.map { ($0.name, merged[$0.name] ?? $0.value) })
     }
 
     /// Loads named values into matching parameters and buffers. With `strict`, every model
@@ -234,11 +277,18 @@ public final class Sequential {
         }
         // Validate everything first so a failed load changes nothing.
         var pending: [() -> Void] = []
-        for p in parameters { assign(p.name, p.value.shape) { v in pending.append { p.value = v } } }
+        for p in parameters {
+            assign(p.name, p.value.shape) { v in
+                pending.append { [lora] in
+                    if p.isLoRABase { lora?.setBase(v, of: p.name) } else { p.value = v }
+                }
+            }
+        }
         for b in buffers { assign(b.name, b.value.shape) { v in pending.append { b.value = v } } }
         for name in state.keys.sorted() where !seen.contains(name) { problems.append("unexpected '\(name)'") }
         guard problems.isEmpty else { throw ModelSpecError("cannot load state: " + problems.joined(separator: "; ")) }
         for apply in pending { apply() }
+        lora?.materialize()
     }
 
     /// Head replacement: drops the last `dropLast` layers and appends fresh ones (e.g. a new

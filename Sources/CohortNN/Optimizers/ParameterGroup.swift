@@ -46,7 +46,7 @@ extension Optimizer {
     public func forEachTrainable(learningRateScale: Float, _ update: (Parameter, Float, Float) -> Void) {
         for group in groups {
             let lr = group.learningRate * learningRateScale
-            for p in group.parameters where p.isTrainable { update(p, lr, group.weightDecay) }
+            for p in group.parameters where p.isUpdated { update(p, lr, group.weightDecay) }
         }
     }
 

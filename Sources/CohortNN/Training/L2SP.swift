@@ -20,7 +20,7 @@ public final class L2SP {
     @discardableResult
     public func addGradient(to parameters: [Parameter]) -> Float {
         var penalty: Float = 0
-        for p in parameters where p.isTrainable {
+        for p in parameters where p.isUpdated {
             if let w0 = reference[p.name], w0.shape == p.value.shape {
                 let diff = p.value - w0
                 penalty += 0.5 * alpha * diff.squaredNorm()

@@ -1,0 +1,100 @@
+import CohortNN
+import Foundation
+
+/// The options naming a model architecture, shared by every command that builds one:
+/// `--arch FILE` (a description) or `--preset NAME` with `--classes`, `--input` and knobs.
+enum ArchitectureOptions {
+    static let options: [OptionSpec] = [
+        OptionSpec("arch", value: "FILE", help: "Architecture description (JSON, protocols/model-description.md)."),
+        OptionSpec("preset", value: "NAME", help: "A published architecture instead of --arch: \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))."),
+        OptionSpec("classes", value: "N", help: "With --preset: classes of the new head."),
+        OptionSpec("input", value: "HxWxC", help: "With --preset: input height x width x channels.", default: "224x224x3"),
+        OptionSpec("preset-options", value: "JSON", help: "With --preset: size knobs, e.g. '{\"width\":32}' or '{\"patchSize\":8}'."),
+    ]
+
+    /// Whether the command was given an architecture (either way).
+    static func isGiven(_ command: ParsedCommand) -> Bool { command.isSet("arch") || command.isSet("preset") }
+
+    /// The architecture the command names, and a short text saying where it came from.
+    static func load(_ command: ParsedCommand) throws -> (spec: ModelSpec, origin: String) {
+        guard command.isSet("arch") != command.isSet("preset") else {
+            throw UsageError(context: command.context, problem: "give exactly one of --arch FILE or --preset NAME")
+        }
+        if command.isSet("arch") {
+            let path = try command.string("arch")
+            guard let data = FileManager.default.contents(atPath: path) else { throw CommandError("cannot read architecture file '\(path)'") }
+            do { return (try ModelSpec.decode(json: data), path) } catch { throw CommandError("\(path): \(error)") }
+        }
+        let name = try command.string("preset")
+        guard command.isSet("classes") else { throw UsageError(context: command.context, problem: "--preset needs --classes N") }
+        var options = PresetOptions(classes: try command.int("classes", range: 1...(1 << 20)), inputShape: try inputShape(command))
+        if command.isSet("preset-options") {
+            let text = try command.string("preset-options")
+            do {
+                let knobs = try JSONDecoder().decode(PresetKnobs.self, from: Data(text.utf8))
+                knobs.apply(to: &options)
+            } catch {
+                throw UsageError(context: command.context, problem: "--preset-options is not a JSON object of known knobs (\(PresetKnobs.names)): \(error)")
+            }
+        }
+        do {
+            let preset = try ModelPreset.named(name)
+            return (try preset.spec(options), "preset \(name)")
+        } catch { throw CommandError("\(error)") }
+    }
+
+    /// `--input HxWxC` as `[H, W, C]`.
+    static func inputShape(_ command: ParsedCommand) throws -> [Int] {
+        let text = try command.string("input")
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= 65536 }) else {
+            throw UsageError(context: command.context, problem: "--input must be HxWxC with sizes in 1...65536, got '\(text)'")
+        }
+        return parts.map { $0! }
+    }
+}
+
+/// The size knobs `--preset-options` may set (every one optional; unknown keys are refused).
+struct PresetKnobs: Decodable {
+    var width, growth, lastChannel, patchSize, embedDim, depth, heads, mlpRatio: Int?
+    var widthMultiplier: Double?
+    var attentionLayout: String?
+
+    static let names = "width, growth, widthMultiplier, lastChannel, patchSize, embedDim, depth, heads, mlpRatio, attentionLayout"
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case width, growth, lastChannel, patchSize, embedDim, depth, heads, mlpRatio, widthMultiplier, attentionLayout
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: Decoder) throws {
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = all.allKeys.first(where: { CodingKeys(rawValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorruptedError(forKey: unknown, in: all, debugDescription: "unknown knob '\(unknown.stringValue)'")
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        width = try c.decodeIfPresent(Int.self, forKey: .width)
+        growth = try c.decodeIfPresent(Int.self, forKey: .growth)
+        lastChannel = try c.decodeIfPresent(Int.self, forKey: .lastChannel)
+        patchSize = try c.decodeIfPresent(Int.self, forKey: .patchSize)
+        embedDim = try c.decodeIfPresent(Int.self, forKey: .embedDim)
+        depth = try c.decodeIfPresent(Int.self, forKey: .depth)
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads)
+        mlpRatio = try c.decodeIfPresent(Int.self, forKey: .mlpRatio)
+        widthMultiplier = try c.decodeIfPresent(Double.self, forKey: .widthMultiplier)
+        attentionLayout = try c.decodeIfPresent(String.self, forKey: .attentionLayout)
+    }
+
+    func apply(to o: inout PresetOptions) {
+        o.width = width ?? o.width; o.growth = growth ?? o.growth; o.lastChannel = lastChannel ?? o.lastChannel
+        o.patchSize = patchSize ?? o.patchSize; o.embedDim = embedDim ?? o.embedDim; o.depth = depth ?? o.depth
+        o.heads = heads ?? o.heads; o.mlpRatio = mlpRatio ?? o.mlpRatio
+        o.widthMultiplier = widthMultiplier ?? o.widthMultiplier; o.attentionLayout = attentionLayout ?? o.attentionLayout
+    }
+}

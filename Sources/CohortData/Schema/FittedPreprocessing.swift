@@ -1,0 +1,205 @@
+import CohortNN
+import CohortTensor
+import Foundation
+
+/// A schema with the statistics fitted on training rows: per feature the value that fills a
+/// missing cell and, for numeric features, the centre and scale used to standardise. Stored in
+/// checkpoints (`protocols/checkpoint.md`) so every command that reads data applies exactly
+/// the same transformation to raw CSV.
+public struct FittedPreprocessing: Codable, Equatable, Sendable {
+    /// The fitted values of one feature.
+    public struct Column: Codable, Equatable, Sendable {
+        /// The feature's name (as in the schema).
+        public var name: String
+        /// Raw value that replaces a missing cell (a number, or a category index), or nil when
+        /// the column's policy is `error` or `drop-row`.
+        public var fill: Float?
+        /// Subtracted from a numeric value (the fitted mean; 0 when not standardised).
+        public var center: Float
+        /// Divides a numeric value after centring (the fitted standard deviation, or 1).
+        public var scale: Float
+        /// Non-missing training values the statistics came from.
+        public var count: Int
+        /// Numeric: fitted mean, standard deviation and median; categorical and binary: the
+        /// training count of each category.
+        public var mean: Double?
+        public var std: Double?
+        public var median: Double?
+        public var categoryCounts: [Int]?
+    }
+
+    /// The schema the statistics belong to.
+    public var schema: DatasetSchema
+    /// One entry per schema feature, in order.
+    public var columns: [Column]
+    /// Training rows the statistics were fitted on.
+    public var rows: Int
+
+    /// Class names, in class-index order.
+    public var classNames: [String] { schema.label.classes }
+
+    /// Fits the statistics on `rows` (raw rows from `SchemaReader`, `[n, schema.features.count]`,
+    /// NaN for missing). Means and standard deviations (population) skip missing cells; the
+    /// most frequent value breaks ties by the smaller value or the earlier category.
+    /// - Throws: `DataError` when a column whose policy needs a statistic has no value at all.
+    public static func fit(schema: DatasetSchema, rows raw: Tensor) throws -> FittedPreprocessing {
+        let f = schema.features.count
+        precondition(raw.rank == 2 && raw.columns == f, "raw rows \(raw.shape) do not have \(f) columns")
+        let n = raw.rows
+        var columns: [Column] = []
+        var problems: [String] = []
+        var values: [Float] = []
+        values.reserveCapacity(n)
+        for (j, feature) in schema.features.enumerated() {
+            values.removeAll(keepingCapacity: true)
+            raw.data.withUnsafeBufferPointer { p in
+                for i in 0..<n where !p[i * f + j].isNaN { values.append(p[i * f + j]) }
+            }
+            var column = Column(name: feature.name, fill: nil, center: 0, scale: 1, count: values.count)
+            let needsValue: Bool
+            switch feature.policy {
+            case .mean, .median, .mostFrequent: needsValue = true
+            default: needsValue = false
+            }
+            if needsValue && values.isEmpty {
+                problems.append("column '\(feature.name)': no values in the \(n) training rows to fit the '\(feature.policy.rawValue)' fill")
+                columns.append(column)
+                continue
+            }
+            if feature.type == .numeric {
+                var sum = 0.0
+                for v in values { sum += Double(v) }
+                let mean = values.isEmpty ? 0 : sum / Double(values.count)
+                var ss = 0.0
+                for v in values { ss += (Double(v) - mean) * (Double(v) - mean) }
+                let std = values.isEmpty ? 0 : (ss / Double(values.count)).squareRoot()
+                let sorted = values.sorted()
+                let median: Double = sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? Double(sorted[sorted.count / 2])
+                    : 0.5 * (Double(sorted[sorted.count / 2 - 1]) + Double(sorted[sorted.count / 2]))
+                column.mean = mean
+                column.std = std
+                column.median = median
+                if feature.standardize ?? true {
+                    column.center = Float(mean)
+                    column.scale = std > 1e-12 && Float(std).isNormal ? Float(std) : 1
+                }
+                switch feature.policy {
+                case .mean: column.fill = Float(mean)
+                case .median: column.fill = Float(median)
+                case .mostFrequent: column.fill = mode(sorted)
+                case .constant: column.fill = feature.fill.flatMap(ClassMatcher.number).map(Float.init)
+                default: break
+                }
+            } else {
+                var counts = [Int](repeating: 0, count: feature.values.count)
+                for v in values { let k = Int(v); if k >= 0 && k < counts.count { counts[k] += 1 } }
+                column.categoryCounts = counts
+                switch feature.policy {
+                case .mostFrequent:
+                    let best = counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) } ?? 0
+                    column.fill = Float(best)
+                case .constant: column.fill = feature.fill.flatMap { ClassMatcher(feature.values).index(of: $0) }.map(Float.init)
+                default: break
+                }
+            }
+            columns.append(column)
+        }
+        guard problems.isEmpty else { throw DataError(problems.joined(separator: "; ")) }
+        return FittedPreprocessing(schema: schema, columns: columns, rows: n)
+    }
+
+    /// The most frequent value of sorted values (the smallest on a tie).
+    private static func mode(_ sorted: [Float]) -> Float? {
+        var best: Float? = nil, bestCount = 0, i = 0
+        while i < sorted.count {
+            var j = i
+            while j < sorted.count && sorted[j] == sorted[i] { j += 1 }
+            if j - i > bestCount { best = sorted[i]; bestCount = j - i }
+            i = j
+        }
+        return best
+    }
+
+    /// Values per encoded sample.
+    public var encodedWidth: Int { schema.encodedWidth }
+
+    /// Turns raw rows into model inputs `[n, encodedWidth]`: fills missing cells, standardises
+    /// numeric values, one-hot encodes categories, appends missing indicators.
+    /// - Throws: `DataError` for a missing cell with no fill or a category index out of range.
+    public func encode(_ raw: Tensor) throws -> Tensor {
+        let f = schema.features.count
+        guard raw.rank == 2, raw.columns == f else { throw DataError("raw rows \(raw.shape) do not have the schema's \(f) features") }
+        let width = encodedWidth
+        var out = [Float](repeating: 0, count: raw.rows * width)
+        try raw.data.withUnsafeBufferPointer { src in
+            try out.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<raw.rows {
+                    var o = i * width
+                    for (j, feature) in schema.features.enumerated() {
+                        let c = columns[j]
+                        var v = src[i * f + j]
+                        let missing = v.isNaN
+                        if missing {
+                            guard let fill = c.fill else { throw DataError("column '\(feature.name)': a missing value in raw row \(i) and no fill") }
+                            v = fill
+                        }
+                        switch feature.type {
+                        case .numeric:
+                            dst[o] = (v - c.center) / c.scale
+                            o += 1
+                        case .binary:
+                            dst[o] = v
+                            o += 1
+                        case .categorical:
+                            let k = Int(v), count = feature.values.count
+                            guard v >= 0, k < count else { throw DataError("column '\(feature.name)': category index \(v) outside 0..<\(count)") }
+                            dst[o + k] = 1
+                            o += count
+                        }
+                        if feature.hasIndicator {
+                            dst[o] = missing ? 1 : 0
+                            o += 1
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [raw.rows, width], data: out)
+    }
+
+    /// Encodes a site's raw data (from `SchemaReader`), labelled and unlabelled rows alike.
+    public func apply(_ raw: SiteData) throws -> SiteData {
+        SiteData(labelled: LabelledData(inputs: try encode(raw.labelled.inputs), labels: raw.labelled.labels),
+                 unlabelled: try encode(raw.unlabelled), sampleShape: [encodedWidth], classes: schema.label.classes.count,
+                 featureNames: schema.encodedNames, classNames: schema.label.classes)
+    }
+
+    /// Reads a CSV file with this preprocessing's schema and encodes it.
+    public func load(path: String) throws -> SiteData {
+        try apply(SchemaReader.read(path: path, schema: schema))
+    }
+
+    /// Checks a decoded value (e.g. from a checkpoint): a valid schema, one column per feature
+    /// with matching names, finite statistics, positive scales, fills in range.
+    public func validate(source: String) throws {
+        try schema.validate(source: source)
+        guard columns.count == schema.features.count else {
+            throw DataError("\(source): preprocessing has \(columns.count) fitted columns for \(schema.features.count) features")
+        }
+        var problems: [String] = []
+        for (c, feature) in zip(columns, schema.features) {
+            if c.name != feature.name { problems.append("fitted column '\(c.name)' where the schema has '\(feature.name)'") }
+            if !c.center.isFinite || !c.scale.isFinite || c.scale <= 0 { problems.append("column '\(c.name)': centre \(c.center), scale \(c.scale)") }
+            if let fill = c.fill {
+                if !fill.isFinite { problems.append("column '\(c.name)': fill \(fill)") }
+                if feature.type != .numeric && !(fill >= 0 && Int(fill) < feature.values.count && fill == fill.rounded()) {
+                    problems.append("column '\(c.name)': fill \(fill) is not a category index below \(feature.values.count)")
+                }
+            }
+            if c.fill == nil, [.mean, .median, .mostFrequent, .constant].contains(feature.policy) {
+                problems.append("column '\(c.name)': policy '\(feature.policy.rawValue)' without a fitted fill")
+            }
+        }
+        guard problems.isEmpty else { throw DataError("\(source): preprocessing: " + problems.joined(separator: "; ")) }
+    }
+}
