@@ -21,10 +21,16 @@ public struct LabelledData: Sendable {
     }
 
     /// Batches of at most `size` samples in a seeded shuffled order (or in order with no rng).
-    public func batches(of size: Int, rng: inout SeededRandom?) -> [LabelledData] {
+    /// With `mergingSingleton`, a last batch of one sample joins the batch before it (batch
+    /// statistics need two values per channel, and a ResNet's last stage is 1×1 on small images).
+    public func batches(of size: Int, rng: inout SeededRandom?, mergingSingleton: Bool = false) -> [LabelledData] {
         precondition(size > 0, "batch size must be positive, got \(size)")
         let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(count); rng = r; return p } ?? Array(0..<count)
-        return stride(from: 0, to: count, by: size).map { subset(order[$0..<min($0 + size, count)]) }
+        var starts = Array(stride(from: 0, to: count, by: size))
+        if mergingSingleton && starts.count > 1 && count - starts.last! == 1 { starts.removeLast() }
+        return starts.enumerated().map { i, start in
+            subset(order[start..<(i + 1 < starts.count ? start + size : count)])
+        }
     }
 }
 

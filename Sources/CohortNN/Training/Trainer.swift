@@ -123,7 +123,7 @@ public final class Trainer {
             let start = ContinuousClock.now
             config.unfreezing?.apply(to: model, epoch: epoch)
             var lossSum: Float = 0, correct = 0
-            for batch in train.batches(of: config.batchSize, rng: &rng) {
+            for batch in train.batches(of: config.batchSize, rng: &rng, mergingSingleton: true) {
                 let r = try step(batch)
                 lossSum += r.loss * Float(batch.count)
                 correct += r.correct
