@@ -91,3 +91,22 @@ final class SimulationModelConfigTests: XCTestCase {
         XCTAssertNil(full.plan.trainablePrefixes)
     }
 }
+
+final class LoRAFindingsTests: XCTestCase {
+    private func arm(_ name: String, accuracy: Double, up: Int, down: Int) -> ArmResult {
+        ArmResult(name: name, description: "", federated: true,
+                  perSite: [SiteScore(site: "a", accuracy: accuracy, balancedAccuracy: accuracy, samples: 10)],
+                  rounds: (1...2).map { RoundRecord(round: $0, perSiteAccuracy: ["a": accuracy], bytesUp: up / 2, bytesDown: down / 2, seconds: 1, participants: 1) },
+                  bytesUp: up, bytesDown: down, wallSeconds: 1)
+    }
+
+    func testTheLoRAClaimComparesBytesAndAccuracyWithFullFineTuning() {
+        let holds = Findings.notes([arm("fedavg", accuracy: 0.70, up: 20_000_000, down: 20_000_000), arm("fedavg-lora", accuracy: 0.69, up: 1_000_000, down: 3_000_000)],
+                                   sites: [], sourceAccuracy: nil).first { $0.hasPrefix("fedavg-lora") }
+        XCTAssertTrue(holds?.contains(": HOLDS — 20.0× fewer bytes up") ?? false, holds ?? "no LoRA note")
+        let fails = Findings.notes([arm("fedavg", accuracy: 0.70, up: 20_000_000, down: 20_000_000), arm("fedavg-lora", accuracy: 0.60, up: 1_000_000, down: 3_000_000)],
+                                   sites: [], sourceAccuracy: nil).first { $0.hasPrefix("fedavg-lora") }
+        XCTAssertTrue(fails?.contains("DOES NOT HOLD") ?? false, fails ?? "no LoRA note")
+        XCTAssertNil(Findings.notes([arm("fedavg", accuracy: 0.7, up: 1, down: 1)], sites: [], sourceAccuracy: nil).first { $0.hasPrefix("fedavg-lora") })
+    }
+}

@@ -141,7 +141,8 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         if let a = loraAlpha, !(a > 0 && a.isFinite) { throw SimulationError("loraAlpha must be positive and finite, got \(a)") }
         if let model {
             guard kind == "imaging" else { throw SimulationError("model \(model): only the imaging cohort takes a preset (kind is \(kind))") }
-            _ = try SimulationBackbone(name: model, knobs: presetOptions)
+            // The knobs are checked by writing the graph for the imaging cohort's scans.
+            _ = try SimulationBackbone(name: model, knobs: presetOptions).spec(classes: 3, inputShape: [32, 32, 1])
         } else if presetOptions != nil {
             throw SimulationError("presetOptions needs model (a preset name)")
         }
