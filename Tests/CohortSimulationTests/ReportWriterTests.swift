@@ -1,4 +1,4 @@
-import CohortSimulation
+@testable import CohortSimulation
 import Foundation
 import XCTest
 
@@ -40,6 +40,17 @@ final class ReportWriterTests: XCTestCase {
         let mean = String(format: "%.1f%%", results.arms[2].meanAccuracy * 100)
         XCTAssertTrue(lines.first { $0.hasPrefix("fedavg ") }!.contains(mean))
         XCTAssertTrue(table.allSatisfy(\.isASCII), "plain ASCII for any terminal")
+    }
+
+    func testTerminalTableShowsBytesUpAndDownPerRound() {
+        var results = SampleResults.make(rounds: 4)
+        let i = results.arms.firstIndex { $0.federated }!
+        results.arms[i].bytesUp = 4 * 1000
+        results.arms[i].bytesDown = 4 * 250_000
+        let lines = ReportWriter.terminalTable(results).split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].contains("up/round") && lines[0].contains("down/round"), lines[0])
+        let row = lines.first { $0.hasPrefix(results.arms[i].name + " ") }!
+        XCTAssertTrue(row.contains(ValueFormat.bytes(1000)) && row.contains(ValueFormat.bytes(250_000)), row)
     }
 
     /// Writes the sample report (and its terminal table, as terminal.txt) to

@@ -1,3 +1,4 @@
+import CohortNN
 import CohortSimulation
 import Foundation
 
@@ -16,7 +17,10 @@ enum SimulateCommand {
         A --config JSON file may hold any setting (kind, sites, rounds, arms, seed, quick, out, localEpochs, \
         learningRate, ...); flags override it. The privacy arms use dpEpsilon (default 10, at dpDelta 1e-5), \
         dpClipNorm (0.3) and dpTrainablePrefixes (["head"]; [] trains everything); their ε is in the report. \
-        "fullModels": true has the federated arms' coordinators send whole models every round (--full-models).
+        "fullModels": true has the federated arms' coordinators send whole models every round (--full-models). \
+        --model PRESET (config "model", "presetOptions") trains a published architecture on the 32×32×1 scans; the \
+        fedavg-lora arm federates LoRA factors (config "loraRank", "loraAlpha", "loraTargets", "loraTrainablePrefixes") \
+        beside fedavg's full fine-tuning, and the table shows bytes per round up and down for both.
         """,
         options: [
             OptionSpec("config", value: "FILE", help: "JSON file with settings (flags override it)."),
@@ -28,6 +32,10 @@ enum SimulateCommand {
             OptionSpec("out", value: "DIR", help: "Output folder.", default: "runs/simulate"),
             OptionSpec("cache", value: "DIR", help: "Where pre-trained source models are cached.", default: "runs/cache"),
             .flag("quick", help: "A CI-sized cohort, 5 rounds of 2 local epochs (under a minute)."),
+            OptionSpec("model", value: "PRESET", help: "Pre-train and federate a published architecture (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))) instead of the small CNN (imaging only; arms default to \(SimulationArm.modelDefaultNames.joined(separator: ",")))."),
+            OptionSpec("preset-options", value: "JSON", help: "With --model: size knobs, e.g. '{\"width\":16}' (default: a reduced size that runs in minutes)."),
+            OptionSpec("lora-rank", value: "R", help: "The fedavg-lora arm's LoRA rank (default 4)."),
+            OptionSpec("lora-targets", value: "LIST", help: "The fedavg-lora arm's node-name patterns (default: the model's block convolutions, e.g. 'layer*.conv*')."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
@@ -40,6 +48,17 @@ enum SimulateCommand {
         if command.isSet("seed") || !command.isSet("config") { config.seed = UInt64(try command.int("seed", range: 0...)) }
         if command.isSet("out") || !command.isSet("config") { config.out = try command.string("out") }
         if command.isSet("cache") || !command.isSet("config") { config.cacheDir = try command.string("cache") }
+        if command.isSet("model") { config.useModel(try command.string("model")) }
+        if command.isSet("preset-options") {
+            let text = try command.string("preset-options")
+            do { config.presetOptions = try JSONDecoder().decode(PresetKnobs.self, from: Data(text.utf8)) } catch {
+                throw UsageError(context: command.context, problem: "--preset-options is not a JSON object of known knobs (\(PresetKnobs.names)): \(error)")
+            }
+        }
+        if command.isSet("lora-rank") { config.loraRank = try command.int("lora-rank", range: 1...4096) }
+        if command.isSet("lora-targets") {
+            config.loraTargets = try command.string("lora-targets").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         do { try config.validate() } catch { throw UsageError(context: command.context, problem: "\(error)") }
         let runner = SimulationRunner(config: config, executable: try Executable.path(), log: { Terminal.progress($0) })
         let results = try runner.run()

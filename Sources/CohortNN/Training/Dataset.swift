@@ -22,9 +22,7 @@ public struct LabelledData: Sendable {
 
     /// Batches of at most `size` samples in a seeded shuffled order (or in order with no rng).
     public func batches(of size: Int, rng: inout SeededRandom?) -> [LabelledData] {
-        precondition(size > 0, "batch size must be positive, got \(size)")
-        let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(count); rng = r; return p } ?? Array(0..<count)
-        return stride(from: 0, to: count, by: size).map { subset(order[$0..<min($0 + size, count)]) }
+        batches(of: size, rng: &rng, foldingSingleton: false)
     }
 
     /// How many batches `trainingBatches(of: size, …)` makes of `count` rows.
@@ -35,14 +33,19 @@ public struct LabelledData: Sendable {
 
     /// Training batches: `batches(of:rng:)`, except that a trailing batch of a single row is
     /// folded into the batch before it (which then holds `size + 1` rows). A one-row batch gives
-    /// BatchNorm no batch statistics and a gradient from one sample; folding keeps every row in
-    /// the epoch. With `size == 1` every batch is one row, as asked; otherwise only a single row
-    /// in total makes a one-row batch.
+    /// BatchNorm no batch statistics (nor, once a ResNet's last stage is 1×1, two values per
+    /// channel) and a gradient from one sample; folding keeps every row in the epoch. With
+    /// `size == 1` every batch is one row, as asked; otherwise only a single row in total makes
+    /// a one-row batch.
     public func trainingBatches(of size: Int, rng: inout SeededRandom?) -> [LabelledData] {
+        batches(of: size, rng: &rng, foldingSingleton: size > 1)
+    }
+
+    private func batches(of size: Int, rng: inout SeededRandom?, foldingSingleton: Bool) -> [LabelledData] {
         precondition(size > 0, "batch size must be positive, got \(size)")
         let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(count); rng = r; return p } ?? Array(0..<count)
         var starts = Array(stride(from: 0, to: count, by: size))
-        if size > 1, starts.count > 1, count - starts[starts.count - 1] == 1 { starts.removeLast() }
+        if foldingSingleton, starts.count > 1, count - starts[starts.count - 1] == 1 { starts.removeLast() }
         return starts.enumerated().map { i, lo in
             subset(order[lo..<(i + 1 < starts.count ? starts[i + 1] : count)])
         }

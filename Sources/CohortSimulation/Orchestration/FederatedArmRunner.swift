@@ -1,5 +1,6 @@
 import CohortCheckpoint
 import CohortFederation
+import CohortNN
 import CohortTensor
 import Foundation
 
@@ -13,6 +14,9 @@ struct FederatedArmRunner {
     let sourceCheckpoint: String
     /// The arm's folder (plan, secrets, logs, coordinator journal).
     let directory: String
+    /// The `fedavg-lora` arm's LoRA configuration and the prefixes it also trains (the head).
+    var lora: LoRASpec? = nil
+    var loraTrainablePrefixes: [String]? = nil
 
     /// The plan the coordinator hands the nodes.
     var plan: TrainingPlan {
@@ -45,6 +49,10 @@ struct FederatedArmRunner {
         case .fedavgSecagg:
             plan.strategy = "fedavg"
             plan.secureAggregation = SecureAggregationPlan()
+        case .fedavgLoRA:
+            plan.strategy = "fedavg"
+            plan.lora = lora
+            plan.trainablePrefixes = loraTrainablePrefixes
         default: plan.strategy = "fedavg"
         }
         return plan
@@ -174,6 +182,10 @@ struct FederatedArmRunner {
                 + String(format: " (clip C = %g, noise σ = %.3g, q = 1", privacy.clipNorm, records.last?.noiseMultiplier ?? privacy.noiseMultiplier ?? .nan)
                 + (plan.trainablePrefixes.map { ", training only \($0.joined(separator: ", "))" } ?? "")
                 + (privacy.mode == .distributed ? ", noise added by the hospitals for the threshold \(records.last?.secureAggregationThreshold ?? 0))" : ")")
+        }
+        if let lora = plan.lora {
+            description += "; LoRA rank \(lora.rank), α = \(lora.alpha.map { "\($0)" } ?? "\(lora.rank)") on \(lora.targets.joined(separator: ", "))"
+                + (plan.trainablePrefixes.map { ", also training \($0.joined(separator: ", "))" } ?? "")
         }
         return ArmResult(name: arm.rawValue, description: description, federated: true, perSite: perSite, rounds: rounds,
                          bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },

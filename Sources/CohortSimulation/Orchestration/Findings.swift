@@ -40,6 +40,16 @@ enum Findings {
                          + String(format: "%.1f× fewer bytes up (%@ vs %@), accuracy %@ vs %@.", ratio, ValueFormat.bytes(Double(small.bytesUp)),
                                   ValueFormat.bytes(Double(full.bytesUp)), pct(small.meanAccuracy), pct(full.meanAccuracy)))
         }
+        if let lora = arm(.fedavgLoRA), let full = arm(.fedavg), lora.bytesUp > 0 {
+            let ratio = Double(full.bytesUp) / Double(lora.bytesUp)
+            let gap = full.meanAccuracy - lora.meanAccuracy
+            let rounds = Double(max(lora.rounds.count, 1)), fullRounds = Double(max(full.rounds.count, 1))
+            notes.append("fedavg-lora sends ≥ 10× fewer bytes up than fedavg (full fine-tuning) within 2 points of its accuracy: \(verdict(ratio >= 10 && gap <= 0.02)) — "
+                         + String(format: "%.1f× fewer bytes up (%@ vs %@ per round; down %@ vs %@ per round), accuracy %@ vs %@.", ratio,
+                                  ValueFormat.bytes(Double(lora.bytesUp) / rounds), ValueFormat.bytes(Double(full.bytesUp) / fullRounds),
+                                  ValueFormat.bytes(Double(lora.bytesDown) / rounds), ValueFormat.bytes(Double(full.bytesDown) / fullRounds),
+                                  pct(lora.meanAccuracy), pct(full.meanAccuracy)))
+        }
         for dpArm in [SimulationArm.fedavgDP, .fedavgSecaggDP] {
             guard let dp = arm(dpArm) else { continue }
             let privacy = dp.privacy.map { FederatedArmRunner.privacySummary(epsilon: $0.epsilon, delta: $0.delta, rounds: dp.rounds.count) } ?? "ε not recorded"

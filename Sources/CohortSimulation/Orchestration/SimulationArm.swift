@@ -26,6 +26,9 @@ public enum SimulationArm: String, CaseIterable, Sendable {
     case fedbnAdaBN = "fedbn+adabn"
     /// The same plus the negative-transfer guard at every node.
     case fedbnAdaBNGuard = "fedbn+adabn+guard"
+    /// FedAvg of LoRA factors: the base weights stay frozen; only the factors, the head and the
+    /// BatchNorm statistics train and cross the wire. Not in `defaultNames`.
+    case fedavgLoRA = "fedavg-lora"
     /// FedAvg with top-k + int8 + zlib deltas (error feedback at the nodes).
     case fedavgCompressed = "fedavg-compressed"
     /// FedBN with the same compressed deltas.
@@ -43,10 +46,14 @@ public enum SimulationArm: String, CaseIterable, Sendable {
 
     /// Arms run when none are named (about 4 minutes on the default cohort on this 2-core
     /// machine; the ones left out cost 20–35 s each).
-    public static let defaultNames = allCases.filter { ![.fedavgDP, .fedavgSecagg, .fedavgSecaggDP, .sourceDANN, .sourceCORAL, .fedavgAdaBN].contains($0) }.map(\.rawValue)
+    public static let defaultNames = allCases.filter { ![.fedavgDP, .fedavgSecagg, .fedavgSecaggDP, .sourceDANN, .sourceCORAL, .fedavgAdaBN, .fedavgLoRA].contains($0) }.map(\.rawValue)
+
+    /// Arms run when `--model PRESET` is given and none are named: the pre-trained model
+    /// unchanged, full fine-tuning by FedAvg, and FedAvg of LoRA factors.
+    public static let modelDefaultNames = [SimulationArm.sourceOnly, .fedavg, .fedavgLoRA].map(\.rawValue)
 
     /// Whether the arm runs as a coordinator with node processes.
-    public var isFederated: Bool { [.fedavg, .fedprox, .fedbn, .fedavgCompressed, .fedbnCompressed, .fedavgDP, .fedavgSecagg, .fedavgSecaggDP, .fedbnAdaBN, .fedbnAdaBNGuard, .fedavgAdaBN].contains(self) }
+    public var isFederated: Bool { [.fedavg, .fedprox, .fedbn, .fedavgCompressed, .fedbnCompressed, .fedavgDP, .fedavgSecagg, .fedavgSecaggDP, .fedbnAdaBN, .fedbnAdaBNGuard, .fedavgAdaBN, .fedavgLoRA].contains(self) }
 
     /// The `cohort adapt` method of a `source+<method>` arm, nil for the others.
     public var adaptationMethod: String? {
@@ -76,6 +83,7 @@ public enum SimulationArm: String, CaseIterable, Sendable {
         case .fedbn: return "FedAvg with BatchNorm kept local at each hospital"
         case .fedbnAdaBN: return "FedBN; hospitals with fewer than 100 labelled training rows re-estimate BatchNorm on all their inputs, labelled or not (AdaBN)"
         case .fedbnAdaBNGuard: return "fedbn+adabn, and every hospital keeps the best of the received, adapted and a small from-scratch model on its validation split (negative-transfer guard)"
+        case .fedavgLoRA: return "FedAvg of LoRA factors (frozen base weights; the factors, the head and BatchNorm statistics train and cross the wire)"
         case .fedavgCompressed: return "FedAvg with top-k + int8 + zlib deltas and error feedback"
         case .fedbnCompressed: return "FedBN with top-k + int8 + zlib deltas and error feedback"
         case .fedavgDP: return "FedAvg with central user-level differential privacy (clipped updates, Gaussian noise at the coordinator, BatchNorm statistics kept at each hospital)"

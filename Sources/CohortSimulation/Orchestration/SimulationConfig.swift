@@ -1,4 +1,5 @@
 import CohortAdapt
+import CohortNN
 import Foundation
 
 /// Everything a `cohort simulate` run is made of. Every field has a default; a JSON config
@@ -45,6 +46,19 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
     /// Federated arms send every node the whole model each round (the coordinator's
     /// `--full-models`), for comparing MODEL bytes with and without deltas.
     public var fullModels = false
+    /// A published architecture (`resnet18`, ... see `ModelPreset`) pre-trained and federated
+    /// instead of the small CNN (imaging only); nil keeps the small CNN.
+    public var model: String? = nil
+    /// The preset's size knobs (e.g. `{"width": 16}`); nil takes reduced defaults that keep a
+    /// run to minutes (`SimulationBackbone.reducedDefaults`).
+    public var presetOptions: PresetKnobs? = nil
+    /// The `fedavg-lora` arm: LoRA rank r, scale α (nil: α = r) and node-name patterns (empty:
+    /// the model's block convolutions or projections); `loraTrainablePrefixes` also train and
+    /// cross the wire (nil: the head).
+    public var loraRank = 4
+    public var loraAlpha: Float? = nil
+    public var loraTargets: [String] = []
+    public var loraTrainablePrefixes: [String]? = nil
 
     public init() {}
 
@@ -59,6 +73,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case kind, sites, rounds, arms, seed, quick, out, cacheDir, pretrainEpochs, localEpochs, batchSize, learningRate, momentum
         case proximalMu, compressedTopK, roundTimeout, dpClipNorm, dpEpsilon, dpNoiseMultiplier, dpDelta, dpTrainablePrefixes, fullModels
+        case model, presetOptions, loraRank, loraAlpha, loraTargets, loraTrainablePrefixes
     }
 
     /// Decodes a config; fields left out keep their defaults.
@@ -87,6 +102,14 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         dpTrainablePrefixes = try c.decodeIfPresent([String].self, forKey: .dpTrainablePrefixes) ?? d.dpTrainablePrefixes
         dpDelta = try c.decodeIfPresent(Double.self, forKey: .dpDelta) ?? d.dpDelta
         fullModels = try c.decodeIfPresent(Bool.self, forKey: .fullModels) ?? d.fullModels
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        presetOptions = try c.decodeIfPresent(PresetKnobs.self, forKey: .presetOptions)
+        loraRank = try c.decodeIfPresent(Int.self, forKey: .loraRank) ?? d.loraRank
+        loraAlpha = try c.decodeIfPresent(Float.self, forKey: .loraAlpha)
+        loraTargets = try c.decodeIfPresent([String].self, forKey: .loraTargets) ?? d.loraTargets
+        loraTrainablePrefixes = try c.decodeIfPresent([String].self, forKey: .loraTrainablePrefixes)
+        // A config naming a model but no arms gets the model's arms.
+        if model != nil && !c.contains(.arms) { arms = SimulationArm.modelDefaultNames }
     }
 
     /// Reads a JSON config file; errors name the file.
@@ -114,10 +137,30 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         }
         if let s = dpNoiseMultiplier, !(s > 0 && s.isFinite) { throw SimulationError("dpNoiseMultiplier must be positive and finite, got \(s)") }
         guard compressedTopK > 0 && compressedTopK <= 1 else { throw SimulationError("compressedTopK must be in (0, 1], got \(compressedTopK)") }
+        guard (1...4096).contains(loraRank) else { throw SimulationError("loraRank must be in 1...4096, got \(loraRank)") }
+        if let a = loraAlpha, !(a > 0 && a.isFinite) { throw SimulationError("loraAlpha must be positive and finite, got \(a)") }
+        if let model {
+            guard kind == "imaging" else { throw SimulationError("model \(model): only the imaging cohort takes a preset (kind is \(kind))") }
+            // The knobs are checked by writing the graph for the imaging cohort's scans.
+            _ = try SimulationBackbone(name: model, knobs: presetOptions).spec(classes: 3, inputShape: [32, 32, 1])
+        } else if presetOptions != nil {
+            throw SimulationError("presetOptions needs model (a preset name)")
+        }
+    }
+
+    /// Names `preset` as the model; arms still at the default list become the model's
+    /// (`SimulationArm.modelDefaultNames`), so a bare `--model` run stays short.
+    public mutating func useModel(_ preset: String) {
+        model = preset
+        if arms == SimulationArm.defaultNames { arms = SimulationArm.modelDefaultNames }
     }
 
     /// The settings that decide the pre-trained source model (its cache key).
     var pretrainKey: String {
-        "\(kind)-s\(seed)-\(quick ? "quick" : "full")-n\(sites)-e\(pretrainEpochs)-b\(batchSize)-v2"
+        let base = "\(kind)-s\(seed)-\(quick ? "quick" : "full")-n\(sites)-e\(pretrainEpochs)-b\(batchSize)-v2"
+        guard let model, let backbone = try? SimulationBackbone(name: model, knobs: presetOptions) else { return base }
+        let knobs = backbone.knobs.summary.filter { $0.isLetter || $0.isNumber || $0 == "," || $0 == ":" || $0 == "." }
+            .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ",", with: "-")
+        return base + "-\(backbone.preset.rawValue)" + (knobs.isEmpty ? "" : "-\(knobs)")
     }
 }

@@ -42,6 +42,15 @@ public struct SimulationRunner {
         for info in cohort.siteInfos {
             log("  \(info.name): \(info.trainLabelled) labelled + \(info.trainUnlabelled) unlabelled training, \(info.test) test")
         }
+        if let backbone = try backbone() {
+            let parameters = try Sequential(spec: try modelSpec(cohort: cohort), seed: 0).parameterCount
+            log("simulate: model \(backbone.label) on \(cohort.modelInputShape.map(String.init).joined(separator: "x")) inputs, "
+                + "\(cohort.classes) classes, \(parameters) parameters (set the size with --preset-options)")
+        }
+        if arms.contains(.fedavgLoRA) {
+            let lora = try loraSettings()
+            log("simulate: fedavg-lora: LoRA rank \(lora.spec.rank) on \(lora.spec.targets.joined(separator: ", ")), also training \(lora.trainablePrefixes.joined(separator: ", "))")
+        }
         let source = try pretrainSource(cohort: cohort, clock: &clock)
 
         var results: [ArmResult] = []
@@ -67,8 +76,10 @@ public struct SimulationRunner {
                     result = try runner.run(tests: tests) { log("  \(arm.rawValue) \($0)") }
                     clock.advance(epochsPerArm)
                 default:
+                    let lora = arm == .fedavgLoRA ? try loraSettings() : nil
                     let runner = FederatedArmRunner(executable: executable, arm: arm, config: config, sites: cohort.sites,
-                                                    sourceCheckpoint: source, directory: path("arms", arm.rawValue))
+                                                    sourceCheckpoint: source, directory: path("arms", arm.rawValue),
+                                                    lora: lora?.spec, loraTrainablePrefixes: lora?.trainablePrefixes)
                     var roundClock = clock
                     result = try runner.run { round, message in
                         roundClock.advance(Double(config.localEpochs))
@@ -91,15 +102,15 @@ public struct SimulationRunner {
         let shift = try? ShiftAnalysis.measure(model: sourceModel, sourceValidation: cohort.sourceValidation, tests: Array(zip(cohort.sites.map(\.name), tests)),
                                                 seed: config.seed)
         log("simulate: ranking the source model against a randomly initialised one with LogME (cohort rank)")
-        let spec = config.kind == "imaging" ? SimulationModels.imaging(classes: cohort.classes, inputShape: cohort.modelInputShape)
-                                            : SimulationModels.tabular(classes: cohort.classes, features: cohort.modelInputShape.reduce(1, *))
+        let spec = try modelSpec(cohort: cohort)
         let logME: String
         do {
             logME = try TransferabilityCheck(executable: executable, sourceCheckpoint: source, sites: cohort.sites, directory: path("rank"), seed: config.seed)
                 .run(architecture: try JSONEncoder.pretty.encode(spec))
         } catch { logME = "LogME ranking check failed: \(error)" }
         var settings = [
-            "model": config.kind == "imaging" ? "CNN (3 conv-BN-ReLU stages, \(sourceModel.parameterCount) parameters)" : "MLP (\(sourceModel.parameterCount) parameters)",
+            "model": try backbone().map { "\($0.label) on \(cohort.modelInputShape.map(String.init).joined(separator: "x")) inputs (\(sourceModel.parameterCount) parameters)" }
+                ?? (config.kind == "imaging" ? "CNN (3 conv-BN-ReLU stages, \(sourceModel.parameterCount) parameters)" : "MLP (\(sourceModel.parameterCount) parameters)"),
             "local epochs per round": "\(config.localEpochs)", "batch size": "\(config.batchSize)",
             "learning rate": "\(config.learningRate)", "momentum": "\(config.momentum)", "FedProx mu": "\(config.proximalMu)",
             "compressed codec": "top-k \(config.compressedTopK * 100)% + int8 (blocks of 256) + zlib 6, error feedback",
@@ -109,6 +120,10 @@ public struct SimulationRunner {
         if arms.contains(where: { $0.adaptationMethod != nil }) {
             settings["source+adabn / tent / shot / dann / coral"] = "one cohort adapt process per hospital on its training inputs (labels unused) with the method's defaults"
                 + " (TENT 1 epoch Adam 1e-3; SHOT 5 epochs SGD 3e-4; DANN and CORAL 3 epochs over \(AdaptationArmRunner.maxSourceRows) source rows, Adam 3e-4)"
+        }
+        if arms.contains(.fedavgLoRA), let lora = try? loraSettings() {
+            settings["fedavg-lora"] = "LoRA rank \(lora.spec.rank), α = \(lora.spec.alpha.map { "\($0)" } ?? "\(lora.spec.rank)") on \(lora.spec.targets.joined(separator: ", "))"
+                + "; also trained and sent: \(lora.trainablePrefixes.joined(separator: ", ")) and BatchNorm running statistics"
         }
         settings["local-only / pooled"] = "\(config.rounds * config.localEpochs) epochs from the source model, best epoch on a 20% validation split"
         let output = SimulationResults(
@@ -120,6 +135,27 @@ public struct SimulationRunner {
         return output
     }
 
+    /// The preset named by `config.model`, if any.
+    private func backbone() throws -> SimulationBackbone? {
+        try config.model.map { try SimulationBackbone(name: $0, knobs: config.presetOptions) }
+    }
+
+    /// The architecture pre-trained and federated: the preset, or the small CNN / MLP.
+    private func modelSpec(cohort: SimulationCohort) throws -> ModelSpec {
+        if let backbone = try backbone() { return try backbone.spec(classes: cohort.classes, inputShape: cohort.modelInputShape) }
+        return config.kind == "imaging" ? SimulationModels.imaging(classes: cohort.classes, inputShape: cohort.modelInputShape)
+                                        : SimulationModels.tabular(classes: cohort.classes, features: cohort.modelInputShape.reduce(1, *))
+    }
+
+    /// The `fedavg-lora` arm's LoRA configuration and the prefixes it also trains: the config's,
+    /// else the preset's block convolutions and head (the small CNN's convolutions and `head`).
+    func loraSettings() throws -> (spec: LoRASpec, trainablePrefixes: [String]) {
+        let preset = try backbone()
+        let targets = !config.loraTargets.isEmpty ? config.loraTargets : (preset?.defaultLoRATargets ?? ["features.*"])
+        let prefixes = config.loraTrainablePrefixes ?? [preset?.preset.headNode ?? "head"]
+        return (LoRASpec(rank: config.loraRank, alpha: config.loraAlpha, targets: targets), prefixes)
+    }
+
     /// Pre-trains the source model, or reuses the cached one for the same settings.
     private func pretrainSource(cohort: SimulationCohort, clock: inout ProgressClock) throws -> String {
         let cacheFile = (config.cacheDir as NSString).appendingPathComponent("source-\(config.pretrainKey).ckpt")
@@ -129,8 +165,7 @@ public struct SimulationRunner {
             return cacheFile
         }
         try FileManager.default.createDirectory(atPath: config.cacheDir, withIntermediateDirectories: true)
-        let spec = config.kind == "imaging" ? SimulationModels.imaging(classes: cohort.classes, inputShape: cohort.modelInputShape)
-                                            : SimulationModels.tabular(classes: cohort.classes, features: cohort.modelInputShape.reduce(1, *))
+        let spec = try modelSpec(cohort: cohort)
         try JSONEncoder.pretty.encode(spec).write(to: URL(fileURLWithPath: path("model.json")))
         log("simulate: pre-training on the source domain (\(config.pretrainEpochs) epochs; cached as \(cacheFile))")
         let follower = LogFollower(path: path("logs", "pretrain-source.log"))

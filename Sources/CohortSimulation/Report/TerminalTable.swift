@@ -1,9 +1,10 @@
 /// The plain-text results table printed at the end of a run: one row per arm; columns for each
-/// site's accuracy, the mean, bytes per round and wall time; columns aligned with spaces.
+/// site's accuracy, the mean, bytes per round up (sites to coordinator) and down, and wall
+/// time; columns aligned with spaces.
 enum TerminalTable {
     static func render(_ results: SimulationResults) -> String {
         let sites = ReportSites.names(results)
-        let header = ["arm"] + sites + ["mean", "bytes/round", "time"]
+        let header = ["arm"] + sites + ["mean", "up/round", "down/round", "time"]
         var rows: [[String]] = []
         var failures: [(Int, String)] = []
         for arm in results.arms {
@@ -12,9 +13,10 @@ enum TerminalTable {
                 rows.append([arm.name])
                 continue
             }
-            let bytes = arm.bytesPerRound
+            let rounds = Double(max(arm.rounds.count, 1))
+            let up = Double(arm.bytesUp) / rounds, down = Double(arm.bytesDown) / rounds
             rows.append([arm.name] + sites.map { ValueFormat.percent(arm.score(site: $0)?.accuracy ?? .nan) }
-                        + [ValueFormat.percent(arm.meanAccuracy), bytes > 0 ? ValueFormat.bytes(bytes) : "-",
+                        + [ValueFormat.percent(arm.meanAccuracy), up > 0 ? ValueFormat.bytes(up) : "-", down > 0 ? ValueFormat.bytes(down) : "-",
                            ValueFormat.seconds(arm.wallSeconds)])
         }
         // Widths from the header and complete rows; a failed row's error runs past the columns.
