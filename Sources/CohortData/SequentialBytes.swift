@@ -75,7 +75,7 @@ final class InflatingBytes: SequentialBytes {
     private let expectedCRC: UInt32
     private var consumed = 0
     private var crc: UInt32 = 0
-    private let inflater: RawInflater
+    private let inflater: StreamInflater
     private var input: [UInt8] = []
     private var inputUsed = 0
 
@@ -86,7 +86,7 @@ final class InflatingBytes: SequentialBytes {
         self.total = uncompressedCount
         self.name = name
         self.expectedCRC = expectedCRC
-        inflater = try RawInflater(name: name)
+        do { inflater = try StreamInflater(.raw) } catch { throw DataError("\(name): \(error)") }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, for what: String) throws {
@@ -96,7 +96,7 @@ final class InflatingBytes: SequentialBytes {
             try refill()
             let out = UnsafeMutableRawBufferPointer(rebasing: buffer[made...])
             let step = try input.withUnsafeBytes { b in
-                try inflater.inflate(UnsafeRawBufferPointer(rebasing: b[inputUsed...]), into: out)
+                try inflate(UnsafeRawBufferPointer(rebasing: b[inputUsed...]), into: out)
             }
             inputUsed += step.consumed
             made += step.produced
@@ -106,6 +106,11 @@ final class InflatingBytes: SequentialBytes {
         }
         crc = crc32Update(crc, UnsafeRawBufferPointer(buffer))
         position += buffer.count
+    }
+
+    /// One inflation step; a corrupt stream is an error naming the entry.
+    private func inflate(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws -> (consumed: Int, produced: Int) {
+        do { return try inflater.inflate(input, into: out) } catch { throw DataError("\(name): \(error)") }
     }
 
     /// Loads the next piece of compressed input when the current one is used up.
@@ -124,7 +129,7 @@ final class InflatingBytes: SequentialBytes {
         while !inflater.ended {
             try refill()
             let step = try withUnsafeMutableBytes(of: &scratch) { out in
-                try input.withUnsafeBytes { b in try inflater.inflate(UnsafeRawBufferPointer(rebasing: b[inputUsed...]), into: out) }
+                try input.withUnsafeBytes { b in try inflate(UnsafeRawBufferPointer(rebasing: b[inputUsed...]), into: out) }
             }
             inputUsed += step.consumed
             if step.produced > 0 { throw DataError("\(name): the compressed data inflate to more than the \(total) bytes the entry declares") }

@@ -1,3 +1,4 @@
+import CohortData
 /// Decodes a delta message (`protocols/delta-codec.md`) as its bytes arrive, in pieces of
 /// any size, handing out each tensor record as soon as it is complete and checked.
 ///
@@ -33,7 +34,7 @@ public final class DeltaStreamDecoder {
     private var bodySize = 0
     /// Body bytes produced so far (read, or inflated).
     private var bodyDone = 0
-    private var inflater: ZlibInflater?
+    private var inflater: StreamInflater?
     /// Stored (compressed) bytes still to come, for a zlib body.
     private var storedLeft = 0
     private var seen = Set<String>()
@@ -165,7 +166,7 @@ public final class DeltaStreamDecoder {
                     throw r.error("uncompressed body: stored size \(left) differs from the declared body size \(bodySize)", at: 20)
                 }
             } else {
-                do { inflater = try ZlibInflater() } catch { throw r.error("zlib body: \(error)") }
+                do { inflater = try StreamInflater(.zlib) } catch { throw r.error("zlib body: \(error)") }
                 storedLeft = left
             }
         }
