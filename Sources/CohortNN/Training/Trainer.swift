@@ -111,6 +111,20 @@ public final class Trainer {
                     progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
         guard train.count > 0 else { throw TrainingError("no training samples") }
         try validate(train, role: "training")
+        return try run(train, checkBatches: false, validation: validation, progress: progress)
+    }
+
+    /// Trains as `fit(_:validation:progress:)` does, reading the training samples one batch at
+    /// a time from `source` (same seeded order as for in-memory data); each batch is checked
+    /// as it arrives.
+    public func fit(source: some BatchSource, validation: LabelledData? = nil,
+                    progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
+        guard source.count > 0 else { throw TrainingError("no training samples") }
+        return try run(source, checkBatches: true, validation: validation, progress: progress)
+    }
+
+    private func run(_ train: some BatchSource, checkBatches: Bool, validation: LabelledData?,
+                     progress: (EpochRecord) -> Void) throws -> TrainingHistory {
         if let validation { try validate(validation, role: "validation") }
         if config.earlyStoppingPatience != nil && (validation?.count ?? 0) == 0 {
             throw TrainingError("early stopping needs a non-empty validation set")
@@ -123,7 +137,10 @@ public final class Trainer {
             let start = ContinuousClock.now
             config.unfreezing?.apply(to: model, epoch: epoch)
             var lossSum: Float = 0, correct = 0
-            for batch in train.batches(of: config.batchSize, rng: &rng) {
+            let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(train.count); rng = r; return p } ?? Array(0..<train.count)
+            for start in stride(from: 0, to: train.count, by: config.batchSize) {
+                let batch = try train.batch(order[start..<min(start + config.batchSize, train.count)])
+                if checkBatches { try validate(batch, role: "training") }
                 let r = try step(batch)
                 lossSum += r.loss * Float(batch.count)
                 correct += r.correct
