@@ -60,6 +60,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortSimulationTests", dependencies: ["CohortSimulation", "CohortTensor"]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortFederation", "CohortTransport", "CohortSimulation", "CohortTensor"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortData", "CohortFederation", "CohortTransport", "CohortSimulation", "CohortTensor"]),
     ]
 )
