@@ -54,12 +54,12 @@ let package = Package(
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortData", "CohortNN", "CohortTensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CohortDataTests", dependencies: ["CohortData", "CohortNN", "CohortTensor"]),
+        .testTarget(name: "CohortDataTests", dependencies: ["CohortData", "CohortNN", "CohortTensor", "CZlib"]),
         .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),
         .testTarget(name: "CohortFederationTests", dependencies: ["CohortFederation", "CohortCheckpoint", "CohortNN", "CohortTensor", "CohortBench"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortSimulationTests", dependencies: ["CohortSimulation", "CohortTensor"]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortData", "CohortFederation", "CohortTransport", "CohortSimulation", "CohortTensor"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortCheckpoint", "CohortData", "CohortNN", "CohortFederation", "CohortTransport", "CohortSimulation", "CohortTensor"]),
     ]
 )

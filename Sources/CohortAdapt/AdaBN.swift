@@ -6,13 +6,14 @@ import CohortTensor
 /// moves to the new scanner or population.
 public enum AdaBN {
     /// Replaces the running statistics of every BatchNorm in `model` with the cumulative
-    /// average over `inputs` (forward passes in training mode, dropout held off). Returns how
+    /// average over `inputs` (forward passes in training mode, dropout and drop-path held off). Returns how
     /// many BatchNorm layers were adapted.
     @discardableResult
     public static func adapt(_ model: Sequential, inputs: Tensor, batchSize: Int = 128) -> Int {
         precondition(batchSize > 1, "AdaBN needs batches of at least 2 samples")
         let norms = model.layers.compactMap { $0 as? BatchNorm }
         let drops = model.layers.compactMap { $0 as? Dropout }
+        let paths = model.layers.compactMap { $0 as? DropPath }
         guard !norms.isEmpty, inputs.rows > 1 else { return 0 }
         for bn in norms {
             bn.runningMean.value.fill(0)
@@ -20,7 +21,9 @@ public enum AdaBN {
             bn.cumulativeBatches = 0
         }
         for d in drops { d.isActive = false }
+        for d in paths { d.isActive = false }
         defer {
+            for d in paths { d.isActive = true }
             for bn in norms { bn.cumulativeBatches = nil }
             for d in drops { d.isActive = true }
         }

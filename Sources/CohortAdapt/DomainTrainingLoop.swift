@@ -27,13 +27,13 @@ enum DomainTrainingLoop {
         let targetData = LabelledData(inputs: target, labels: [Int](repeating: 0, count: target.rows))
         let columns = features.inputShape.reduce(1, *)
         var rng: SeededRandom? = SeededRandom(seed: config.seed)
-        let stepsPerEpoch = max(1, source.count / config.batchSize + (source.count % config.batchSize > 1 ? 1 : 0))
+        let stepsPerEpoch = LabelledData.trainingBatchCount(rows: source.count, size: config.batchSize)
         let totalSteps = Float(max(1, config.epochs * stepsPerEpoch))
         var step = 0
         var records: [DomainTrainingRecord] = []
         for epoch in 0..<config.epochs {
-            let sourceBatches = source.batches(of: config.batchSize, rng: &rng).filter { $0.count > 1 }
-            let targetBatches = targetData.batches(of: config.batchSize, rng: &rng).filter { $0.count > 1 }
+            let sourceBatches = source.trainingBatches(of: config.batchSize, rng: &rng).filter { $0.count > 1 }
+            let targetBatches = targetData.trainingBatches(of: config.batchSize, rng: &rng).filter { $0.count > 1 }
             var labelSum: Float = 0, domainSum: Float = 0, correct = 0, seen = 0, steps = 0
             var lambda: Float?
             for (i, batch) in sourceBatches.enumerated() {

@@ -30,6 +30,16 @@ public enum FineTuning {
         public init() {}
     }
 
+    /// Refuses settings the optimizer or trainer could not take (they may come from a JSON file).
+    static func check(_ s: Settings) throws {
+        guard s.batchSize >= 1 else { throw TrainingError("batch size must be ≥ 1, got \(s.batchSize)") }
+        guard s.learningRate >= 0, s.learningRate.isFinite else { throw TrainingError("learning rate must be finite and ≥ 0, got \(s.learningRate)") }
+        guard s.momentum >= 0, s.momentum < 1 else { throw TrainingError("momentum must be in [0, 1), got \(s.momentum)") }
+        guard s.weightDecay >= 0, s.weightDecay.isFinite else { throw TrainingError("weight decay must be finite and ≥ 0, got \(s.weightDecay)") }
+        guard s.l2spAlpha >= 0, s.l2spAlpha.isFinite else { throw TrainingError("L2-SP strength must be finite and ≥ 0, got \(s.l2spAlpha)") }
+        if let p = s.patience, p < 1 { throw TrainingError("patience must be ≥ 1, got \(p)") }
+    }
+
     /// Trains `model` in place and returns the history; with validation data the model ends
     /// with the weights of its best validation epoch.
     public static func run(_ model: Sequential, train: LabelledData, validation: LabelledData?, settings: Settings,
@@ -43,6 +53,7 @@ public enum FineTuning {
     public static func run(_ model: Sequential, source train: some BatchSource, calibration: Tensor, validation: LabelledData?,
                            settings: Settings, progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
         guard settings.epochs >= 1 else { throw TrainingError("epochs must be ≥ 1, got \(settings.epochs)") }
+        try check(settings)
         if let prefixes = settings.trainablePrefixes {
             for p in model.parameters { p.isTrainable = p.isAdapter || prefixes.contains { Sequential.name(p.name, hasPrefix: $0) } }
             guard !model.trainableParameters.isEmpty else {
@@ -51,7 +62,7 @@ public enum FineTuning {
         }
         let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: settings.learningRate,
                                                     weightDecay: settings.weightDecay)], momentum: settings.momentum)
-        let steps = settings.epochs * ((train.count + settings.batchSize - 1) / max(settings.batchSize, 1))
+        let steps = settings.epochs * LabelledData.trainingBatchCount(rows: train.count, size: settings.batchSize)
         var config = TrainingConfig(epochs: settings.epochs, batchSize: settings.batchSize, seed: settings.seed)
         if settings.cosine { config.schedule = .cosine(total: max(steps, 1), floor: 0.05) }
         if settings.l2spAlpha > 0 { config.l2sp = L2SP(reference: model.parameters, alpha: settings.l2spAlpha) }

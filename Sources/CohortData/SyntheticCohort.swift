@@ -27,8 +27,8 @@ public enum SyntheticCohort {
     ///
     /// - Parameter force: allow a non-empty existing directory; files of the same names are
     ///   replaced, other files are left alone.
-    /// - Throws: `DataError` when `directory` exists and is not empty (without `force`), is
-    ///   not a directory, or a file cannot be written.
+    /// - Throws: `OutputNotEmpty` when `directory` exists and is not empty (without `force`);
+    ///   `DataError` when it is not a directory or a file cannot be written.
     @discardableResult
     public static func write(_ config: SyntheticCohortConfig, to directory: String, force: Bool = false) throws -> CohortManifest {
         try prepare(directory, force: force)
@@ -80,7 +80,7 @@ public enum SyntheticCohort {
             guard isDirectory.boolValue else { throw DataError("\(directory): exists and is not a directory") }
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             guard contents.isEmpty || force else {
-                throw DataError("\(directory): exists and is not empty (\(contents.count) entries); refusing to overwrite without force")
+                throw OutputNotEmpty(directory: directory, entries: contents.count)
             }
         }
         try createDirectory(directory)
@@ -91,4 +91,12 @@ public enum SyntheticCohort {
             throw DataError("\(path): cannot create directory: \(error.localizedDescription)")
         }
     }
+}
+
+/// An output folder that exists and holds files, where writing without `force` would mix old
+/// and new files.
+public struct OutputNotEmpty: Error, CustomStringConvertible, Sendable {
+    public let directory: String
+    public let entries: Int
+    public var description: String { "\(directory): exists and is not empty (\(entries) entries); refusing to overwrite without force" }
 }

@@ -73,6 +73,30 @@ public enum TensorFile {
     /// - Throws: `DataError` for a truncated file, wrong magic, newer version, bad header,
     ///   checksum mismatch, non-finite value or out-of-range label, naming the offset.
     public static func read(path: String) throws -> SiteData {
+        let (header, values, labels) = try readRows(path: path)
+        let n = header.sampleCount, f = header.features
+        var labelled: [Int] = []
+        labelled.reserveCapacity(n)
+        for (row, y) in labels.enumerated() where y >= 0 { labelled.append(row) }
+
+        let all = Tensor(shape: [n, f], data: values)
+        let labelledData: LabelledData
+        let unlabelled: Tensor
+        if labelled.count == n {
+            labelledData = LabelledData(inputs: all, labels: labels.map(Int.init))
+            unlabelled = Tensor(shape: [0, f])
+        } else {
+            let unlabelledRows = (0..<n).filter { labels[$0] < 0 }
+            labelledData = LabelledData(inputs: all.gatherRows(labelled), labels: labelled.map { Int(labels[$0]) })
+            unlabelled = all.gatherRows(unlabelledRows)
+        }
+        return SiteData(labelled: labelledData, unlabelled: unlabelled, sampleShape: header.sampleShape, classes: header.classes,
+                        featureNames: header.featureNames, classNames: header.classNames)
+    }
+
+    /// Reads a tensor file's samples in file order, labelled or not: the header, the values
+    /// `[N × F]` and the labels (−1 for unlabelled rows), after every check of `read(path:)`.
+    public static func readRows(path: String) throws -> (header: TensorFileHeader, values: [Float], labels: [Int32]) {
         let r = try DataFileReader(path: path)
         let header = try readHeader(r)
         let n = header.sampleCount, f = header.features
@@ -106,28 +130,12 @@ public enum TensorFile {
         if !allFinite, let flat = values.firstIndex(where: { !$0.isFinite }) {
             throw DataError("\(path): row \(flat / f), value \(flat % f) (offset \(valuesAt + flat * 4)) is \(values[flat]); values must be finite")
         }
-        var labelled: [Int] = []
-        labelled.reserveCapacity(n)
         for (row, y) in labels.enumerated() {
             guard y >= -1 && Int(y) < header.classes else {
                 throw DataError("\(path): label \(y) of row \(row) (offset \(labelsAt + row * 4)) is outside -1..<\(header.classes)")
             }
-            if y >= 0 { labelled.append(row) }
         }
-
-        let all = Tensor(shape: [n, f], data: values)
-        let labelledData: LabelledData
-        let unlabelled: Tensor
-        if labelled.count == n {
-            labelledData = LabelledData(inputs: all, labels: labels.map(Int.init))
-            unlabelled = Tensor(shape: [0, f])
-        } else {
-            let unlabelledRows = (0..<n).filter { labels[$0] < 0 }
-            labelledData = LabelledData(inputs: all.gatherRows(labelled), labels: labelled.map { Int(labels[$0]) })
-            unlabelled = all.gatherRows(unlabelledRows)
-        }
-        return SiteData(labelled: labelledData, unlabelled: unlabelled, sampleShape: header.sampleShape, classes: header.classes,
-                        featureNames: header.featureNames, classNames: header.classNames)
+        return (header, values, labels)
     }
 
     private static func readHeader(_ r: DataFileReader) throws -> TensorFileHeader {

@@ -76,9 +76,9 @@ public enum Gemm {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         let kcMax = min(kc, k)
-        // Rounded up to 16 floats so the B panel starts 64-byte aligned like the scratch
-        // buffer: the micro-kernel loads SIMD8<Float> from it with aligned loads.
-        let aSize = (((min(mc, m) + mr - 1) / mr * mr) * kcMax + 15) / 16 * 16
+        // Rounded up to 16 floats so bPack stays 64-byte aligned: the micro-kernel loads B panels
+        // with aligned SIMD8 loads (a debug build traps on a misaligned one, e.g. m = 65, k = 2).
+        let aSize = ((min(mc, m) + mr - 1) / mr * mr * kcMax + 15) / 16 * 16
         let bSize = ((min(nc, n) + nr - 1) / nr * nr) * kcMax
         ScratchBuffers.with(count: aSize + bSize) { scratch in
             let aPack = scratch

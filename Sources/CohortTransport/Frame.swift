@@ -83,6 +83,7 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
     case tooLarge(length: Int, limit: Int)
     case truncated(expected: Int, got: Int)
     case checksum(expected: UInt32, computed: UInt32)
+    case unexpectedVersion(got: UInt16, expected: UInt16)
 
     public var description: String {
         switch self {
@@ -90,6 +91,7 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
         case let .tooLarge(length, limit): return "frame payload of \(length) bytes exceeds the limit of \(limit)"
         case let .truncated(expected, got): return "connection closed mid-frame: \(got) of \(expected) bytes"
         case let .checksum(expected, computed): return "frame CRC32 mismatch (header \(String(expected, radix: 16)), payload \(String(computed, radix: 16)))"
+        case let .unexpectedVersion(got, expected): return "frame of protocol version \(got) on a connection that agreed on version \(expected)"
         }
     }
 }

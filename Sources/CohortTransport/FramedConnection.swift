@@ -12,6 +12,14 @@ public final class FramedConnection: @unchecked Sendable {
     public var readTimeout: Double
     public var writeTimeout: Double
     private let writeLock = NSLock()
+    /// The protocol version agreed in the handshake: from then on a frame whose header carries
+    /// another version is refused (nil before the handshake, when HELLO may carry any).
+    public var expectedVersion: UInt16? {
+        get { versionLock.withLock { agreed } }
+        set { versionLock.withLock { agreed = newValue } }
+    }
+    private var agreed: UInt16?
+    private let versionLock = NSLock()
 
     /// Frames over `stream`.
     public init(stream: ByteStream, maxPayload: Int = 64 << 20, readTimeout: Double = 30, writeTimeout: Double = 30) {
@@ -43,6 +51,9 @@ public final class FramedConnection: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(limit)
         let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, deadline: deadline, timeout: limit),
                                            maxPayload: maxPayload)
+        if let expected = expectedVersion, header.version != expected {
+            throw FrameError.unexpectedVersion(got: header.version, expected: expected)
+        }
         let payload = try stream.read(exactly: header.length, deadline: deadline, timeout: limit)
         let crc = Frame.crc32(payload)
         guard crc == header.crc else { throw FrameError.checksum(expected: header.crc, computed: crc) }

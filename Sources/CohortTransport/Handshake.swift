@@ -39,7 +39,14 @@ public enum Handshake {
         guard let version = hello.versions.filter({ ProtocolVersion.supported.contains($0) }).max() else {
             throw refuse(conn, "no common protocol version: node speaks \(hello.versions), coordinator speaks \(ProtocolVersion.supported)")
         }
-        guard let secret = secrets[hello.node] else { throw refuse(conn, "unknown node '\(hello.node)'", version: version) }
+        guard NodeName.isValid(hello.node) else {
+            throw refuse(conn, "node names are \(NodeName.rule); the name sent is not", version: version)
+        }
+        // Unknown names and wrong secrets get the same answer, so an outsider cannot learn
+        // which names exist; the detail goes to the coordinator's log only.
+        guard let secret = secrets[hello.node] else {
+            throw refuse(conn, authenticationFailed, detail: "unknown node '\(hello.node)'", version: version)
+        }
         guard (0...1_000_000_000).contains(hello.samples) else {
             throw refuse(conn, "sample count \(hello.samples) is outside 0...1000000000", version: version)
         }
@@ -51,10 +58,11 @@ public enum Handshake {
             throw refuse(conn, "expected AUTH with a hex response", version: version)
         }
         guard NodeSecrets.verify(secret: secret, node: hello.node, challenge: challenge, answer: answer) else {
-            throw refuse(conn, "authentication failed for node '\(hello.node)' (wrong secret)", version: version)
+            throw refuse(conn, authenticationFailed, detail: "wrong secret for node '\(hello.node)'", version: version)
         }
         let session = hex(NodeSecrets.randomBytes(16))
         try send(conn, .welcome, Welcome(session: session), version: version)
+        conn.expectedVersion = version
         return NodeIdentity(name: hello.node, samples: hello.samples, version: version, session: session)
     }
 
@@ -73,6 +81,7 @@ public enum Handshake {
         guard let welcome = try? JSONDecoder().decode(Welcome.self, from: Data(welcomeFrame.payload)) else {
             throw TransportError("\(conn.stream.peer): malformed WELCOME")
         }
+        conn.expectedVersion = challenge.version
         return (challenge.version, welcome.session)
     }
 
@@ -81,7 +90,7 @@ public enum Handshake {
         let frame = try conn.receive(timeout: timeout)
         if frame.type == MessageType.error.rawValue {
             let message = (try? JSONDecoder().decode(ErrorMessage.self, from: Data(frame.payload)))?.message ?? "unreadable ERROR frame"
-            throw TransportError("refused by \(conn.stream.peer): \(message)")
+            throw HandshakeRefusal(peer: conn.stream.peer, message: message)
         }
         guard frame.type == type.rawValue else {
             throw TransportError("\(conn.stream.peer): expected \(type) (type \(type.rawValue)), got type \(frame.type)")
@@ -89,10 +98,16 @@ public enum Handshake {
         return frame
     }
 
-    /// Sends an ERROR frame (best effort) and returns the error to throw locally.
-    public static func refuse(_ conn: FramedConnection, _ message: String, version: UInt16 = ProtocolVersion.current) -> TransportError {
+    /// What a node is told when its name is unknown or its secret wrong (the same for both).
+    public static let authenticationFailed = "authentication failed (unknown node name or wrong secret)"
+
+
+    /// Sends `message` to the peer in an ERROR frame (best effort) and returns the error to throw locally,
+    /// which also carries `detail` (for the local log only).
+    public static func refuse(_ conn: FramedConnection, _ message: String, detail: String? = nil,
+                              version: UInt16 = ProtocolVersion.current) -> TransportError {
         try? send(conn, .error, ErrorMessage(message: message), version: version)
-        return TransportError("\(conn.stream.peer): \(message)")
+        return TransportError("\(conn.stream.peer): \(message)" + (detail.map { ": \($0)" } ?? ""))
     }
 
     static func send<T: Encodable>(_ conn: FramedConnection, _ type: MessageType, _ value: T, version: UInt16) throws {
@@ -100,4 +115,12 @@ public enum Handshake {
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// The peer answered the handshake with an ERROR frame (wrong secret, unknown name, no common
+/// version): retrying will not help. Its message is the peer's text, for people only.
+public struct HandshakeRefusal: Error, CustomStringConvertible, Sendable {
+    public let peer: String
+    public let message: String
+    public var description: String { "refused by \(peer): \(message)" }
 }

@@ -20,6 +20,7 @@ public enum NodeSecrets {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count == 2 else { throw TransportError("\(path):\(index + 1): expected 'name secret-hex', got \(parts.count) fields") }
             let name = String(parts[0])
+            guard NodeName.isValid(name) else { throw TransportError("\(path):\(index + 1): node names are \(NodeName.rule)") }
             guard let secret = hexBytes(String(parts[1])) else { throw TransportError("\(path):\(index + 1): secret of '\(name)' is not hex") }
             guard secret.count >= minimumSecretBytes else {
                 throw TransportError("\(path):\(index + 1): secret of '\(name)' has \(secret.count) bytes; at least \(minimumSecretBytes) are required")

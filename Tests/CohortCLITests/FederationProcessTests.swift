@@ -41,7 +41,7 @@ final class FederationProcessTests: XCTestCase {
         let intruderStatus = ProcessHarness.wait(intruder, seconds: 30)
         let intruderLog = (try? String(contentsOfFile: p("intruder.log"), encoding: .utf8)) ?? ""
         XCTAssertEqual(intruderStatus, 1, intruderLog)
-        XCTAssertTrue(intruderLog.contains("authentication failed for node 'site1' (wrong secret)"), intruderLog)
+        XCTAssertTrue(intruderLog.contains("authentication failed (unknown node name or wrong secret)"), intruderLog)
         let nodes = try (0..<3).map { s in
             try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
                         "--data", p("site\(s).csv"), "--test", p("site\(s).csv")] + nodeSecurity, stderr: dir.appendingPathComponent("node\(s).log"))

@@ -102,11 +102,15 @@ final class SyntheticCohortWriterTests: XCTestCase {
         XCTAssertEqual(message(original), "ok")
     }
 
-    func testDefaultImagingCohortGeneratesQuickly() {
+    /// The default imaging cohort's size (its generation time is printed, not asserted: speed
+    /// lives in benchmarks, and a timed test fails on a loaded machine).
+    func testDefaultImagingCohortGeneratesItsSites() {
         let start = ContinuousClock.now
         let cohort = SyntheticCohort.generate(SyntheticCohortConfig(kind: .imaging, seed: 1))
         let elapsed = ContinuousClock.now - start
-        print("default imaging cohort (\(cohort.sites.reduce(0) { $0 + $1.train.count + ($1.validation?.count ?? 0) + ($1.test?.count ?? 0) }) scans) generated in \(elapsed)")
-        XCTAssertLessThan(elapsed, .seconds(5))
+        let scans = cohort.sites.reduce(0) { $0 + $1.train.count + ($1.validation?.count ?? 0) + ($1.test?.count ?? 0) }
+        print("default imaging cohort (\(scans) scans) generated in \(elapsed)")
+        XCTAssertEqual(cohort.sites.count, 6, "the source domain and five hospitals")
+        XCTAssertGreaterThan(scans, 6000)
     }
 }

@@ -72,6 +72,7 @@ enum GradientCheck {
         var rng = SeededRandom(seed: 5)
         let layer = try LayerFactory.make(spec, inputShape: shape, rng: &rng)
         if let d = layer as? Dropout { d.reusesMask = true }
+        if let d = layer as? DropPath { d.reusesMask = true }
         let count = n * shape.reduce(1, *)
         let x = Tensor(shape: [n] + shape, data: (0..<count).map { _ in inputs?(&rng) ?? rng.normal() })
         check(name: spec.name, x: x, mode: mode, parameters: layer.parameters,

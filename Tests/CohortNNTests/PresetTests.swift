@@ -11,11 +11,14 @@ final class PresetTests: XCTestCase {
         return try Sequential(spec: try preset.spec(options), seed: 0)
     }
 
-    /// Parameter counts of torchvision's resnet18 / resnet50 / densenet121 (1000 classes).
-    func testFullSizeParameterCountsMatchTorchvision() throws {
+    /// Parameter counts of torchvision's resnet18 / resnet50 / densenet121 / mobilenet_v2 and
+    /// timm's vit_tiny_patch16_224 (1000 classes).
+    func testFullSizeParameterCountsMatchTorchvisionAndTimm() throws {
         XCTAssertEqual(try model(.resnet18, input: [64, 64, 3]).parameterCount, 11_689_512)
         XCTAssertEqual(try model(.resnet50, input: [64, 64, 3]).parameterCount, 25_557_032)
         XCTAssertEqual(try model(.densenet121, input: [64, 64, 3]).parameterCount, 7_978_856)
+        XCTAssertEqual(try model(.mobilenetV2, input: [64, 64, 3]).parameterCount, 3_504_872)
+        XCTAssertEqual(try model(.vitTiny).parameterCount, 5_717_416)
     }
 
     func testResNetNamesAreTorchvisions() throws {

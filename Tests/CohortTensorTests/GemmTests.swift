@@ -70,6 +70,16 @@ final class GemmTests: XCTestCase {
         check(m: 784, n: 256, k: 64, transA: true, transB: false, threads: 2)
     }
 
+    /// The packed B panel sits after the packed A block in one scratch buffer; with A's size not
+    /// a multiple of 8 floats (e.g. 11 row tiles × k = 2) B was misaligned for the micro-kernel's
+    /// aligned SIMD8 loads, which a debug build traps on.
+    func testPackedPanelsStayAlignedForAnyShape() {
+        for (m, n, k) in [(65, 64, 2), (200, 32, 3), (61, 40, 5), (13, 160, 7)] {
+            check(m: m, n: n, k: k, transA: false, transB: false, threads: 1)
+            check(m: m, n: n, k: k, transA: true, transB: true, threads: 1)
+        }
+    }
+
     func testZeroKScalesC() {
         var c: [Float] = [1, 2, 3, 4]
         let a: [Float] = [0], b: [Float] = [0]

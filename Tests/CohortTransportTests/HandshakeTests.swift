@@ -37,18 +37,28 @@ final class HandshakeTests: XCTestCase {
 
     func testWrongSecretUnknownNodeAndVersionAreRefusedWithReasons() throws {
         var wrong = secrets["site-a"]!; wrong[15] ^= 1
+        // An unknown name and a wrong secret get the same answer; only the coordinator's log
+        // says which it was.
         var result = try coordinator { conn in
             XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1)) {
-                XCTAssertTrue("\($0)".hasSuffix("authentication failed for node 'site-a' (wrong secret)"), "\($0)")
+                XCTAssertTrue("\($0)".hasSuffix("authentication failed (unknown node name or wrong secret)"), "\($0)")
             }
         }
-        XCTAssertTrue(result.contains("authentication failed"), result)
+        XCTAssertTrue(result.hasSuffix("authentication failed (unknown node name or wrong secret): wrong secret for node 'site-a'"), result)
         result = try coordinator { conn in
             XCTAssertThrowsError(try Handshake.connect(conn, node: "site-z", secret: wrong, samples: 1)) {
-                XCTAssertTrue("\($0)".hasSuffix("unknown node 'site-z'"), "\($0)")
+                XCTAssertTrue("\($0)".hasSuffix("authentication failed (unknown node name or wrong secret)"), "\($0)")
             }
         }
-        XCTAssertTrue(result.contains("unknown node"), result)
+        XCTAssertTrue(result.hasSuffix("authentication failed (unknown node name or wrong secret): unknown node 'site-z'"), result)
+        // A name with control characters is refused before anything logs it.
+        result = try coordinator { conn in
+            XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a\n2026-12-07 forged line\u{1B}[2J", secret: wrong, samples: 1)) {
+                XCTAssertTrue("\($0)".hasSuffix("node names are 1–64 characters of A–Z a–z 0–9 . _ -; the name sent is not"), "\($0)")
+            }
+        }
+        XCTAssertFalse(result.contains("forged"), result)
+        XCTAssertFalse(result.contains("\n"), result)
         result = try coordinator { conn in
             XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: [7, 9])) {
                 XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [7, 9], coordinator speaks [3]"), "\($0)")
@@ -75,5 +85,24 @@ final class HandshakeTests: XCTestCase {
             }
         }
         XCTAssertTrue(result.contains("expected HELLO"), result)
+    }
+}
+
+/// After the handshake a frame must carry the agreed protocol version.
+final class FrameVersionTests: XCTestCase {
+    func testAFrameOfAnotherVersionIsRefusedAfterTheHandshake() throws {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0)
+        let client = FramedConnection(stream: try TCPSocket.connect(host: "127.0.0.1", port: listener.port, timeout: 2))
+        let server = FramedConnection(stream: try XCTUnwrap(try listener.accept(timeout: 5)))
+        defer { client.close(); server.close() }
+        try client.send(Frame(version: 2, type: MessageType.heartbeat.rawValue, payload: []))
+        XCTAssertEqual(try server.receive(timeout: 2).version, 2, "before a handshake any version is read (HELLO says which it speaks)")
+        server.expectedVersion = 3
+        try client.send(Frame(version: 3, type: MessageType.heartbeat.rawValue, payload: []))
+        XCTAssertEqual(try server.receive(timeout: 2).version, 3)
+        try client.send(Frame(version: 2, type: MessageType.heartbeat.rawValue, payload: [1, 2, 3]))
+        XCTAssertThrowsError(try server.receive(timeout: 2)) { error in
+            XCTAssertEqual(error as? FrameError, .unexpectedVersion(got: 2, expected: 3))
+        }
     }
 }

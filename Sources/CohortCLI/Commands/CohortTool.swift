@@ -12,7 +12,7 @@ public enum CohortTool {
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
         commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec, BenchCSVCommand.spec, BenchImagesCommand.spec, SchemaInferCommand.spec,
                    ModelSummaryCommand.spec, ModelInitCommand.spec, ModelDescribeCommand.spec, InfoCommand.spec,
-                   PretrainCommand.spec, EvaluateCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec])
+                   PretrainCommand.spec, EvaluateCommand.spec, PredictCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -62,6 +62,7 @@ public enum CohortTool {
         case SimulateCommand.spec.path: try SimulateCommand.run(command)
         case PretrainCommand.spec.path: try PretrainCommand.run(command)
         case EvaluateCommand.spec.path: try EvaluateCommand.run(command)
+        case PredictCommand.spec.path: try PredictCommand.run(command)
         case AggregateCommand.spec.path: try AggregateCommand.run(command)
         case DatagenCommand.spec.path: try DatagenCommand.run(command)
         case AdaptCommand.spec.path: try AdaptCommand.run(command)

@@ -34,10 +34,9 @@ enum DatagenCommand {
                                            preset: command.flag("quick") ? .quick : .standard)
         let start = ContinuousClock.now
         let manifest: CohortManifest
-        do { manifest = try SyntheticCohort.write(config, to: out, force: command.flag("force")) } catch let error as DataError {
-            if !command.flag("force") && error.description.contains("is not empty") {
-                throw CommandError("\(out): exists and is not empty; choose another --out or pass --force")
-            }
+        do { manifest = try SyntheticCohort.write(config, to: out, force: command.flag("force")) } catch is OutputNotEmpty {
+            throw CommandError("\(out): exists and is not empty; choose another --out or pass --force")
+        } catch let error as DataError {
             throw CommandError("\(error)")
         }
         let elapsed = ContinuousClock.now - start

@@ -69,7 +69,8 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         guard batchSize >= 1 else { throw fail("batchSize must be ≥ 1, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw fail("learningRate must be positive, got \(learningRate)") }
         guard momentum >= 0 && momentum < 1 else { throw fail("momentum must be in [0, 1), got \(momentum)") }
-        guard proximalMu >= 0 else { throw fail("proximalMu must be ≥ 0") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw fail("weightDecay must be finite and ≥ 0, got \(weightDecay)") }
+        guard proximalMu >= 0, proximalMu.isFinite else { throw fail("proximalMu must be finite and ≥ 0, got \(proximalMu)") }
         let known = ["fedavg", "fedprox", "fedbn", "fedadam", "fedyogi", "fedadagrad", "median", "trimmed-mean"]
         guard known.contains(strategy) else { throw fail("unknown strategy '\(strategy)' (known: \(known.joined(separator: ", ")))") }
         do { try codec.validate() } catch { throw fail("codec: \(error)") }

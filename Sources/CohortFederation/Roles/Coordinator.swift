@@ -367,6 +367,7 @@ public final class Coordinator: @unchecked Sendable {
                 let session = handOff.value
                 defer { group.leave() }
                 var verdict: String? = nil
+                var late = false
                 do {
                     try session.conn.send(models[session.name]!.message, version: ProtocolVersion.current)
                     let (h, bytes) = try receiveUpdate(from: session, round: round, modelVersion: expectedVersion, shapes: shapes,
@@ -376,6 +377,9 @@ public final class Coordinator: @unchecked Sendable {
                         state.metrics[session.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
                         state.bytesUp += bytes
                     }
+                } catch let closed as RoundClosed {
+                    verdict = "\(closed)"
+                    late = true
                 } catch {
                     verdict = "\(error)"
                 }
@@ -388,7 +392,7 @@ public final class Coordinator: @unchecked Sendable {
                 }
                 if let verdict {
                     log("coordinator: round \(round): update from '\(session.name)' rejected: \(verdict)")
-                    if !(verdict.contains("after the round closed")) { dropSession(session) }
+                    if !late { dropSession(session) }
                 }
             }.start()
         }

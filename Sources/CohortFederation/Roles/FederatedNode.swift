@@ -166,8 +166,8 @@ public final class FederatedNode {
                 _ = try Handshake.connect(conn, node: config.name, secret: config.secret, samples: samples)
                 log("\(config.name): connected to \(config.host):\(config.port)")
                 return conn
-            } catch let error as TransportError where error.description.contains("refused by") {
-                throw error   // the coordinator said no (wrong secret, unknown node): retrying will not help
+            } catch let refusal as HandshakeRefusal {
+                throw refusal   // the coordinator said no (wrong secret, unknown node): retrying will not help
             } catch {
                 lastError = error
                 if attempt == config.connectAttempts { break }
@@ -183,8 +183,14 @@ public final class FederatedNode {
     func modelObject(for header: RoundMessages.ModelHeader) throws -> Sequential {
         if model == nil || model!.spec != header.architecture {
             let m = try Sequential(spec: header.architecture, seed: 0)
-            guard m.inputShape.reduce(1, *) == config.train.inputs.columns else {
+            let columns = m.inputShape.reduce(1, *)
+            guard config.train.count == 0 || config.train.inputs.columns == columns else {
                 throw DataError("\(config.name): the data has \(config.train.inputs.columns) features, the model expects \(m.inputShape)")
+            }
+            // Every set the node scores or adapts on must fit too (a test file is loaded separately).
+            let others: [(String, Tensor?)] = [("validation", config.validation.inputs), ("test", config.test?.inputs), ("unlabelled", config.unlabelled)]
+            for case let (role, inputs?) in others where inputs.rows > 0 && inputs.columns != columns {
+                throw DataError("\(config.name): the \(role) data has \(inputs.columns) features, the model expects \(m.inputShape) (\(columns))")
             }
             model = m
         }

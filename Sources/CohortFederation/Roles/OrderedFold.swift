@@ -117,7 +117,7 @@ public final class OrderedFold: @unchecked Sendable {
 
     /// Takes one checked record of `name`'s update; folds whatever is now in order.
     public func offer(_ name: String, record: DeltaRecord) throws {
-        guard !closed else { throw AggregationError("arrived after the round closed") }
+        guard !closed else { throw RoundClosed() }
         guard let weight = weights[name] else { throw AggregationError("'\(name)' is not a participant of this round") }
         guard weight > 0 else { throw AggregationError("update with \(Int(weight)) samples: the sample count must be positive") }
         guard !failed.contains(name) else { return }
@@ -132,7 +132,7 @@ public final class OrderedFold: @unchecked Sendable {
     /// Folds one checked piece of a dense record of `name`'s update at once; only while
     /// `foldsPieces(name)` (a node failed meanwhile is ignored).
     public func offer(_ name: String, piece: DeltaRecordPiece) throws {
-        guard !closed else { throw AggregationError("arrived after the round closed") }
+        guard !closed else { throw RoundClosed() }
         guard !failed.contains(name) else { return }
         guard let folder, let weight = weights[name], var part = parts[name], part.committing else {
             preconditionFailure("'\(name)' offered a piece while not committing its update")
@@ -149,7 +149,7 @@ public final class OrderedFold: @unchecked Sendable {
 
     /// `name`'s update has ended well (every record offered); folds whatever is now in order.
     public func complete(_ name: String) throws {
-        guard !closed else { throw AggregationError("arrived after the round closed") }
+        guard !closed else { throw RoundClosed() }
         guard !failed.contains(name) else { return }
         parts[name, default: Part()].complete = true
         drain()
@@ -242,4 +242,11 @@ public final class OrderedFold: @unchecked Sendable {
             rejected[name] = "\(error)"
         }
     }
+}
+
+/// An update (or a piece of one) that arrived after its round closed: the node did nothing
+/// wrong and keeps its session.
+public struct RoundClosed: Error, CustomStringConvertible, Sendable {
+    public init() {}
+    public var description: String { "arrived after the round closed" }
 }

@@ -1,6 +1,10 @@
 import CohortTensor
 
 /// Fully connected layer: `y = x·Wᵀ + b`, weight `[units, inputs]` as in PyTorch's `Linear`.
+///
+/// Two kinds share it: `dense` flattens each sample to `inputs` features (`[N, …] → [N, units]`);
+/// `linear` acts on the last axis of any per-sample rank (`[N, T, inputs] → [N, T, units]`),
+/// one GEMM over all `N·T` rows.
 public final class Dense: Layer {
     public let spec: LayerSpec
     public let weight: Parameter
@@ -25,7 +29,16 @@ public final class Dense: Layer {
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
+    /// True for the `linear` kind (last axis only).
+    private var isTokenwise: Bool { spec.kind == .linear }
+
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        if isTokenwise {
+            guard inputShape.last == inputs else {
+                throw ModelSpecError.layer(spec, "expects \(inputs) features on the last axis, gets shape \(inputShape)")
+            }
+            return inputShape.dropLast() + [units]
+        }
         let n = inputShape.reduce(1, *)
         guard n == inputs else {
             throw ModelSpecError.layer(spec, "expects \(inputs) input features, gets shape \(inputShape) (\(n)); add a flatten layer or fix 'inputs'")
@@ -34,25 +47,35 @@ public final class Dense: Layer {
     }
 
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        let n = x.rows
-        precondition(x.columns == inputs, "\(spec.name): input has \(x.columns) features per sample, expected \(inputs)")
+        let n: Int
+        if isTokenwise {
+            precondition(x.shape.last == inputs, "\(spec.name): input has \(x.shape.last ?? 0) features on the last axis, expected \(inputs)")
+            n = x.count / inputs
+        } else {
+            precondition(x.columns == inputs, "\(spec.name): input has \(x.columns) features per sample, expected \(inputs)")
+            n = x.rows
+        }
         input = x
         var out = [Float].uninitialized(count: n * units)
         if let bias {
-            for r in 0..<n { for j in 0..<units { out[r * units + j] = bias.value.data[j] } }
+            bias.value.data.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in
+                    for r in 0..<n { (o.baseAddress! + r * units).update(from: b.baseAddress!, count: units) }
+                }
+            }
         }
         Gemm.multiply(transA: false, transB: true, m: n, n: units, k: inputs, a: x.data, lda: inputs,
                       b: weight.value.data, ldb: inputs, beta: bias == nil ? 0 : 1, c: &out, ldc: units)
-        return Tensor(shape: [n, units], data: out)
+        return Tensor(shape: isTokenwise ? x.shape.dropLast() + [units] : [n, units], data: out)
     }
 
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
-        let n = dy.rows
+        let n = dy.count / units
         if weight.isTrainable {
             Gemm.multiply(transA: true, transB: false, m: units, n: inputs, k: n, a: dy.data, lda: units,
                           b: input.data, ldb: inputs, beta: 1, c: &weight.grad.data, ldc: inputs)
         }
-        if let bias, bias.isTrainable { bias.grad.add(dy.sumRows()) }
+        if let bias, bias.isTrainable { bias.grad.add(dy.reshaped([n, units]).sumRows()) }
         guard needsInputGradient else { return nil }
         var dx = [Float].uninitialized(count: n * inputs)
         Gemm.multiply(transA: false, transB: false, m: n, n: inputs, k: units, a: dy.data, lda: units,

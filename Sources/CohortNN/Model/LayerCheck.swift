@@ -51,7 +51,7 @@ public enum LayerCheck {
         }
         func count(_ dims: [Int]...) throws -> Int {
             var total = 0
-            for d in dims {
+            for d in dims where !d.isEmpty { // an absent tensor (no bias), not a scalar
                 guard let p = SizeMath.product(d), let t = SizeMath.sum(total, p) else { throw fail("parameter count overflows") }
                 total = t
             }

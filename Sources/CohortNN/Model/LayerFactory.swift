@@ -26,8 +26,26 @@ public enum LayerFactory {
             return BatchNorm(spec: spec, features: shape[shape.count - 1])
         case .dropout:
             return Dropout(spec: spec, rng: rng.derived(stream: UInt64(truncatingIfNeeded: spec.name.hashValueStable)))
-        case .relu, .leakyrelu, .gelu:
+        case .relu, .leakyrelu, .gelu, .relu6, .silu, .sigmoid, .tanh, .hardswish:
             return Activation(spec: spec)
+        case .softmax:
+            return Softmax(spec: spec)
+        case .linear:
+            return Dense(spec: spec, inputs: shape[shape.count - 1], rng: &rng)
+        case .layernorm:
+            return LayerNorm(spec: spec, features: shape[shape.count - 1])
+        case .groupnorm:
+            return GroupNorm(spec: spec, channels: shape[2])
+        case .attention:
+            return MultiHeadAttention(spec: spec, features: shape[1], rng: &rng)
+        case .clstoken:
+            return ClassToken(spec: spec, features: shape[1], rng: &rng)
+        case .posembed:
+            return PositionEmbedding(spec: spec, tokens: shape[0], features: shape[1], rng: &rng)
+        case .selecttoken:
+            return SelectToken(spec: spec)
+        case .droppath:
+            return DropPath(spec: spec, rng: rng.derived(stream: UInt64(truncatingIfNeeded: spec.name.hashValueStable)))
         case .flatten:
             return Flatten(spec: spec)
         case .gradientreversal:
@@ -42,9 +60,6 @@ public enum LayerFactory {
             return Reshape(spec: spec, outputShape: checked.outputShape)
         case .adaptiveavgpool:
             return try AdaptiveAvgPool(spec: spec)
-        case .layernorm, .groupnorm, .linear, .attention, .relu6, .silu, .sigmoid, .tanh, .hardswish, .softmax,
-             .clstoken, .posembed, .selecttoken, .droppath:
-            throw ModelSpecError.layer(spec, "is not implemented in this build")
         }
     }
 }

@@ -8,7 +8,8 @@ public final class Parameter {
     public var value: Tensor
     /// Gradient accumulated by backward passes since the last `zeroGrad()`.
     public var grad: Tensor
-    /// True for normalisation affine parameters (FedBN keeps these local).
+    /// True for normalisation affine parameters (BatchNorm, LayerNorm, GroupNorm): TENT adapts
+    /// these, and FedBN keeps them at each site.
     public let isNormalization: Bool
     /// True for a LoRA factor (`lora_A`, `lora_B`): trained whenever the model has LoRA.
     public let isAdapter: Bool

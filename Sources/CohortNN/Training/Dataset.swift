@@ -26,6 +26,27 @@ public struct LabelledData: Sendable {
         let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(count); rng = r; return p } ?? Array(0..<count)
         return stride(from: 0, to: count, by: size).map { subset(order[$0..<min($0 + size, count)]) }
     }
+
+    /// How many batches `trainingBatches(of: size, …)` makes of `count` rows.
+    public static func trainingBatchCount(rows count: Int, size: Int) -> Int {
+        guard count > 0, size > 0 else { return 0 }
+        return size == 1 ? count : max(1, count / size + (count % size > 1 ? 1 : 0))
+    }
+
+    /// Training batches: `batches(of:rng:)`, except that a trailing batch of a single row is
+    /// folded into the batch before it (which then holds `size + 1` rows). A one-row batch gives
+    /// BatchNorm no batch statistics and a gradient from one sample; folding keeps every row in
+    /// the epoch. With `size == 1` every batch is one row, as asked; otherwise only a single row
+    /// in total makes a one-row batch.
+    public func trainingBatches(of size: Int, rng: inout SeededRandom?) -> [LabelledData] {
+        precondition(size > 0, "batch size must be positive, got \(size)")
+        let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(count); rng = r; return p } ?? Array(0..<count)
+        var starts = Array(stride(from: 0, to: count, by: size))
+        if size > 1, starts.count > 1, count - starts[starts.count - 1] == 1 { starts.removeLast() }
+        return starts.enumerated().map { i, lo in
+            subset(order[lo..<(i + 1 < starts.count ? starts[i + 1] : count)])
+        }
+    }
 }
 
 /// Runs a model over data in evaluation mode, batch by batch.

@@ -3,6 +3,10 @@ import CohortTensor
 /// What a training run does each epoch.
 public struct TrainingConfig {
     public var epochs: Int
+    /// Rows per optimizer step. A trailing batch of one row joins the batch before it
+    /// (`LabelledData.trainingBatches`), so that batch holds `batchSize + 1` rows. `Trainer.fit`
+    /// refuses a batch size below 1, and a batch size of 1 or a single training row when the
+    /// model has a BatchNorm layer (`BatchStatisticsError`).
     public var batchSize: Int
     /// Seeds the shuffling.
     public var seed: UInt64
@@ -19,11 +23,11 @@ public struct TrainingConfig {
     /// weights (needs validation data).
     public var earlyStoppingPatience: Int?
 
-    /// A plain configuration: shuffled mini-batches, constant learning rate.
+    /// A plain configuration: shuffled mini-batches, constant learning rate. `Trainer.fit`
+    /// checks the values (epochs ≥ 0, batch size ≥ 1).
     public init(epochs: Int, batchSize: Int, seed: UInt64 = 0, classWeights: [Float]? = nil, labelSmoothing: Float = 0,
                 schedule: LearningRateSchedule = .constant, l2sp: L2SP? = nil, unfreezing: GradualUnfreezing? = nil,
                 earlyStoppingPatience: Int? = nil) {
-        precondition(epochs >= 0 && batchSize > 0, "training needs epochs ≥ 0 and batch size > 0")
         self.epochs = epochs; self.batchSize = batchSize; self.seed = seed
         self.classWeights = classWeights; self.labelSmoothing = labelSmoothing
         self.schedule = schedule; self.l2sp = l2sp; self.unfreezing = unfreezing
@@ -89,7 +93,10 @@ public final class Trainer {
     }
 
     /// One optimizer step on a batch; returns the loss and the number of correct predictions.
+    /// A single-row batch throws `BatchStatisticsError` when the model has a BatchNorm layer.
     public func step(_ batch: LabelledData) throws -> (loss: Float, correct: Int) {
+        guard batch.count > 0 else { throw TrainingError("an optimizer step needs at least one row") }
+        if batch.count == 1 { try model.checkBatchStatistics(batchRows: 1, totalRows: nil) }
         optimizer.zeroGrad()
         let logits = model.forward(batch.inputs, mode: .training)
         let loss = Loss.softmaxCrossEntropy(logits: logits, labels: batch.labels, classWeights: config.classWeights,
@@ -106,10 +113,17 @@ public final class Trainer {
     }
 
     /// Trains for `config.epochs` epochs (fewer if early stopping triggers), calling `progress`
-    /// after each epoch.
+    /// after each epoch. Batches come from `LabelledData.trainingBatches` (a trailing one-row
+    /// batch joins the one before it). Throws `BatchStatisticsError` naming the layer when the
+    /// model has BatchNorm and a batch would still hold one row (a single training row, or a
+    /// batch size of 1).
     public func fit(_ train: LabelledData, validation: LabelledData? = nil,
                     progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
+        guard config.epochs >= 0, config.batchSize >= 1 else {
+            throw TrainingError("training needs epochs ≥ 0 and batch size ≥ 1, got \(config.epochs) and \(config.batchSize)")
+        }
         guard train.count > 0 else { throw TrainingError("no training samples") }
+        if config.epochs > 0 { try model.checkBatchStatistics(batchRows: min(config.batchSize, train.count), totalRows: train.count) }
         try validate(train, role: "training")
         return try run(train, checkBatches: false, validation: validation, progress: progress)
     }
@@ -119,13 +133,18 @@ public final class Trainer {
     /// as it arrives.
     public func fit(source: some BatchSource, validation: LabelledData? = nil,
                     progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
+        guard config.epochs >= 0, config.batchSize >= 1 else {
+            throw TrainingError("training needs epochs ≥ 0 and batch size ≥ 1, got \(config.epochs) and \(config.batchSize)")
+        }
         guard source.count > 0 else { throw TrainingError("no training samples") }
+        if config.epochs > 0 { try model.checkBatchStatistics(batchRows: min(config.batchSize, source.count), totalRows: source.count) }
         return try run(source, checkBatches: true, validation: validation, progress: progress)
     }
 
     private func run(_ train: some BatchSource, checkBatches: Bool, validation: LabelledData?,
                      progress: (EpochRecord) -> Void) throws -> TrainingHistory {
         if let validation { try validate(validation, role: "validation") }
+        if let p = config.earlyStoppingPatience, p < 1 { throw TrainingError("early stopping patience must be ≥ 1, got \(p)") }
         if config.earlyStoppingPatience != nil && (validation?.count ?? 0) == 0 {
             throw TrainingError("early stopping needs a non-empty validation set")
         }
@@ -138,8 +157,11 @@ public final class Trainer {
             config.unfreezing?.apply(to: model, epoch: epoch)
             var lossSum: Float = 0, correct = 0
             let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(train.count); rng = r; return p } ?? Array(0..<train.count)
-            for start in stride(from: 0, to: train.count, by: config.batchSize) {
-                let batch = try train.batch(order[start..<min(start + config.batchSize, train.count)])
+            // The batches `LabelledData.trainingBatches` makes (a trailing one-row batch joins the one before).
+            var starts = Array(stride(from: 0, to: train.count, by: config.batchSize))
+            if config.batchSize > 1, starts.count > 1, train.count - starts[starts.count - 1] == 1 { starts.removeLast() }
+            for (i, lo) in starts.enumerated() {
+                let batch = try train.batch(order[lo..<(i + 1 < starts.count ? starts[i + 1] : train.count)])
                 if checkBatches { try validate(batch, role: "training") }
                 let r = try step(batch)
                 lossSum += r.loss * Float(batch.count)
