@@ -111,4 +111,68 @@ final class ImageFolderProcessTests: XCTestCase {
             XCTAssertGreaterThan(m["test_accuracy"] as? Double ?? 0, 0.7, name)
         }
     }
+
+    /// A MedMNIST-style `.npz`: uint8 `N×H×W×3` images (sides 12, resized to 8 by the schema) and `N×1` labels.
+    private func writeNpz(_ path: String, site: Int, perClass: Int, parts: [String]) throws {
+        var arrays: [(String, [UInt8])] = []
+        for (k, part) in parts.enumerated() {
+            var images: [UInt8] = [], labels: [UInt8] = []
+            for i in 0..<perClass { for label in 0..<3 {
+                images += pattern(label: label, index: i + k * 1000, side: 12, site: site).pixels
+                labels.append(UInt8(label))
+            } }
+            let n = labels.count
+            arrays.append((part + "_images", NpzWriter.npyUInt8(images, shape: [n, 12, 12, 3])))
+            arrays.append((part + "_labels", NpzWriter.npyUInt8(labels, shape: [n, 1])))
+        }
+        try Data(NpzWriter.archive(arrays)).write(to: URL(fileURLWithPath: path))
+    }
+
+    func testTwoNpzNodesFederate() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CohortBinary.url.path), "cohort binary not built")
+        let dir = try makeDir("npz")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        var secrets = ""
+        for s in 0..<2 {
+            try writeNpz(p("site\(s).npz"), site: s, perClass: 12, parts: ["train", "val", "test"])
+            let key = String(format: "%032llx", 0x1234_5678_9abc_def0 &+ UInt64(s))
+            secrets += "site\(s) \(key)\n"
+            try (key + "\n").write(toFile: p("site\(s).key"), atomically: true, encoding: .utf8)
+        }
+        try secrets.write(toFile: p("secrets.txt"), atomically: true, encoding: .utf8)
+        try schema.write(toFile: p("schema.json"), atomically: true, encoding: .utf8)
+        try arch.write(toFile: p("arch.json"), atomically: true, encoding: .utf8)
+        try #"{"batchSize":8,"learningRate":0.05,"localEpochs":3}"#.write(toFile: p("plan.json"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(ProcessHarness.wait(try ProcessHarness.launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt"), "--seed", "1"],
+                                                                     stderr: dir.appendingPathComponent("i.log")), seconds: 30), 0)
+        let port = try ProcessHarness.freePort()
+        let coordinator = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
+                                                     "--listen", "127.0.0.1:\(port)", "--rounds", "4", "--min-nodes", "2", "--round-timeout", "30",
+                                                     "--wait", "30", "--out", p("out"), "--insecure"], stderr: dir.appendingPathComponent("c.log"))
+        let nodes = try (0..<2).map { s in
+            try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
+                                       "--data", p("site\(s).npz"), "--schema", p("schema.json"), "--insecure"],
+                                      stderr: dir.appendingPathComponent("n\(s).log"))
+        }
+        XCTAssertEqual(ProcessHarness.wait(coordinator, seconds: 120), 0, log(dir.appendingPathComponent("c.log")))
+        for (s, n) in nodes.enumerated() { XCTAssertEqual(ProcessHarness.wait(n, seconds: 10), 0, log(dir.appendingPathComponent("n\(s).log"))) }
+        let records = try String(contentsOfFile: p("out/rounds.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(records.count, 4)
+        for r in records { XCTAssertEqual((r["accepted"] as? [String])?.sorted(), ["site0", "site1"]) }
+        XCTAssertGreaterThan(records.map { $0["globalValidationAccuracy"] as? Double ?? 0 }[3], 0.8, "\(records)")
+        // The archive's test_ arrays (36 images per site) were scored.
+        let evaluation = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("out/evaluation.json"))) as! [String: Any]
+        let evaluated = evaluation["nodes"] as? [String: [String: Any]] ?? [:]
+        XCTAssertEqual(evaluated.keys.sorted(), ["site0", "site1"], "\(evaluation)")
+        for (name, m) in evaluated { XCTAssertEqual(m["test_samples"] as? Double, 36, name) }
+        // A wrong layout is refused with every problem named.
+        try Data(NpzWriter.archive([("train_images", NpzWriter.npyUInt8([1, 2, 3, 4], shape: [4])),
+                                    ("train_labels", NpzWriter.npyUInt8([9], shape: [1]))])).write(to: URL(fileURLWithPath: p("bad.npz")))
+        let bad = try ProcessHarness.launch(["pretrain", "--arch", p("arch.json"), "--schema", p("schema.json"), "--data", p("bad.npz"), "--out", p("b.ckpt")],
+                                            stderr: dir.appendingPathComponent("b.log"))
+        XCTAssertEqual(ProcessHarness.wait(bad, seconds: 30), 1)
+        XCTAssertTrue(log(dir.appendingPathComponent("b.log")).contains("'train_images' has shape [4], not N×H×W or N×H×W×C"), log(dir.appendingPathComponent("b.log")))
+    }
 }

@@ -46,6 +46,14 @@ enum NodeCommand {
         if case .images(let imageSchema)? = schemaFile {
             // An ImageFolder site: the node holds its training part in memory (the FederatedNode
             // API takes in-memory data); `cohort pretrain` streams instead.
+            if dataPath.lowercased().hasSuffix(".npz") {
+                // MedMNIST layout: train_/val_/test_ arrays; the archive's test part is scored
+                // unless --test names another archive.
+                let parts = try NpzImageSet.load(path: dataPath, schema: imageSchema)
+                let (train, validation) = NpzImageSet.trainAndValidation(parts, validationFraction: valFraction, seed: seed)
+                let test = try command.isSet("test") ? NpzImageSet.load(path: try command.string("test"), schema: imageSchema).test : parts.test
+                return try serve(command, train: train, validation: validation, unlabelled: nil, test: test)
+            }
             let site = try ImageSite.open(root: dataPath, schema: imageSchema, validationFraction: valFraction, seed: seed)
             let test = try command.isSet("test") ? site.sibling(root: try command.string("test")).all() : nil
             return try serve(command, train: try site.train.all(), validation: try site.validation.all(), unlabelled: nil, test: test)

@@ -101,7 +101,12 @@ enum PretrainCommand {
             throw UsageError(context: command.context, problem: "with an image schema give one --data FOLDER (root/<class>/*.png|*.jpg)")
         }
         guard !command.isSet("val") else { throw UsageError(context: command.context, problem: "--val is not supported with an image schema; use --val-fraction") }
-        let site = try ImageSite.open(root: dataPaths[0], schema: schema, validationFraction: try command.double("val-fraction", range: 0...0.9), seed: seed)
+        let valFraction = try command.double("val-fraction", range: 0...0.9)
+        let npz = dataPaths[0].lowercased().hasSuffix(".npz")
+        // A `.npz` archive (MedMNIST layout) is read into memory; an ImageFolder is streamed.
+        let parts = npz ? try NpzImageSet.load(path: dataPaths[0], schema: schema) : nil
+        let site = npz ? nil : try ImageSite.open(root: dataPaths[0], schema: schema, validationFraction: valFraction, seed: seed)
+        let classNames = parts?.classNames ?? site!.folder.classNames
         let model: Sequential
         let source: String
         if let initCheckpoint {
@@ -116,15 +121,22 @@ enum PretrainCommand {
         guard model.inputShape.reduce(1, *) == schema.sampleWidth else {
             throw CommandError("the image schema prepares \(schema.inputShape) images; the model takes input \(model.inputShape)")
         }
-        guard model.outputShape.reduce(1, *) == site.folder.classNames.count else {
-            throw CommandError("\(dataPaths[0]) has \(site.folder.classNames.count) classes (\(site.folder.classNames.prefix(8).joined(separator: ", "))); the model outputs \(model.outputShape)")
+        guard model.outputShape.reduce(1, *) == classNames.count else {
+            throw CommandError("\(dataPaths[0]) has \(classNames.count) classes (\(classNames.prefix(8).joined(separator: ", "))); the model outputs \(model.outputShape)")
         }
         let settings = try trainingSettings(command, seed: seed)
-        let validation = try site.validation.all()
-        Terminal.progress("pretrain: \(site.train.count) training images (streamed) and \(validation.count) validation images, \(site.folder.classNames.count) classes, \(model.parameterCount) parameters, \(settings.epochs) epochs")
-        let history = try FineTuning.run(model, source: site.train, calibration: try site.calibrationSample(), validation: validation,
+        let history: TrainingHistory
+        if let parts {
+            let (train, validation) = NpzImageSet.trainAndValidation(parts, validationFraction: valFraction, seed: seed)
+            Terminal.progress("pretrain: \(train.count) training and \(validation.count) validation images, \(classNames.count) classes, \(model.parameterCount) parameters, \(settings.epochs) epochs")
+            history = try FineTuning.run(model, train: train, validation: validation, settings: settings, progress: epochProgress(settings))
+        } else if let site {
+            let validation = try site.validation.all()
+            Terminal.progress("pretrain: \(site.train.count) training images (streamed) and \(validation.count) validation images, \(classNames.count) classes, \(model.parameterCount) parameters, \(settings.epochs) epochs")
+            history = try FineTuning.run(model, source: site.train, calibration: try site.calibrationSample(), validation: validation,
                                          settings: settings, progress: epochProgress(settings))
-        try save(model, history: history, source: source + " (classes: \(site.folder.classNames.joined(separator: ", ")))", preprocessing: nil, to: out)
+        } else { return }
+        try save(model, history: history, source: source + " (classes: \(classNames.joined(separator: ", ")))", preprocessing: nil, to: out)
     }
 
     static func epochProgress(_ settings: FineTuning.Settings) -> (EpochRecord) -> Void {
