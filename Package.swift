@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // Cohort: federated transfer learning. No SwiftPM package dependencies by design;
-// zlib and OpenSSL come in as system-library targets.
+// zlib, OpenSSL, libpng and libjpeg come in as system-library targets.
 import PackageDescription
 
 /// The numeric kernels are built for x86-64-v3 (AVX2 + FMA). Without it the SIMD
@@ -29,10 +29,16 @@ let package = Package(
         .systemLibrary(
             name: "COpenSSL", pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(
+            name: "CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .target(name: "CohortTensor", swiftSettings: kernelFlags),
         .target(name: "CohortNN", dependencies: ["CohortTensor"], swiftSettings: kernelFlags),
         .target(name: "CohortCheckpoint", dependencies: ["CohortTensor", "CohortNN", "CohortData", "CZlib", "COpenSSL"], swiftSettings: kernelFlags),
-        .target(name: "CohortData", dependencies: ["CohortTensor", "CohortNN", "CZlib"]),
+        .target(name: "CohortData", dependencies: ["CohortTensor", "CohortNN", "CZlib", "CPNG", "CJPEG"]),
         .target(name: "CohortAdapt", dependencies: ["CohortTensor", "CohortNN"], swiftSettings: kernelFlags),
         .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL"]),
         .target(name: "CohortFederation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport", "CohortData",

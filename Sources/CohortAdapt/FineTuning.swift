@@ -44,6 +44,14 @@ public enum FineTuning {
     /// with the weights of its best validation epoch.
     public static func run(_ model: Sequential, train: LabelledData, validation: LabelledData?, settings: Settings,
                            progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
+        try run(model, source: train, calibration: train.inputs, validation: validation, settings: settings, progress: progress)
+    }
+
+    /// The same run reading training batches from `source` (e.g. images decoded per batch);
+    /// BatchNorm recalibration uses `calibration` (a sample of the training inputs) instead of
+    /// the whole training set.
+    public static func run(_ model: Sequential, source train: some BatchSource, calibration: Tensor, validation: LabelledData?,
+                           settings: Settings, progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
         guard settings.epochs >= 1 else { throw TrainingError("epochs must be ≥ 1, got \(settings.epochs)") }
         try check(settings)
         if let prefixes = settings.trainablePrefixes {
@@ -63,13 +71,18 @@ public enum FineTuning {
         let trainer = Trainer(model: model, optimizer: optimizer, config: config)
         if settings.recalibrateBatchNorm {
             trainer.validationMetric = { model, data in
-                AdaBN.adapt(model, inputs: train.inputs)
+                AdaBN.adapt(model, inputs: calibration)
                 return Inference.accuracy(model, data)
             }
         }
-        let history = try trainer.fit(train, validation: hasValidation ? validation : nil, progress: progress)
+        let history: TrainingHistory
+        if let data = train as? LabelledData {
+            history = try trainer.fit(data, validation: hasValidation ? validation : nil, progress: progress)
+        } else {
+            history = try trainer.fit(source: train, validation: hasValidation ? validation : nil, progress: progress)
+        }
         // With validation, the restored best state carries the statistics computed for it.
-        if settings.recalibrateBatchNorm && !hasValidation { AdaBN.adapt(model, inputs: train.inputs) }
+        if settings.recalibrateBatchNorm && !hasValidation { AdaBN.adapt(model, inputs: calibration) }
         return history
     }
 }

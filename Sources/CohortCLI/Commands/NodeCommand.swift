@@ -1,5 +1,7 @@
 import CohortData
 import CohortFederation
+import CohortNN
+import CohortTensor
 import CohortTransport
 import Foundation
 
@@ -18,10 +20,10 @@ enum NodeCommand {
             OptionSpec("coordinator", value: "HOST:PORT", help: "The coordinator's address.", default: "127.0.0.1:7070"),
             OptionSpec("name", value: "NAME", help: "This site's name (as in the coordinator's secrets file)."),
             OptionSpec("secret-file", value: "FILE", help: "File holding this site's hex secret."),
-            OptionSpec("data", value: "FILE", help: "Training data: a tensor file (.ctf) or CSV with a header row."),
+            OptionSpec("data", value: "FILE", help: "Training data: a tensor file (.ctf), CSV with a header row, or with an image schema an ImageFolder (root/<class>/*.png|*.jpg)."),
             OptionSpec("test", value: "FILE", help: "Held-out test data, scored for every model received and for the final model."),
             OptionSpec("label", value: "COLUMN", help: "The label column (integer classes).", default: "target"),
-            OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name; the preprocessing is fitted on this site's training rows."),
+            OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, the preprocessing fitted on this site's training rows; or an image schema for an ImageFolder."),
             OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
             OptionSpec("tls-ca", value: "FILE", help: "CA certificate that signed the coordinator's (PEM)."),
@@ -37,14 +39,26 @@ enum NodeCommand {
 
     static func run(_ command: ParsedCommand) throws {
         try TestingFlags.check(command, ["test-drop-after", "test-dump-secagg", "test-corrupt-unmasking"])
-        let (host, port) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
-        let secretPath = try command.string("secret-file")
-        guard let secretText = try? String(contentsOfFile: secretPath, encoding: .utf8) else { throw CommandError("cannot read secret file '\(secretPath)'") }
-        let secret = try NodeSecrets.parseNodeSecret(secretText, path: secretPath)
         let label = try command.string("label")
         let dataPath = try command.string("data")
         let valFraction = try command.double("val-fraction", range: 0...0.9), seed = UInt64(try command.int("seed", range: 0...))
-        let schema = command.isSet("schema") ? try DatasetSchema.load(path: try command.string("schema")) : nil
+        let schemaFile = command.isSet("schema") ? try SchemaFile.load(path: try command.string("schema")) : nil
+        if case .images(let imageSchema)? = schemaFile {
+            // An ImageFolder site: the node holds its training part in memory (the FederatedNode
+            // API takes in-memory data); `cohort pretrain` streams instead.
+            if dataPath.lowercased().hasSuffix(".npz") {
+                // MedMNIST layout: train_/val_/test_ arrays; the archive's test part is scored
+                // unless --test names another archive.
+                let parts = try NpzImageSet.load(path: dataPath, schema: imageSchema)
+                let (train, validation) = NpzImageSet.trainAndValidation(parts, validationFraction: valFraction, seed: seed)
+                let test = try command.isSet("test") ? NpzImageSet.load(path: try command.string("test"), schema: imageSchema).test : parts.test
+                return try serve(command, train: train, validation: validation, unlabelled: nil, test: test)
+            }
+            let site = try ImageSite.open(root: dataPath, schema: imageSchema, validationFraction: valFraction, seed: seed)
+            let test = try command.isSet("test") ? site.sibling(root: try command.string("test")).all() : nil
+            return try serve(command, train: try site.train.all(), validation: try site.validation.all(), unlabelled: nil, test: test)
+        }
+        let schema: DatasetSchema? = if case .table(let s)? = schemaFile { s } else { nil }
         // With a schema the statistics come from this site's training rows (a federated
         // statistics round is not implemented yet; see protocols/dataset-schema.md).
         let prepared = try schema.map { try SchemaPipeline.prepare(paths: [dataPath], schema: $0, validationFraction: valFraction, seed: seed) }
@@ -54,6 +68,20 @@ enum NodeCommand {
         guard train.count > 0 || dataset.unlabelled.rows > 0 else {
             throw CommandError("\(dataPath): no labelled training rows left after the validation split and no unlabelled rows to adapt on (\(dataset.labelled.count) labelled)")
         }
+        let test = try command.isSet("test") ? {
+            let testPath = try command.string("test")
+            return try prepared.map { try $0.preprocessing.load(path: testPath) }?.labelled
+                ?? SiteData.load(path: testPath, label: label, classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled
+        }() : nil
+        try serve(command, train: train, validation: validation, unlabelled: trainPart.unlabelled, test: test)
+    }
+
+    /// Connects to the coordinator and serves rounds with this site's data.
+    static func serve(_ command: ParsedCommand, train: LabelledData, validation: LabelledData, unlabelled: Tensor?, test: LabelledData?) throws {
+        let (host, port) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
+        let secretPath = try command.string("secret-file")
+        guard let secretText = try? String(contentsOfFile: secretPath, encoding: .utf8) else { throw CommandError("cannot read secret file '\(secretPath)'") }
+        let secret = try NodeSecrets.parseNodeSecret(secretText, path: secretPath)
         let tls: TLSContext?
         if command.isSet("tls-ca") {
             tls = try TLSContext.client(trustedCA: try command.string("tls-ca"))
@@ -78,12 +106,8 @@ enum NodeCommand {
             config.testDropAfter = (step, try command.int("test-drop-round", range: 1...1_000_000))
         }
         if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
-        config.unlabelled = trainPart.unlabelled
-        if command.isSet("test") {
-            let testPath = try command.string("test")
-            config.test = try prepared.map { try $0.preprocessing.load(path: testPath) }?.labelled
-                ?? SiteData.load(path: testPath, label: label, classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled
-        }
+        config.unlabelled = unlabelled
+        config.test = test
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
     }

@@ -16,12 +16,12 @@ enum PretrainCommand {
         checkpoint that carries preprocessing applies it to the raw CSV files and passes it on.
         """,
         options: ArchitectureOptions.options + [
-            OptionSpec("data", value: "FILE", help: "Training data (.ctf or .csv); repeat to pool several files.", repeatable: true),
+            OptionSpec("data", value: "FILE", help: "Training data (.ctf or .csv); repeat to pool several files. With an image schema: one ImageFolder (root/<class>/*.png|*.jpg), streamed.", repeatable: true),
             OptionSpec("val", value: "FILE", help: "Validation data (default: hold out --val-fraction of --data)."),
             OptionSpec("init", value: "FILE", help: "Checkpoint to fine-tune instead of a fresh model."),
             OptionSpec("out", value: "FILE", help: "Checkpoint to write."),
             OptionSpec("label", value: "COLUMN", help: "CSV label column.", default: "target"),
-            OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, fit the preprocessing on the training rows and store it in the checkpoint."),
+            OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, fit the preprocessing on the training rows and store it in the checkpoint; or an image schema (resize, grey/RGB, normalisation) for an ImageFolder."),
             OptionSpec("epochs", value: "N", help: "Passes over the training data.", default: "10"),
             OptionSpec("batch-size", value: "N", help: "Samples per step.", default: "32"),
             OptionSpec("lr", value: "RATE", help: "Learning rate (cosine-decayed).", default: "0.05"),
@@ -45,7 +45,11 @@ enum PretrainCommand {
         let label = try command.string("label")
         let initCheckpoint = command.isSet("init") ? try CheckpointFile.load(try command.string("init")) : nil
         let carried = initCheckpoint?.metadata.preprocessing
-        let schema = command.isSet("schema") ? try DatasetSchema.load(path: try command.string("schema")) : nil
+        let schemaFile = command.isSet("schema") ? try SchemaFile.load(path: try command.string("schema")) : nil
+        if case .images(let imageSchema)? = schemaFile {
+            return try runImages(command, schema: imageSchema, dataPaths: dataPaths, initCheckpoint: initCheckpoint, seed: seed, out: out)
+        }
+        let schema: DatasetSchema? = if case .table(let s)? = schemaFile { s } else { nil }
         if carried != nil && schema != nil {
             throw UsageError(context: command.context, problem: "the --init checkpoint already carries its preprocessing; drop --schema")
         }
@@ -83,6 +87,76 @@ enum PretrainCommand {
         if let preprocessing, preprocessing.encodedWidth != model.inputShape.reduce(1, *) {
             throw CommandError("the schema encodes \(preprocessing.encodedWidth) values per sample (\(preprocessing.schema.encodedNames.prefix(8).joined(separator: ", "))\(preprocessing.encodedWidth > 8 ? ", …" : "")); the model takes input \(model.inputShape)")
         }
+        let settings = try trainingSettings(command, seed: seed)
+        Terminal.progress("pretrain: \(train.count) training and \(validation.count) validation samples, \(model.parameterCount) parameters, \(settings.epochs) epochs")
+        let history = try FineTuning.run(model, train: train, validation: validation, settings: settings, progress: epochProgress(settings))
+        try save(model, history: history, source: source, preprocessing: preprocessing, to: out)
+    }
+
+    /// Training with an image schema: `--data` is one ImageFolder; training images are decoded
+    /// batch by batch (memory bounded by the batch size), the validation part is decoded once.
+    static func runImages(_ command: ParsedCommand, schema: ImageSchema, dataPaths: [String], initCheckpoint: Checkpoint?,
+                          seed: UInt64, out: String) throws {
+        guard dataPaths.count == 1 else {
+            throw UsageError(context: command.context, problem: "with an image schema give one --data FOLDER (root/<class>/*.png|*.jpg)")
+        }
+        guard !command.isSet("val") else { throw UsageError(context: command.context, problem: "--val is not supported with an image schema; use --val-fraction") }
+        let valFraction = try command.double("val-fraction", range: 0...0.9)
+        let npz = dataPaths[0].lowercased().hasSuffix(".npz")
+        // A `.npz` archive (MedMNIST layout) is read into memory; an ImageFolder is streamed.
+        let parts = npz ? try NpzImageSet.load(path: dataPaths[0], schema: schema) : nil
+        let site = npz ? nil : try ImageSite.open(root: dataPaths[0], schema: schema, validationFraction: valFraction, seed: seed)
+        let classNames = parts?.classNames ?? site!.folder.classNames
+        let model: Sequential
+        let source: String
+        if let initCheckpoint {
+            let initPath = try command.string("init")
+            model = try initCheckpoint.makeModel(path: initPath)
+            source = "fine-tuned from \(initPath) on \(dataPaths[0])"
+        } else {
+            let (arch, archPath) = try ArchitectureOptions.load(command)
+            do { model = try Sequential(spec: arch, seed: seed) } catch { throw CommandError("\(archPath): \(error)") }
+            source = "trained from scratch on \(dataPaths[0])"
+        }
+        guard model.inputShape.reduce(1, *) == schema.sampleWidth else {
+            throw CommandError("the image schema prepares \(schema.inputShape) images; the model takes input \(model.inputShape)")
+        }
+        guard model.outputShape.reduce(1, *) == classNames.count else {
+            throw CommandError("\(dataPaths[0]) has \(classNames.count) classes (\(classNames.prefix(8).joined(separator: ", "))); the model outputs \(model.outputShape)")
+        }
+        let settings = try trainingSettings(command, seed: seed)
+        let history: TrainingHistory
+        if let parts {
+            let (train, validation) = NpzImageSet.trainAndValidation(parts, validationFraction: valFraction, seed: seed)
+            Terminal.progress("pretrain: \(train.count) training and \(validation.count) validation images, \(classNames.count) classes, \(model.parameterCount) parameters, \(settings.epochs) epochs")
+            history = try FineTuning.run(model, train: train, validation: validation, settings: settings, progress: epochProgress(settings))
+        } else if let site {
+            let validation = try site.validation.all()
+            Terminal.progress("pretrain: \(site.train.count) training images (streamed) and \(validation.count) validation images, \(classNames.count) classes, \(model.parameterCount) parameters, \(settings.epochs) epochs")
+            history = try FineTuning.run(model, source: site.train, calibration: try site.calibrationSample(), validation: validation,
+                                         settings: settings, progress: epochProgress(settings))
+        } else { return }
+        try save(model, history: history, source: source + " (classes: \(classNames.joined(separator: ", ")))", preprocessing: nil, to: out)
+    }
+
+    static func epochProgress(_ settings: FineTuning.Settings) -> (EpochRecord) -> Void {
+        { e in
+            Terminal.progress(String(format: "pretrain: epoch %d/%d  loss %.4f  train acc %.3f  val acc %@  %.1f s", e.epoch + 1, settings.epochs,
+                                     e.trainLoss, e.trainAccuracy, e.validationScore.map { String(format: "%.3f", $0) } ?? "n/a", e.seconds))
+        }
+    }
+
+    static func save(_ model: Sequential, history: TrainingHistory, source: String, preprocessing: FittedPreprocessing?, to out: String) throws {
+        let best = history.epochs[history.selectedEpoch]
+        var metrics: [String: Double] = ["epoch": Double(history.selectedEpoch + 1), "train_loss": Double(best.trainLoss)]
+        if let v = best.validationScore { metrics["val_accuracy"] = Double(v) }
+        let history_lines = try history.epochs.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try CheckpointFile.save(Checkpoint(model: model, metadata: CheckpointMetadata(source: source, history: history_lines, metrics: metrics,
+                                                                                                    preprocessing: preprocessing)), to: out)
+        Terminal.progress("pretrain: saved \(out) (epoch \(history.selectedEpoch + 1), val acc \(best.validationScore.map { String(format: "%.3f", $0) } ?? "n/a"))")
+    }
+
+    static func trainingSettings(_ command: ParsedCommand, seed: UInt64) throws -> FineTuning.Settings {
         var settings = FineTuning.Settings()
         settings.epochs = try command.int("epochs", range: 1...100_000)
         settings.batchSize = try command.int("batch-size", range: 1...1_000_000)
@@ -94,17 +168,6 @@ enum PretrainCommand {
         settings.trainablePrefixes = prefixes.isEmpty ? nil : prefixes
         if command.isSet("patience") { settings.patience = try command.int("patience", range: 1...100_000) }
         settings.seed = seed
-        Terminal.progress("pretrain: \(train.count) training and \(validation.count) validation samples, \(model.parameterCount) parameters, \(settings.epochs) epochs")
-        let history = try FineTuning.run(model, train: train, validation: validation, settings: settings) { e in
-            Terminal.progress(String(format: "pretrain: epoch %d/%d  loss %.4f  train acc %.3f  val acc %@  %.1f s", e.epoch + 1, settings.epochs,
-                                     e.trainLoss, e.trainAccuracy, e.validationScore.map { String(format: "%.3f", $0) } ?? "n/a", e.seconds))
-        }
-        let best = history.epochs[history.selectedEpoch]
-        var metrics: [String: Double] = ["epoch": Double(history.selectedEpoch + 1), "train_loss": Double(best.trainLoss)]
-        if let v = best.validationScore { metrics["val_accuracy"] = Double(v) }
-        let history_lines = try history.epochs.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        try CheckpointFile.save(Checkpoint(model: model, metadata: CheckpointMetadata(source: source, history: history_lines, metrics: metrics,
-                                                                                                    preprocessing: preprocessing)), to: out)
-        Terminal.progress("pretrain: saved \(out) (epoch \(history.selectedEpoch + 1), val acc \(best.validationScore.map { String(format: "%.3f", $0) } ?? "n/a"))")
+        return settings
     }
 }

@@ -125,6 +125,24 @@ public final class Trainer {
         guard train.count > 0 else { throw TrainingError("no training samples") }
         if config.epochs > 0 { try model.checkBatchStatistics(batchRows: min(config.batchSize, train.count), totalRows: train.count) }
         try validate(train, role: "training")
+        return try run(train, checkBatches: false, validation: validation, progress: progress)
+    }
+
+    /// Trains as `fit(_:validation:progress:)` does, reading the training samples one batch at
+    /// a time from `source` (same seeded order as for in-memory data); each batch is checked
+    /// as it arrives.
+    public func fit(source: some BatchSource, validation: LabelledData? = nil,
+                    progress: (EpochRecord) -> Void = { _ in }) throws -> TrainingHistory {
+        guard config.epochs >= 0, config.batchSize >= 1 else {
+            throw TrainingError("training needs epochs ≥ 0 and batch size ≥ 1, got \(config.epochs) and \(config.batchSize)")
+        }
+        guard source.count > 0 else { throw TrainingError("no training samples") }
+        if config.epochs > 0 { try model.checkBatchStatistics(batchRows: min(config.batchSize, source.count), totalRows: source.count) }
+        return try run(source, checkBatches: true, validation: validation, progress: progress)
+    }
+
+    private func run(_ train: some BatchSource, checkBatches: Bool, validation: LabelledData?,
+                     progress: (EpochRecord) -> Void) throws -> TrainingHistory {
         if let validation { try validate(validation, role: "validation") }
         if let p = config.earlyStoppingPatience, p < 1 { throw TrainingError("early stopping patience must be ≥ 1, got \(p)") }
         if config.earlyStoppingPatience != nil && (validation?.count ?? 0) == 0 {
@@ -138,7 +156,13 @@ public final class Trainer {
             let start = ContinuousClock.now
             config.unfreezing?.apply(to: model, epoch: epoch)
             var lossSum: Float = 0, correct = 0
-            for batch in train.trainingBatches(of: config.batchSize, rng: &rng) {
+            let order = rng.map { r -> [Int] in var r = r; let p = r.permutation(train.count); rng = r; return p } ?? Array(0..<train.count)
+            // The batches `LabelledData.trainingBatches` makes (a trailing one-row batch joins the one before).
+            var starts = Array(stride(from: 0, to: train.count, by: config.batchSize))
+            if config.batchSize > 1, starts.count > 1, train.count - starts[starts.count - 1] == 1 { starts.removeLast() }
+            for (i, lo) in starts.enumerated() {
+                let batch = try train.batch(order[lo..<(i + 1 < starts.count ? starts[i + 1] : train.count)])
+                if checkBatches { try validate(batch, role: "training") }
                 let r = try step(batch)
                 lossSum += r.loss * Float(batch.count)
                 correct += r.correct
