@@ -43,8 +43,8 @@ public enum Gemm {
         }
         let pool = WorkerPool.shared
         let wanted = threads > 0 ? min(threads, pool.width) : (work >= parallelThreshold ? pool.width : 1)
-        // Each thread packs all of B when M is split, and reads all of A when N is split:
-        // split the larger dimension, so the operand every thread goes through is the smaller.
+        // Each thread packs all of B when M is split, and all of A when N is split: split the
+        // larger dimension, so the operand every thread packs in full is the smaller one.
         let canSplitM = m >= 2 * mr * wanted, canSplitN = n >= 2 * nr * wanted
         let splitM = canSplitM && (m >= n || !canSplitN)
         let splitN = !splitM && canSplitN
@@ -72,10 +72,7 @@ public enum Gemm {
         }
     }
 
-    /// The cache-blocked product on one thread. B is packed into `kc`×16 panels; full 6-row
-    /// panels of A are read in place by the micro-kernel (its strides cover both A and Aᵀ),
-    /// which saves a pass over A: for convolutions A is the large im2col matrix. Only a
-    /// ragged last panel of fewer than 6 rows is packed (zero-padded).
+    /// The packed, cache-blocked product on one thread.
     static func blocked(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -84,10 +81,10 @@ public enum Gemm {
         let kcMax = min(kc, k)
         // Rounded up to 16 floats so the B panel starts 64-byte aligned like the scratch
         // buffer: the micro-kernel loads SIMD8<Float> from it with aligned loads.
-        let aSize = (mr * kcMax + 15) / 16 * 16
+        let aSize = (((min(mc, m) + mr - 1) / mr * mr) * kcMax + 15) / 16 * 16
         let bSize = ((min(nc, n) + nr - 1) / nr * nr) * kcMax
         ScratchBuffers.with(count: aSize + bSize) { scratch in
-            let edgePack = scratch
+            let aPack = scratch
             let bPack = scratch + aSize
             var jc = 0
             while jc < n {
@@ -100,14 +97,9 @@ public enum Gemm {
                     var ic = 0
                     while ic < m {
                         let mb = min(mc, m - ic)
-                        let full = mb / mr * mr
-                        if full < mb {
-                            GemmPacking.packA(transA: transA, a: a, lda: lda, row: ic + full, col: pc, m: mb - full,
-                                              k: kb, into: edgePack)
-                        }
-                        let aBlock = transA ? a + pc * lda + ic : a + ic * lda + pc
-                        macroKernel(transA: transA, m: mb, n: nb, k: kb, alpha: alpha, a: aBlock, lda: lda,
-                                    edgePack: edgePack, bPack: bPack, beta: betaHere, c: c + ic * ldc + jc, ldc: ldc)
+                        GemmPacking.packA(transA: transA, a: a, lda: lda, row: ic, col: pc, m: mb, k: kb, into: aPack)
+                        macroKernel(m: mb, n: nb, k: kb, alpha: alpha, aPack: aPack, bPack: bPack,
+                                    beta: betaHere, c: c + ic * ldc + jc, ldc: ldc)
                         ic += mb
                     }
                     pc += kb
@@ -117,34 +109,18 @@ public enum Gemm {
         }
     }
 
-    /// One `m×k` block of A (read in place at `a`, rows below `m / 6 * 6` from `edgePack`)
-    /// times one packed `k×n` block of B.
     @inline(__always)
-    static func macroKernel(transA: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
-                            edgePack: UnsafePointer<Float>, bPack: UnsafePointer<Float>, beta: Float,
-                            c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let full = m / mr * mr
+    static func macroKernel(m: Int, n: Int, k: Int, alpha: Float, aPack: UnsafePointer<Float>,
+                            bPack: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         var jr = 0
         while jr < n {
             let cols = min(nr, n - jr)
-            let bp = bPack + jr * k
             var ir = 0
-            if transA {
-                while ir < full {
-                    GemmMicroKernel.run(k: k, a: a + ir, rowStride: 1, stepStride: lda, b: bp, c: c + ir * ldc + jr,
-                                        ldc: ldc, rows: mr, cols: cols, alpha: alpha, beta: beta)
-                    ir += mr
-                }
-            } else {
-                while ir < full {
-                    GemmMicroKernel.run(k: k, a: a + ir * lda, rowStride: lda, stepStride: 1, b: bp, c: c + ir * ldc + jr,
-                                        ldc: ldc, rows: mr, cols: cols, alpha: alpha, beta: beta)
-                    ir += mr
-                }
-            }
-            if full < m {
-                GemmMicroKernel.run(k: k, a: edgePack, b: bp, c: c + full * ldc + jr, ldc: ldc,
-                                    rows: m - full, cols: cols, alpha: alpha, beta: beta)
+            while ir < m {
+                let rows = min(mr, m - ir)
+                GemmMicroKernel.run(k: k, a: aPack + ir * k, b: bPack + jr * k, c: c + ir * ldc + jr, ldc: ldc,
+                                    rows: rows, cols: cols, alpha: alpha, beta: beta)
+                ir += mr
             }
             jr += nr
         }

@@ -1,14 +1,9 @@
 /// The 6×16 register-tiled inner kernel: twelve `SIMD8<Float>` accumulators, one FMA each per
 /// step of `k`. It is fragile: an overflow-checked loop counter makes the accumulators spill,
 /// so the loop uses wrapping arithmetic. Check the disassembly after changing it.
-///
-/// A is read in place through two strides, so the kernel serves a packed panel
-/// (`rowStride` 1, `stepStride` 6), an untransposed row-major A (`lda`, 1) and a transposed
-/// one (1, `lda`) alike: callers inline it with constant strides where they can.
 enum GemmMicroKernel {
     @inline(__always)
-    static func run(k: Int, a: UnsafePointer<Float>, rowStride rs: Int = 1, stepStride ps: Int = 6,
-                    b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    static func run(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                     ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
         var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
@@ -24,17 +19,17 @@ enum GemmMicroKernel {
             let b1 = bp.load(fromByteOffset: 32, as: SIMD8<Float>.self)
             var av = SIMD8<Float>(repeating: ap[0])
             c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[rs])
+            av = SIMD8<Float>(repeating: ap[1])
             c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[2 &* rs])
+            av = SIMD8<Float>(repeating: ap[2])
             c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[3 &* rs])
+            av = SIMD8<Float>(repeating: ap[3])
             c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[4 &* rs])
+            av = SIMD8<Float>(repeating: ap[4])
             c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[5 &* rs])
+            av = SIMD8<Float>(repeating: ap[5])
             c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
-            ap += ps
+            ap += 6
             bp += 64
             p &-= 1
         }
