@@ -43,8 +43,11 @@ public enum Gemm {
         }
         let pool = WorkerPool.shared
         let wanted = threads > 0 ? min(threads, pool.width) : (work >= parallelThreshold ? pool.width : 1)
-        let splitN = n >= 2 * nr * wanted
-        let splitM = !splitN && m >= 2 * mr * wanted
+        // Each thread packs all of B when M is split, and all of A when N is split: split the
+        // larger dimension, so the operand every thread packs in full is the smaller one.
+        let canSplitM = m >= 2 * mr * wanted, canSplitN = n >= 2 * nr * wanted
+        let splitM = canSplitM && (m >= n || !canSplitN)
+        let splitN = !splitM && canSplitN
         let parts = (splitN || splitM) ? min(wanted, 2) : 1
         if parts == 1 {
             blocked(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
