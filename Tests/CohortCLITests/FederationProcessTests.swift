@@ -44,7 +44,8 @@ final class FederationProcessTests: XCTestCase {
         XCTAssertTrue(intruderLog.contains("authentication failed (unknown node name or wrong secret)"), intruderLog)
         let nodes = try (0..<3).map { s in
             try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
-                        "--data", p("site\(s).csv"), "--test", p("site\(s).csv")] + nodeSecurity, stderr: dir.appendingPathComponent("node\(s).log"))
+                        "--data", p("site\(s).csv"), "--test", p("site\(s).csv")] + (s == 0 ? ["--save-model", p("site0.final.ckpt")] : [])
+                        + nodeSecurity, stderr: dir.appendingPathComponent("node\(s).log"))
         }
         XCTAssertEqual(ProcessHarness.wait(coordinator, seconds: 90), 0, (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "")
         for (s, n) in nodes.enumerated() { XCTAssertEqual(ProcessHarness.wait(n, seconds: 10), 0, (try? String(contentsOfFile: p("node\(s).log"), encoding: .utf8)) ?? "") }
@@ -67,6 +68,13 @@ final class FederationProcessTests: XCTestCase {
             XCTAssertGreaterThan(m["test_accuracy"] as? Double ?? 0, 0.8, name)
             XCTAssertEqual(m["test_samples"] as? Double, Double(["site0": 200, "site1": 120, "site2": 60][name]!), name)
         }
+        // The site keeps its model: with FedAvg and no adaptation step it is the final global model.
+        let kept = try CheckpointFile.load(p("site0.final.ckpt"))
+        let global = try CheckpointFile.load(p("out/global.ckpt"))
+        XCTAssertEqual(kept.tensors.map(\.name), global.tensors.map(\.name))
+        XCTAssertEqual(kept.tensors.map(\.value), global.tensors.map(\.value), "the saved model is the final global model, bit for bit")
+        XCTAssertEqual(kept.architecture, global.architecture)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: p("site1.final.ckpt")))
         let metrics2 = (records[1]["nodeMetrics"] as? [String: [String: Any]])?["site0"]
         XCTAssertNotNil(metrics2?["test_accuracy"] as? Double, "\(String(describing: metrics2))")
     }

@@ -1,3 +1,4 @@
+import CohortCheckpoint
 import CohortData
 import CohortFederation
 import CohortNN
@@ -23,6 +24,7 @@ enum NodeCommand {
             OptionSpec("data", value: "FILE", help: "Training data: a tensor file (.ctf), CSV with a header row, or with an image schema an ImageFolder (root/<class>/*.png|*.jpg)."),
             OptionSpec("test", value: "FILE", help: "Held-out test data, scored for every model received and for the final model."),
             OptionSpec("label", value: "COLUMN", help: "The label column (integer classes).", default: "target"),
+            OptionSpec("save-model", value: "FILE", help: "Write the model this site ends with (the final global weights with its own local tensors and adaptation, and its preprocessing) as a checkpoint, atomically."),
             OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, the preprocessing fitted on this site's training rows; or an image schema for an ImageFolder."),
             OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
@@ -73,11 +75,14 @@ enum NodeCommand {
             return try prepared.map { try $0.preprocessing.load(path: testPath) }?.labelled
                 ?? SiteData.load(path: testPath, label: label, classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled
         }() : nil
-        try serve(command, train: train, validation: validation, unlabelled: trainPart.unlabelled, test: test)
+        try serve(command, train: train, validation: validation, unlabelled: trainPart.unlabelled, test: test,
+                  preprocessing: prepared?.preprocessing)
     }
 
     /// Connects to the coordinator and serves rounds with this site's data.
-    static func serve(_ command: ParsedCommand, train: LabelledData, validation: LabelledData, unlabelled: Tensor?, test: LabelledData?) throws {
+    static func serve(_ command: ParsedCommand, train: LabelledData, validation: LabelledData, unlabelled: Tensor?, test: LabelledData?,
+                      preprocessing: FittedPreprocessing? = nil) throws {
+        let savePath = command.isSet("save-model") ? try command.string("save-model") : nil
         let (host, port) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
         let secretPath = try command.string("secret-file")
         guard let secretText = try? String(contentsOfFile: secretPath, encoding: .utf8) else { throw CommandError("cannot read secret file '\(secretPath)'") }
@@ -110,5 +115,12 @@ enum NodeCommand {
         config.test = test
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
+        guard let savePath else { return }
+        guard let final = node.finalModel else {
+            throw CommandError("--save-model: the coordinator sent no final model to save (it ran with --no-final-evaluation, or ended early); nothing written to \(savePath)")
+        }
+        let metadata = CheckpointMetadata(source: "federated node \(config.name): final model", preprocessing: preprocessing)
+        try CheckpointFile.save(model: final, metadata: metadata, to: savePath)
+        Terminal.progress("\(config.name): saved the final model to \(savePath)")
     }
 }

@@ -59,6 +59,10 @@ public final class FederatedNode {
 
     public let config: Config
     private var model: Sequential?
+    /// The model this site ends with: the last final-evaluation model as the site uses it (the
+    /// global weights with its own local tensors and the plan's adaptation step), a copy owned
+    /// by the caller; nil until the coordinator has sent one.
+    public private(set) var finalModel: Sequential?
     private var feedback = ErrorFeedback()
     /// Tensors kept local across rounds (FedBN's BatchNorm tensors).
     private var localState: [String: Tensor] = [:]
@@ -236,6 +240,7 @@ public final class FederatedNode {
         let (received, _, _, globalAccuracy) = try receive(header, weights: weights)
         let (model, extra, lines) = try adaptation.finalModel(received: received, plan: header.plan, round: header.round)
         for line in lines { log("\(config.name): final model: \(line)") }
+        finalModel = try model.copy()
         var metrics = try testMetrics(model).merging(extra) { a, _ in a }
         if model !== received, let a = try testMetrics(received)["test_accuracy"] { metrics["received_test_accuracy"] = a }
         metrics["global_val_accuracy"] = globalAccuracy
