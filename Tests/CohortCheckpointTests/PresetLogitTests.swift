@@ -11,7 +11,7 @@ final class PresetLogitTests: XCTestCase {
         struct Case: Decodable {
             let `case`: String
             let preset: String
-            let options: Knobs
+            let options: PresetKnobs
             let inputShape: [Int]
             let classes: Int
             let weights: String
@@ -20,20 +20,12 @@ final class PresetLogitTests: XCTestCase {
         let cases: [Case]
     }
 
-    private struct Knobs: Decodable {
-        var width, growth, lastChannel, patchSize, embedDim, depth, heads, mlpRatio: Int?
-        var widthMultiplier: Double?
-        var attentionLayout: String?
-    }
 
     private var folder: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/presets") }
 
     private func options(_ c: Manifest.Case) throws -> PresetOptions {
         var o = PresetOptions(classes: c.classes, inputShape: c.inputShape)
-        let k = c.options
-        o.width = k.width; o.growth = k.growth; o.widthMultiplier = k.widthMultiplier; o.lastChannel = k.lastChannel
-        o.patchSize = k.patchSize; o.embedDim = k.embedDim; o.depth = k.depth; o.heads = k.heads; o.mlpRatio = k.mlpRatio
-        o.attentionLayout = k.attentionLayout
+        c.options.apply(to: &o)
         return o
     }
 

@@ -114,7 +114,7 @@ enum CoordinatorCommand {
                 throw UsageError(context: command.context, problem: "--lora-rank and --lora-targets go together")
             }
             let targets = try command.string("lora-targets").split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
-            config.plan.lora = LoRASpec(rank: try command.int("lora-rank", range: 1...4096),
+            config.plan.lora = LoRASpec(rank: try command.int("lora-rank", range: 1...LoRASpec.maxRank),
                                         alpha: command.isSet("lora-alpha") ? Float(try command.double("lora-alpha", range: 1e-6...1e6)) : nil,
                                         targets: targets)
         }

@@ -55,7 +55,7 @@ enum SimulateCommand {
                 throw UsageError(context: command.context, problem: "--preset-options is not a JSON object of known knobs (\(PresetKnobs.names)): \(error)")
             }
         }
-        if command.isSet("lora-rank") { config.loraRank = try command.int("lora-rank", range: 1...4096) }
+        if command.isSet("lora-rank") { config.loraRank = try command.int("lora-rank", range: 1...LoRASpec.maxRank) }
         if command.isSet("lora-targets") {
             config.loraTargets = try command.string("lora-targets").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

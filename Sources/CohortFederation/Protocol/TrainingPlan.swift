@@ -76,8 +76,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         do { try codec.validate() } catch { throw fail("codec: \(error)") }
         try adaptation?.validate()
         if let lora {
-            guard lora.rank >= 1 && lora.rank <= 4096 else { throw fail("lora.rank must be in 1...4096, got \(lora.rank)") }
-            guard !lora.targets.isEmpty else { throw fail("lora.targets is empty") }
+            do { try lora.validate() } catch { throw fail(error.description) }
         }
         if let privacy {
             try privacy.validate()

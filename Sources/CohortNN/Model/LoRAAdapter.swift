@@ -22,9 +22,7 @@ final class LoRAAdapter {
     /// unchanged until training moves it.
     init(spec: LoRASpec, layers: [Layer], seed: UInt64) throws {
         self.spec = spec
-        guard spec.rank >= 1 && spec.rank <= 4096 else { throw ModelSpecError("lora: 'rank' must be in 1...4096, got \(spec.rank)") }
-        if let a = spec.alpha, !(a.isFinite && a > 0) { throw ModelSpecError("lora: 'alpha' must be a positive number, got \(a)") }
-        guard !spec.targets.isEmpty else { throw ModelSpecError("lora: 'targets' is empty") }
+        try spec.validate()
         let root = SeededRandom(seed: seed)
         var matchedPatterns = Set<String>()
         for layer in layers {

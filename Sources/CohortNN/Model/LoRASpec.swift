@@ -20,8 +20,19 @@ public struct LoRASpec: Codable, Equatable, Sendable {
         self.targets = targets
     }
 
+    /// Largest rank accepted.
+    public static let maxRank = 4096
+
     /// α / r.
     public var scale: Float { (alpha ?? Float(rank)) / Float(rank) }
+
+    /// Checks rank, α and targets (wherever a configuration comes from: a model description, a
+    /// plan, the command line).
+    public func validate() throws(ModelSpecError) {
+        guard rank >= 1 && rank <= Self.maxRank else { throw ModelSpecError("lora: 'rank' must be in 1...\(Self.maxRank), got \(rank)") }
+        if let a = alpha, !(a.isFinite && a > 0) { throw ModelSpecError("lora: 'alpha' must be a positive number, got \(a)") }
+        guard !targets.isEmpty else { throw ModelSpecError("lora: 'targets' is empty") }
+    }
 
     /// Whether `name` matches `pattern` (`*` matches any run of characters, including none).
     public static func matches(_ name: String, pattern: String) -> Bool {

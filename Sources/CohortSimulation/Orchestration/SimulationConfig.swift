@@ -137,7 +137,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         }
         if let s = dpNoiseMultiplier, !(s > 0 && s.isFinite) { throw SimulationError("dpNoiseMultiplier must be positive and finite, got \(s)") }
         guard compressedTopK > 0 && compressedTopK <= 1 else { throw SimulationError("compressedTopK must be in (0, 1], got \(compressedTopK)") }
-        guard (1...4096).contains(loraRank) else { throw SimulationError("loraRank must be in 1...4096, got \(loraRank)") }
+        guard (1...LoRASpec.maxRank).contains(loraRank) else { throw SimulationError("loraRank must be in 1...\(LoRASpec.maxRank), got \(loraRank)") }
         if let a = loraAlpha, !(a > 0 && a.isFinite) { throw SimulationError("loraAlpha must be positive and finite, got \(a)") }
         if let model {
             guard kind == "imaging" else { throw SimulationError("model \(model): only the imaging cohort takes a preset (kind is \(kind))") }
