@@ -11,6 +11,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     /// A piece of a streamed message (`StreamedMessage`).
     case chunk = 20
     case secaggLeave = 21
+    /// The statistics round before round 1 (protocols/wire.md, "Statistics round"): the
+    /// coordinator's request, a node's statistics, and the fitted preprocessing every node applies.
+    case statsRequest = 22, stats = 23, preprocessing = 24
 
     /// The secure-aggregation messages (types 12–19 and 21).
     public var isSecureAggregation: Bool { (12...19).contains(rawValue) || self == .secaggLeave }

@@ -10,7 +10,7 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec, BenchCSVCommand.spec, BenchImagesCommand.spec, SchemaInferCommand.spec,
+        commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec, BenchCSVCommand.spec, BenchImagesCommand.spec, SchemaInferCommand.spec, DataSplitCommand.spec,
                    ModelSummaryCommand.spec, ModelInitCommand.spec, ModelDescribeCommand.spec, InfoCommand.spec,
                    PretrainCommand.spec, EvaluateCommand.spec, PredictCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec])
 
@@ -51,6 +51,7 @@ public enum CohortTool {
         case BenchCSVCommand.spec.path: try BenchCSVCommand.run(command)
         case BenchImagesCommand.spec.path: try BenchImagesCommand.run(command)
         case SchemaInferCommand.spec.path: try SchemaInferCommand.run(command)
+        case DataSplitCommand.spec.path: try DataSplitCommand.run(command)
         case ModelSummaryCommand.spec.path: try ModelSummaryCommand.run(command)
         case ModelDescribeCommand.spec.path: try ModelDescribeCommand.run(command)
         case InfoCommand.spec.path: try InfoCommand.run(command)

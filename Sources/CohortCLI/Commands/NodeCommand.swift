@@ -25,7 +25,7 @@ enum NodeCommand {
             OptionSpec("test", value: "FILE", help: "Held-out test data, scored for every model received and for the final model."),
             OptionSpec("label", value: "COLUMN", help: "The label column (integer classes).", default: "target"),
             OptionSpec("save-model", value: "FILE", help: "Write the model this site ends with (the final global weights with its own local tensors and adaptation, and its preprocessing) as a checkpoint, atomically."),
-            OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, the preprocessing fitted on this site's training rows; or an image schema for an ImageFolder."),
+            OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, the preprocessing fitted on this site's training rows (or, when the plan says preprocessing.fit federated, by the coordinator from every site's statistics); or an image schema for an ImageFolder."),
             OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
             OptionSpec("tls-ca", value: "FILE", help: "CA certificate that signed the coordinator's (PEM)."),
@@ -61,8 +61,8 @@ enum NodeCommand {
             return try serve(command, train: try site.train.all(), validation: try site.validation.all(), unlabelled: nil, test: test)
         }
         let schema: DatasetSchema? = if case .table(let s)? = schemaFile { s } else { nil }
-        // With a schema the statistics come from this site's training rows (a federated
-        // statistics round is not implemented yet; see protocols/dataset-schema.md).
+        // With a schema the statistics come from this site's training rows, unless the plan
+        // fits them in a federated statistics round: the raw rows are kept for it.
         let prepared = try schema.map { try SchemaPipeline.prepare(paths: [dataPath], schema: $0, validationFraction: valFraction, seed: seed) }
         let dataset = try prepared.map { try SiteData.pool([$0.train, $0.validation], paths: [dataPath, dataPath]) } ?? SiteData.load(path: dataPath, label: label)
         let (trainPart, validationPart) = prepared.map { ($0.train, $0.validation) } ?? dataset.split(validationFraction: valFraction, seed: seed)
@@ -70,18 +70,25 @@ enum NodeCommand {
         guard train.count > 0 || dataset.unlabelled.rows > 0 else {
             throw CommandError("\(dataPath): no labelled training rows left after the validation split and no unlabelled rows to adapt on (\(dataset.labelled.count) labelled)")
         }
-        let test = try command.isSet("test") ? {
-            let testPath = try command.string("test")
-            return try prepared.map { try $0.preprocessing.load(path: testPath) }?.labelled
+        let testPath = command.isSet("test") ? try command.string("test") : nil
+        let rawTest = try testPath.flatMap { path in try schema.map { try SchemaReader.read(path: path, schema: $0) } }
+        let test = try testPath.map { testPath in
+            try zip2(rawTest, prepared).map { try $1.preprocessing.apply($0) }?.labelled
                 ?? SiteData.load(path: testPath, label: label, classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled
-        }() : nil
+        }
+        let rawTable = zip2(schema, prepared).map { RawSiteTable(schema: $0, train: $1.rawTrain, validation: $1.rawValidation, test: rawTest) }
         try serve(command, train: train, validation: validation, unlabelled: trainPart.unlabelled, test: test,
-                  preprocessing: prepared?.preprocessing)
+                  preprocessing: prepared?.preprocessing, rawTable: rawTable)
+    }
+
+    static func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+        guard let a, let b else { return nil }
+        return (a, b)
     }
 
     /// Connects to the coordinator and serves rounds with this site's data.
     static func serve(_ command: ParsedCommand, train: LabelledData, validation: LabelledData, unlabelled: Tensor?, test: LabelledData?,
-                      preprocessing: FittedPreprocessing? = nil) throws {
+                      preprocessing: FittedPreprocessing? = nil, rawTable: RawSiteTable? = nil) throws {
         let savePath = command.isSet("save-model") ? try command.string("save-model") : nil
         let (host, port) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
         let secretPath = try command.string("secret-file")
@@ -113,13 +120,14 @@ enum NodeCommand {
         if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
         config.unlabelled = unlabelled
         config.test = test
+        config.rawTable = rawTable
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
         guard let savePath else { return }
         guard let final = node.finalModel else {
             throw CommandError("--save-model: the coordinator sent no final model to save (it ran with --no-final-evaluation, or ended early); nothing written to \(savePath)")
         }
-        let metadata = CheckpointMetadata(source: "federated node \(config.name): final model", preprocessing: preprocessing)
+        let metadata = CheckpointMetadata(source: "federated node \(config.name): final model", preprocessing: node.preprocessing ?? preprocessing)
         try CheckpointFile.save(model: final, metadata: metadata, to: savePath)
         Terminal.progress("\(config.name): saved the final model to \(savePath)")
     }

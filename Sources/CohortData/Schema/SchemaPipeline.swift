@@ -9,6 +9,10 @@ public enum SchemaPipeline {
         public var validation: SiteData
         /// The statistics, fitted on `train`'s rows (labelled and unlabelled).
         public var preprocessing: FittedPreprocessing
+        /// The training and validation parts as read (raw rows, NaN for missing), for a fit
+        /// made elsewhere (the federated statistics round).
+        public var rawTrain: SiteData
+        public var rawValidation: SiteData
     }
 
     /// Reads `paths` with `schema` and pools them. Without `validationPath`, a seeded,
@@ -28,6 +32,7 @@ public enum SchemaPipeline {
         do { fitted = try FittedPreprocessing.fit(schema: schema, rows: trainRaw.allInputs) } catch let error as DataError {
             throw DataError("\(paths.joined(separator: ", ")): \(error.description)")
         }
-        return Prepared(train: try fitted.apply(trainRaw), validation: try fitted.apply(validationRaw), preprocessing: fitted)
+        return Prepared(train: try fitted.apply(trainRaw), validation: try fitted.apply(validationRaw), preprocessing: fitted,
+                        rawTrain: trainRaw, rawValidation: validationRaw)
     }
 }

@@ -31,11 +31,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     /// Low-rank adaptation (nil: off): the coordinator adds these LoRA factors to the model it
     /// starts from; nodes train the factors (plus `trainablePrefixes`) and send only those.
     public var lora: LoRASpec? = nil
+    /// How the tabular preprocessing is fitted (nil: each node on its own rows). See `PreprocessingPlan`.
+    public var preprocessing: PreprocessingPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation, lora
+        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation, lora, preprocessing
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -57,6 +59,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         recordPrivacy = try c.decodeIfPresent(RecordPrivacyPlan.self, forKey: .recordPrivacy)
         adaptation = try c.decodeIfPresent(AdaptationPlan.self, forKey: .adaptation)
         lora = try c.decodeIfPresent(LoRASpec.self, forKey: .lora)
+        preprocessing = try c.decodeIfPresent(PreprocessingPlan.self, forKey: .preprocessing)
     }
 
     /// The strategies that may run under `privacy`.
@@ -75,6 +78,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         guard known.contains(strategy) else { throw fail("unknown strategy '\(strategy)' (known: \(known.joined(separator: ", ")))") }
         do { try codec.validate() } catch { throw fail("codec: \(error)") }
         try adaptation?.validate()
+        if let preprocessing {
+            try preprocessing.validate()
+            // Not wired yet: the statistics would cross the wire in the clear.
+            guard preprocessing.fit != .federated || (secureAggregation == nil && privacy == nil) else {
+                throw fail("preprocessing.fit 'federated' cannot be combined with secureAggregation or privacy yet: the statistics round sends each site's sums and counts in the clear")
+            }
+        }
         if let lora {
             do { try lora.validate() } catch { throw fail(error.description) }
         }

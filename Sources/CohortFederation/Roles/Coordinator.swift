@@ -1,4 +1,5 @@
 import CohortCheckpoint
+import CohortData
 import CohortNN
 import CohortTensor
 import CohortTransport
@@ -134,6 +135,9 @@ public final class Coordinator: @unchecked Sendable {
     private(set) var architecture: ModelSpec
     var global: [(name: String, value: Tensor)]
     var version = 0
+    /// The tabular preprocessing the model's checkpoints carry: the initial checkpoint's, or the
+    /// statistics round's fit (`runStatisticsRoundIfPlanned`).
+    var preprocessing: FittedPreprocessing?
     /// Which tensors changed in which version, for MODEL deltas.
     let downlink: DownlinkTracker
     private(set) var log: @Sendable (String) -> Void = { _ in }
@@ -183,6 +187,7 @@ public final class Coordinator: @unchecked Sendable {
         self.plan = plan
         architecture = arch
         global = initial.tensors
+        preprocessing = initial.metadata.preprocessing
         journaled = completed
         rejournal = !completed.isEmpty && initial.metadata.metrics["round"].map(Int.init) != completed.count
         version = completed.count
@@ -243,6 +248,7 @@ public final class Coordinator: @unchecked Sendable {
             log("coordinator: round \(records.count) is journaled but not in the checkpoint; it released a result under privacy or secure "
                 + "aggregation, so it stays accounted, is not applied and is not run again (\(records.last?.unapplied ?? ""))")
         }
+        try runStatisticsRoundIfPlanned()
         var failures = 0
         let quorum = config.quorum ?? config.minNodes
         if let privacy = plan.privacy {
@@ -330,7 +336,7 @@ public final class Coordinator: @unchecked Sendable {
         }
     }
 
-    private func waitForNodes(_ count: Int) throws {
+    func waitForNodes(_ count: Int) throws {
         let deadline = Date().addingTimeInterval(config.waitForNodes)
         while lock.withLock({ sessions.count }) < count {
             guard Date() < deadline else {
@@ -466,7 +472,7 @@ public final class Coordinator: @unchecked Sendable {
         try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
         if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }
-        let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics)
+        let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics, preprocessing: preprocessing)
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
         pruneServerState(before: records.count)

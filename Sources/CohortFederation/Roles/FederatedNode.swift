@@ -51,13 +51,21 @@ public final class FederatedNode {
         /// Largest MODEL or EVALUATE message accepted (streamed in chunks; memory grows only
         /// with the bytes that arrive).
         public var maxModelBytes = 1 << 40
+        /// The site's raw tabular rows and schema, for a federated statistics round (nil: the
+        /// node cannot take part in one). `train`, `validation`, `test` and `unlabelled` hold the
+        /// rows encoded with the node's own fit until the coordinator's fit replaces them.
+        public var rawTable: RawSiteTable?
         public init(host: String, port: UInt16, name: String, secret: [UInt8], tls: TLSContext?, train: LabelledData, validation: LabelledData) {
             self.host = host; self.port = port; self.name = name; self.secret = secret
             self.tls = tls; self.train = train; self.validation = validation
         }
     }
 
-    public let config: Config
+    /// The configuration; a federated preprocessing fit re-encodes its data sets.
+    public internal(set) var config: Config
+    /// The preprocessing received in the statistics round, as this site applies it; nil when
+    /// there was none.
+    public internal(set) var preprocessing: FittedPreprocessing?
     private var model: Sequential?
     /// The model this site ends with: the last final-evaluation model as the site uses it (the
     /// global weights with its own local tensors and the plan's adaptation step), a copy owned
@@ -116,6 +124,7 @@ public final class FederatedNode {
             case .model:
                 let (header, body) = try RoundMessages.parse(try receiveStreamed(frame, on: conn), as: RoundMessages.ModelHeader.self)
                 try enforcePolicy(header, conn: conn, log: log)
+                try checkPreprocessing(header.plan)
                 let weights = try globalWeights(header, body: body, conn: conn, log: log)
                 if let assignment = header.secureAggregation {
                     pending = try serveSecureRound(header, weights: weights, assignment: assignment, conn: conn, log: log)
@@ -133,6 +142,10 @@ public final class FederatedNode {
                 do { try conn.send(Frame(version: frame.version, type: MessageType.evalResult.rawValue, payload: reply)) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
+            case .statsRequest:
+                try answerStatisticsRequest(frame, conn: conn, log: log)
+            case .preprocessing:
+                try applyPreprocessing(frame, roundsServed: rounds, log: log)
             case .heartbeat:
                 continue
             case .bye:

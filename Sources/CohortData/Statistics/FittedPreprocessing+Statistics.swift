@@ -1,0 +1,74 @@
+/// Fitting from merged site statistics (the federated statistics round).
+extension FittedPreprocessing {
+    /// Fits the preprocessing from statistics (usually `SiteStatistics.merge` of every site's,
+    /// each validated) with the same rules as `fit(schema:rows:)` on the pooled rows: mean and
+    /// population standard deviation from the sums, the median and a numeric column's most
+    /// frequent value from the quantile sketch (exact while it is), categories by count (ties
+    /// to the earlier one).
+    /// - Throws: `StatisticsError.noValues` when a column whose policy needs a statistic has
+    ///   no value at any site.
+    public static func fit(schema: DatasetSchema, statistics: SiteStatistics) throws(StatisticsError) -> FittedPreprocessing {
+        guard statistics.features.count == schema.features.count else {
+            throw .featureCount(got: statistics.features.count, expected: schema.features.count)
+        }
+        var columns: [Column] = []
+        for (feature, entry) in zip(schema.features, statistics.features) {
+            var column = Column(name: feature.name, fill: nil, center: 0, scale: 1, count: entry.count)
+            switch feature.policy {
+            case .mean, .median, .mostFrequent:
+                guard entry.count > 0 else { throw .noValues(feature: feature.name, policy: feature.policy.rawValue, rows: statistics.rows) }
+            default: break
+            }
+            if feature.type == .numeric {
+                let n = Double(entry.count)
+                let mean = entry.count == 0 ? 0 : (entry.sum ?? 0) / n
+                let variance = entry.count == 0 ? 0 : max(0, (entry.sumSquares ?? 0) / n - mean * mean)
+                let std = variance.squareRoot()
+                let median = entry.sketch?.median ?? 0
+                column.mean = mean
+                column.std = std
+                column.median = median
+                if feature.standardize ?? true {
+                    column.center = Float(mean)
+                    column.scale = std > 1e-12 && Float(std).isNormal ? Float(std) : 1
+                }
+                switch feature.policy {
+                case .mean: column.fill = Float(mean)
+                case .median: column.fill = Float(median)
+                case .mostFrequent: column.fill = entry.sketch?.mode.map(Float.init)
+                case .constant: column.fill = feature.fill.flatMap(ClassMatcher.number).map(Float.init)
+                default: break
+                }
+            } else {
+                let counts = entry.categoryCounts ?? [Int](repeating: 0, count: feature.values.count)
+                column.categoryCounts = counts
+                switch feature.policy {
+                case .mostFrequent:
+                    let best = counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) } ?? 0
+                    column.fill = Float(best)
+                case .constant: column.fill = feature.fill.flatMap { ClassMatcher(feature.values).index(of: $0) }.map(Float.init)
+                default: break
+                }
+            }
+            columns.append(column)
+        }
+        return FittedPreprocessing(schema: schema, columns: columns, rows: statistics.rows)
+    }
+
+    /// This fit with the centre and scale of every standardised numeric column taken from a
+    /// site's own statistics (per-site normalisation, the tabular analogue of FedBN): its mean
+    /// and standard deviation. Fills and category statistics stay this fit's; a column the site
+    /// has no value in keeps this fit's centre and scale.
+    public func scaled(bySite site: SiteStatistics) -> FittedPreprocessing {
+        var out = self
+        for j in out.columns.indices where j < site.features.count && schema.features[j].type == .numeric && (schema.features[j].standardize ?? true) {
+            let entry = site.features[j]
+            guard entry.count > 0, let sum = entry.sum, let squares = entry.sumSquares else { continue }
+            let mean = sum / Double(entry.count)
+            let std = max(0, squares / Double(entry.count) - mean * mean).squareRoot()
+            out.columns[j].center = Float(mean)
+            out.columns[j].scale = std > 1e-12 && Float(std).isNormal ? Float(std) : 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,155 @@
+import CohortTensor
+import Foundation
+
+/// What one site tells the coordinator in the federated statistics round, computed from its
+/// training rows (raw, as `SchemaReader` reads them): per feature the counts, sums and sums of
+/// squares, missing counts, category counts and a quantile sketch. Merged over sites, these
+/// give the same fit as the pooled rows (`FittedPreprocessing.fit(schema:statistics:)`).
+/// Spec: protocols/dataset-schema.md, "Federated statistics".
+public struct SiteStatistics: Codable, Equatable, Sendable {
+    /// One feature's statistics.
+    public struct Feature: Codable, Equatable, Sendable {
+        /// The feature's name (as in the schema).
+        public var name: String
+        /// Non-missing cells.
+        public var count: Int
+        /// Missing cells.
+        public var missing: Int
+        /// Numeric: Σx and Σx² over the non-missing cells.
+        public var sum: Double?
+        public var sumSquares: Double?
+        /// Numeric: the quantile sketch of the non-missing cells.
+        public var sketch: QuantileSketch?
+        /// Categorical and binary: non-missing cells per category, in the schema's order.
+        public var categoryCounts: [Int]?
+    }
+
+    /// Training rows (labelled and unlabelled).
+    public var rows: Int
+    /// One entry per schema feature, in order.
+    public var features: [Feature]
+
+    /// Largest row count accepted from a site (2^40).
+    public static let maxRows = 1 << 40
+
+    /// Statistics of raw rows `[n, schema.features.count]` (NaN = missing).
+    public static func compute(schema: DatasetSchema, rows raw: Tensor, sketchCapacity: Int) throws -> SiteStatistics {
+        let f = schema.features.count
+        guard raw.rank == 2, raw.columns == f || raw.rows == 0 else { throw DataError("raw rows \(raw.shape) do not have the schema's \(f) features") }
+        let n = raw.rank == 2 ? raw.rows : 0
+        var features: [Feature] = []
+        var values: [Float] = []
+        values.reserveCapacity(n)
+        for (j, column) in schema.features.enumerated() {
+            values.removeAll(keepingCapacity: true)
+            raw.data.withUnsafeBufferPointer { p in
+                for i in 0..<n where !p[i * f + j].isNaN { values.append(p[i * f + j]) }
+            }
+            var entry = Feature(name: column.name, count: values.count, missing: n - values.count)
+            if column.type == .numeric {
+                var sum = 0.0, squares = 0.0
+                for v in values { sum += Double(v); squares += Double(v) * Double(v) }
+                entry.sum = sum
+                entry.sumSquares = squares
+                values.sort()
+                entry.sketch = QuantileSketch(sorted: values, capacity: sketchCapacity)
+            } else {
+                var counts = [Int](repeating: 0, count: column.values.count)
+                for v in values { let k = Int(v); if k >= 0 && k < counts.count { counts[k] += 1 } }
+                entry.categoryCounts = counts
+            }
+            features.append(entry)
+        }
+        return SiteStatistics(rows: n, features: features)
+    }
+
+    /// A generous upper bound on the JSON bytes of a site's statistics for `schema` (checked
+    /// before a message is decoded).
+    public static func byteBudget(schema: DatasetSchema, sketchCapacity: Int) -> Int {
+        var bytes = 4096
+        for f in schema.features {
+            bytes += 512 + f.name.utf8.count * 6
+            bytes += f.type == .numeric ? sketchCapacity * 56 : f.values.count * 24
+        }
+        return bytes
+    }
+
+    /// Checks received statistics against `schema`: one entry per feature with its name, counts
+    /// in range and consistent (values + missing = rows; category counts sum to the values),
+    /// finite sums with Σx² ≥ (Σx)²/n, the fields of the column's type, a well-formed sketch of
+    /// at most `sketchCapacity` points whose weights sum to the count.
+    public func validate(schema: DatasetSchema, sketchCapacity: Int) throws(StatisticsError) {
+        guard rows >= 0, rows <= Self.maxRows else { throw .absurdCount(feature: "*", field: "rows", value: rows, limit: Self.maxRows) }
+        guard features.count == schema.features.count else { throw .featureCount(got: features.count, expected: schema.features.count) }
+        for (i, (entry, column)) in zip(features, schema.features).enumerated() {
+            let name = column.name
+            guard entry.name == name else { throw .featureName(index: i, got: entry.name, expected: name) }
+            guard entry.count >= 0, entry.count <= rows else { throw .absurdCount(feature: name, field: "count", value: entry.count, limit: rows) }
+            guard entry.missing >= 0, entry.missing <= rows else { throw .absurdCount(feature: name, field: "missing", value: entry.missing, limit: rows) }
+            guard entry.count + entry.missing == rows else {
+                throw .inconsistentCounts(feature: name, detail: "\(entry.count) values + \(entry.missing) missing ≠ \(rows) rows")
+            }
+            if column.type == .numeric {
+                guard entry.categoryCounts == nil else { throw .wrongFields(feature: name, detail: "a numeric column has no category counts") }
+                guard let sum = entry.sum, let squares = entry.sumSquares, let sketch = entry.sketch else {
+                    throw .wrongFields(feature: name, detail: "a numeric column needs sum, sumSquares and sketch")
+                }
+                guard sum.isFinite else { throw .notFinite(feature: name, field: "sum") }
+                guard squares.isFinite else { throw .notFinite(feature: name, field: "sumSquares") }
+                guard squares >= 0 else { throw .inconsistentCounts(feature: name, detail: "sum of squares \(squares) is negative") }
+                if entry.count == 0 && (sum != 0 || squares != 0) {
+                    throw .inconsistentCounts(feature: name, detail: "no values but sum \(sum), sum of squares \(squares)")
+                }
+                // Cauchy–Schwarz: n·Σx² ≥ (Σx)², up to rounding.
+                if entry.count > 0 && sum * sum / Double(entry.count) > squares * (1 + 1e-9) + 1e-9 {
+                    throw .inconsistentCounts(feature: name, detail: "sum \(sum) and sum of squares \(squares) cannot come from \(entry.count) values")
+                }
+                if let problem = sketch.problem(count: entry.count, capacity: sketchCapacity) { throw .sketch(feature: name, detail: problem) }
+            } else {
+                guard entry.sum == nil, entry.sumSquares == nil, entry.sketch == nil else {
+                    throw .wrongFields(feature: name, detail: "a \(column.type.rawValue) column has category counts only")
+                }
+                guard let counts = entry.categoryCounts else { throw .wrongFields(feature: name, detail: "a \(column.type.rawValue) column needs categoryCounts") }
+                guard counts.count == column.values.count else { throw .categoryCount(feature: name, got: counts.count, expected: column.values.count) }
+                var total = 0
+                for c in counts {
+                    guard c >= 0, c <= rows else { throw .absurdCount(feature: name, field: "category count", value: c, limit: rows) }
+                    total += c
+                }
+                guard total == entry.count else { throw .inconsistentCounts(feature: name, detail: "category counts sum to \(total), the column has \(entry.count) values") }
+            }
+        }
+    }
+
+    /// The statistics of several sites' rows together (each validated against `schema` first).
+    public static func merge(_ sites: [SiteStatistics], schema: DatasetSchema, sketchCapacity: Int) -> SiteStatistics {
+        var merged = SiteStatistics(rows: sites.reduce(0) { $0 + $1.rows }, features: [])
+        for (j, column) in schema.features.enumerated() {
+            let parts = sites.map { $0.features[j] }
+            var entry = Feature(name: column.name, count: parts.reduce(0) { $0 + $1.count }, missing: parts.reduce(0) { $0 + $1.missing })
+            if column.type == .numeric {
+                entry.sum = parts.reduce(0) { $0 + ($1.sum ?? 0) }
+                entry.sumSquares = parts.reduce(0) { $0 + ($1.sumSquares ?? 0) }
+                entry.sketch = QuantileSketch.merge(parts.compactMap(\.sketch), capacity: sketchCapacity)
+            } else {
+                var counts = [Int](repeating: 0, count: column.values.count)
+                for p in parts { for (k, c) in (p.categoryCounts ?? []).enumerated() where k < counts.count { counts[k] += c } }
+                entry.categoryCounts = counts
+            }
+            merged.features.append(entry)
+        }
+        return merged
+    }
+
+    /// Decodes a received message after checking its size against the schema's budget.
+    public static func decode(_ bytes: [UInt8], schema: DatasetSchema, sketchCapacity: Int) throws(StatisticsError) -> SiteStatistics {
+        let limit = byteBudget(schema: schema, sketchCapacity: sketchCapacity)
+        guard bytes.count <= limit else { throw .tooLarge(bytes: bytes.count, limit: limit) }
+        let statistics: SiteStatistics
+        do { statistics = try JSONDecoder().decode(SiteStatistics.self, from: Data(bytes)) } catch {
+            throw .malformed("\(error)")
+        }
+        try statistics.validate(schema: schema, sketchCapacity: sketchCapacity)
+        return statistics
+    }
+}

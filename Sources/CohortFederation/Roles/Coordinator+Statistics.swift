@@ -1,0 +1,31 @@
+import CohortData
+import Foundation
+
+extension Coordinator {
+    /// Under `plan.preprocessing.fit = federated`, before round 1: waits for `minNodes`, runs the
+    /// `StatisticsRound` over the connected nodes and keeps the fit (stored in every checkpoint
+    /// from then on). A resumed run ships the fit its checkpoint carries instead of refitting.
+    func runStatisticsRoundIfPlanned() throws {
+        guard let section = plan.preprocessing, section.fit == .federated else { return }
+        try waitForNodes(config.minNodes)
+        let connected = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
+        let round = StatisticsRound(plan: section, timeout: config.roundTimeout, minimum: config.minNodes)
+        let participants = connected.map { StatisticsRound.Participant(name: $0.name, conn: $0.conn) }
+        var failed: [String: String] = [:]
+        if !journaled.isEmpty, let existing = preprocessing {
+            try round.ship(existing, to: participants, failed: &failed)
+            log("coordinator: resumed with the preprocessing fitted on \(existing.rows) rows; sent it to \(participants.count - failed.count) node(s)")
+        } else {
+            let outcome = try round.run(participants, log: log)
+            preprocessing = outcome.preprocessing
+            failed = outcome.failed
+            let sites = outcome.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            log("coordinator: statistics round: fitted the preprocessing on \(outcome.preprocessing.rows) rows (\(sites)); "
+                + "normalisation \(section.normalise.rawValue)")
+        }
+        for s in connected where failed[s.name] != nil {
+            log("coordinator: statistics round: dropping '\(s.name)': \(failed[s.name]!)")
+            dropSession(s)
+        }
+    }
+}

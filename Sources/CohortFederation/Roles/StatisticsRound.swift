@@ -1,0 +1,110 @@
+import CohortData
+import CohortTransport
+import Foundation
+
+/// The federated statistics round before round 1 (`plan.preprocessing.fit = federated`;
+/// protocols/wire.md, "Statistics round"): asks every connected node for its statistics
+/// (STATS_REQUEST), validates each reply (schema, sizes before decoding, finite values,
+/// consistent counts), merges them, fits the preprocessing once and sends it to every node
+/// (PREPROCESSING). The coordinator stores the fit in its checkpoints.
+struct StatisticsRound {
+    /// A connected node.
+    struct Participant {
+        let name: String
+        let conn: FramedConnection
+    }
+
+    /// What the round produced.
+    struct Outcome {
+        /// The fit shipped to the nodes.
+        var preprocessing: FittedPreprocessing
+        /// Nodes whose statistics went into the fit, and each one's training rows.
+        var rows: [String: Int]
+        /// Nodes that failed (their connection should be dropped), with why.
+        var failed: [String: String]
+    }
+
+    let plan: PreprocessingPlan
+    /// Deadline for every node's reply.
+    let timeout: Double
+    /// Nodes whose statistics must come in for the fit to be made.
+    let minimum: Int
+
+    /// Requests, validates, merges and fits, then sends the fit to every node that replied.
+    /// - Throws: `AggregationError` when fewer than `minimum` nodes sent usable statistics or
+    ///   the nodes read their data with different schemas; `StatisticsError.noValues` when a
+    ///   column that needs a fill has no value anywhere.
+    func run(_ participants: [Participant], log: (String) -> Void) throws -> Outcome {
+        let request = Array(try JSONEncoder().encode(StatisticsMessages.Request(sketchSize: plan.sketchSize)))
+        var failed: [String: String] = [:]
+        var asked: [Participant] = []
+        for p in participants {
+            do {
+                try p.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.statsRequest.rawValue, payload: request))
+                asked.append(p)
+            } catch { failed[p.name] = "cannot send the statistics request: \(error)" }
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        var schema: DatasetSchema? = nil
+        var schemaSource = ""
+        var received: [(name: String, statistics: SiteStatistics)] = []
+        for p in asked {
+            do {
+                let (siteSchema, body) = try receiveReply(from: p, deadline: deadline)
+                if let schema {
+                    guard siteSchema == schema else {
+                        throw StatisticsError.schemaMismatch("'\(p.name)' reads its rows with another schema than '\(schemaSource)'")
+                    }
+                } else {
+                    try siteSchema.validate(source: "'\(p.name)' schema")
+                    schema = siteSchema
+                    schemaSource = p.name
+                }
+                let statistics = try SiteStatistics.decode(body, schema: siteSchema, sketchCapacity: plan.sketchSize)
+                received.append((p.name, statistics))
+            } catch {
+                failed[p.name] = "\(error)"
+                log("coordinator: statistics round: '\(p.name)' refused: \(error)")
+            }
+        }
+        guard let schema, received.count >= max(minimum, 1) else {
+            throw AggregationError("statistics round: \(received.count) node(s) sent usable statistics, \(max(minimum, 1)) needed"
+                                   + (failed.isEmpty ? "" : " (" + failed.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ") + ")"))
+        }
+        let merged = SiteStatistics.merge(received.map(\.statistics), schema: schema, sketchCapacity: plan.sketchSize)
+        let fitted = try FittedPreprocessing.fit(schema: schema, statistics: merged)
+        try ship(fitted, to: asked.filter { failed[$0.name] == nil }, failed: &failed)
+        return Outcome(preprocessing: fitted, rows: Dictionary(uniqueKeysWithValues: received.map { ($0.name, $0.statistics.rows) }), failed: failed)
+    }
+
+    /// Sends an existing fit (a resumed run) to every node without asking for statistics.
+    func ship(_ fitted: FittedPreprocessing, to participants: [Participant], failed: inout [String: String]) throws {
+        let payload = Array(try JSONEncoder().encode(StatisticsMessages.Fitted(preprocessing: fitted, normalise: plan.normalise)))
+        for p in participants {
+            do { try p.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.preprocessing.rawValue, payload: payload)) } catch {
+                failed[p.name] = "cannot send the preprocessing: \(error)"
+            }
+        }
+    }
+
+    /// The schema and statistics body of a node's STATS message (heartbeats skipped; an ERROR
+    /// from the node is thrown with its text).
+    private func receiveReply(from p: Participant, deadline: Date) throws -> (DatasetSchema, [UInt8]) {
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { throw AggregationError("no statistics within \(timeout) s") }
+            let frame = try p.conn.receive(timeout: left)
+            switch MessageType(rawValue: frame.type) {
+            case .heartbeat: continue
+            case .stats:
+                let (header, body) = try RoundMessages.parse(frame.payload, as: StatisticsMessages.ReplyHeader.self)
+                return (header.schema, body)
+            case .error:
+                let message = (try? JSONDecoder().decode(Handshake.ErrorMessage.self, from: Data(frame.payload)))?.message ?? "?"
+                throw AggregationError("the node reported: \(message)")
+            default:
+                throw AggregationError("message type \(frame.type) where its statistics were expected")
+            }
+        }
+    }
+}
