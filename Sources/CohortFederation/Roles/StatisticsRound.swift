@@ -25,6 +25,8 @@ struct StatisticsRound {
     }
 
     let plan: PreprocessingPlan
+    /// Largest statistics body accepted from the first node, before any schema is known (16 MiB).
+    static let firstReplyBytes = 16 << 20
     /// Deadline for every node's reply.
     let timeout: Double
     /// Nodes whose statistics must come in for the fit to be made.
@@ -50,7 +52,10 @@ struct StatisticsRound {
         var received: [(name: String, statistics: SiteStatistics)] = []
         for p in asked {
             do {
-                let (siteSchema, body) = try receiveReply(from: p, deadline: deadline)
+                // Once a schema is known, a reply larger than its statistics can be is refused from
+                // the frame header, before the payload is read.
+                let limit = 4 + RoundMessages.maxHeaderBytes + (schema.map { SiteStatistics.byteBudget(schema: $0, sketchCapacity: plan.sketchSize) } ?? Self.firstReplyBytes)
+                let (siteSchema, body) = try receiveReply(from: p, deadline: deadline, maxPayload: limit)
                 if let schema {
                     guard siteSchema == schema else {
                         throw StatisticsError.schemaMismatch("'\(p.name)' reads its rows with another schema than '\(schemaSource)'")
@@ -89,11 +94,11 @@ struct StatisticsRound {
 
     /// The schema and statistics body of a node's STATS message (heartbeats skipped; an ERROR
     /// from the node is thrown with its text).
-    private func receiveReply(from p: Participant, deadline: Date) throws -> (DatasetSchema, [UInt8]) {
+    private func receiveReply(from p: Participant, deadline: Date, maxPayload: Int) throws -> (DatasetSchema, [UInt8]) {
         while true {
             let left = deadline.timeIntervalSinceNow
             guard left > 0 else { throw AggregationError("no statistics within \(timeout) s") }
-            let frame = try p.conn.receive(timeout: left)
+            let frame = try p.conn.receive(timeout: left, maxPayload: maxPayload)
             switch MessageType(rawValue: frame.type) {
             case .heartbeat: continue
             case .stats:
