@@ -136,7 +136,8 @@ enum CoordinatorCommand {
             if let lora = config.plan.lora { initial = try initial.addingLoRA(lora, seed: config.plan.seed, path: modelPath) }
         }
         guard let arch = initial.architecture else { throw CommandError("the model checkpoint has no architecture") }
-        let strategy = try StrategyFactory.make(config.plan, model: try Sequential(spec: arch, seed: 0))
+        // Under privacy the coordinator swaps in the DP-FedAvg wrapper once σ is known.
+        let strategy = try StrategyFactory.base(config.plan, model: try Sequential(spec: arch, seed: 0))
         let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }
         Terminal.progress("coordinator: \(records.count) rounds complete; journal in \(config.outDir)")

@@ -2,18 +2,37 @@ import CohortNN
 
 /// Builds the aggregation strategy a plan names.
 public enum StrategyFactory {
-    /// The strategy for `plan.strategy`; FedBN needs the model to know its BatchNorm tensors.
+    /// The strategy the coordinator runs for `plan`: under `plan.privacy`, the DP-FedAvg wrapper
+    /// (clip, equal weights, fixed denominator, noise) over the plan's averaging strategy, whose
+    /// local tensors (FedBN's BatchNorm) it leaves out; otherwise `base`. Under privacy σ must
+    /// be set (`privacy.noiseMultiplier`; the coordinator fills it from a target ε).
     public static func make(_ plan: TrainingPlan, model: Sequential) throws -> AggregationStrategy {
-        switch plan.strategy {
-        case "fedavg": return FedAvg()
-        case "fedprox": return FedAvg(proximalMu: plan.proximalMu)
-        case "fedbn": return FedBN(base: FedAvg(), localNames: FedBN.batchNormNames(of: model))
-        case "fedadam": return ServerOptimizer(.adam)
-        case "fedyogi": return ServerOptimizer(.yogi)
-        case "fedadagrad": return ServerOptimizer(.adagrad)
-        case "median": return RobustAggregation(.median)
-        case "trimmed-mean": return RobustAggregation(.trimmedMean(trim: 0.2))
-        default: throw AggregationError("unknown strategy '\(plan.strategy)'")
+        guard let privacy = plan.privacy else { return try base(plan, model: model) }
+        let name = try plan.strategyName
+        guard name.averagesWholeUpdates else {
+            throw AggregationError("privacy needs strategy fedavg, fedprox or fedbn (equal-weight averaging), got '\(name.rawValue)'")
+        }
+        guard let sigma = privacy.noiseMultiplier else {
+            throw AggregationError("privacy.noiseMultiplier is not set (give it, or targetEpsilon for the coordinator to choose it)")
+        }
+        let localNames = plan.localTensorNames(of: model)
+        let dp = DPFedAvg(clipNorm: privacy.clipNorm, noiseMultiplier: sigma, localNames: localNames)
+        dp.noisedNames = plan.sentTensorNames(of: model).subtracting(localNames)
+        return dp
+    }
+
+    /// The strategy `plan.strategy` names, without privacy; FedBN needs the model to know its
+    /// BatchNorm tensors.
+    public static func base(_ plan: TrainingPlan, model: Sequential) throws -> AggregationStrategy {
+        switch try plan.strategyName {
+        case .fedavg: return FedAvg()
+        case .fedprox: return FedAvg(proximalMu: plan.proximalMu)
+        case .fedbn: return FedBN(base: FedAvg(), localNames: FedBN.batchNormNames(of: model))
+        case .fedadam: return ServerOptimizer(.adam)
+        case .fedyogi: return ServerOptimizer(.yogi)
+        case .fedadagrad: return ServerOptimizer(.adagrad)
+        case .median: return RobustAggregation(.median)
+        case .trimmedMean: return RobustAggregation(.trimmedMean(trim: 0.2))
         }
     }
 }

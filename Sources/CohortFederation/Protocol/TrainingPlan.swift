@@ -63,7 +63,12 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     }
 
     /// The strategies that may run under `privacy`.
-    public static let privateStrategies = ["fedavg", "fedprox", "fedbn"]
+    public static let privateStrategies = StrategyName.allCases.filter(\.averagesWholeUpdates).map(\.rawValue)
+
+    /// `strategy` as a `StrategyName`; throws `UnknownStrategy` listing the valid names.
+    public var strategyName: StrategyName {
+        get throws(UnknownStrategy) { try StrategyName(parsing: strategy) }
+    }
 
     /// Checks the plan; errors name the field.
     public func validate() throws {
@@ -74,8 +79,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         guard momentum >= 0 && momentum < 1 else { throw fail("momentum must be in [0, 1), got \(momentum)") }
         guard weightDecay >= 0, weightDecay.isFinite else { throw fail("weightDecay must be finite and ≥ 0, got \(weightDecay)") }
         guard proximalMu >= 0, proximalMu.isFinite else { throw fail("proximalMu must be finite and ≥ 0, got \(proximalMu)") }
-        let known = ["fedavg", "fedprox", "fedbn", "fedadam", "fedyogi", "fedadagrad", "median", "trimmed-mean"]
-        guard known.contains(strategy) else { throw fail("unknown strategy '\(strategy)' (known: \(known.joined(separator: ", ")))") }
+        do { _ = try strategyName } catch { throw fail(error.description) }
         do { try codec.validate() } catch { throw fail("codec: \(error)") }
         try adaptation?.validate()
         if let preprocessing {
@@ -115,7 +119,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
 
 extension TrainingPlan {
     /// The strategies that may run under `secureAggregation`: the coordinator sees only the sum.
-    public static let secureAggregationStrategies = ["fedavg", "fedprox", "fedbn"]
+    public static let secureAggregationStrategies = StrategyName.allCases.filter(\.averagesWholeUpdates).map(\.rawValue)
 
     /// Secure aggregation sends one dense fixed-point vector per node, which the codec cannot
     /// shrink: top-k would give every node a different index set (masks only cancel over the

@@ -9,7 +9,7 @@ extension Coordinator {
     /// version, so nodes at the same version share one.
     func modelMessage(_ type: MessageType, header: RoundMessages.ModelHeader, for session: Session,
                       cache: inout [Int: StreamedMessage]) throws -> (message: StreamedMessage, delta: Bool) {
-        let acknowledged = lock.withLock { session.acknowledgedVersion }
+        let acknowledged = state.withLock { $0.acknowledged[session.serial] }
         guard let changed = downlink.changed(after: acknowledged, current: version), let base = acknowledged else {
             return (try modelMessage(type, header: header, base: nil, weights: global, cache: &cache), false)
         }
@@ -30,7 +30,7 @@ extension Coordinator {
 
     /// `session`'s node holds global version `version` (it answered a MODEL of that version).
     func acknowledge(_ session: Session, version: Int) {
-        lock.withLock { session.acknowledgedVersion = max(session.acknowledgedVersion ?? version, version) }
+        state.withLock { $0.acknowledge(session, version: version) }
     }
 
     /// Replaces the global model with the next version and notes which tensors changed.

@@ -42,7 +42,7 @@ extension Coordinator {
     /// round timeout for their EVAL_RESULTs, and writes `evaluation.json` atomically. A node
     /// that fails is recorded, not fatal: the trained model is already journaled.
     func evaluateFinalModel(round: Int) throws {
-        let targets = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
+        let targets = state.withLock { $0.sortedSessions }
         guard !targets.isEmpty else {
             log("coordinator: no node connected to evaluate the final model")
             return

@@ -17,9 +17,10 @@ extension Coordinator {
     /// as it is complete, or, once the node commits (`fold.foldsPieces`), a large dense record
     /// piece by piece as its bytes arrive, each piece checked before it is folded. Before each
     /// chunk the reader may wait for room to buffer (`fold`'s budget) until `deadline`. Returns
-    /// the header and the message's length.
+    /// the header and the message's length. `fold` is the fold of the plain round `token`; it is
+    /// only touched through `withPlainRound`, under the state's lock.
     func receiveUpdate(from session: Session, round: Int, modelVersion: Int, shapes: [String: [Int]], budget: Int,
-                       fold: OrderedFold, deadline: Date) throws -> (header: RoundMessages.UpdateHeader, bytes: Int) {
+                       token: Int, fold: OrderedFold, deadline: Date) throws -> (header: RoundMessages.UpdateHeader, bytes: Int) {
         let conn = session.conn, name = session.name
         let start = try Handshake.expect(conn, .update, timeout: config.roundTimeout)
         let announced = try StreamedMessage.announcedLength(start)
@@ -36,7 +37,7 @@ extension Coordinator {
         var reserved = 0
         let chunk = StreamedMessage.defaultChunkSize
         let length = try conn.receiveStreamed(start, budget: budget, maxChunk: chunk, timeout: config.roundTimeout, beforeChunk: { remaining in
-            reserved = try waitForRoom(name, bytes: min(remaining, chunk), fold: fold, deadline: deadline) {
+            reserved = try waitForRoom(name, bytes: min(remaining, chunk), token: token, fold: fold, deadline: deadline) {
                 // The node starts committing: a record its decoder has partly gathered goes out
                 // in pieces now, under the lock, before another node can take the room it held.
                 try reader.feed(UnsafeRawBufferPointer(start: nil, count: 0), piecewise: true, pieces: { try fold.offer(name, piece: $0) }) {
@@ -44,26 +45,26 @@ extension Coordinator {
                 }
             }
         }, consume: { data in
-            let piecewise = lock.withLock { fold.foldsPieces(name) }
-            try reader.feed(data, piecewise: piecewise, pieces: { piece in try lock.withLock { try fold.offer(name, piece: piece) } }) { record in
-                try lock.withLock { try fold.offer(name, record: record) }
+            let piecewise = (try? withPlainRound(token) { $0.fold.foldsPieces(name) }) ?? false
+            try reader.feed(data, piecewise: piecewise, pieces: { piece in try withPlainRound(token) { try $0.fold.offer(name, piece: piece) } }) { record in
+                try withPlainRound(token) { try $0.fold.offer(name, record: record) }
             }
-            lock.withLock { fold.read(name, reserved: reserved, received: data.count) }
+            try? withPlainRound(token) { $0.fold.read(name, reserved: reserved, received: data.count) }
         })
         let header = try reader.finish()
-        try lock.withLock { try fold.complete(name) }
+        try withPlainRound(token) { try $0.fold.complete(name) }
         return (header, length)
     }
 
     /// Waits until `fold` lets `name` read `bytes` more; returns the bytes reserved. When that
     /// makes the node start committing, `startsCommitting` runs under the same hold of the lock.
-    private func waitForRoom(_ name: String, bytes: Int, fold: OrderedFold, deadline: Date,
+    private func waitForRoom(_ name: String, bytes: Int, token: Int, fold: OrderedFold, deadline: Date,
                              startsCommitting: () throws -> Void) throws -> Int {
         while true {
-            let reserved = try lock.withLock { () throws -> Int? in
-                let before = fold.foldsPieces(name)
-                let reserved = fold.reserve(name, bytes: bytes)
-                if !before && fold.foldsPieces(name) { try startsCommitting() }
+            let reserved = try withPlainRound(token) { round throws -> Int? in
+                let before = round.fold.foldsPieces(name)
+                let reserved = round.fold.reserve(name, bytes: bytes)
+                if !before && round.fold.foldsPieces(name) { try startsCommitting() }
                 return reserved
             }
             if let reserved { return reserved }
@@ -73,6 +74,15 @@ extension Coordinator {
             fold.changed.lock()
             _ = fold.changed.wait(until: Date().addingTimeInterval(0.05))
             fold.changed.unlock()
+        }
+    }
+
+    /// Runs `body` on the plain round `token` under the state's lock; throws `RoundClosed` when
+    /// that round is no longer the open one (a thread that outlived it).
+    func withPlainRound<R: Sendable>(_ token: Int, _ body: (inout PlainRoundProgress) throws -> R) throws -> R {
+        try state.withLock { s throws -> R in
+            guard s.plain?.token == token else { throw RoundClosed() }
+            return try body(&s.plain!)
         }
     }
 }

@@ -1,0 +1,48 @@
+import CohortTransport
+import Foundation
+
+extension Coordinator {
+    /// How the federation runs.
+    public struct Config {
+        public var host = "127.0.0.1"
+        public var port: UInt16 = 7070
+        public var secrets: [String: [UInt8]] = [:]
+        public var tls: TLSContext?
+        public var rounds = 3
+        public var minNodes = 1
+        /// Updates needed to aggregate a round, and nodes needed to start rounds after the first
+        /// (default: `minNodes`).
+        public var quorum: Int?
+        public var roundTimeout: Double = 60
+        /// How long to wait for `minNodes` to connect before giving up.
+        public var waitForNodes: Double = 120
+        /// Fraction of the connected nodes sampled each round (at least the quorum), seeded by
+        /// the plan's seed and the round number, so a run is reproducible.
+        public var fraction = 1.0
+        /// Seconds between HEARTBEAT frames to every connected node, so an idle node can tell a
+        /// live coordinator from a dead link.
+        public var heartbeatInterval: Double = 5
+        public var outDir: String
+        public var plan = TrainingPlan()
+        /// After the last round, send the final model to every connected node (EVALUATE) and
+        /// write their metrics to `evaluation.json`.
+        public var finalEvaluation = true
+        /// When set, the port actually listened on is written to this file (atomically) once the
+        /// coordinator accepts connections, so launchers can use port 0.
+        public var portFile: String?
+        /// Testing only: under secure aggregation, write every masked vector received and every
+        /// unmasked sum to this folder (`masked-s<session>-n<node>.u32`, `sum-s<session>.u32`).
+        public var secureAggregationDump: String?
+        /// Bytes of updates held for nodes whose turn to be folded has not come; beyond it their
+        /// reading waits (see `OrderedFold`).
+        public var updateBufferBytes = Coordinator.defaultUpdateBufferBytes
+        /// Testing and reproducible simulations only: draw the privacy noise, the Poisson sample
+        /// and the clipping count's noise from streams keyed by (this seed, round) instead of the
+        /// CSPRNG. Anyone who knows the seed can subtract the noise.
+        public var noiseSeed: UInt64?
+        /// Send every MODEL and EVALUATE with the whole model, never a delta from the node's
+        /// last version (`--full-models`).
+        public var fullModels = false
+        public init(outDir: String) { self.outDir = outDir }
+    }
+}

@@ -1,0 +1,167 @@
+import CohortTensor
+import CohortTransport
+import Foundation
+
+/// One plain round (no secure aggregation), one method per protocol step: sample the
+/// participants and build their MODELs (`prepare`), exchange MODEL/UPDATE with each in parallel
+/// (`collectUpdates`), close the round and drop the nodes that missed it (`close`), then
+/// aggregate if the quorum replied (`aggregate`) and finish the record (`RoundRecordFinisher`).
+struct PlainRoundRunner: Sendable {
+    let coordinator: Coordinator
+    let round: Int
+    /// This attempt's `PlainRoundProgress.token`.
+    let token: Int
+    private let start = Date()
+
+    init(coordinator: Coordinator, round: Int, token: Int) {
+        self.coordinator = coordinator
+        self.round = round
+        self.token = token
+    }
+
+    /// What `prepare` sets up for the other steps.
+    struct Prepared {
+        let participants: [Coordinator.Session]
+        /// Sampled under Poisson sampling but not connected.
+        let offline: [String]
+        let models: [String: (message: StreamedMessage, delta: Bool)]
+        let shapes: [String: [Int]]
+        let budget: Int
+        let fold: OrderedFold
+        let adaptive: Coordinator.AdaptiveRound?
+        let expectedVersion: Int
+    }
+
+    /// Runs the round; nil when the quorum was not reached (the global model is unchanged).
+    func run() throws -> Coordinator.RoundRecord? {
+        let prepared = try prepare()
+        collectUpdates(prepared)
+        close(prepared)
+        return try aggregate(prepared)
+    }
+
+    /// Samples the participants, starts the strategy's round and builds each node's MODEL.
+    func prepare() throws -> Prepared {
+        let c = coordinator
+        let connected = c.state.withLock { $0.sortedSessions }
+        let (participants, offline) = c.privateSample(connected, round: round) ?? (c.sample(connected, round: round), [])
+        let globalDict = Dictionary(uniqueKeysWithValues: c.global.map { ($0.name, $0.value) })
+        let adaptive = try c.prepareDPRound(round, participants: participants.count)
+        c.strategy.begin(round: round, global: globalDict)
+        let header = RoundMessages.ModelHeader(round: round, modelVersion: c.version, plan: c.roundPlan, architecture: c.architecture)
+        var cache: [Int: StreamedMessage] = [:]
+        let models = try Dictionary(uniqueKeysWithValues: participants.map { ($0.name, try c.modelMessage(.model, header: header, for: $0, cache: &cache)) })
+        let shapes = globalDict.mapValues(\.shape)
+        let parameters = shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+        let fold = OrderedFold(participants: participants.map(\.name), samples: Dictionary(uniqueKeysWithValues: participants.map { ($0.name, $0.samples) }),
+                               strategy: c.strategy, bufferBudget: c.config.updateBufferBytes)
+        c.state.withLock { $0.plain = PlainRoundProgress(token: token, fold: fold) }
+        return Prepared(participants: participants, offline: offline, models: models, shapes: shapes, budget: parameters * 8 + 1 << 20,
+                        fold: fold, adaptive: adaptive, expectedVersion: c.version)
+    }
+
+    /// Sends every participant its MODEL and takes its UPDATE, each on its own thread, until all
+    /// have answered or the round timeout (plus a grace of 2 s) passed.
+    func collectUpdates(_ p: Prepared) {
+        let c = coordinator
+        let deadline = Date().addingTimeInterval(c.config.roundTimeout)
+        let group = DispatchGroup()
+        for participant in p.participants {
+            group.enter()
+            let handOff = HandOff((participant, p))
+            Thread { [self] in
+                defer { group.leave() }
+                let (session, p) = handOff.value
+                exchange(with: session, p, deadline: deadline)
+            }.start()
+        }
+        _ = group.wait(timeout: .now() + c.config.roundTimeout + 2)
+    }
+
+    /// One participant's MODEL out and UPDATE in; records the outcome in the round's progress.
+    private func exchange(with session: Coordinator.Session, _ p: Prepared, deadline: Date) {
+        let c = coordinator
+        var rejection: RoundRejection? = nil
+        do {
+            try session.conn.send(p.models[session.name]!.message, version: ProtocolVersion.current)
+            let (h, bytes) = try c.receiveUpdate(from: session, round: round, modelVersion: p.expectedVersion, shapes: p.shapes,
+                                                 budget: p.budget, token: token, fold: p.fold, deadline: deadline)
+            c.acknowledge(session, version: p.expectedVersion)
+            _ = try? c.withPlainRound(token) {
+                $0.metrics[session.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
+                $0.bytesUp += bytes
+            }
+        } catch let closed as RoundClosed {
+            rejection = .late(closed)
+        } catch {
+            rejection = .failed(error)
+        }
+        _ = try? c.withPlainRound(token) { progress in
+            progress.done.insert(session.name)
+            if let rejection {
+                progress.rejected[session.name] = rejection
+                progress.fold.fail(session.name)
+            }
+        }
+        if let rejection {
+            c.log("coordinator: round \(round): update from '\(session.name)' rejected: \(rejection)")
+            if !rejection.keepsSession { c.dropSession(session) }
+        }
+    }
+
+    /// Closes the round: what is complete is folded, the fold's own rejections join the
+    /// exchanges', and participants still exchanging are dropped (they missed the deadline).
+    func close(_ p: Prepared) {
+        let c = coordinator
+        let late: [Coordinator.Session] = (try? c.withPlainRound(token) { progress in
+            progress.open = false
+            progress.fold.close()
+            for (name, reason) in progress.fold.rejected {
+                progress.rejected[name] = .fold(reason: reason, after: progress.rejected[name])
+            }
+            let done = progress.done
+            return p.participants.filter { !done.contains($0.name) }
+        }) ?? []
+        for s in late {
+            _ = try? c.withPlainRound(token) { $0.rejected[s.name] = .missedDeadline(seconds: c.config.roundTimeout) }
+            c.log("coordinator: round \(round): '\(s.name)' missed the deadline; dropping its connection")
+            c.dropSession(s)
+        }
+    }
+
+    /// With the quorum (or under Poisson sampling, always): the strategy's result becomes the
+    /// next global model and the round's record is finished. Nil without the quorum.
+    func aggregate(_ p: Prepared) throws -> Coordinator.RoundRecord? {
+        let c = coordinator
+        let quorum = c.config.quorum ?? c.config.minNodes
+        let progress = c.state.withLock { s -> (accepted: [String], rejected: [String: String], metrics: [String: [String: Double]], bytesUp: Int) in
+            let plain = s.plain!
+            s.plain = nil
+            return (plain.fold.folded.sorted(), plain.rejected.mapValues(\.description), plain.metrics, plain.bytesUp)
+        }
+        // Under Poisson sampling the round is released whoever was sampled (protocols/privacy.md, "Sampling").
+        guard progress.accepted.count >= quorum || c.plan.privacy?.sampleRate != nil else {
+            c.log("coordinator: round \(round): \(progress.accepted.count) update(s), quorum \(quorum)")
+            return nil
+        }
+        let next = try c.strategy.finish()
+        c.advanceGlobal(to: c.global.map { ($0.name, next[$0.name]!) })
+        var record = Coordinator.RoundRecord(round: round, participants: p.participants.map(\.name), accepted: progress.accepted,
+                                             rejected: progress.rejected, globalValidationAccuracy: nil, nodeMetrics: progress.metrics,
+                                             bytesDown: p.models.values.reduce(0) { $0 + $1.message.length }, bytesUp: progress.bytesUp,
+                                             seconds: 0, finishedAt: 0)
+        record.deltaModels = p.models.values.filter(\.delta).count
+        record.participants += p.offline
+        for name in p.offline { record.rejected[name] = RoundRejection.notConnected.description }
+        var privacyNote = c.accountPrivacy(&record)
+        record.denominator = (c.strategy as? DPFedAvg)?.denominator
+        if let adaptive = p.adaptive {
+            privacyNote += try c.finishAdaptiveClipping(round, adaptive, bits: progress.accepted.map { progress.metrics[$0]?["clipped"] == 0 }, record: &record)
+        }
+        RoundRecordFinisher(start: start).finish(&record)
+        c.log("coordinator: round \(round) done: \(progress.accepted.count)/\(p.participants.count) updates, global val acc "
+            + RoundRecordFinisher.accuracyText(record) + ", \(record.bytesUp) bytes up, \(record.bytesDown) down (\(record.deltaModels!) as deltas), "
+            + "\(String(format: "%.2f", record.seconds)) s" + privacyNote)
+        return record
+    }
+}
