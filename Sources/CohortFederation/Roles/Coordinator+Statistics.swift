@@ -8,7 +8,7 @@ extension Coordinator {
     func runStatisticsRoundIfPlanned() throws {
         guard let section = plan.preprocessing, section.fit == .federated else { return }
         try waitForNodes(config.minNodes)
-        let connected = lock.withLock { sessions.values.sorted { $0.name < $1.name } }
+        let connected = state.withLock { Array($0.sessions.values) }.sorted { $0.name < $1.name }
         let round = StatisticsRound(plan: section, timeout: config.roundTimeout, minimum: config.minNodes)
         let participants = connected.map { StatisticsRound.Participant(name: $0.name, conn: $0.conn) }
         var failed: [String: String] = [:]
