@@ -29,11 +29,11 @@ final class StatisticsRoundTests: XCTestCase {
     private func schema() throws -> DatasetSchema { try DatasetSchema.decode(Data(Self.schemaJSON.utf8), source: "s.json") }
 
     /// A site file with `n` rows around `shift`; `reversed` writes the columns in another order.
-    private func site(_ name: String, n: Int, shift: Float, seed: UInt64, reversed: Bool) throws -> String {
+    private func site(_ name: String, n: Int, shift: Float, seed: UInt64, reversed: Bool, withoutA: Bool = false) throws -> String {
         var rng = SeededRandom(seed: seed)
         var text = reversed ? "c,b,a,y\n" : "y,a,b,c\n"
         for i in 0..<n {
-            let a = i % 9 == 4 ? "NA" : "\(Double((shift + 3 * rng.normal()).rounded()))"
+            let a = i % 9 == 4 || withoutA ? "NA" : "\(Double((shift + 3 * rng.normal()).rounded()))"
             let b = String(format: "%.4f", Double(shift * 2 + rng.normal()))
             let c = i % 10 == 0 ? "" : ["p", "q", "r"][(i + (shift > 0 ? 1 : 0)) % 3]
             let y = rng.uniform() < 0.5 ? "no" : "yes"
@@ -160,6 +160,53 @@ final class StatisticsRoundTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("liar"), "\(error)")
         }
         XCTAssertTrue(lines.all.contains { $0.contains("'liar' refused: statistics for 2 features, the schema has 3") }, "\(lines.all)")
+    }
+
+    /// A site that never measured `a` cannot fit a median for it alone; it serves a federated
+    /// plan with the fill the other site's rows give, and refuses a plan without the round.
+    func testSiteWithoutAColumnsValuesGetsItsFillFromTheFederation() throws {
+        let spec = ModelSpec(inputShape: [5], layers: [LayerSpec(.dense, name: "head", units: 2)])
+        let (coordinator, cleanup) = try TinyFederation.coordinator(nodes: ["east", "west"], spec: spec) { config in
+            config.rounds = 1
+            config.minNodes = 2
+            config.plan.preprocessing = PreprocessingPlan(fit: .federated)
+        }
+        defer { cleanup() }
+        let (east, _) = try node("east", index: 0, path: try site("east", n: 50, shift: 10, seed: 5, reversed: false), port: coordinator.port)
+        // West as `cohort node` builds it when its own fit fails: raw rows, zero-width placeholders.
+        let s = try schema()
+        let raw = try SchemaPipeline.readSplit(paths: [try site("west", n: 40, shift: 0, seed: 6, reversed: true, withoutA: true)], schema: s,
+                                               validationFraction: 0.2, seed: 0)
+        XCTAssertThrowsError(try SchemaPipeline.fitted(train: raw.train, validation: raw.validation, schema: s, source: "west.csv"))
+        func placeholder(_ d: LabelledData) -> LabelledData { LabelledData(inputs: Tensor(shape: [d.count, 0], data: []), labels: d.labels) }
+        var config = TinyFederation.node("west", secret: TinyFederation.secret(1), port: coordinator.port)
+        config.train = placeholder(raw.train.labelled)
+        config.validation = placeholder(raw.validation.labelled)
+        config.rawTable = RawSiteTable(schema: s, train: raw.train, validation: raw.validation, test: nil)
+        config.rawTable!.localFitProblem = "column 'a': no values"
+        let west = FederatedNode(config: config)
+        XCTAssertThrowsError(try west.checkPreprocessing(TrainingPlan())) { XCTAssertTrue("\($0)".contains("cannot fit its preprocessing alone"), "\($0)") }
+        let results = ResultsBox()
+        let done = DispatchGroup()
+        for node in [east, west] {
+            done.enter()
+            let box = NodeBox(node)
+            Thread {
+                defer { done.leave() }
+                do { results.set(box.node.config.name, "rounds \(try box.node.run())") } catch { results.set(box.node.config.name, "\(error)") }
+            }.start()
+        }
+        _ = try coordinator.run()
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(results.get("west"), "rounds 1")
+        let fit = try XCTUnwrap(west.preprocessing)
+        let fill = try XCTUnwrap(fit.columns[0].fill)
+        XCTAssertEqual(west.config.train.inputs.columns, 5)
+        XCTAssertEqual(west.config.train.count, raw.train.labelled.count)
+        for i in 0..<west.config.train.count {
+            XCTAssertEqual(west.config.train.inputs.data[i * 5], (fill - fit.columns[0].center) / fit.columns[0].scale, accuracy: 1e-6)
+        }
+        XCTAssertEqual(Double(fill), 10, accuracy: 4, "the median of east's values (around 10)")
     }
 
     func testPlanRefusesFederatedStatisticsUnderSecureAggregationOrPrivacy() throws {

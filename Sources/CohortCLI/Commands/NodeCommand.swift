@@ -60,30 +60,43 @@ enum NodeCommand {
             let test = try command.isSet("test") ? site.sibling(root: try command.string("test")).all() : nil
             return try serve(command, train: try site.train.all(), validation: try site.validation.all(), unlabelled: nil, test: test)
         }
-        let schema: DatasetSchema? = if case .table(let s)? = schemaFile { s } else { nil }
-        // With a schema the statistics come from this site's training rows, unless the plan
-        // fits them in a federated statistics round: the raw rows are kept for it.
-        let prepared = try schema.map { try SchemaPipeline.prepare(paths: [dataPath], schema: $0, validationFraction: valFraction, seed: seed) }
-        let dataset = try prepared.map { try SiteData.pool([$0.train, $0.validation], paths: [dataPath, dataPath]) } ?? SiteData.load(path: dataPath, label: label)
-        let (trainPart, validationPart) = prepared.map { ($0.train, $0.validation) } ?? dataset.split(validationFraction: valFraction, seed: seed)
+        if case .table(let schema)? = schemaFile {
+            return try serveTable(command, schema: schema, dataPath: dataPath, valFraction: valFraction, seed: seed)
+        }
+        let dataset = try SiteData.load(path: dataPath, label: label)
+        let (trainPart, validationPart) = dataset.split(validationFraction: valFraction, seed: seed)
         let (train, validation) = (trainPart.labelled, validationPart.labelled)
         guard train.count > 0 || dataset.unlabelled.rows > 0 else {
             throw CommandError("\(dataPath): no labelled training rows left after the validation split and no unlabelled rows to adapt on (\(dataset.labelled.count) labelled)")
         }
-        let testPath = command.isSet("test") ? try command.string("test") : nil
-        let rawTest = try testPath.flatMap { path in try schema.map { try SchemaReader.read(path: path, schema: $0) } }
-        let test = try testPath.map { testPath in
-            try zip2(rawTest, prepared).map { try $1.preprocessing.apply($0) }?.labelled
-                ?? SiteData.load(path: testPath, label: label, classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled
-        }
-        let rawTable = zip2(schema, prepared).map { RawSiteTable(schema: $0, train: $1.rawTrain, validation: $1.rawValidation, test: rawTest) }
-        try serve(command, train: train, validation: validation, unlabelled: trainPart.unlabelled, test: test,
-                  preprocessing: prepared?.preprocessing, rawTable: rawTable)
+        let test = try command.isSet("test")
+            ? SiteData.load(path: try command.string("test"), label: label, classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled : nil
+        try serve(command, train: train, validation: validation, unlabelled: trainPart.unlabelled, test: test)
     }
 
-    static func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
-        guard let a, let b else { return nil }
-        return (a, b)
+    /// A tabular site read with a dataset schema. The statistics come from this site's training
+    /// rows, unless the plan fits them in a federated statistics round: the raw rows are kept for
+    /// it. When this site alone cannot fit them (a column it has no value in), it waits for that round.
+    static func serveTable(_ command: ParsedCommand, schema: DatasetSchema, dataPath: String, valFraction: Double, seed: UInt64) throws {
+        let raw = try SchemaPipeline.readSplit(paths: [dataPath], schema: schema, validationFraction: valFraction, seed: seed)
+        guard raw.train.labelled.count > 0 || raw.train.unlabelled.rows > 0 else {
+            throw CommandError("\(dataPath): no labelled training rows left after the validation split and no unlabelled rows to adapt on")
+        }
+        let rawTest = command.isSet("test") ? try SchemaReader.read(path: try command.string("test"), schema: schema) : nil
+        var table = RawSiteTable(schema: schema, train: raw.train, validation: raw.validation, test: rawTest)
+        let prepared: SchemaPipeline.Prepared
+        do { prepared = try SchemaPipeline.fitted(train: raw.train, validation: raw.validation, schema: schema, source: dataPath) } catch let error as DataError {
+            // Nothing to encode with until the coordinator's fit arrives: the rows stay raw
+            // (zero-width placeholders keep the counts the node announces).
+            Terminal.error("warning: \(error.description); this site needs the federated statistics round (plan preprocessing.fit federated) to fit its preprocessing")
+            table.localFitProblem = error.description
+            func placeholder(_ d: LabelledData) -> LabelledData { LabelledData(inputs: Tensor(shape: [d.count, 0], data: []), labels: d.labels) }
+            return try serve(command, train: placeholder(raw.train.labelled), validation: placeholder(raw.validation.labelled),
+                             unlabelled: nil, test: nil, rawTable: table)
+        }
+        let test = try rawTest.map { try prepared.preprocessing.apply($0).labelled }
+        try serve(command, train: prepared.train.labelled, validation: prepared.validation.labelled, unlabelled: prepared.train.unlabelled,
+                  test: test, preprocessing: prepared.preprocessing, rawTable: table)
     }
 
     /// Connects to the coordinator and serves rounds with this site's data.

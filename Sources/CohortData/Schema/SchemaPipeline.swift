@@ -20,17 +20,24 @@ public enum SchemaPipeline {
     /// `SiteData.split` makes); the statistics are fitted on the rest and applied to both.
     public static func prepare(paths: [String], schema: DatasetSchema, validationPath: String? = nil,
                                validationFraction: Double, seed: UInt64) throws -> Prepared {
+        let (trainRaw, validationRaw) = try readSplit(paths: paths, schema: schema, validationPath: validationPath,
+                                                      validationFraction: validationFraction, seed: seed)
+        return try fitted(train: trainRaw, validation: validationRaw, schema: schema, source: paths.joined(separator: ", "))
+    }
+
+    /// The raw training and validation parts of `paths` (as `prepare` splits them), unfitted.
+    public static func readSplit(paths: [String], schema: DatasetSchema, validationPath: String? = nil,
+                                 validationFraction: Double, seed: UInt64) throws -> (train: SiteData, validation: SiteData) {
         let raw = try SiteData.pool(try paths.map { try SchemaReader.read(path: $0, schema: schema) }, paths: paths)
-        let trainRaw: SiteData, validationRaw: SiteData
-        if let validationPath {
-            trainRaw = raw
-            validationRaw = try SchemaReader.read(path: validationPath, schema: schema)
-        } else {
-            (trainRaw, validationRaw) = raw.split(validationFraction: validationFraction, seed: seed)
-        }
+        if let validationPath { return (raw, try SchemaReader.read(path: validationPath, schema: schema)) }
+        return raw.split(validationFraction: validationFraction, seed: seed)
+    }
+
+    /// Fits the statistics on raw `train` rows and encodes both parts; `source` names the data in errors.
+    public static func fitted(train trainRaw: SiteData, validation validationRaw: SiteData, schema: DatasetSchema, source: String) throws -> Prepared {
         let fitted: FittedPreprocessing
         do { fitted = try FittedPreprocessing.fit(schema: schema, rows: trainRaw.allInputs) } catch let error as DataError {
-            throw DataError("\(paths.joined(separator: ", ")): \(error.description)")
+            throw DataError("\(source): \(error.description)")
         }
         return Prepared(train: try fitted.apply(trainRaw), validation: try fitted.apply(validationRaw), preprocessing: fitted,
                         rawTrain: trainRaw, rawValidation: validationRaw)

@@ -14,6 +14,9 @@ public struct RawSiteTable: Sendable {
     public var validation: SiteData
     /// Held-out test rows, raw.
     public var test: SiteData?
+    /// Why this site could not fit its preprocessing on its own rows (e.g. a column it has no
+    /// value in), or nil: then it can serve only a plan with a federated statistics round.
+    public var localFitProblem: String?
 
     public init(schema: DatasetSchema, train: SiteData, validation: SiteData, test: SiteData?) {
         self.schema = schema
@@ -84,10 +87,17 @@ extension FederatedNode {
             + (fitted.normalise == .perSite ? "; numeric columns scaled with this site's own statistics" : "") + ")")
     }
 
-    /// Refuses a MODEL whose plan fits the preprocessing federally when this node never got the fit
-    /// (it joined after the statistics round): its rows would be scaled differently from everyone's.
+    /// Refuses a MODEL this site cannot train for: the plan fits the preprocessing federally
+    /// and this node never got the fit (it joined after the statistics round: its rows would be
+    /// scaled differently from everyone's), or the site could not fit on its own rows and the
+    /// plan has no statistics round.
     func checkPreprocessing(_ plan: TrainingPlan) throws {
-        guard plan.preprocessing?.fit == .federated, preprocessing == nil else { return }
-        throw DataError("\(config.name): the plan fits the preprocessing in a statistics round, and this node received no fit (it joined after the round); restart the federation with every node connected")
+        guard preprocessing == nil else { return }
+        if plan.preprocessing?.fit == .federated {
+            throw DataError("\(config.name): the plan fits the preprocessing in a statistics round, and this node received no fit (it joined after the round); restart the federation with every node connected")
+        }
+        if let problem = config.rawTable?.localFitProblem {
+            throw DataError("\(config.name): this site cannot fit its preprocessing alone (\(problem)), and the plan has no federated statistics round (preprocessing.fit federated)")
+        }
     }
 }
