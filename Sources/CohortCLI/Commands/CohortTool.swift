@@ -12,7 +12,7 @@ public enum CohortTool {
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
         commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec, BenchCSVCommand.spec, BenchImagesCommand.spec, SchemaInferCommand.spec,
                    ModelSummaryCommand.spec, ModelInitCommand.spec, ModelDescribeCommand.spec, InfoCommand.spec,
-                   PretrainCommand.spec, EvaluateCommand.spec, PredictCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec])
+                   PretrainCommand.spec, EvaluateCommand.spec, PredictCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec, StatusCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -68,6 +68,7 @@ public enum CohortTool {
         case AdaptCommand.spec.path: try AdaptCommand.run(command)
         case ShiftCommand.spec.path: try ShiftCommand.run(command)
         case RankCommand.spec.path: try RankCommand.run(command)
+        case StatusCommand.spec.path: try StatusCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")
         }
     }

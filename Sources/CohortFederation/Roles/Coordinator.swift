@@ -49,6 +49,8 @@ public final class Coordinator: @unchecked Sendable {
         /// Send every MODEL and EVALUATE with the whole model, never a delta from the node's
         /// last version (`--full-models`).
         public var fullModels = false
+        /// When set, the run reports to these metrics (`--metrics-listen`; protocols/metrics.md).
+        public var metrics: CoordinatorMetrics?
         public init(outDir: String) { self.outDir = outDir }
     }
 
@@ -234,6 +236,7 @@ public final class Coordinator: @unchecked Sendable {
             try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
         }
         log("coordinator: listening on \(config.host):\(port), waiting for \(config.minNodes) node(s)")
+        config.metrics?.coordinatorStarted { [weak self] in self.map { c in c.lock.withLock { c.sessions.count } } ?? 0 }
         var records = journaled
         var round = journaled.count + 1
         let firstRound = round
@@ -391,6 +394,7 @@ public final class Coordinator: @unchecked Sendable {
                     }
                 }
                 if let verdict {
+                    config.metrics?.updateRejected(late ? .late : .invalid)
                     log("coordinator: round \(round): update from '\(session.name)' rejected: \(verdict)")
                     if !late { dropSession(session) }
                 }
@@ -406,6 +410,7 @@ public final class Coordinator: @unchecked Sendable {
         }
         for s in late {
             lock.withLock { state.rejected[s.name] = "no update within \(config.roundTimeout) s" }
+            config.metrics?.updateRejected(.timeout)
             log("coordinator: round \(round): '\(s.name)' missed the deadline; dropping its connection")
             dropSession(s)
         }
@@ -428,7 +433,7 @@ public final class Coordinator: @unchecked Sendable {
                                  finishedAt: Date().timeIntervalSince1970)
         record.deltaModels = models.values.filter(\.delta).count
         record.participants += offline
-        for name in offline { record.rejected[name] = "sampled, not connected" }
+        for name in offline { record.rejected[name] = "sampled, not connected"; config.metrics?.updateRejected(.notConnected) }
         var privacyNote = accountPrivacy(&record)
         record.denominator = (strategy as? DPFedAvg)?.denominator
         if let adaptive { privacyNote += try finishAdaptiveClipping(round, adaptive, bits: acceptedNow.map { metricsNow[$0]?["clipped"] == 0 }, record: &record) }
@@ -463,6 +468,7 @@ public final class Coordinator: @unchecked Sendable {
     private func journal(_ records: [RoundRecord]) throws {
         try writeRoundRecords(records)
         journaled = records
+        if let r = records.last { config.metrics?.roundJournaled(round: r.round, seconds: r.seconds, accepted: r.accepted.count, bytesUp: r.bytesUp, bytesDown: r.bytesDown, epsilon: r.epsilon) }
         try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
         if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }
