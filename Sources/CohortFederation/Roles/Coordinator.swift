@@ -394,7 +394,7 @@ public final class Coordinator: @unchecked Sendable {
                     }
                 }
                 if let verdict {
-                    config.metrics?.updateRejected(late ? .late : .invalid)
+                    config.metrics?.updateRejected(late ? .late : Date() >= deadline ? .timeout : .invalid)
                     log("coordinator: round \(round): update from '\(session.name)' rejected: \(verdict)")
                     if !late { dropSession(session) }
                 }

@@ -10,7 +10,7 @@ public final class CoordinatorMetrics: @unchecked Sendable {
         case invalid
         /// It arrived after the round had closed.
         case late
-        /// Nothing arrived before the round timeout.
+        /// Nothing arrived before the round timeout (or its reading was cut off by it).
         case timeout
         /// The node was sampled but not connected.
         case notConnected = "not_connected"
