@@ -40,6 +40,7 @@ public enum CohortTool {
     }
 
     private static func run(_ command: ParsedCommand) throws {
+        try LogFormatOption.apply(command)
         switch command.path {
         case BenchTrainCommand.spec.path: try BenchTrainCommand.run(command)
         case BenchGemmCommand.spec.path: try BenchGemmCommand.run(command)
@@ -76,12 +77,18 @@ public enum CohortTool {
 
 /// Writing to the terminal and files: results to stdout, progress and errors to stderr.
 enum Terminal {
-    static func error(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
+    private static let format = LogFormatState()
 
-    static func progress(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+    /// From now on write progress and errors as JSON lines naming `command` (nil: plain text).
+    static func useJSONLines(command: String?) { format.set(command) }
+
+    static func error(_ line: String) { write(line, level: "error") }
+
+    static func progress(_ line: String) { write(line, level: "info") }
+
+    private static func write(_ line: String, level: String) {
+        let text = format.json.map { LogFormatState.line(level: level, command: $0, message: line) } ?? line
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
     /// Pretty JSON of `value`, with sorted keys.

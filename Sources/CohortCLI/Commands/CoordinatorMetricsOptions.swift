@@ -2,13 +2,13 @@ import CohortFederation
 import CohortTransport
 import Foundation
 
-/// `cohort coordinator --metrics-listen`: the Prometheus endpoint (protocols/metrics.md), kept
+/// `cohort coordinator --metrics-listen` (and `--log-format`): the Prometheus endpoint (protocols/metrics.md), kept
 /// apart from CoordinatorCommand so the coordinator's own code only calls the metrics hooks.
 enum CoordinatorMetricsOptions {
     static let options = [
         OptionSpec("metrics-listen", value: "HOST:PORT", help: "Serve Prometheus metrics (GET /metrics), /healthz and /readyz over HTTP here."),
         OptionSpec("metrics-port-file", value: "FILE", help: "Write the metrics port actually listened on here (for --metrics-listen HOST:0)."),
-    ]
+    ] + LogFormatOption.options
 
     /// With --metrics-listen: registers the metrics in `config`, seeds them from a resumed
     /// journal (`completed`), binds the endpoint and starts serving. Nil without the option.
