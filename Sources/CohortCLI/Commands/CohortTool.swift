@@ -12,7 +12,7 @@ public enum CohortTool {
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
         commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec, BenchCSVCommand.spec, BenchImagesCommand.spec, SchemaInferCommand.spec, DataSplitCommand.spec,
                    ModelSummaryCommand.spec, ModelInitCommand.spec, ModelDescribeCommand.spec, InfoCommand.spec,
-                   PretrainCommand.spec, EvaluateCommand.spec, PredictCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec])
+                   PretrainCommand.spec, EvaluateCommand.spec, PredictCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec, StatusCommand.spec])
 
     /// Parses `arguments` (without the program name), runs the command, and returns the exit
     /// status: 0 on success, 1 when the command failed, 2 for a usage error.
@@ -40,6 +40,7 @@ public enum CohortTool {
     }
 
     private static func run(_ command: ParsedCommand) throws {
+        try LogFormatOption.apply(command)
         switch command.path {
         case BenchTrainCommand.spec.path: try BenchTrainCommand.run(command)
         case BenchGemmCommand.spec.path: try BenchGemmCommand.run(command)
@@ -69,6 +70,7 @@ public enum CohortTool {
         case AdaptCommand.spec.path: try AdaptCommand.run(command)
         case ShiftCommand.spec.path: try ShiftCommand.run(command)
         case RankCommand.spec.path: try RankCommand.run(command)
+        case StatusCommand.spec.path: try StatusCommand.run(command)
         default: throw UsageError(context: command.context, problem: "is not implemented")
         }
     }
@@ -76,12 +78,18 @@ public enum CohortTool {
 
 /// Writing to the terminal and files: results to stdout, progress and errors to stderr.
 enum Terminal {
-    static func error(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
+    private static let format = LogFormatState()
 
-    static func progress(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+    /// From now on write progress and errors as JSON lines naming `command` (nil: plain text).
+    static func useJSONLines(command: String?) { format.set(command) }
+
+    static func error(_ line: String) { write(line, level: "error") }
+
+    static func progress(_ line: String) { write(line, level: "info") }
+
+    private static func write(_ line: String, level: String) {
+        let text = format.json.map { LogFormatState.line(level: level, command: $0, message: line) } ?? line
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
     /// Pretty JSON of `value`, with sorted keys.

@@ -79,7 +79,7 @@ enum CoordinatorCommand {
             .flag("full-models", help: "Send every node the whole model each round, never only the tensors changed since its last version."),
             .flag("no-final-evaluation", help: "Skip sending the final model to the nodes for evaluation (EVALUATE)."),
             .flag("resume", help: "Continue the run journaled in --out after its last completed round."),
-        ])
+        ] + CoordinatorMetricsOptions.options)
 
     static func run(_ command: ParsedCommand) throws {
         HeapTuning.returnLargeBlocks()
@@ -138,6 +138,7 @@ enum CoordinatorCommand {
         guard let arch = initial.architecture else { throw CommandError("the model checkpoint has no architecture") }
         // Under privacy the coordinator swaps in the DP-FedAvg wrapper once σ is known.
         let strategy = try StrategyFactory.base(config.plan, model: try Sequential(spec: arch, seed: 0))
+        try CoordinatorMetricsOptions.start(command, config: &config, completed: completed)
         let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }
         Terminal.progress("coordinator: \(records.count) rounds complete; journal in \(config.outDir)")

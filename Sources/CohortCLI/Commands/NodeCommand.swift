@@ -37,7 +37,7 @@ enum NodeCommand {
             .flag("require-secure-aggregation", help: "Refuse any plan without secure aggregation (the node stops with an error naming this flag)."),
             .flag("require-dp", help: "Refuse any plan whose differential privacy is not applied at this node: distributed DP or record-level DP-SGD (central DP's noise is added by the coordinator)."),
             .flag("share-metrics", help: "Send this site's evaluation scores to the coordinator even where they are kept here (secure aggregation, record-level DP, --require-*); they are not covered by the privacy guarantee."),
-        ])
+        ] + LogFormatOption.options)
 
     static func run(_ command: ParsedCommand) throws {
         try TestingFlags.check(command, ["test-drop-after", "test-dump-secagg", "test-corrupt-unmasking"])

@@ -43,6 +43,8 @@ extension Coordinator {
         /// Send every MODEL and EVALUATE with the whole model, never a delta from the node's
         /// last version (`--full-models`).
         public var fullModels = false
+        /// When set, the run reports to these metrics (`--metrics-listen`; protocols/metrics.md).
+        public var metrics: CoordinatorMetrics?
         public init(outDir: String) { self.outDir = outDir }
     }
 }

@@ -135,6 +135,7 @@ public final class Coordinator: @unchecked Sendable {
             try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
         }
         log("coordinator: listening on \(config.host):\(port), waiting for \(config.minNodes) node(s)")
+        config.metrics?.coordinatorStarted { [weak self] in self?.state.withLock { $0.sessions.count } ?? 0 }
         var records = journaled
         var round = journaled.count + 1
         let firstRound = round
@@ -267,6 +268,7 @@ public final class Coordinator: @unchecked Sendable {
     func journal(_ records: [RoundRecord]) throws {
         try writeRoundRecords(records)
         journaled = records
+        if let r = records.last { config.metrics?.roundJournaled(round: r.round, seconds: r.seconds, accepted: r.accepted.count, bytesUp: r.bytesUp, bytesDown: r.bytesDown, epsilon: r.epsilon) }
         try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
         if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }

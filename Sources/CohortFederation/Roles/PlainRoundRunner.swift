@@ -104,6 +104,7 @@ struct PlainRoundRunner: Sendable {
             }
         }
         if let rejection {
+            c.config.metrics?.updateRejected(rejection.keepsSession ? .late : Date() >= deadline ? .timeout : .invalid)
             c.log("coordinator: round \(round): update from '\(session.name)' rejected: \(rejection)")
             if !rejection.keepsSession { c.dropSession(session) }
         }
@@ -124,6 +125,7 @@ struct PlainRoundRunner: Sendable {
         }) ?? []
         for s in late {
             _ = try? c.withPlainRound(token) { $0.rejected[s.name] = .missedDeadline(seconds: c.config.roundTimeout) }
+            c.config.metrics?.updateRejected(.timeout)
             c.log("coordinator: round \(round): '\(s.name)' missed the deadline; dropping its connection")
             c.dropSession(s)
         }
@@ -152,7 +154,10 @@ struct PlainRoundRunner: Sendable {
                                              seconds: 0, finishedAt: 0)
         record.deltaModels = p.models.values.filter(\.delta).count
         record.participants += p.offline
-        for name in p.offline { record.rejected[name] = RoundRejection.notConnected.description }
+        for name in p.offline {
+            record.rejected[name] = RoundRejection.notConnected.description
+            c.config.metrics?.updateRejected(.notConnected)
+        }
         var privacyNote = c.accountPrivacy(&record)
         record.denominator = (c.strategy as? DPFedAvg)?.denominator
         if let adaptive = p.adaptive {
