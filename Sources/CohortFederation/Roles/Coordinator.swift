@@ -162,11 +162,13 @@ public final class Coordinator: @unchecked Sendable {
             // node that died does not stall the federation.
             try waitForNodes(round == firstRound ? config.minNodes : quorum)
             roundTokens += 1
-            let record = plan.secureAggregation == nil
+            state.withLock { $0.round = round }
+            var record = plan.secureAggregation == nil
                 ? try PlainRoundRunner(coordinator: self, round: round, token: roundTokens).run()
                 : try SecureRoundRunner(coordinator: self, round: round, attempt: failures).run()
-            if let record {
-                records.append(record)
+            if record != nil {
+                record!.dropped = takeDrops()
+                records.append(record!)
                 try journal(records)
                 round += 1
                 failures = 0
@@ -220,7 +222,7 @@ public final class Coordinator: @unchecked Sendable {
             for s in state.withLock({ Array($0.sessions.values) }) {
                 do { try s.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.heartbeat.rawValue, payload: [])) } catch {
                     log("coordinator: node '\(s.name)' unreachable (\(error)); dropping it")
-                    dropSession(s)
+                    dropSession(s, reason: .unreachable, detail: "\(error)")
                 }
             }
         }
@@ -249,9 +251,21 @@ public final class Coordinator: @unchecked Sendable {
         return connected.enumerated().filter { chosen.contains($0.offset) }.map(\.element)
     }
 
-    func dropSession(_ s: Session) {
+    /// Closes `s` and forgets it; with a `reason`, the drop is recorded for the round record
+    /// and the final report (only while `s` is the live session under its name).
+    func dropSession(_ s: Session, reason: NodeDrop.Reason? = nil, detail: String = "") {
         s.conn.close()
-        state.withLock { $0.remove(s) }
+        state.withLock { $0.remove(s, reason: reason, detail: detail) }
+    }
+
+    /// The drops recorded since the last call, in order; nil when there were none.
+    func takeDrops() -> [NodeDrop]? {
+        let drops = state.withLock { s in
+            let drops = s.drops
+            s.drops = []
+            return drops
+        }
+        return drops.isEmpty ? nil : drops
     }
 
     /// Writes all round records, the strategy's state (`server-state-R.ckpt`, server optimizers

@@ -105,7 +105,7 @@ struct PlainRoundRunner: Sendable {
         }
         if let rejection {
             c.log("coordinator: round \(round): update from '\(session.name)' rejected: \(rejection)")
-            if !rejection.keepsSession { c.dropSession(session) }
+            if case .failed(let error) = rejection { c.dropSession(session, reason: NodeDrop.reason(for: error), detail: "\(error)") }
         }
     }
 
@@ -125,7 +125,7 @@ struct PlainRoundRunner: Sendable {
         for s in late {
             _ = try? c.withPlainRound(token) { $0.rejected[s.name] = .missedDeadline(seconds: c.config.roundTimeout) }
             c.log("coordinator: round \(round): '\(s.name)' missed the deadline; dropping its connection")
-            c.dropSession(s)
+            c.dropSession(s, reason: .missedDeadline, detail: RoundRejection.missedDeadline(seconds: c.config.roundTimeout).description)
         }
     }
 

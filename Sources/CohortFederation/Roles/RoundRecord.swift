@@ -42,5 +42,8 @@ extension Coordinator {
         /// announced, or its record was journaled) but its result was not applied to the model:
         /// why. The round stays accounted and is not run again (protocols/privacy.md, "Release point").
         public var unapplied: String?
+        /// Nodes dropped since the previous record (during this round, or a failed attempt at
+        /// it): which, when and why. Absent when none were.
+        public var dropped: [NodeDrop]? = nil
     }
 }
