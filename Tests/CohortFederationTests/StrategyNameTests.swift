@@ -13,7 +13,7 @@ final class StrategyNameTests: XCTestCase {
 
     func testEveryPlanStringParsesAndBuildsItsStrategy() throws {
         let expected = ["fedavg": "fedavg", "fedprox": "fedprox", "fedbn": "fedbn+fedavg", "fedadam": "fedadam", "fedyogi": "fedyogi",
-                        "fedadagrad": "fedadagrad", "median": "median", "trimmed-mean": "trimmed-mean(0.2)"]
+                        "fedadagrad": "fedadagrad", "median": "median", "trimmed-mean": "trimmed-mean(0.2)", "krum": "krum", "multi-krum": "multi-krum"]
         XCTAssertEqual(Set(StrategyName.allCases.map(\.rawValue)), Set(expected.keys))
         for (name, built) in expected {
             let plan = try JSONDecoder().decode(TrainingPlan.self, from: Data(#"{"strategy":"\#(name)","proximalMu":0.1}"#.utf8))
@@ -28,7 +28,7 @@ final class StrategyNameTests: XCTestCase {
         plan.strategy = "fedmagic"
         XCTAssertThrowsError(try plan.strategyName) { error in
             XCTAssertEqual((error as? UnknownStrategy)?.name, "fedmagic")
-            XCTAssertEqual("\(error)", "unknown strategy 'fedmagic' (known: fedavg, fedprox, fedbn, fedadam, fedyogi, fedadagrad, median, trimmed-mean)")
+            XCTAssertEqual("\(error)", "unknown strategy 'fedmagic' (known: fedavg, fedprox, fedbn, fedadam, fedyogi, fedadagrad, median, trimmed-mean, krum, multi-krum)")
         }
         XCTAssertThrowsError(try plan.validate()) { XCTAssertTrue("\($0)".contains("known: fedavg, fedprox"), "\($0)") }
         XCTAssertThrowsError(try StrategyFactory.make(plan, model: try model())) { XCTAssertTrue($0 is UnknownStrategy, "\($0)") }

@@ -31,11 +31,15 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     /// Low-rank adaptation (nil: off): the coordinator adds these LoRA factors to the model it
     /// starts from; nodes train the factors (plus `trainablePrefixes`) and send only those.
     public var lora: LoRASpec? = nil
+    /// Update screening at the coordinator (nil: off): norm bounds and a sample-weight cap. See
+    /// `UpdateScreeningPlan`.
+    public var screening: UpdateScreeningPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation, lora
+        case screening
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -57,6 +61,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         recordPrivacy = try c.decodeIfPresent(RecordPrivacyPlan.self, forKey: .recordPrivacy)
         adaptation = try c.decodeIfPresent(AdaptationPlan.self, forKey: .adaptation)
         lora = try c.decodeIfPresent(LoRASpec.self, forKey: .lora)
+        screening = try c.decodeIfPresent(UpdateScreeningPlan.self, forKey: .screening)
     }
 
     /// The strategies that may run under `privacy`.
@@ -99,6 +104,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
             }
         }
         if let secureAggregation { try validateSecureAggregation(secureAggregation) }
+        if let screening {
+            try screening.validate()
+            // DP-FedAvg clips every update itself; secure aggregation never shows one.
+            guard privacy == nil, secureAggregation == nil else {
+                throw fail("screening cannot be combined with privacy or secureAggregation (DP-FedAvg clips every update to C itself; under secure aggregation the coordinator sees only the sum)")
+            }
+        }
         try recordPrivacy?.validate()
         // The adaptation step and the guard read the site's records outside DP-SGD's accounting.
         guard recordPrivacy == nil || adaptation == nil else {

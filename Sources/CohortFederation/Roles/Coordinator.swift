@@ -277,7 +277,7 @@ public final class Coordinator: @unchecked Sendable {
         journaled = records
         try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
-        if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }
+        if let accuracy = records.last?.globalValidationAccuracy, accuracy.isFinite { metrics["global_val_accuracy"] = accuracy }
         let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics)
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
