@@ -1,5 +1,5 @@
 import XCTest
-import CohortFederation
+@testable import CohortFederation
 import CohortNN
 
 /// Strategy names are an enum: plan JSON keeps its strings, unknown names are a typed error
@@ -48,5 +48,19 @@ final class StrategyNameTests: XCTestCase {
         plan.privacy = PrivacyPlan(clipNorm: 0.5, noiseMultiplier: 1.2)
         plan.strategy = "median"
         XCTAssertThrowsError(try StrategyFactory.make(plan, model: try model()), "median cannot run under privacy")
+    }
+}
+
+/// The screening wrapper does not hide a server optimizer's state from the journal.
+final class ScreenedServerStateTests: XCTestCase {
+    func testTheJournalSeesTheMomentsBehindTheScreeningWrapper() throws {
+        var plan = TrainingPlan()
+        plan.strategy = "fedadam"
+        plan.screening = UpdateScreeningPlan(maxNormMultiple: 5)
+        let model = try Sequential(spec: ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)]), seed: 1)
+        let strategy = try StrategyFactory.make(plan, model: model)
+        XCTAssertTrue(strategy is ScreenedAggregation, strategy.name)
+        XCTAssertNotNil(Coordinator.persistentState(of: strategy))
+        XCTAssertNil(Coordinator.persistentState(of: ScreenedAggregation(base: FedAvg(), plan: plan.screening!)))
     }
 }
