@@ -131,3 +131,29 @@ final class RobustSmallKTests: XCTestCase {
         XCTAssertTrue(averaged.allSatisfy(\.isFinite))
     }
 }
+
+/// Issue 16, point 4: a node hears why the coordinator stopped, and fails with it.
+final class CoordinatorFailureTests: XCTestCase {
+    func testANodeConnectedWhenTheCoordinatorFailsGetsTheReasonAndFails() throws {
+        let (coordinator, cleanup) = try TinyFederation.coordinator(nodes: ["a", "b"]) { config in
+            config.minNodes = 2
+            config.waitForNodes = 1.5   // "b" never comes
+            config.heartbeatInterval = 0.2
+        }
+        defer { cleanup() }
+        let port = coordinator.port
+        let results = ResultsBox()
+        let done = DispatchGroup()
+        done.enter()
+        Thread {
+            defer { done.leave() }
+            do { results.set("a", "rounds \(try FederatedNode(config: TinyFederation.node("a", secret: TinyFederation.secret(0), port: port)).run())") } catch {
+                results.set("a", "\(error)")
+            }
+        }.start()
+        XCTAssertThrowsError(try coordinator.run()) { XCTAssertTrue("\($0)".contains("only 1 of 2 nodes connected"), "\($0)") }
+        XCTAssertEqual(done.wait(timeout: .now() + 20), .success)
+        let outcome = results.get("a") ?? ""
+        XCTAssertTrue(outcome.contains("coordinator reported: the coordinator stopped: only 1 of 2 nodes connected"), outcome)
+    }
+}

@@ -118,14 +118,25 @@ public final class Coordinator: @unchecked Sendable {
         return records
     }
 
-    /// Runs every round; returns their records. Progress goes to `log`.
+    /// Runs every round; returns their records. Progress goes to `log`. When the run fails, the
+    /// connected nodes are told why (ERROR) instead of BYE, so they stop with an error too.
     public func run(log: @escaping @Sendable (String) -> Void = { _ in }) throws -> [RoundRecord] {
         self.log = log
+        do {
+            let records = try runRounds()
+            shutdown(failure: nil)
+            return records
+        } catch {
+            shutdown(failure: "the coordinator stopped: \(error)")
+            throw error
+        }
+    }
+
+    private func runRounds() throws -> [RoundRecord] {
         try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true)
         let acceptThread = Thread { [self] in acceptLoop() }
         acceptThread.start()
         Thread { [self] in heartbeatLoop() }.start()
-        defer { shutdown() }
         if let portFile = config.portFile {
             try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
         }
@@ -284,7 +295,8 @@ public final class Coordinator: @unchecked Sendable {
         pruneServerState(before: records.count)
     }
 
-    private func shutdown() {
+    /// Stops admitting and closes every session, after BYE, or with `failure` an ERROR saying why.
+    private func shutdown(failure: String?) {
         let all: [Session] = state.withLock { s in
             s.stopped = true
             let all = Array(s.sessions.values)
@@ -292,8 +304,11 @@ public final class Coordinator: @unchecked Sendable {
             s.acknowledged = [:]
             return all
         }
+        let farewell = failure.flatMap { try? JSONEncoder().encode(Handshake.ErrorMessage(message: $0)) }
+            .map { Frame(version: ProtocolVersion.current, type: MessageType.error.rawValue, payload: Array($0)) }
+            ?? Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: [])
         for s in all {
-            try? s.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: []))
+            try? s.conn.send(farewell)
             s.conn.close()
         }
         listener.close()
