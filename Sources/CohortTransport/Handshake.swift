@@ -24,7 +24,10 @@ public enum Handshake {
     struct Auth: Codable { var response: String }
     struct Welcome: Codable { var session: String }
     /// The payload of an ERROR frame.
-    public struct ErrorMessage: Codable, Sendable { public var message: String }
+    public struct ErrorMessage: Codable, Sendable {
+        public var message: String
+        public init(message: String) { self.message = message }
+    }
 
     /// Coordinator side: negotiates, challenges, verifies against `secrets`. Throws (after
     /// sending an ERROR frame) when the node cannot be admitted.

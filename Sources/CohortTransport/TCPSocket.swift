@@ -63,7 +63,7 @@ public final class TCPSocket: ByteStream, @unchecked Sendable {
 
     /// Runs `body` with the descriptor, kept open until it returns; throws once closed.
     func withDescriptor<R>(_ body: (Int32) throws -> R) throws -> R {
-        try descriptor.use(orThrow: TransportError("\(peer): connection is closed"), body)
+        try descriptor.use(orThrow: TransportError("\(peer): connection is closed", kind: .closedLocally), body)
     }
 
     public func read(exactly count: Int, timeout: Double) throws -> [UInt8] {
@@ -76,15 +76,15 @@ public final class TCPSocket: ByteStream, @unchecked Sendable {
                 while true {
                     let left = deadline.timeIntervalSinceNow
                     guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLIN), timeout: left) else {
-                        throw TransportError("\(peer): read timed out after \(timeout) s (\(done) of \(count) bytes)")
+                        throw TransportError("\(peer): read timed out after \(timeout) s (\(done) of \(count) bytes)", kind: .timedOut)
                     }
                     let n = recv(fd, destination, room, 0)
                     let error = errno
                     if n > 0 { return n }
                     if n < 0 && (error == EINTR || error == EAGAIN) { continue }
-                    if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(count) bytes)") }
-                    if n == 0 { throw TransportError("\(peer): connection closed by peer (\(done) of \(count) bytes)") }
-                    throw TransportError("\(peer): read failed: \(String(cString: strerror(error)))")
+                    if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(count) bytes)", kind: .closedLocally) }
+                    if n == 0 { throw TransportError("\(peer): connection closed by peer (\(done) of \(count) bytes)", kind: .closedByPeer) }
+                    throw TransportError("\(peer): read failed: \(String(cString: strerror(error)))", kind: Self.kind(ofErrno: error))
                 }
             }
         }
@@ -97,14 +97,14 @@ public final class TCPSocket: ByteStream, @unchecked Sendable {
             while done < buf.count {
                 let left = deadline.timeIntervalSinceNow
                 guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLOUT), timeout: left) else {
-                    throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(buf.count) bytes)")
+                    throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(buf.count) bytes)", kind: .timedOut)
                 }
                 let n = send(fd, buf.baseAddress! + done, buf.count - done, Int32(MSG_NOSIGNAL))
                 let error = errno
                 if n >= 0 { done += n; continue }
                 if error == EINTR || error == EAGAIN { continue }
-                if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(buf.count) bytes written)") }
-                throw TransportError("\(peer): write failed: \(String(cString: strerror(error)))")
+                if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(buf.count) bytes written)", kind: .closedLocally) }
+                throw TransportError("\(peer): write failed: \(String(cString: strerror(error)))", kind: Self.kind(ofErrno: error))
             }
         }
     }
@@ -114,5 +114,10 @@ public final class TCPSocket: ByteStream, @unchecked Sendable {
     /// once no call is using it.
     public func close() {
         descriptor.close()
+    }
+
+    /// `.closedByPeer` for the errors a peer's hang-up or death gives (reset, broken pipe), else `.other`.
+    static func kind(ofErrno error: Int32) -> TransportError.Kind {
+        error == ECONNRESET || error == EPIPE || error == ECONNABORTED ? .closedByPeer : .other
     }
 }

@@ -58,13 +58,14 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
                          _ call: (OpaquePointer) -> Int32) throws -> Int32 {
         while true {
             sslLock.lock()
-            if closed { sslLock.unlock(); throw TransportError("\(peer): connection is closed") }
+            if closed { sslLock.unlock(); throw TransportError("\(peer): connection is closed", kind: .closedLocally) }
             ERR_clear_error()
             let r = call(ssl)
             if r > 0 { sslLock.unlock(); return r }
             let code = SSL_get_error(ssl, r)
             let systemError = errno
             var failure: String? = nil
+            var kind = TransportError.Kind.closedByPeer
             switch code {
             case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
                 break
@@ -80,14 +81,15 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
                     detail = "certificate verification failed: " + String(cString: X509_verify_cert_error_string(verify))
                 }
                 failure = "TLS \(what) failed: \(detail)"
+                kind = .other
             }
             ERR_clear_error()
             sslLock.unlock()
-            if let failure { throw TransportError("\(peer): \(failure)") }
+            if let failure { throw TransportError("\(peer): \(failure)", kind: kind) }
             let events = Int16(code == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT)
             let left = deadline.timeIntervalSinceNow
             guard left > 0, TCPSocket.waitFor(fd: fd, events: events, timeout: left) else {
-                throw TransportError("\(peer): TLS \(what) timed out after \(timeout) s")
+                throw TransportError("\(peer): TLS \(what) timed out after \(timeout) s", kind: .timedOut)
             }
         }
     }

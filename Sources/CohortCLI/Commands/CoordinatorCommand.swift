@@ -137,7 +137,8 @@ enum CoordinatorCommand {
         }
         guard let arch = initial.architecture else { throw CommandError("the model checkpoint has no architecture") }
         // Under privacy the coordinator swaps in the DP-FedAvg wrapper once σ is known.
-        let strategy = try StrategyFactory.base(config.plan, model: try Sequential(spec: arch, seed: 0))
+        let model = try Sequential(spec: arch, seed: 0)
+        let strategy = config.plan.privacy == nil ? try StrategyFactory.make(config.plan, model: model) : try StrategyFactory.base(config.plan, model: model)
         try CoordinatorMetricsOptions.start(command, config: &config, completed: completed)
         let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }

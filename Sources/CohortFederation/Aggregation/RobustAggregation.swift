@@ -2,7 +2,8 @@ import CohortCheckpoint
 import CohortTensor
 
 /// Byzantine-robust aggregation: coordinate-wise median, or trimmed mean (drop the `trim`
-/// fraction of largest and smallest values per coordinate, average the rest; Yin et al. 2018).
+/// fraction of largest and smallest values per coordinate, at least one each once there are
+/// three updates, average the rest; Yin et al. 2018).
 /// Sample counts are ignored, so one node cannot buy influence by claiming more samples.
 /// Unlike FedAvg these must hold every update of the round: memory grows with the node count.
 public final class RobustAggregation: AggregationStrategy {
@@ -49,7 +50,9 @@ public final class RobustAggregation: AggregationStrategy {
             let drop: Int
             switch rule {
             case .median: drop = 0
-            case .trimmedMean(let t): drop = min(Int(Double(k) * t), (k - 1) / 2)
+            // From three updates on at least one is trimmed at each end, so a single outlier
+            // never survives (Int(k · t) alone trims nothing below 1/t updates).
+            case .trimmedMean(let t): drop = t > 0 && k >= 3 ? max(1, min(Int(Double(k) * t), (k - 1) / 2)) : 0
             }
             for i in 0..<n {
                 for j in 0..<k { scratch[j] = columns[j].data[i] }

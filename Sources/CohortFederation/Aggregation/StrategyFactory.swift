@@ -4,10 +4,14 @@ import CohortNN
 public enum StrategyFactory {
     /// The strategy the coordinator runs for `plan`: under `plan.privacy`, the DP-FedAvg wrapper
     /// (clip, equal weights, fixed denominator, noise) over the plan's averaging strategy, whose
-    /// local tensors (FedBN's BatchNorm) it leaves out; otherwise `base`. Under privacy σ must
-    /// be set (`privacy.noiseMultiplier`; the coordinator fills it from a target ε).
+    /// local tensors (FedBN's BatchNorm) it leaves out; with `plan.screening`, `base` behind
+    /// the screening wrapper; otherwise `base`. Under privacy σ must be set
+    /// (`privacy.noiseMultiplier`; the coordinator fills it from a target ε).
     public static func make(_ plan: TrainingPlan, model: Sequential) throws -> AggregationStrategy {
-        guard let privacy = plan.privacy else { return try base(plan, model: model) }
+        guard let privacy = plan.privacy else {
+            let strategy = try base(plan, model: model)
+            return plan.screening.map { ScreenedAggregation(base: strategy, plan: $0) } ?? strategy
+        }
         let name = try plan.strategyName
         guard name.averagesWholeUpdates else {
             throw AggregationError("privacy needs strategy fedavg, fedprox or fedbn (equal-weight averaging), got '\(name.rawValue)'")
@@ -33,6 +37,8 @@ public enum StrategyFactory {
         case .fedadagrad: return ServerOptimizer(.adagrad)
         case .median: return RobustAggregation(.median)
         case .trimmedMean: return RobustAggregation(.trimmedMean(trim: 0.2))
+        case .krum: return Krum(multi: false)
+        case .multiKrum: return Krum(multi: true)
         }
     }
 }

@@ -3,6 +3,8 @@
 public enum StrategyName: String, CaseIterable, Sendable {
     case fedavg, fedprox, fedbn, fedadam, fedyogi, fedadagrad, median
     case trimmedMean = "trimmed-mean"
+    case krum
+    case multiKrum = "multi-krum"
 
     /// The strategy called `name` in a plan; throws `UnknownStrategy`, listing the valid names.
     public init(parsing name: String) throws(UnknownStrategy) {
@@ -15,7 +17,7 @@ public enum StrategyName: String, CaseIterable, Sendable {
     public var averagesWholeUpdates: Bool {
         switch self {
         case .fedavg, .fedprox, .fedbn: return true
-        case .fedadam, .fedyogi, .fedadagrad, .median, .trimmedMean: return false
+        case .fedadam, .fedyogi, .fedadagrad, .median, .trimmedMean, .krum, .multiKrum: return false
         }
     }
 }

@@ -33,11 +33,15 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     public var lora: LoRASpec? = nil
     /// How the tabular preprocessing is fitted (nil: each node on its own rows). See `PreprocessingPlan`.
     public var preprocessing: PreprocessingPlan? = nil
+    /// Update screening at the coordinator (nil: off): norm bounds and a sample-weight cap. See
+    /// `UpdateScreeningPlan`.
+    public var screening: UpdateScreeningPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation, lora, preprocessing
+        case screening
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -60,6 +64,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         adaptation = try c.decodeIfPresent(AdaptationPlan.self, forKey: .adaptation)
         lora = try c.decodeIfPresent(LoRASpec.self, forKey: .lora)
         preprocessing = try c.decodeIfPresent(PreprocessingPlan.self, forKey: .preprocessing)
+        screening = try c.decodeIfPresent(UpdateScreeningPlan.self, forKey: .screening)
     }
 
     /// The strategies that may run under `privacy`.
@@ -109,6 +114,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
             }
         }
         if let secureAggregation { try validateSecureAggregation(secureAggregation) }
+        if let screening {
+            try screening.validate()
+            // DP-FedAvg clips every update itself; secure aggregation never shows one.
+            guard privacy == nil, secureAggregation == nil else {
+                throw fail("screening cannot be combined with privacy or secureAggregation (DP-FedAvg clips every update to C itself; under secure aggregation the coordinator sees only the sum)")
+            }
+        }
         try recordPrivacy?.validate()
         // The adaptation step and the guard read the site's records outside DP-SGD's accounting.
         guard recordPrivacy == nil || adaptation == nil else {

@@ -11,6 +11,9 @@ public struct EvaluationRecord: Codable, Sendable, Equatable {
     public var nodes: [String: [String: Double]]
     /// Nodes that did not answer, with the reason.
     public var failed: [String: String]
+    /// Every node dropped during the run (from the round records, then the evaluation itself):
+    /// which, in which round, when and why. Absent when none were.
+    public var dropped: [NodeDrop]? = nil
 
     /// Reads `evaluation.json` from a coordinator's output folder.
     public static func load(outDir: String) throws -> EvaluationRecord {
@@ -75,16 +78,22 @@ extension Coordinator {
         if group.wait(timeout: .now() + config.roundTimeout + 2) == .timedOut {
             for t in targets where results.value.nodes[t.name] == nil && results.value.failed[t.name] == nil {
                 results.update { $0.failed[t.name] = "no result within \(config.roundTimeout) s" }
-                dropSession(t)
+                dropSession(t, reason: .missedDeadline, detail: "no result within \(config.roundTimeout) s")
             }
         }
-        let record = results.value
+        var record = results.value
+        let dropped = journaled.flatMap { $0.dropped ?? [] } + (takeDrops() ?? [])
+        record.dropped = dropped.isEmpty ? nil : dropped
         let data = try JournalCoding.encoder.encode(record)
         try data.write(to: URL(fileURLWithPath: (config.outDir as NSString).appendingPathComponent("evaluation.json")), options: .atomic)
         let accuracies = record.nodes.values.compactMap { $0["test_accuracy"] ?? $0["val_accuracy"] }.filter(\.isFinite)
         let mean = accuracies.isEmpty ? Double.nan : accuracies.reduce(0, +) / Double(accuracies.count)
         log("coordinator: final model evaluated at \(record.nodes.count)/\(targets.count) node(s), mean accuracy \(String(format: "%.3f", mean))"
             + (record.failed.isEmpty ? "" : "; failed: \(record.failed.keys.sorted().joined(separator: ", "))"))
+        if !dropped.isEmpty {
+            log("coordinator: nodes dropped during the run: "
+                + dropped.map { "'\($0.node)' in round \($0.round) (\($0.reason.rawValue))" }.joined(separator: ", "))
+        }
     }
 }
 

@@ -11,13 +11,18 @@ import Foundation
 /// `global.ckpt` records on disk: before `global.ckpt` is replaced it still says R − 1, whose
 /// state file is not yet removed; after, it says R. `--resume` reads the state of that round.
 extension Coordinator {
+    /// The state `strategy` carries from round to round, looking through the screening wrapper.
+    static func persistentState(of strategy: AggregationStrategy) -> PersistentStrategyState? {
+        ((strategy as? ScreenedAggregation)?.base ?? strategy) as? PersistentStrategyState
+    }
+
     static func serverStatePath(outDir: String, round: Int) -> String {
         (outDir as NSString).appendingPathComponent("server-state-\(round).ckpt")
     }
 
     /// Writes the strategy's state after `round` (if it keeps any), before the global checkpoint.
     func journalServerState(round: Int, strategy: AggregationStrategy) throws {
-        guard let stateful = strategy as? PersistentStrategyState else { return }
+        guard let stateful = Self.persistentState(of: strategy) else { return }
         let meta = CheckpointMetadata(source: "coordinator \(strategy.name) state after round \(round)", metrics: ["round": Double(round)])
         try CheckpointFile.save(Checkpoint(architecture: nil, metadata: meta, tensors: stateful.savedState()),
                                 to: Self.serverStatePath(outDir: config.outDir, round: round))
@@ -37,7 +42,7 @@ extension Coordinator {
     /// On resume after `round` completed rounds: restores the strategy's state saved with that
     /// round, checked against the global model's tensors.
     static func restoreServerState(_ strategy: AggregationStrategy, outDir: String, round: Int, global: [(name: String, value: Tensor)]) throws {
-        guard round > 0, let stateful = strategy as? PersistentStrategyState else { return }
+        guard round > 0, let stateful = persistentState(of: strategy) else { return }
         let path = serverStatePath(outDir: outDir, round: round)
         guard FileManager.default.fileExists(atPath: path) else {
             throw AggregationError("cannot resume \(strategy.name): \(path) is missing (the server optimizer's state after round \(round))")

@@ -123,14 +123,25 @@ public final class Coordinator: @unchecked Sendable {
         return records
     }
 
-    /// Runs every round; returns their records. Progress goes to `log`.
+    /// Runs every round; returns their records. Progress goes to `log`. When the run fails, the
+    /// connected nodes are told why (ERROR) instead of BYE, so they stop with an error too.
     public func run(log: @escaping @Sendable (String) -> Void = { _ in }) throws -> [RoundRecord] {
         self.log = log
+        do {
+            let records = try runRounds()
+            shutdown(failure: nil)
+            return records
+        } catch {
+            shutdown(failure: "the coordinator stopped: \(error)")
+            throw error
+        }
+    }
+
+    private func runRounds() throws -> [RoundRecord] {
         try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true)
         let acceptThread = Thread { [self] in acceptLoop() }
         acceptThread.start()
         Thread { [self] in heartbeatLoop() }.start()
-        defer { shutdown() }
         if let portFile = config.portFile {
             try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
         }
@@ -169,11 +180,13 @@ public final class Coordinator: @unchecked Sendable {
             // node that died does not stall the federation.
             try waitForNodes(round == firstRound ? config.minNodes : quorum)
             roundTokens += 1
-            let record = plan.secureAggregation == nil
+            state.withLock { $0.round = round }
+            var record = plan.secureAggregation == nil
                 ? try PlainRoundRunner(coordinator: self, round: round, token: roundTokens).run()
                 : try SecureRoundRunner(coordinator: self, round: round, attempt: failures).run()
-            if let record {
-                records.append(record)
+            if record != nil {
+                record!.dropped = takeDrops()
+                records.append(record!)
                 try journal(records)
                 round += 1
                 failures = 0
@@ -227,7 +240,7 @@ public final class Coordinator: @unchecked Sendable {
             for s in state.withLock({ Array($0.sessions.values) }) {
                 do { try s.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.heartbeat.rawValue, payload: [])) } catch {
                     log("coordinator: node '\(s.name)' unreachable (\(error)); dropping it")
-                    dropSession(s)
+                    dropSession(s, reason: .unreachable, detail: "\(error)")
                 }
             }
         }
@@ -256,9 +269,21 @@ public final class Coordinator: @unchecked Sendable {
         return connected.enumerated().filter { chosen.contains($0.offset) }.map(\.element)
     }
 
-    func dropSession(_ s: Session) {
+    /// Closes `s` and forgets it; with a `reason`, the drop is recorded for the round record
+    /// and the final report (only while `s` is the live session under its name).
+    func dropSession(_ s: Session, reason: NodeDrop.Reason? = nil, detail: String = "") {
         s.conn.close()
-        state.withLock { $0.remove(s) }
+        state.withLock { $0.remove(s, reason: reason, detail: detail) }
+    }
+
+    /// The drops recorded since the last call, in order; nil when there were none.
+    func takeDrops() -> [NodeDrop]? {
+        let drops = state.withLock { s in
+            let drops = s.drops
+            s.drops = []
+            return drops
+        }
+        return drops.isEmpty ? nil : drops
     }
 
     /// Writes all round records, the strategy's state (`server-state-R.ckpt`, server optimizers
@@ -271,14 +296,15 @@ public final class Coordinator: @unchecked Sendable {
         if let r = records.last { config.metrics?.roundJournaled(round: r.round, seconds: r.seconds, accepted: r.accepted.count, bytesUp: r.bytesUp, bytesDown: r.bytesDown, epsilon: r.epsilon) }
         try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
-        if let accuracy = records.last?.globalValidationAccuracy { metrics["global_val_accuracy"] = accuracy }
+        if let accuracy = records.last?.globalValidationAccuracy, accuracy.isFinite { metrics["global_val_accuracy"] = accuracy }
         let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics, preprocessing: preprocessing)
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
         pruneServerState(before: records.count)
     }
 
-    private func shutdown() {
+    /// Stops admitting and closes every session, after BYE, or with `failure` an ERROR saying why.
+    private func shutdown(failure: String?) {
         let all: [Session] = state.withLock { s in
             s.stopped = true
             let all = Array(s.sessions.values)
@@ -286,8 +312,11 @@ public final class Coordinator: @unchecked Sendable {
             s.acknowledged = [:]
             return all
         }
+        let farewell = failure.flatMap { try? JSONEncoder().encode(Handshake.ErrorMessage(message: $0)) }
+            .map { Frame(version: ProtocolVersion.current, type: MessageType.error.rawValue, payload: Array($0)) }
+            ?? Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: [])
         for s in all {
-            try? s.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: []))
+            try? s.conn.send(farewell)
             s.conn.close()
         }
         listener.close()

@@ -22,6 +22,10 @@ struct CoordinatorState {
     var plain: PlainRoundProgress?
     /// The secure-aggregation attempt being run, if any.
     var secure: SecureRoundProgress?
+    /// The round being run (or the last one started); drops are recorded against it.
+    var round = 0
+    /// Nodes dropped since the last round record took them (`Coordinator.takeDrops`).
+    var drops: [NodeDrop] = []
 
     /// Admits `name` (a reconnecting node replaces its old session, which is returned so the
     /// caller closes it); nil when the run has stopped.
@@ -35,11 +39,15 @@ struct CoordinatorState {
         return (session, old)
     }
 
-    /// Forgets `session` if it is still the live one under its name.
-    mutating func remove(_ session: Coordinator.Session) {
+    /// Forgets `session` if it is still the live one under its name, noting the drop with
+    /// `reason` when one is given.
+    mutating func remove(_ session: Coordinator.Session, reason: NodeDrop.Reason? = nil, detail: String = "") {
         guard sessions[session.name] === session else { return }
         sessions[session.name] = nil
         acknowledged[session.serial] = nil
+        if let reason {
+            drops.append(NodeDrop(node: session.name, round: round, at: Date().timeIntervalSince1970, reason: reason, detail: detail))
+        }
     }
 
     /// `session`'s node holds global version `version` (it answered a MODEL of that version);

@@ -11,8 +11,10 @@ struct PlainRoundProgress {
     var open = true
     /// Why each participant's update was not used.
     var rejected: [String: RoundRejection] = [:]
-    /// Metrics each node reported with its update (plus `samples`).
+    /// Metrics each node reported with its update (plus `samples`), as checked.
     var metrics: [String: [String: Double]] = [:]
+    /// Metrics left out by `NodeMetricsCheck`, by node.
+    var invalidMetrics: [String: [String]] = [:]
     var bytesUp = 0
     /// Participants whose exchange ended (well or not).
     var done = Set<String>()

@@ -87,8 +87,11 @@ struct PlainRoundRunner: Sendable {
             let (h, bytes) = try c.receiveUpdate(from: session, round: round, modelVersion: p.expectedVersion, shapes: p.shapes,
                                                  budget: p.budget, token: token, fold: p.fold, deadline: deadline)
             c.acknowledge(session, version: p.expectedVersion)
+            let (metrics, invalid) = NodeMetricsCheck.validated(h.metrics)
+            if !invalid.isEmpty { c.log("coordinator: round \(round): '\(session.name)' reported invalid metrics, left out: \(invalid.joined(separator: ", "))") }
             _ = try? c.withPlainRound(token) {
-                $0.metrics[session.name] = h.metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
+                $0.metrics[session.name] = metrics.merging(["samples": Double(h.samples)]) { a, _ in a }
+                if !invalid.isEmpty { $0.invalidMetrics[session.name] = invalid }
                 $0.bytesUp += bytes
             }
         } catch let closed as RoundClosed {
@@ -106,7 +109,7 @@ struct PlainRoundRunner: Sendable {
         if let rejection {
             c.config.metrics?.updateRejected(rejection.keepsSession ? .late : Date() >= deadline ? .timeout : .invalid)
             c.log("coordinator: round \(round): update from '\(session.name)' rejected: \(rejection)")
-            if !rejection.keepsSession { c.dropSession(session) }
+            if case .failed(let error) = rejection { c.dropSession(session, reason: NodeDrop.reason(for: error), detail: "\(error)") }
         }
     }
 
@@ -127,7 +130,7 @@ struct PlainRoundRunner: Sendable {
             _ = try? c.withPlainRound(token) { $0.rejected[s.name] = .missedDeadline(seconds: c.config.roundTimeout) }
             c.config.metrics?.updateRejected(.timeout)
             c.log("coordinator: round \(round): '\(s.name)' missed the deadline; dropping its connection")
-            c.dropSession(s)
+            c.dropSession(s, reason: .missedDeadline, detail: RoundRejection.missedDeadline(seconds: c.config.roundTimeout).description)
         }
     }
 
@@ -136,10 +139,23 @@ struct PlainRoundRunner: Sendable {
     func aggregate(_ p: Prepared) throws -> Coordinator.RoundRecord? {
         let c = coordinator
         let quorum = c.config.quorum ?? c.config.minNodes
-        let progress = c.state.withLock { s -> (accepted: [String], rejected: [String: String], metrics: [String: [String: Double]], bytesUp: Int) in
+        var progress = c.state.withLock { s -> (accepted: [String], rejected: [String: String], metrics: [String: [String: Double]], bytesUp: Int,
+                                                  folded: [String], invalid: [String: [String]]) in
             let plain = s.plain!
             s.plain = nil
-            return (plain.fold.folded.sorted(), plain.rejected.mapValues(\.description), plain.metrics, plain.bytesUp)
+            return (plain.fold.folded.sorted(), plain.rejected.mapValues(\.description), plain.metrics, plain.bytesUp, plain.fold.folded, plain.invalidMetrics)
+        }
+        // Screening (plan.screening): updates over the norm bound are clipped or left out.
+        var screening: [String: String] = [:]
+        if let screened = c.strategy as? ScreenedAggregation {
+            for (name, verdict) in zip(progress.folded, screened.screen()) where verdict != .kept {
+                screening[name] = verdict.description
+                if case .rejected = verdict {
+                    progress.rejected[name] = "screening: \(verdict)"
+                    progress.accepted.removeAll { $0 == name }
+                }
+                c.log("coordinator: round \(round): update from '\(name)' \(verdict)")
+            }
         }
         // Under Poisson sampling the round is released whoever was sampled (protocols/privacy.md, "Sampling").
         guard progress.accepted.count >= quorum || c.plan.privacy?.sampleRate != nil else {
@@ -147,12 +163,21 @@ struct PlainRoundRunner: Sendable {
             return nil
         }
         let next = try c.strategy.finish()
-        c.advanceGlobal(to: c.global.map { ($0.name, next[$0.name]!) })
+        let nonFinite = c.global.map(\.name).filter { name in next[name].map { !$0.isFinite } ?? true }
         var record = Coordinator.RoundRecord(round: round, participants: p.participants.map(\.name), accepted: progress.accepted,
                                              rejected: progress.rejected, globalValidationAccuracy: nil, nodeMetrics: progress.metrics,
                                              bytesDown: p.models.values.reduce(0) { $0 + $1.message.length }, bytesUp: progress.bytesUp,
                                              seconds: 0, finishedAt: 0)
         record.deltaModels = p.models.values.filter(\.delta).count
+        record.screening = screening.isEmpty ? nil : screening
+        record.invalidMetrics = progress.invalid.isEmpty ? nil : progress.invalid
+        if nonFinite.isEmpty {
+            c.advanceGlobal(to: c.global.map { ($0.name, next[$0.name]!) })
+        } else {
+            // Finite updates can still sum past Float's range: the round is recorded, the model kept.
+            record.unapplied = "the aggregate is not finite (\(nonFinite.prefix(3).joined(separator: ", "))\(nonFinite.count > 3 ? ", ..." : "")); the global model is unchanged"
+            c.log("coordinator: round \(round): rejected: \(record.unapplied!)")
+        }
         record.participants += p.offline
         for name in p.offline {
             record.rejected[name] = RoundRejection.notConnected.description

@@ -42,5 +42,13 @@ extension Coordinator {
         /// announced, or its record was journaled) but its result was not applied to the model:
         /// why. The round stays accounted and is not run again (protocols/privacy.md, "Release point").
         public var unapplied: String?
+        /// Nodes dropped since the previous record (during this round, or a failed attempt at
+        /// it): which, when and why. Absent when none were.
+        public var dropped: [NodeDrop]? = nil
+        /// Under `plan.screening`: what screening did to each update it changed or left out
+        /// (clipped, rejected, weight capped), by node. Absent when it kept every update as sent.
+        public var screening: [String: String]? = nil
+        /// Metrics a node reported that were left out (not finite, out of range), by node.
+        public var invalidMetrics: [String: [String]]? = nil
     }
 }

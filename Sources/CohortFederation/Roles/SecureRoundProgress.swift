@@ -18,6 +18,8 @@ struct SecureRoundProgress {
     private(set) var metrics: [String: [String: Double]] = [:]
     /// Why each node that left the round left it.
     private(set) var rejected: [String: String] = [:]
+    /// The typed reason of each node whose exchange failed (for `NodeDrop`).
+    private(set) var dropReasons: [String: NodeDrop.Reason] = [:]
 
     init(session: UInt64) { self.session = session }
 
@@ -36,7 +38,11 @@ struct SecureRoundProgress {
     }
 
     /// Records why a node left the round (the first reason only).
-    mutating func fail(_ name: String, _ reason: String) { if rejected[name] == nil { rejected[name] = reason } }
+    mutating func fail(_ name: String, _ reason: String, kind: NodeDrop.Reason = .missedDeadline) {
+        guard rejected[name] == nil else { return }
+        rejected[name] = reason
+        dropReasons[name] = kind
+    }
 
     /// Records that a node left the round on its own (SECAGG_LEAVE), with its reason.
     mutating func leave(_ name: String, _ reason: String) {

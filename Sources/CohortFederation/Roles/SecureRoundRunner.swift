@@ -328,22 +328,22 @@ final class SecureRoundRunner: @unchecked Sendable {
                 } catch let left as LeftRound {
                     _ = try? withProgress { progress, _ in progress.leave(node.name, "secure aggregation, \(step): \(left)") }
                 } catch {
-                    _ = try? withProgress { progress, _ in progress.fail(node.name, "secure aggregation, \(step): \(error)") }
+                    _ = try? withProgress { progress, _ in progress.fail(node.name, "secure aggregation, \(step): \(error)", kind: NodeDrop.reason(for: error)) }
                 }
             }.start()
         }
         _ = threads.wait(timeout: .now() + timeout + 2)
         let completed = (try? withProgress { progress, _ in progress.close() }) ?? []
         for s in group where !completed.contains(s.name) {
-            let seen = try? withProgress { progress, _ -> (left: Bool, reason: String) in
+            let seen = try? withProgress { progress, _ -> (left: Bool, reason: String, kind: NodeDrop.Reason) in
                 progress.fail(s.name, "secure aggregation, \(step): no reply within \(timeout) s")
-                return (progress.left.contains(s.name), progress.rejected[s.name] ?? "?")
+                return (progress.left.contains(s.name), progress.rejected[s.name] ?? "?", progress.dropReasons[s.name] ?? .missedDeadline)
             }
             if seen?.left == true {
                 c.log("coordinator: '\(s.name)' left the secure round at step '\(step)': \(seen?.reason ?? "?"); it stays connected")
             } else {
                 c.log("coordinator: '\(s.name)' left the secure round at step '\(step)': \(seen?.reason ?? "?"); dropping its connection")
-                c.dropSession(s)
+                c.dropSession(s, reason: seen?.kind ?? .missedDeadline, detail: seen?.reason ?? "")
             }
         }
         return group.filter { completed.contains($0.name) }
