@@ -168,6 +168,12 @@ public enum ConvKernels {
         }
     }
 
+    /// Runs `body` with a reusable 64-byte-aligned scratch buffer of at least `count` floats
+    /// (contents undefined), e.g. im2col columns that no backward pass will read.
+    public static func withScratch<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        try ScratchBuffers.with(count: count, body)
+    }
+
     /// Permutes a PyTorch-layout weight `[out, in, kh, kw]` to the im2col column order
     /// `[out, kh, kw, in]`.
     public static func permuteWeightToPatchOrder(_ w: UnsafePointer<Float>, out: Int, inChannels: Int, kernelArea: Int,
