@@ -25,12 +25,15 @@ public final class Activation: Layer {
     @inline(__always) private static func sigmoid(_ v: Float) -> Float { 1 / (1 + expf(-v)) }
 
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        input = x
+        // Inference keeps no input for a backward pass.
+        input = mode == .inference ? Tensor(shape: [0]) : x
         var out = [Float].uninitialized(count: x.count)
         let a = slope
         x.data.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { p in
                 switch spec.kind {
+                case .relu:
+                    VectorKernels.relu(count: p.count, x: src.baseAddress!, y: p.baseAddress!)
                 case .gelu:
                     VectorMath.gelu(src.baseAddress!, p.baseAddress!, count: p.count)
                 case .relu6:
@@ -53,12 +56,15 @@ public final class Activation: Layer {
 
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
+        precondition(input.count == dy.count, "\(spec.name): backward needs the training or evaluation forward it follows")
         var dx = [Float].uninitialized(count: dy.count)
         let a = slope
         dx.withUnsafeMutableBufferPointer { d in
             dy.data.withUnsafeBufferPointer { g in
                 input.data.withUnsafeBufferPointer { x in
                     switch spec.kind {
+                    case .relu:
+                        VectorKernels.reluBackward(count: d.count, x: x.baseAddress!, dy: g.baseAddress!, dx: d.baseAddress!)
                     case .gelu:
                         VectorMath.geluBackward(x.baseAddress!, g.baseAddress!, d.baseAddress!, count: d.count)
                     case .relu6:
