@@ -169,4 +169,52 @@ final class InferenceModeTests: XCTestCase {
         XCTAssertEqual(dx.data, zip(x.data, dy.data).map { $0 > 0 ? $1 : 0 })
         XCTAssertEqual(relu.forward(x, mode: .inference).data, y.data)
     }
+
+    /// LayerNorm at a size that splits rows across threads (with a feature count that leaves a
+    /// scalar tail), against a Double reference for the values and the input gradient.
+    func testLargeLayerNormMatchesReference() throws {
+        let f = 196, rows = 2 * 100
+        var rng = SeededRandom(seed: 30)
+        let ln = try LayerFactory.make(LayerSpec(.layernorm, name: "ln"), inputShape: [100, f], rng: &rng) as! LayerNorm
+        ln.weight.value = random([f], seed: 31, scale: 0.3, offset: 1)
+        ln.bias.value = random([f], seed: 32)
+        let x = random([2, 100, f], seed: 33, scale: 2, offset: -1), dy = random([2, 100, f], seed: 34)
+        let y = ln.forward(x, mode: .training)
+        let dx = ln.backward(dy, needsInputGradient: true)!
+        var refY = [Float](repeating: 0, count: x.count), refDx = refY
+        for r in 0..<rows {
+            let row = (0..<f).map { Double(x.data[r * f + $0]) }
+            let mean = row.reduce(0, +) / Double(f)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(f)
+            let inv = 1 / (variance + Double(ln.epsilon)).squareRoot()
+            let xh = row.map { ($0 - mean) * inv }
+            let gh = (0..<f).map { Double(dy.data[r * f + $0]) * Double(ln.weight.value.data[$0]) }
+            let m1 = gh.reduce(0, +) / Double(f), m2 = zip(gh, xh).map { $0 * $1 }.reduce(0, +) / Double(f)
+            for j in 0..<f {
+                refY[r * f + j] = Float(xh[j] * Double(ln.weight.value.data[j]) + Double(ln.bias.value.data[j]))
+                refDx[r * f + j] = Float(inv * (gh[j] - m1 - xh[j] * m2))
+            }
+        }
+        assertClose(y.data, refY, tolerance: 1e-4, "forward")
+        assertClose(dx.data, refDx, tolerance: 1e-3, "input gradient")
+        XCTAssertEqual(ln.forward(x, mode: .inference).data, y.data, "inference gives the training values")
+    }
+
+    /// GELU split across threads gives every value exactly what a small, single-thread call
+    /// gives it.
+    func testLargeGELUIndependentOfSplit() throws {
+        var rng = SeededRandom(seed: 40)
+        let gelu = try LayerFactory.make(LayerSpec(.gelu, name: "g"), inputShape: [35_001], rng: &rng)
+        let x = random([2, 35_001], seed: 41), dy = random([2, 35_001], seed: 42)
+        let y = gelu.forward(x, mode: .training)
+        let dx = gelu.backward(dy, needsInputGradient: true)!
+        for start in [0, 34_996, 69_995] {
+            let n = min(7, x.count - start)
+            let xs = Tensor(shape: [1, n], data: Array(x.data[start..<start + n]))
+            let small = gelu.forward(xs, mode: .training)
+            XCTAssertEqual(small.data, Array(y.data[start..<start + n]), "values at \(start)")
+            let smallDx = gelu.backward(Tensor(shape: [1, n], data: Array(dy.data[start..<start + n])), needsInputGradient: true)!
+            XCTAssertEqual(smallDx.data, Array(dx.data[start..<start + n]), "gradients at \(start)")
+        }
+    }
 }

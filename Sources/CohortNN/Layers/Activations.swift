@@ -22,6 +22,13 @@ public final class Activation: Layer {
 
     public func outputShape(for s: [Int]) throws -> [Int] { s }
 
+    /// Splits `0..<count` across the worker pool when large, at multiples of eight, so every
+    /// value goes through the same SIMD lane code wherever the split falls.
+    private static func forEightAlignedSlices(_ count: Int, _ body: (Int, Int) -> Void) {
+        let chunks = (count + 7) / 8
+        NormKernels.forRowSlices(rows: chunks, channels: 8) { _, lo, hi in body(lo * 8, min(hi * 8, count)) }
+    }
+
     @inline(__always) private static func sigmoid(_ v: Float) -> Float { 1 / (1 + expf(-v)) }
 
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
@@ -35,7 +42,8 @@ public final class Activation: Layer {
                 case .relu:
                     VectorKernels.relu(count: p.count, x: src.baseAddress!, y: p.baseAddress!)
                 case .gelu:
-                    VectorMath.gelu(src.baseAddress!, p.baseAddress!, count: p.count)
+                    let ps = SendablePointer(src.baseAddress!), po = SendableMutablePointer(p.baseAddress!), n = p.count
+                    Self.forEightAlignedSlices(n) { lo, hi in VectorMath.gelu(ps.p + lo, po.p + lo, count: hi - lo) }
                 case .relu6:
                     for i in 0..<p.count { p[i] = min(max(src[i], 0), 6) }
                 case .silu:
@@ -66,7 +74,11 @@ public final class Activation: Layer {
                     case .relu:
                         VectorKernels.reluBackward(count: d.count, x: x.baseAddress!, dy: g.baseAddress!, dx: d.baseAddress!)
                     case .gelu:
-                        VectorMath.geluBackward(x.baseAddress!, g.baseAddress!, d.baseAddress!, count: d.count)
+                        let px = SendablePointer(x.baseAddress!), pg = SendablePointer(g.baseAddress!)
+                        let pd = SendableMutablePointer(d.baseAddress!)
+                        Self.forEightAlignedSlices(d.count) { lo, hi in
+                            VectorMath.geluBackward(px.p + lo, pg.p + lo, pd.p + lo, count: hi - lo)
+                        }
                     case .relu6:
                         for i in 0..<d.count { d[i] = x[i] > 0 && x[i] < 6 ? g[i] : 0 }
                     case .silu:
