@@ -217,4 +217,34 @@ final class InferenceModeTests: XCTestCase {
             XCTAssertEqual(smallDx.data, Array(dx.data[start..<start + n]), "gradients at \(start)")
         }
     }
+
+    /// A conv whose weight is large enough for the two-thread weight permutation and gradient
+    /// un-permutation: output and weight gradient against direct sums.
+    func testLargeConvWeightPathsMatchDirectSums() throws {
+        let cin = 64, cout = 128, k = 3, h = 4, w = 4, n = 2
+        var rng = SeededRandom(seed: 50)
+        let conv = try LayerFactory.make(LayerSpec(.conv2d, name: "c", units: cout, kernel: k, padding: 1, bias: false),
+                                         inputShape: [h, w, cin], rng: &rng) as! Conv2D
+        let x = random([n, h, w, cin], seed: 51), dy = random([n, h, w, cout], seed: 52)
+        let y = conv.forward(x, mode: .training)
+        conv.weight.zeroGrad()
+        _ = conv.backward(dy, needsInputGradient: false)
+        let wt = conv.weight.value.data
+        var refY = [Float](repeating: 0, count: n * h * w * cout), refDw = [Float](repeating: 0, count: wt.count)
+        for b in 0..<n { for i in 0..<h { for j in 0..<w { for o in 0..<cout {
+            var acc = 0.0
+            let g = Double(dy.data[((b * h + i) * w + j) * cout + o])
+            for ci in 0..<cin { for ki in 0..<k { for kj in 0..<k {
+                let ih = i + ki - 1, iw = j + kj - 1
+                guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                let xv = Double(x.data[((b * h + ih) * w + iw) * cin + ci])
+                let wi = ((o * cin + ci) * k + ki) * k + kj
+                acc += xv * Double(wt[wi])
+                refDw[wi] += Float(xv * g)
+            } } }
+            refY[((b * h + i) * w + j) * cout + o] = Float(acc)
+        } } } }
+        assertClose(y.data, refY, tolerance: 1e-4, "output")
+        assertClose(conv.weight.grad.data, refDw, tolerance: 1e-3, "weight gradient")
+    }
 }
