@@ -84,7 +84,7 @@ public enum TrainBenchmark {
             let step = {
                 let i = stepIndex % 8
                 if inference {
-                    lastLoss = model.forward(xs[i], mode: .evaluation).data[0]
+                    lastLoss = model.forward(xs[i], mode: .inference).data[0]
                     stepIndex += 1
                     return
                 }

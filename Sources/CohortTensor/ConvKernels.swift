@@ -168,23 +168,43 @@ public enum ConvKernels {
         }
     }
 
+    /// Runs `body` with a reusable 64-byte-aligned scratch buffer of at least `count` floats
+    /// (contents undefined), e.g. im2col columns that no backward pass will read.
+    public static func withScratch<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        try ScratchBuffers.with(count: count, body)
+    }
+
     /// Permutes a PyTorch-layout weight `[out, in, kh, kw]` to the im2col column order
-    /// `[out, kh, kw, in]`.
+    /// `[out, kh, kw, in]`; large weights are split by output channel across the pool.
     public static func permuteWeightToPatchOrder(_ w: UnsafePointer<Float>, out: Int, inChannels: Int, kernelArea: Int,
                                                  into dst: UnsafeMutablePointer<Float>) {
-        for o in 0..<out {
-            let src = w + o * inChannels * kernelArea, d = dst + o * inChannels * kernelArea
-            for ci in 0..<inChannels { for s in 0..<kernelArea { d[s * inChannels + ci] = src[ci * kernelArea + s] } }
+        let pw = SendablePointer(w), pd = SendableMutablePointer(dst), row = inChannels * kernelArea
+        forOutputSlices(out: out, row: row) { lo, hi in
+            for o in lo..<hi {
+                let src = pw.p + o * row, d = pd.p + o * row
+                for ci in 0..<inChannels { for s in 0..<kernelArea { d[s * inChannels + ci] = src[ci * kernelArea + s] } }
+            }
         }
     }
 
     /// Adds a patch-order weight gradient `[out, kh, kw, in]` into a PyTorch-layout gradient
-    /// `[out, in, kh, kw]`.
+    /// `[out, in, kh, kw]`; large weights are split by output channel across the pool.
     public static func addPatchOrderGradient(_ g: UnsafePointer<Float>, out: Int, inChannels: Int, kernelArea: Int,
                                              into dst: UnsafeMutablePointer<Float>) {
-        for o in 0..<out {
-            let src = g + o * inChannels * kernelArea, d = dst + o * inChannels * kernelArea
-            for ci in 0..<inChannels { for s in 0..<kernelArea { d[ci * kernelArea + s] += src[s * inChannels + ci] } }
+        let pg = SendablePointer(g), pd = SendableMutablePointer(dst), row = inChannels * kernelArea
+        forOutputSlices(out: out, row: row) { lo, hi in
+            for o in lo..<hi {
+                let src = pg.p + o * row, d = pd.p + o * row
+                for ci in 0..<inChannels { for s in 0..<kernelArea { d[ci * kernelArea + s] += src[s * inChannels + ci] } }
+            }
         }
+    }
+
+    /// Runs `body(lo, hi)` over disjoint output-channel ranges covering `0..<out`, two at once
+    /// when the weight is large.
+    private static func forOutputSlices(out: Int, row: Int, _ body: (Int, Int) -> Void) {
+        let pool = WorkerPool.shared
+        guard pool.width > 1, out >= 2, out * row >= 1 << 16 else { body(0, out); return }
+        pool.run(tasks: 2) { t in body(out * t / 2, out * (t + 1) / 2) }
     }
 }

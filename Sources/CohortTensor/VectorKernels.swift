@@ -67,3 +67,38 @@ extension VectorKernels {
         }
     }
 }
+
+extension VectorKernels {
+    /// `y = max(x, 0)` elementwise (`y` may equal `x`), split across the worker pool when large.
+    public static func relu(count: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        let px = SendablePointer(x), py = SendableMutablePointer(y)
+        NormKernels.forRowSlices(rows: count, channels: 1) { _, lo, hi in
+            let xr = UnsafeRawPointer(px.p), yr = UnsafeMutableRawPointer(py.p)
+            let zero = SIMD8<Float>(repeating: 0)
+            var i = lo
+            while i + 8 <= hi {
+                let v = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                yr.storeBytes(of: v.replacing(with: zero, where: v .< zero), toByteOffset: i * 4, as: SIMD8<Float>.self)
+                i &+= 8
+            }
+            while i < hi { py.p[i] = px.p[i] < 0 ? 0 : px.p[i]; i &+= 1 }
+        }
+    }
+
+    /// ReLU's backward: `dx = x > 0 ? dy : 0` elementwise, split across the pool when large.
+    public static func reluBackward(count: Int, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        let px = SendablePointer(x), pg = SendablePointer(dy), pd = SendableMutablePointer(dx)
+        NormKernels.forRowSlices(rows: count, channels: 1) { _, lo, hi in
+            let xr = UnsafeRawPointer(px.p), gr = UnsafeRawPointer(pg.p), dr = UnsafeMutableRawPointer(pd.p)
+            let zero = SIMD8<Float>(repeating: 0)
+            var i = lo
+            while i + 8 <= hi {
+                let v = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                let g = gr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                dr.storeBytes(of: g.replacing(with: zero, where: v .<= zero), toByteOffset: i * 4, as: SIMD8<Float>.self)
+                i &+= 8
+            }
+            while i < hi { pd.p[i] = px.p[i] > 0 ? pg.p[i] : 0; i &+= 1 }
+        }
+    }
+}

@@ -22,17 +22,28 @@ public final class Activation: Layer {
 
     public func outputShape(for s: [Int]) throws -> [Int] { s }
 
+    /// Splits `0..<count` across the worker pool when large, at multiples of eight, so every
+    /// value goes through the same SIMD lane code wherever the split falls.
+    private static func forEightAlignedSlices(_ count: Int, _ body: (Int, Int) -> Void) {
+        let chunks = (count + 7) / 8
+        NormKernels.forRowSlices(rows: chunks, channels: 8) { _, lo, hi in body(lo * 8, min(hi * 8, count)) }
+    }
+
     @inline(__always) private static func sigmoid(_ v: Float) -> Float { 1 / (1 + expf(-v)) }
 
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        input = x
+        // Inference keeps no input for a backward pass.
+        input = mode == .inference ? Tensor(shape: [0]) : x
         var out = [Float].uninitialized(count: x.count)
         let a = slope
         x.data.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { p in
                 switch spec.kind {
+                case .relu:
+                    VectorKernels.relu(count: p.count, x: src.baseAddress!, y: p.baseAddress!)
                 case .gelu:
-                    VectorMath.gelu(src.baseAddress!, p.baseAddress!, count: p.count)
+                    let ps = SendablePointer(src.baseAddress!), po = SendableMutablePointer(p.baseAddress!), n = p.count
+                    Self.forEightAlignedSlices(n) { lo, hi in VectorMath.gelu(ps.p + lo, po.p + lo, count: hi - lo) }
                 case .relu6:
                     for i in 0..<p.count { p[i] = min(max(src[i], 0), 6) }
                 case .silu:
@@ -53,14 +64,21 @@ public final class Activation: Layer {
 
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
+        precondition(input.count == dy.count, "\(spec.name): backward needs the training or evaluation forward it follows")
         var dx = [Float].uninitialized(count: dy.count)
         let a = slope
         dx.withUnsafeMutableBufferPointer { d in
             dy.data.withUnsafeBufferPointer { g in
                 input.data.withUnsafeBufferPointer { x in
                     switch spec.kind {
+                    case .relu:
+                        VectorKernels.reluBackward(count: d.count, x: x.baseAddress!, dy: g.baseAddress!, dx: d.baseAddress!)
                     case .gelu:
-                        VectorMath.geluBackward(x.baseAddress!, g.baseAddress!, d.baseAddress!, count: d.count)
+                        let px = SendablePointer(x.baseAddress!), pg = SendablePointer(g.baseAddress!)
+                        let pd = SendableMutablePointer(d.baseAddress!)
+                        Self.forEightAlignedSlices(d.count) { lo, hi in
+                            VectorMath.geluBackward(px.p + lo, pg.p + lo, pd.p + lo, count: hi - lo)
+                        }
                     case .relu6:
                         for i in 0..<d.count { d[i] = x[i] > 0 && x[i] < 6 ? g[i] : 0 }
                     case .silu:

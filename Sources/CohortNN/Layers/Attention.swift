@@ -144,8 +144,17 @@ public final class MultiHeadAttention: Layer {
             let row = s + i * columns
             var m = -Float.infinity
             for j in 0..<columns { m = max(m, row[j]) }
-            var sum: Float = 0
-            for j in 0..<columns { let e = expf(row[j] - m); row[j] = e; sum += e }
+            // Eight at a time with the vectorised exp (relative error ~1e-7, as expf).
+            let raw = UnsafeMutableRawPointer(row), mv = SIMD8<Float>(repeating: m)
+            var acc = SIMD8<Float>(), j = 0
+            while j + 8 <= columns {
+                let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - mv)
+                raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD8<Float>.self)
+                acc += e
+                j &+= 8
+            }
+            var sum = acc.sum()
+            while j < columns { let e = expf(row[j] - m); row[j] = e; sum += e; j &+= 1 }
             let inv = 1 / sum
             for j in 0..<columns { row[j] *= inv }
         }

@@ -52,9 +52,10 @@ public final class BatchNorm: Layer {
         let rows = x.count / c
         var sum = [Double](repeating: 0, count: c), sq = [Double](repeating: 0, count: c)
         x.data.withUnsafeBufferPointer { p in
-            for r in 0..<rows {
-                let row = p.baseAddress! + r * c
-                for j in 0..<c { let v = Double(row[j]); sum[j] += v; sq[j] += v * v }
+            sum.withUnsafeMutableBufferPointer { ps in
+                sq.withUnsafeMutableBufferPointer { pq in
+                    NormKernels.channelSums(rows: rows, channels: c, x: p.baseAddress!, sum: ps.baseAddress!, sumSquares: pq.baseAddress!)
+                }
             }
         }
         let inv = 1 / Double(max(rows, 1))
@@ -63,10 +64,37 @@ public final class BatchNorm: Layer {
         return (mean, variance)
     }
 
+    /// The evaluation-mode map as a per-channel `y = x·scale + shift` (running statistics
+    /// folded into γ and β), for one pass over the data or fusing into the layer before.
+    public func inferenceAffine() -> (scale: [Float], shift: [Float]) {
+        let g = weight.value.data, b = bias.value.data, m = runningMean.value.data, v = runningVar.value.data
+        var scale = [Float](repeating: 0, count: features), shift = [Float](repeating: 0, count: features)
+        for j in 0..<features {
+            // max(·, 0): averaged or lossy-decoded running variances can dip below zero.
+            let s = g[j] / (max(v[j], 0) + epsilon).squareRoot()
+            scale[j] = s
+            shift[j] = b[j] - m[j] * s
+        }
+        return (scale, shift)
+    }
+
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         precondition(x.shape.last == features, "\(spec.name): expects \(features) channels last, got \(x.shape)")
         inputShape = x.shape
+        lastMode = mode
         let c = features, rows = x.count / c
+        var out = [Float].uninitialized(count: x.count)
+        if mode == .inference {
+            // No backward follows: one affine pass, nothing kept.
+            normalized = []
+            let (scale, shift) = inferenceAffine()
+            x.data.withUnsafeBufferPointer { px in
+                out.withUnsafeMutableBufferPointer { po in
+                    NormKernels.affine(rows: rows, channels: c, x: px.baseAddress!, scale: scale, shift: shift, relu: false, y: po.baseAddress!)
+                }
+            }
+            return Tensor(shape: x.shape, data: out)
+        }
         let mean: [Float], variance: [Float]
         if mode == .training {
             precondition(rows > 1, "\(spec.name): batch statistics need more than one value per channel")
@@ -88,38 +116,29 @@ public final class BatchNorm: Layer {
         }
         // max(·, 0): averaged or lossy-decoded running variances can dip below zero.
         inverseStd = variance.map { 1 / (max($0, 0) + epsilon).squareRoot() }
-        if normalized.count != x.count { normalized = [Float](repeating: 0, count: x.count) }
-        var out = [Float].uninitialized(count: x.count)
-        let g = weight.value.data, b = bias.value.data
+        if normalized.count != x.count { normalized = [Float].uninitialized(count: x.count) }
         x.data.withUnsafeBufferPointer { px in
             normalized.withUnsafeMutableBufferPointer { pn in
                 out.withUnsafeMutableBufferPointer { po in
-                    for r in 0..<rows {
-                        let base = r * c
-                        for j in 0..<c {
-                            let xh = (px[base + j] - mean[j]) * inverseStd[j]
-                            pn[base + j] = xh
-                            po[base + j] = g[j] * xh + b[j]
-                        }
-                    }
+                    NormKernels.normalize(rows: rows, channels: c, x: px.baseAddress!, mean: mean, inverseStd: inverseStd,
+                                          gamma: weight.value.data, beta: bias.value.data,
+                                          normalized: pn.baseAddress!, y: po.baseAddress!)
                 }
             }
         }
-        lastMode = mode
         return Tensor(shape: x.shape, data: out)
     }
 
     private var lastMode = ForwardMode.training
 
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
+        precondition(lastMode != .inference, "\(spec.name): backward after an inference-mode forward")
         let c = features, rows = dy.count / c
         var sumDy = [Float](repeating: 0, count: c), sumDyXh = [Float](repeating: 0, count: c)
         dy.data.withUnsafeBufferPointer { pd in
             normalized.withUnsafeBufferPointer { pn in
-                for r in 0..<rows {
-                    let base = r * c
-                    for j in 0..<c { sumDy[j] += pd[base + j]; sumDyXh[j] += pd[base + j] * pn[base + j] }
-                }
+                NormKernels.backwardSums(rows: rows, channels: c, dy: pd.baseAddress!, normalized: pn.baseAddress!,
+                                         sumDy: &sumDy, sumDyXh: &sumDyXh)
             }
         }
         if weight.isTrainable { for j in 0..<c { weight.grad.data[j] += sumDyXh[j] } }
@@ -127,20 +146,18 @@ public final class BatchNorm: Layer {
         guard needsInputGradient else { return nil }
         var dx = [Float].uninitialized(count: dy.count)
         let g = weight.value.data
+        let scale = (0..<c).map { g[$0] * inverseStd[$0] }
         let inv = 1 / Float(rows)
+        // Batch statistics depend on every input: the full BatchNorm backward. With running
+        // statistics the map is affine per channel: dx = scale·dy.
+        let training = lastMode == .training
+        let meanDy = training ? sumDy.map { $0 * inv } : [Float](repeating: 0, count: c)
+        let meanDyXh = training ? sumDyXh.map { $0 * inv } : [Float](repeating: 0, count: c)
         dy.data.withUnsafeBufferPointer { pd in
             normalized.withUnsafeBufferPointer { pn in
-                for r in 0..<rows {
-                    let base = r * c
-                    for j in 0..<c {
-                        let scale = g[j] * inverseStd[j]
-                        if lastMode == .training {
-                            // Batch statistics depend on every input: the full BatchNorm backward.
-                            dx[base + j] = scale * (pd[base + j] - inv * sumDy[j] - pn[base + j] * inv * sumDyXh[j])
-                        } else {
-                            dx[base + j] = scale * pd[base + j]
-                        }
-                    }
+                dx.withUnsafeMutableBufferPointer { px in
+                    NormKernels.backwardInput(rows: rows, channels: c, dy: pd.baseAddress!, normalized: pn.baseAddress!,
+                                              scale: scale, meanDy: meanDy, meanDyXh: meanDyXh, dx: px.baseAddress!)
                 }
             }
         }

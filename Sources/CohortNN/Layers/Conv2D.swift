@@ -25,8 +25,10 @@ public final class Conv2D: Layer {
     private var cols: [Float] = []
     /// The weight in the layout its path multiplies with: im2col column order
     /// `[out, kh, kw, in/groups]`, or cell-major `[kh·kw, out]` for the direct depthwise kernel.
-    /// Rebuilt each forward.
+    /// Rebuilt when the weight's version or the path changes.
     private var patchWeight: [Float] = []
+    /// The weight version and path (`isDepthwise`) `patchWeight` was built from.
+    private var patchWeightKey: (version: Int, depthwise: Bool)?
     /// Depthwise path: the input it ran on (channels repeated when the multiplier is > 1).
     private var depthwiseInput: [Float] = []
 
@@ -77,27 +79,75 @@ public final class Conv2D: Layer {
     }
 
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        forward(x, mode: mode, epilogue: nil)
+    }
+
+    /// A per-output-channel `y = y·scale + shift` (then ReLU when `relu`) applied to the
+    /// convolution's output in one pass: a BatchNorm (and ReLU) after it, folded for inference.
+    public struct Epilogue {
+        public var scale: [Float]
+        public var shift: [Float]
+        public var relu: Bool
+        public init(scale: [Float], shift: [Float], relu: Bool) {
+            self.scale = scale
+            self.shift = shift
+            self.relu = relu
+        }
+    }
+
+    /// The forward pass, followed by `epilogue` when given (inference only: the epilogue has
+    /// no backward).
+    public func forward(_ x: Tensor, mode: ForwardMode, epilogue: Epilogue?) -> Tensor {
+        var y = convolve(x, mode: mode)
+        if let e = epilogue {
+            precondition(mode == .inference && e.scale.count == outChannels && e.shift.count == outChannels,
+                         "\(spec.name): an epilogue needs inference mode and one scale and shift per output channel")
+            let rows = y.count / outChannels
+            y.data.withUnsafeMutableBufferPointer { p in
+                NormKernels.affine(rows: rows, channels: outChannels, x: p.baseAddress!, scale: e.scale, shift: e.shift,
+                                   relu: e.relu, y: p.baseAddress!)
+            }
+        }
+        return y
+    }
+
+    /// Rebuilds `patchWeight` when the weight or the path changed since it was built.
+    private func preparePatchWeight() {
+        let key = (version: weight.version, depthwise: isDepthwise)
+        if let k = patchWeightKey, k == key, patchWeight.count == weight.value.count { return }
+        if patchWeight.count != weight.value.count { patchWeight = [Float].uninitialized(count: weight.value.count) }
+        let area = kernelArea
+        weight.value.data.withUnsafeBufferPointer { w in
+            patchWeight.withUnsafeMutableBufferPointer { pw in
+                if isDepthwise {
+                    // Cell-major weight [k·k, out]: the transpose of PyTorch's [out, 1, k, k].
+                    for o in 0..<outChannels { for s in 0..<area { pw[s * outChannels + o] = w[o * area + s] } }
+                } else {
+                    ConvKernels.permuteWeightToPatchOrder(w.baseAddress!, out: outChannels, inChannels: groupIn,
+                                                          kernelArea: area, into: pw.baseAddress!)
+                }
+            }
+        }
+        patchWeightKey = key
+    }
+
+    private func convolve(_ x: Tensor, mode: ForwardMode) -> Tensor {
         precondition(x.rank == 4 && x.shape[3] == inChannels,
                      "\(spec.name): expects NHWC input with \(inChannels) channels, got \(x.shape)")
         let g = geometry(batch: x.shape[0], shape: Array(x.shape.dropFirst()))
         geometry = g
         inputShape = x.shape
-        if isDepthwise { return depthwiseForward(x, g) }
+        preparePatchWeight()
+        if isDepthwise { return depthwiseForward(x, g, mode: mode) }
         let positions = g.outputPositions, patch = g.patchSize
-        if cols.count != positions * patch { cols = [Float](repeating: 0, count: positions * patch) }
+        if mode == .inference && groups == 1 { return inferenceForward(x, g) }
+        if cols.count != positions * patch { cols = [Float].uninitialized(count: positions * patch) }
         var out = [Float].uninitialized(count: positions * outChannels)
         if let bias {
             out.withUnsafeMutableBufferPointer { o in
                 bias.value.data.withUnsafeBufferPointer { b in
                     for r in 0..<positions { (o.baseAddress! + r * outChannels).update(from: b.baseAddress!, count: outChannels) }
                 }
-            }
-        }
-        if patchWeight.count != weight.value.count { patchWeight = [Float](repeating: 0, count: weight.value.count) }
-        weight.value.data.withUnsafeBufferPointer { w in
-            patchWeight.withUnsafeMutableBufferPointer { pw in
-                ConvKernels.permuteWeightToPatchOrder(w.baseAddress!, out: outChannels, inChannels: groupIn,
-                                                      kernelArea: kernelArea, into: pw.baseAddress!)
             }
         }
         if groups == 1 {
@@ -128,8 +178,34 @@ public final class Conv2D: Layer {
         return Tensor(shape: [g.batch, g.outHeight, g.outWidth, outChannels], data: out)
     }
 
+    /// `groups == 1` with no backward to follow: the im2col columns live in scratch memory
+    /// shared by every layer instead of a buffer this layer keeps.
+    private func inferenceForward(_ x: Tensor, _ g: ConvGeometry) -> Tensor {
+        cols = []
+        let positions = g.outputPositions, patch = g.patchSize
+        var out = [Float].uninitialized(count: positions * outChannels)
+        out.withUnsafeMutableBufferPointer { o in
+            if let bias {
+                bias.value.data.withUnsafeBufferPointer { b in
+                    for r in 0..<positions { (o.baseAddress! + r * outChannels).update(from: b.baseAddress!, count: outChannels) }
+                }
+            }
+            x.data.withUnsafeBufferPointer { px in
+                patchWeight.withUnsafeBufferPointer { pw in
+                    ConvKernels.withScratch(count: positions * patch) { pc in
+                        ConvKernels.im2col(g, x: px.baseAddress!, cols: pc)
+                        Gemm.multiply(transA: false, transB: true, m: positions, n: outChannels, k: patch, a: pc, lda: patch,
+                                      b: pw.baseAddress!, ldb: patch, beta: bias == nil ? 0 : 1, c: o.baseAddress!, ldc: outChannels)
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [g.batch, g.outHeight, g.outWidth, outChannels], data: out)
+    }
+
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard let g = geometry else { preconditionFailure("\(spec.name): backward before forward") }
+        precondition(isDepthwise ? !depthwiseInput.isEmpty : !cols.isEmpty, "\(spec.name): backward after an inference-mode forward")
         let positions = g.outputPositions
         if let bias, bias.isTrainable { bias.grad.add(dy.reshaped([positions, outChannels]).sumRows()) }
         if isDepthwise { return depthwiseBackward(dy, g, needsInputGradient: needsInputGradient) }
@@ -199,7 +275,7 @@ public final class Conv2D: Layer {
     /// Output channels per input channel.
     private var multiplier: Int { outChannels / inChannels }
 
-    private func depthwiseForward(_ x: Tensor, _ g: ConvGeometry) -> Tensor {
+    private func depthwiseForward(_ x: Tensor, _ g: ConvGeometry, mode: ForwardMode) -> Tensor {
         let m = multiplier
         var dg = g
         dg.channels = outChannels
@@ -217,14 +293,6 @@ public final class Conv2D: Layer {
                 }
             }
         }
-        // Cell-major weight [k·k, out]: the transpose of PyTorch's [out, 1, k, k].
-        let area = kernelArea
-        if patchWeight.count != weight.value.count { patchWeight = [Float](repeating: 0, count: weight.value.count) }
-        weight.value.data.withUnsafeBufferPointer { w in
-            patchWeight.withUnsafeMutableBufferPointer { pw in
-                for o in 0..<outChannels { for s in 0..<area { pw[s * outChannels + o] = w[o * area + s] } }
-            }
-        }
         var out = [Float].uninitialized(count: dg.outputPositions * outChannels)
         depthwiseInput.withUnsafeBufferPointer { px in
             patchWeight.withUnsafeBufferPointer { pw in
@@ -239,6 +307,7 @@ public final class Conv2D: Layer {
                 }
             }
         }
+        if mode == .inference { depthwiseInput = [] }
         return Tensor(shape: [g.batch, g.outHeight, g.outWidth, outChannels], data: out)
     }
 

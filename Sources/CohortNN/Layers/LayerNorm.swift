@@ -33,34 +33,19 @@ public final class LayerNorm: Layer {
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         let f = features, rows = x.count / f
         inputShape = x.shape
-        normalized = .uninitialized(count: x.count)
-        invStd = .uninitialized(count: rows)
+        let keep = mode != .inference
+        // Inference keeps nothing for a backward pass.
+        normalized = keep ? .uninitialized(count: x.count) : []
+        invStd = keep ? .uninitialized(count: rows) : []
         var out = [Float].uninitialized(count: x.count)
-        let eps = epsilon
         x.data.withUnsafeBufferPointer { src in
             normalized.withUnsafeMutableBufferPointer { xh in
                 invStd.withUnsafeMutableBufferPointer { rs in
-                    weight.value.data.withUnsafeBufferPointer { w in
-                        bias.value.data.withUnsafeBufferPointer { b in
-                            out.withUnsafeMutableBufferPointer { o in
-                                for r in 0..<rows {
-                                    let base = r * f
-                                    var mean: Float = 0
-                                    for j in 0..<f { mean += src[base + j] }
-                                    mean /= Float(f)
-                                    var variance: Float = 0
-                                    for j in 0..<f { let d = src[base + j] - mean; variance += d * d }
-                                    variance /= Float(f)
-                                    let inv = 1 / (variance + eps).squareRoot()
-                                    rs[r] = inv
-                                    for j in 0..<f {
-                                        let v = (src[base + j] - mean) * inv
-                                        xh[base + j] = v
-                                        o[base + j] = v * w[j] + b[j]
-                                    }
-                                }
-                            }
-                        }
+                    out.withUnsafeMutableBufferPointer { o in
+                        LayerNormKernels.forward(rows: rows, features: f, x: src.baseAddress!, gamma: weight.value.data,
+                                                 beta: bias.value.data, epsilon: epsilon,
+                                                 normalized: keep ? xh.baseAddress! : nil, inverseStd: keep ? rs.baseAddress! : nil,
+                                                 y: o.baseAddress!)
                     }
                 }
             }
@@ -71,6 +56,7 @@ public final class LayerNorm: Layer {
     /// `dx = invStd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂))` with `ĝ = dy ⊙ weight`, per row.
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         let f = features, rows = dy.count / f
+        precondition(normalized.count == dy.count, "\(spec.name): backward needs the training or evaluation forward it follows")
         var dw = [Float](repeating: 0, count: f), db = [Float](repeating: 0, count: f)
         var dx = needsInputGradient ? [Float].uninitialized(count: dy.count) : []
         dy.data.withUnsafeBufferPointer { g in
@@ -82,13 +68,9 @@ public final class LayerNorm: Layer {
                     }
                     guard needsInputGradient else { return }
                     dx.withUnsafeMutableBufferPointer { d in
-                        for r in 0..<rows {
-                            let base = r * f
-                            var m1: Float = 0, m2: Float = 0
-                            for j in 0..<f { let gh = g[base + j] * w[j]; m1 += gh; m2 += gh * xh[base + j] }
-                            m1 /= Float(f); m2 /= Float(f)
-                            let inv = invStd[r]
-                            for j in 0..<f { d[base + j] = inv * (g[base + j] * w[j] - m1 - xh[base + j] * m2) }
+                        invStd.withUnsafeBufferPointer { rs in
+                            LayerNormKernels.backwardInput(rows: rows, features: f, dy: g.baseAddress!, normalized: xh.baseAddress!,
+                                                           gamma: w.baseAddress!, inverseStd: rs.baseAddress!, dx: d.baseAddress!)
                         }
                     }
                 }

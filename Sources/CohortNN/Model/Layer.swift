@@ -4,6 +4,11 @@ import CohortTensor
 public enum ForwardMode: Sendable {
     case training
     case evaluation
+    /// Evaluation with no backward pass to follow (prediction, benchmarks): layers compute
+    /// exactly what `.evaluation` computes but keep nothing for a backward pass, reuse scratch
+    /// memory, and `Sequential` may fuse a convolution with the BatchNorm and ReLU after it.
+    /// Calling `backward` after an inference-mode forward is a programming error.
+    case inference
 }
 
 /// One stage of a `Sequential` model with an explicit forward and backward pass.

@@ -5,7 +5,10 @@ public final class Parameter {
     /// Stable dotted name, e.g. `features.0.weight`.
     public let name: String
     /// Current value.
-    public var value: Tensor
+    public var value: Tensor { didSet { version &+= 1 } }
+    /// Changes whenever `value` does (assignment or in-place mutation through `value`), so a
+    /// layer can key a cache derived from the value (e.g. a permuted weight) on it.
+    public private(set) var version = 0
     /// Gradient accumulated by backward passes since the last `zeroGrad()`.
     public var grad: Tensor
     /// True for normalisation affine parameters (BatchNorm, LayerNorm, GroupNorm): TENT adapts
@@ -49,7 +52,9 @@ public final class Buffer {
     /// Stable dotted name, e.g. `bn1.running_mean`.
     public let name: String
     /// Current value.
-    public var value: Tensor
+    public var value: Tensor { didSet { version &+= 1 } }
+    /// Changes whenever `value` does, like `Parameter.version`.
+    public private(set) var version = 0
 
     /// A named buffer.
     public init(name: String, value: Tensor) {

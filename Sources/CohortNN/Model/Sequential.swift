@@ -147,10 +147,18 @@ public final class Sequential {
         guard !layers.isEmpty else { return h }
         lora?.materialize()
         var outputs = [Tensor?](repeating: nil, count: layers.count)
+        var fusedUntil = -1
         for i in layers.indices {
             let sources = wiring[i]
             let out: Tensor
-            if sources.count == 1 {
+            if i <= fusedUntil {
+                // Already computed by the convolution this node was folded into.
+                out = outputs[i - 1]!
+                outputs[i - 1] = nil
+            } else if mode == .inference, let fused = inferenceFusion(at: i) {
+                out = fused.conv.forward(sources[0] < 0 ? h : outputs[sources[0]]!, mode: mode, epilogue: fused.epilogue)
+                fusedUntil = fused.last
+            } else if sources.count == 1 {
                 out = layers[i].forward(sources[0] < 0 ? h : outputs[sources[0]]!, mode: mode)
             } else {
                 out = (layers[i] as! MergeLayer).forward(sources.map { $0 < 0 ? h : outputs[$0]! }, mode: mode)
@@ -159,6 +167,25 @@ public final class Sequential {
             for s in sources where s >= 0 && lastReader[s] == i { outputs[s] = nil }
         }
         return outputs[layers.count - 1]!
+    }
+
+    /// In inference mode, a `conv2d` read only by the `batchnorm2d` after it (itself read only
+    /// by a `relu` after it, optionally) runs as one convolution with a per-channel epilogue:
+    /// the same values, one pass over the output instead of two or three. Returns the conv,
+    /// the epilogue and the index of the last node folded in.
+    private func inferenceFusion(at i: Int) -> (conv: Conv2D, epilogue: Conv2D.Epilogue, last: Int)? {
+        guard i + 1 < layers.count, wiring[i].count == 1, let conv = layers[i] as? Conv2D,
+              let bn = layers[i + 1] as? BatchNorm, bn.spec.kind == .batchnorm2d, bn.features == conv.outChannels,
+              wiring[i + 1] == [i], lastReader[i] == i + 1 else { return nil }
+        let (scale, shift) = bn.inferenceAffine()
+        var last = i + 1
+        var relu = false
+        if i + 2 < layers.count, let act = layers[i + 2] as? Activation, act.spec.kind == .relu,
+           wiring[i + 2] == [i + 1], lastReader[i + 1] == i + 2 {
+            relu = true
+            last = i + 2
+        }
+        return (conv, Conv2D.Epilogue(scale: scale, shift: shift, relu: relu), last)
     }
 
     /// Index of the earliest layer with a trainable parameter, or nil when all are frozen.

@@ -52,14 +52,14 @@ public struct LabelledData: Sendable {
     }
 }
 
-/// Runs a model over data in evaluation mode, batch by batch.
+/// Runs a model over data in inference mode (evaluation, nothing kept for backward), batch by batch.
 public enum Inference {
     /// Model outputs for every row of `inputs`, concatenated.
     public static func outputs(_ model: Sequential, _ inputs: Tensor, batchSize: Int = 256) -> Tensor {
         var data: [Float] = []
         var shape: [Int] = []
         for start in stride(from: 0, to: inputs.rows, by: batchSize) {
-            let out = model.forward(inputs.rows(start..<min(start + batchSize, inputs.rows)), mode: .evaluation)
+            let out = model.forward(inputs.rows(start..<min(start + batchSize, inputs.rows)), mode: .inference)
             data += out.data
             shape = out.shape
         }
