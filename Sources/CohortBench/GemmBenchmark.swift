@@ -28,13 +28,55 @@ public enum GemmBenchmark {
         ("mlp_dx_64x256x784_ABt", 64, 784, 256, false, true),
         ("conv2_fwd_12544x32x144_ABt", 12544, 32, 144, false, true),
         ("tiny_16x32x13", 16, 32, 13, false, false),
+    ] + resnet18Shapes + vitTinyShapes
+
+    /// ResNet-18 at 3×64×64, batch 32, as the im2col convolution lowers it: forward
+    /// `cols·Wᵀ` (m = positions, n = out channels, k = patch), weight gradient `dYᵀ·cols`
+    /// and input gradient `dY·W`.
+    public static let resnet18Shapes: [(String, Int, Int, Int, Bool, Bool)] = [
+        ("r18_stem_fwd_32768x64x147_ABt", 32768, 64, 147, false, true),
+        ("r18_stem_dw_64x147x32768_AtB", 64, 147, 32768, true, false),
+        ("r18_l1_fwd_8192x64x576_ABt", 8192, 64, 576, false, true),
+        ("r18_l1_dw_64x576x8192_AtB", 64, 576, 8192, true, false),
+        ("r18_l1_dx_8192x576x64_AB", 8192, 576, 64, false, false),
+        ("r18_l2_fwd_2048x128x1152_ABt", 2048, 128, 1152, false, true),
+        ("r18_l2_dw_128x1152x2048_AtB", 128, 1152, 2048, true, false),
+        ("r18_l2_dx_2048x1152x128_AB", 2048, 1152, 128, false, false),
+        ("r18_l2ds_fwd_2048x128x64_ABt", 2048, 128, 64, false, true),
+        ("r18_l3_fwd_512x256x2304_ABt", 512, 256, 2304, false, true),
+        ("r18_l3_dw_256x2304x512_AtB", 256, 2304, 512, true, false),
+        ("r18_l3_dx_512x2304x256_AB", 512, 2304, 256, false, false),
+        ("r18_l4_fwd_128x512x4608_ABt", 128, 512, 4608, false, true),
+        ("r18_l4_dw_512x4608x128_AtB", 512, 4608, 128, true, false),
+        ("r18_l4_dx_128x4608x512_AB", 128, 4608, 512, false, false),
     ]
 
-    /// Runs every shape on each thread count; `progress` receives one line per case.
-    public static func run(threads: [Int], seconds: Double, repeats: Int,
+    /// ViT-Tiny at 3×64×64, batch 32 (65 tokens, width 192, 3 heads of 64, MLP 768): the
+    /// linear layers on 2080 token rows (forward `X·Wᵀ`, `dYᵀ·X`, `dY·W`) and one
+    /// (sample, head) pair's attention products.
+    public static let vitTinyShapes: [(String, Int, Int, Int, Bool, Bool)] = [
+        ("vit_patch_fwd_2048x192x192_ABt", 2048, 192, 192, false, true),
+        ("vit_qkv_fwd_2080x576x192_ABt", 2080, 576, 192, false, true),
+        ("vit_qkv_dw_576x192x2080_AtB", 576, 192, 2080, true, false),
+        ("vit_qkv_dx_2080x192x576_AB", 2080, 192, 576, false, false),
+        ("vit_proj_fwd_2080x192x192_ABt", 2080, 192, 192, false, true),
+        ("vit_fc1_fwd_2080x768x192_ABt", 2080, 768, 192, false, true),
+        ("vit_fc1_dw_768x192x2080_AtB", 768, 192, 2080, true, false),
+        ("vit_fc1_dx_2080x192x768_AB", 2080, 192, 768, false, false),
+        ("vit_fc2_fwd_2080x192x768_ABt", 2080, 192, 768, false, true),
+        ("vit_fc2_dw_192x768x2080_AtB", 192, 768, 2080, true, false),
+        ("vit_fc2_dx_2080x768x192_AB", 2080, 768, 192, false, false),
+        ("vit_attn_qk_65x65x64_ABt", 65, 65, 64, false, true),
+        ("vit_attn_sv_65x64x65_AB", 65, 64, 65, false, false),
+        ("vit_attn_dv_65x64x65_AtB", 65, 64, 65, true, false),
+    ]
+
+    /// Runs every shape whose name starts with one of `prefixes` (all shapes when empty) on
+    /// each thread count; `progress` receives one line per case.
+    public static func run(threads: [Int], seconds: Double, repeats: Int, prefixes: [String] = [],
                            progress: (String) -> Void = { _ in }) -> Report {
         var cases: [Case] = []
-        for (name, m, n, k, ta, tb) in shapes {
+        for (name, m, n, k, ta, tb) in shapes where prefixes.isEmpty || prefixes.contains(where: { name.hasPrefix($0) }) {
             var rng = SeededRandom(seed: 1)
             let a = (0..<(m * k)).map { _ in rng.normal() }
             let b = (0..<(k * n)).map { _ in rng.normal() }

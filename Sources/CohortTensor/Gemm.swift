@@ -2,7 +2,7 @@
 /// `op(X)` is `X` or `Xᵀ`. This covers the three products backprop needs (A·B, Aᵀ·B, A·Bᵀ).
 ///
 /// The kernel follows the Goto/BLIS scheme: B is packed into 16-column panels, A into 6-row
-/// panels, blocked for the caches (`mc`×`kc` of A in L2, a `kc`×16 panel of B in L1), and a
+/// panels (or, when C is narrow, read in place: see `readsAInPlace`), blocked for the caches (`mc`×`kc` of A in L2, a `kc`×16 panel of B in L1), and a
 /// 6×16 register tile of twelve `SIMD8<Float>` accumulators does the work with FMA.
 /// Large products are split across the `WorkerPool`; tiny ones skip packing altogether.
 public enum Gemm {
@@ -72,17 +72,42 @@ public enum Gemm {
         }
     }
 
-    /// The packed, cache-blocked product on one thread.
+    /// Depth of one pass over k: at most `kc`, with the passes balanced so the last one is not
+    /// a short remainder (576 = 3×192 rather than 256+256+64). Depends on k alone, so every
+    /// row of C sees the same summation order whatever m, n or the thread split is.
+    @inline(__always)
+    static func passDepth(k: Int) -> Int {
+        let passes = (k + kc - 1) / kc
+        return (k + passes - 1) / passes
+    }
+
+    /// Whether the micro-kernel should read A in place rather than from a packed copy.
+    /// Packing costs a pass over A per block of B columns: it pays back only when each packed
+    /// element is reused across many columns of C. Measured on the ResNet-18 / ViT-Tiny shapes
+    /// (`cohort bench gemm --shapes r18,vit`): in place wins for row-major A up to n ≈ 512
+    /// (convolution forward, n = output channels) and for transposed A with a short row
+    /// (weight gradients with 64 output channels, attention); packing wins for the wide
+    /// input-gradient products and for transposed A with long rows, where each step of the
+    /// in-place walk would touch a new cache line.
+    @inline(__always)
+    static func readsAInPlace(transA: Bool, n: Int, lda: Int) -> Bool {
+        transA ? lda <= 96 : n <= 512
+    }
+
+    /// The cache-blocked product on one thread: B always packed, A packed or read in place.
     static func blocked(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let kcMax = min(kc, k)
+        let kcMax = passDepth(k: k)
+        let inPlace = readsAInPlace(transA: transA, n: n, lda: lda)
         // Rounded up to 16 floats so bPack stays 64-byte aligned: the micro-kernel loads B panels
         // with aligned SIMD8 loads (a debug build traps on a misaligned one, e.g. m = 65, k = 2).
-        let aSize = ((min(mc, m) + mr - 1) / mr * mr * kcMax + 15) / 16 * 16
+        let aSize = inPlace ? 0 : ((min(mc, m) + mr - 1) / mr * mr * kcMax + 15) / 16 * 16
         let bSize = ((min(nc, n) + nr - 1) / nr * nr) * kcMax
+        // A in place: step p of tile row r is a[r·rowStride + p·stepStride].
+        let rowStride = transA ? 1 : lda, stepStride = transA ? lda : 1
         ScratchBuffers.with(count: aSize + bSize) { scratch in
             let aPack = scratch
             let bPack = scratch + aSize
@@ -91,15 +116,24 @@ public enum Gemm {
                 let nb = min(nc, n - jc)
                 var pc = 0
                 while pc < k {
-                    let kb = min(kc, k - pc)
+                    let kb = min(kcMax, k - pc)
                     GemmPacking.packB(transB: transB, b: b, ldb: ldb, row: pc, col: jc, k: kb, n: nb, into: bPack)
                     let betaHere: Float = pc == 0 ? beta : 1
                     var ic = 0
                     while ic < m {
                         let mb = min(mc, m - ic)
-                        GemmPacking.packA(transA: transA, a: a, lda: lda, row: ic, col: pc, m: mb, k: kb, into: aPack)
-                        macroKernel(m: mb, n: nb, k: kb, alpha: alpha, aPack: aPack, bPack: bPack,
-                                    beta: betaHere, c: c + ic * ldc + jc, ldc: ldc)
+                        if inPlace {
+                            GemmPacking.touch(a + ic * rowStride + pc * stepStride, lines: transA ? kb : mb,
+                                              stride: lda, length: transA ? mb : kb)
+                            macroKernelInPlace(m: mb, n: nb, k: kb, alpha: alpha,
+                                               a: a + ic * rowStride + pc * stepStride, rowStride: rowStride,
+                                               stepStride: stepStride, bPack: bPack, beta: betaHere,
+                                               c: c + ic * ldc + jc, ldc: ldc)
+                        } else {
+                            GemmPacking.packA(transA: transA, a: a, lda: lda, row: ic, col: pc, m: mb, k: kb, into: aPack)
+                            macroKernel(m: mb, n: nb, k: kb, alpha: alpha, aPack: aPack, bPack: bPack,
+                                        beta: betaHere, c: c + ic * ldc + jc, ldc: ldc)
+                        }
                         ic += mb
                     }
                     pc += kb
@@ -109,7 +143,10 @@ public enum Gemm {
         }
     }
 
-    @inline(__always)
+    /// One packed A block times one packed B block. Not inlined: each macro-kernel is compiled
+    /// on its own so the micro-kernel gets all sixteen vector registers (inlined into
+    /// `blocked` beside the in-place path, an accumulator spilled and speed halved).
+    @inline(never)
     static func macroKernel(m: Int, n: Int, k: Int, alpha: Float, aPack: UnsafePointer<Float>,
                             bPack: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         var jr = 0
@@ -120,6 +157,25 @@ public enum Gemm {
                 let rows = min(mr, m - ir)
                 GemmMicroKernel.run(k: k, a: aPack + ir * k, b: bPack + jr * k, c: c + ir * ldc + jr, ldc: ldc,
                                     rows: rows, cols: cols, alpha: alpha, beta: beta)
+                ir += mr
+            }
+            jr += nr
+        }
+    }
+
+    /// One block of A read in place times one packed B block (see `macroKernel`).
+    @inline(never)
+    static func macroKernelInPlace(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+                                   rowStride: Int, stepStride: Int, bPack: UnsafePointer<Float>, beta: Float,
+                                   c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var jr = 0
+        while jr < n {
+            let cols = min(nr, n - jr)
+            var ir = 0
+            while ir < m {
+                GemmMicroKernel.runStrided(k: k, a: a + ir * rowStride, rowStride: rowStride, stepStride: stepStride,
+                                           b: bPack + jr * k, c: c + ir * ldc + jr, ldc: ldc,
+                                           rows: min(mr, m - ir), cols: cols, alpha: alpha, beta: beta)
                 ir += mr
             }
             jr += nr

@@ -9,14 +9,18 @@ enum BenchGemmCommand {
             OptionSpec("threads", value: "LIST", help: "Comma-separated thread counts (1 or 2).", default: "1,2"),
             OptionSpec("seconds", value: "S", help: "Minimum seconds per timed run.", default: "1"),
             OptionSpec("repeats", value: "N", help: "Timed runs per shape; the median is reported.", default: "5"),
+            OptionSpec("shapes", value: "LIST", help: "Comma-separated shape-name prefixes to run (r18, vit, mlp, ...); all when unset."),
             OptionSpec("out", value: "FILE", help: "Also write the JSON report to FILE."),
             .flag("json", help: "Print the report as JSON (the default prints a table)."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
         let threads = try BenchTrainCommand.parseThreads(command)
+        let prefixes = command.isSet("shapes")
+            ? try command.string("shapes").split(separator: ",").map { String($0) }.filter { !$0.isEmpty } : []
         let report = GemmBenchmark.run(threads: threads, seconds: try command.double("seconds", range: 0.01...600),
-                                       repeats: try command.int("repeats", range: 1...100), progress: Terminal.progress)
+                                       repeats: try command.int("repeats", range: 1...100), prefixes: prefixes,
+                                       progress: Terminal.progress)
         if command.flag("json") || command.isSet("out") {
             try Terminal.emit(try Terminal.json(report), to: command.isSet("out") ? try command.string("out") : nil)
         }
