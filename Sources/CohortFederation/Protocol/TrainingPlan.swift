@@ -31,11 +31,13 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     /// Low-rank adaptation (nil: off): the coordinator adds these LoRA factors to the model it
     /// starts from; nodes train the factors (plus `trainablePrefixes`) and send only those.
     public var lora: LoRASpec? = nil
+    /// Personalisation (nil: none): FedAvg-FT, Ditto, FedPer or FedRep. See `PersonalizationPlan`.
+    public var personalization: PersonalizationPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation, lora
+        case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation, lora, personalization
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -57,6 +59,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         recordPrivacy = try c.decodeIfPresent(RecordPrivacyPlan.self, forKey: .recordPrivacy)
         adaptation = try c.decodeIfPresent(AdaptationPlan.self, forKey: .adaptation)
         lora = try c.decodeIfPresent(LoRASpec.self, forKey: .lora)
+        personalization = try c.decodeIfPresent(PersonalizationPlan.self, forKey: .personalization)
     }
 
     /// The strategies that may run under `privacy`.
@@ -75,6 +78,15 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         guard known.contains(strategy) else { throw fail("unknown strategy '\(strategy)' (known: \(known.joined(separator: ", ")))") }
         do { try codec.validate() } catch { throw fail("codec: \(error)") }
         try adaptation?.validate()
+        if let personalization {
+            try personalization.validate()
+            // A personal model is trained on the site's records outside DP-SGD's accounting, and
+            // under secure aggregation the coordinator must see every tensor of the sum.
+            guard recordPrivacy == nil else { throw fail("recordPrivacy cannot be combined with personalization (the personal model trains on the site's records outside DP-SGD's accounting)") }
+            guard !personalization.keepsLayersPersonal || secureAggregation == nil else {
+                throw fail("secureAggregation cannot be combined with personalization.method \(personalization.method) (every node must send the same tensors)")
+            }
+        }
         if let lora {
             do { try lora.validate() } catch { throw fail(error.description) }
         }
