@@ -59,8 +59,16 @@ final class PersonalizationProcessTests: XCTestCase {
 
     func testFedAvgFTChoosesTheEpochOnValidation() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CohortBinary.url.path), "cohort binary not built")
-        let run = try federate(#"{"method":"fedavg-ft","fineTuneEpochs":4}"#)
+        let run = try federate(#"{"method":"fedavg-ft","fineTuneEpochs":4,"fineTuneEveryRound":true}"#)
         let global = try run.checkpoint("out/global.ckpt")
+        // For the report, every round's UPDATE says what fine-tuning the received model gave.
+        for round in run.rounds {
+            for s in 0..<3 {
+                let m = try XCTUnwrap(round["site\(s)"])
+                XCTAssertNotNil(m["ft_test_accuracy"], "\(m)")
+                XCTAssertGreaterThanOrEqual(try XCTUnwrap(m["ft_val_accuracy"]), try XCTUnwrap(m["global_val_accuracy"]) - 1e-9, "\(m)")
+            }
+        }
         for s in 0..<3 {
             let m = try XCTUnwrap(run.evaluation["site\(s)"])
             let epoch = try XCTUnwrap(m["ft_epoch"], "\(m)")
@@ -110,5 +118,7 @@ final class PersonalizationProcessTests: XCTestCase {
             XCTAssertGreaterThan(m["personal_test_accuracy"]!, 0.8, "\(m)")
         }
         XCTAssertNotEqual(try run.checkpoint("site0.final.ckpt")["head.weight"], try run.checkpoint("site1.final.ckpt")["head.weight"])
+        // The node's own report (its log) gives both scores too.
+        XCTAssertTrue(run.log("node0.log").contains("(global model "), run.log("node0.log"))
     }
 }

@@ -268,7 +268,10 @@ public final class FederatedNode {
         }
         metrics = metrics.filter { $0.value.isFinite }
         let shown = metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
-        log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))"
+        let both = metrics["personal_test_accuracy"].map { p in
+            String(format: " (global model %.3f, personal model %.3f)", metrics["global_test_accuracy"] ?? .nan, p)
+        } ?? ""
+        log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))" + both
             + (keepsScoresLocal(header.plan) ? " (kept here: \(scoresLocalReason(header.plan)))" : ""))
         if keepsScoresLocal(header.plan) { metrics = [:] }
         return try RoundMessages.payload(RoundMessages.EvalResultHeader(round: header.round, modelVersion: header.modelVersion,
