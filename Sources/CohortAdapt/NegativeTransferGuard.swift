@@ -39,14 +39,18 @@ public enum NegativeTransferGuard {
         _ = try trainer.fit(train)
     }
 
-    /// Scores `incoming`, `adapted` (when given) and an already trained `scratch` model on
-    /// `validation` and returns the best with a report (ties: adapted, incoming, scratch). A
-    /// site whose data does not change can train its scratch model once and compare every
-    /// new incoming model against it.
-    public static func compare(validation: LabelledData, incoming: Sequential, adapted: Sequential?, scratch: Sequential,
+    /// Scores `incoming`, `adapted` and `personal` (when given) and an already trained
+    /// `scratch` model on `validation` and returns the best with a report (ties: adapted,
+    /// personal, incoming, scratch). Only `validation` is read: no other score reaches the
+    /// choice. A site whose data does not change can train its scratch model once and compare
+    /// every new incoming model against it.
+    public static func compare(validation: LabelledData, incoming: Sequential, adapted: Sequential?, personal: Sequential? = nil,
+                               scratch: Sequential,
                                metric: (Sequential, LabelledData) -> Float = Inference.accuracy) -> (model: Sequential, report: NegativeTransferReport) {
         var candidates: [(NegativeTransferReport.Choice, Sequential, Float)] = []
         if let adapted { candidates.append((.adapted, adapted, metric(adapted, validation))) }
+        let personalScore = personal.map { metric($0, validation) }
+        if let personal, let personalScore { candidates.append((.personal, personal, personalScore)) }
         let incomingScore = metric(incoming, validation)
         candidates.append((.incoming, incoming, incomingScore))
         let scratchScore = metric(scratch, validation)
@@ -55,7 +59,7 @@ public enum NegativeTransferGuard {
         for i in candidates.indices where candidates[i].2 > candidates[best].2 { best = i }
         let runnerUp = candidates.indices.filter { $0 != best }.map { candidates[$0].2 }.max() ?? candidates[best].2
         let report = NegativeTransferReport(winner: candidates[best].0, incomingScore: incomingScore,
-                                            adaptedScore: adapted.map { _ in candidates[0].2 }, scratchScore: scratchScore,
+                                            adaptedScore: adapted.map { _ in candidates[0].2 }, personalScore: personalScore, scratchScore: scratchScore,
                                             margin: candidates[best].2 - runnerUp, gainOverIncoming: candidates[best].2 - incomingScore,
                                             validationCount: validation.count)
         return (candidates[best].1, report)

@@ -8,6 +8,8 @@ public struct NegativeTransferReport: Codable, Sendable, Equatable {
         case adapted
         /// A small model trained from scratch on the site's training split.
         case scratch
+        /// The site's personal model (fine-tuned, Ditto's, or FedRep's with its own head).
+        case personal
     }
 
     /// The kept model.
@@ -16,6 +18,8 @@ public struct NegativeTransferReport: Codable, Sendable, Equatable {
     public var incomingScore: Float
     /// Nil when no adapted model was offered.
     public var adaptedScore: Float?
+    /// Nil when no personal model was offered.
+    public var personalScore: Float? = nil
     public var scratchScore: Float
     /// Winner's score minus the best other candidate's (0 on a tie).
     public var margin: Float

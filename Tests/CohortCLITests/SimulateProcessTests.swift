@@ -19,7 +19,7 @@ final class SimulateProcessTests: XCTestCase {
         p.standardError = try FileHandle(forWritingTo: log)
         p.standardOutput = try FileHandle(forWritingTo: log)
         try p.run()
-        let deadline = Date().addingTimeInterval(300)
+        let deadline = Date().addingTimeInterval(600)
         while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
         if p.isRunning { p.terminate() }
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""

@@ -5,11 +5,20 @@ extension TrainingPlan {
     /// running statistics) and, under `privacy`, every BatchNorm running statistic. Statistics
     /// are measured on the site's data; under DP they would have to share the update's clip
     /// norm, where they dominate it (protocols/privacy.md, "BatchNorm statistics"), so each node
-    /// re-estimates its own for every model it receives instead.
+    /// re-estimates its own for every model it receives instead. FedPer / FedRep add the
+    /// tensors under `personalization.personalPrefixes`: they are personal and never sent.
     public func localTensorNames(of model: Sequential) -> Set<String> {
-        if strategy == "fedbn" { return FedBN.batchNormNames(of: model) }
-        if privacy != nil { return Set(model.layers.compactMap { $0 as? BatchNorm }.flatMap { $0.buffers.map(\.name) }) }
-        return []
+        var names: Set<String> = []
+        if strategy == "fedbn" { names = FedBN.batchNormNames(of: model) }
+        else if privacy != nil { names = Set(model.layers.compactMap { $0 as? BatchNorm }.flatMap { $0.buffers.map(\.name) }) }
+        return names.union(personalTensorNames(of: model))
+    }
+
+    /// FedPer / FedRep's personal tensors of `model`: every parameter and buffer whose name is
+    /// under one of `personalization.personalPrefixes` (empty for other plans).
+    public func personalTensorNames(of model: Sequential) -> Set<String> {
+        guard let p = personalization, p.keepsLayersPersonal else { return [] }
+        return Set(model.stateDict().map(\.name).filter { name in p.personalPrefixes.contains { Sequential.name(name, hasPrefix: $0) } })
     }
 
     /// The tensors a node sends back each round: the parameters the plan trains

@@ -36,12 +36,15 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     /// Update screening at the coordinator (nil: off): norm bounds and a sample-weight cap. See
     /// `UpdateScreeningPlan`.
     public var screening: UpdateScreeningPlan? = nil
+    /// Personalisation (nil: none): FedAvg-FT, Ditto, FedPer or FedRep. See `PersonalizationPlan`.
+    public var personalization: PersonalizationPlan? = nil
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case localEpochs, batchSize, learningRate, momentum, weightDecay, trainablePrefixes, strategy, proximalMu, codec, seed, privacy, secureAggregation, recordPrivacy, adaptation, lora, preprocessing
         case screening
+        case personalization
     }
 
     /// Decodes a plan; any field left out keeps its default, so a plan file names only what it changes.
@@ -65,6 +68,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         lora = try c.decodeIfPresent(LoRASpec.self, forKey: .lora)
         preprocessing = try c.decodeIfPresent(PreprocessingPlan.self, forKey: .preprocessing)
         screening = try c.decodeIfPresent(UpdateScreeningPlan.self, forKey: .screening)
+        personalization = try c.decodeIfPresent(PersonalizationPlan.self, forKey: .personalization)
     }
 
     /// The strategies that may run under `privacy`.
@@ -92,6 +96,15 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
             // Not wired yet: the statistics would cross the wire in the clear.
             guard preprocessing.fit != .federated || (secureAggregation == nil && privacy == nil) else {
                 throw fail("preprocessing.fit 'federated' cannot be combined with secureAggregation or privacy yet: the statistics round sends each site's sums and counts in the clear")
+            }
+        }
+        if let personalization {
+            try personalization.validate()
+            // A personal model is trained on the site's records outside DP-SGD's accounting, and
+            // under secure aggregation the coordinator must see every tensor of the sum.
+            guard recordPrivacy == nil else { throw fail("recordPrivacy cannot be combined with personalization (the personal model trains on the site's records outside DP-SGD's accounting)") }
+            guard !personalization.keepsLayersPersonal || secureAggregation == nil else {
+                throw fail("secureAggregation cannot be combined with personalization.method \(personalization.method) (every node must send the same tensors)")
             }
         }
         if let lora {

@@ -72,8 +72,10 @@ public final class FederatedNode {
     /// by the caller; nil until the coordinator has sent one.
     public private(set) var finalModel: Sequential?
     private var feedback = ErrorFeedback()
-    /// Tensors kept local across rounds (FedBN's BatchNorm tensors).
+    /// Tensors kept local across rounds (FedBN's BatchNorm tensors, FedPer / FedRep's personal ones).
     private var localState: [String: Tensor] = [:]
+    /// Ditto's personal model (empty until its first round here); never sent.
+    var personalState: [String: Tensor] = [:]
     /// The global weights as last received, to which a delta MODEL applies.
     var receivedGlobal = ReceivedGlobal()
     /// Under `plan.recordPrivacy`: DP-SGD steps taken on this node's examples (this process's runs).
@@ -231,7 +233,8 @@ public final class FederatedNode {
         for name in keepLocal { if let mine = localState[name] { global[name] = mine } }
         try model.load(global)
         // Under DP-SGD no statistic is computed from the data: training uses the received ones.
-        if !keepLocal.isEmpty && config.train.count > 1 && header.plan.recordPrivacy == nil {
+        let statistics = Set(model.layers.compactMap { $0 as? BatchNorm }.flatMap { $0.buffers.map(\.name) })
+        if !keepLocal.isDisjoint(with: statistics) && config.train.count > 1 && header.plan.recordPrivacy == nil {
             // The site's own BatchNorm statistics, re-estimated for the new global weights (the
             // kept ones were measured under last round's weights); FedBN's γ and β stay the site's own.
             AdaBN.adapt(model, inputs: config.train.inputs)
@@ -250,12 +253,26 @@ public final class FederatedNode {
     /// Scores the model of an EVALUATE message (its whole global `weights`) on the test data
     /// (or, without it, the validation split) and returns the EVAL_RESULT payload.
     func handleEvaluate(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> [UInt8] {
-        let (received, _, _, globalAccuracy) = try receive(header, weights: weights)
-        let (model, extra, lines) = try adaptation.finalModel(received: received, plan: header.plan, round: header.round)
-        for line in lines { log("\(config.name): final model: \(line)") }
+        let (received, _, keepLocal, globalAccuracy) = try receive(header, weights: weights)
+        let plan = header.plan
+        // The global model as the coordinator holds it (without this site's own tensors).
+        let global = keepLocal.isEmpty ? received : try received.copy()
+        if global !== received { try global.load(weights) }
+        let personal = try personalModel(received: received, plan: plan, round: header.round)
+        // Under FedPer / FedRep the received model is the personal one: the guard weighs it against the global model.
+        let (model, extra, lines) = try adaptation.finalModel(received: received, incoming: personal.model === received ? global : nil,
+                                                              personal: personal.model, plan: plan, round: header.round)
+        for line in ([personal.line] + lines) where !line.isEmpty { log("\(config.name): final model: \(line)") }
         finalModel = try model.copy()
-        var metrics = try testMetrics(model).merging(extra) { a, _ in a }
+        var metrics = try testMetrics(model).merging(extra) { a, _ in a }.merging(personal.metrics) { a, _ in a }
         if model !== received, let a = try testMetrics(received)["test_accuracy"] { metrics["received_test_accuracy"] = a }
+        // Per site, the global and the personal model's scores (evaluation.json). Test scores are
+        // reported only: every choice above read the validation split.
+        for (prefix, m) in [("global_", global), ("personal_", personal.model)] {
+            guard let m else { continue }
+            for (k, v) in try testMetrics(m) where k != "test_samples" { metrics[prefix + k] = v }
+            if config.validation.count > 0 { metrics[prefix + "val_accuracy"] = Double(Inference.accuracy(m, config.validation)) }
+        }
         metrics["global_val_accuracy"] = globalAccuracy
         if config.validation.count > 0 {
             let report = try Inference.report(model, config.validation)
@@ -264,7 +281,10 @@ public final class FederatedNode {
         }
         metrics = metrics.filter { $0.value.isFinite }
         let shown = metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
-        log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))"
+        let both = metrics["personal_test_accuracy"].map { p in
+            String(format: " (global model %.3f, personal model %.3f)", metrics["global_test_accuracy"] ?? .nan, p)
+        } ?? ""
+        log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))" + both
             + (keepsScoresLocal(header.plan) ? " (kept here: \(scoresLocalReason(header.plan)))" : ""))
         if keepsScoresLocal(header.plan) { metrics = [:] }
         return try RoundMessages.payload(RoundMessages.EvalResultHeader(round: header.round, modelVersion: header.modelVersion,
@@ -331,14 +351,22 @@ public final class FederatedNode {
             p.isTrainable = header.plan.trains(p)
         }
         let plan = header.plan
+        // Ditto's personal step (and FedAvg-FT's per-round report) start from the model as received.
+        let personal = try trainPersonal(received: model, plan: plan, round: header.round)
+        let seed = Self.trainingSeed(plan: plan, round: header.round, secureAggregation: header.secureAggregation != nil)
+        if plan.personalization?.method == "fedrep" {
+            // FedRep: the personal tensors first, alone; then the shared ones, alone.
+            let personalNames = plan.personalTensorNames(of: model)
+            try PersonalTraining.trainHead(model, personal: personalNames, train: config.train, epochs: plan.personalization!.headEpochs,
+                                           plan: plan, seed: seed &+ 1)
+            for p in model.parameters { p.isTrainable = plan.trains(p) && !personalNames.contains(p.name) }
+        }
         let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: plan.learningRate, weightDecay: plan.weightDecay)],
                             momentum: plan.momentum)
         // FedProx's proximal term μ/2‖w − w_global‖² is L2-SP with the global weights as reference.
         let prox = plan.proximalMu > 0 ? L2SP(reference: model.parameters, alpha: plan.proximalMu) : nil
         let trainer = Trainer(model: model, optimizer: optimizer,
-                              config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize,
-                                                     seed: Self.trainingSeed(plan: plan, round: header.round, secureAggregation: header.secureAggregation != nil),
-                                                     l2sp: prox))
+                              config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize, seed: seed, l2sp: prox))
         var accounting: [String: Double] = [:]
         var trainLoss = Double.nan
         if let record = plan.recordPrivacy {
@@ -352,14 +380,17 @@ public final class FederatedNode {
         let local = model.stateDict()
         for name in keepLocal { localState[name] = local.first { $0.name == name }?.value }
         // The trained parameters and the BatchNorm running statistics go back, except what stays
-        // here (FedBN's BatchNorm tensors; the statistics under privacy).
+        // here (FedBN's BatchNorm tensors; the statistics under privacy; FedPer / FedRep's personal tensors).
         let trainable = plan.sentTensorNames(of: model)
-        let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
+        var delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
+        if plan.codec.topKFraction != nil && plan.privacy == nil && plan.recordPrivacy == nil {
+            delta = try statisticsForSentWeights(delta, global: global, model: model, plan: plan, feedback: feedback)
+        }
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         let guarded = try incoming.map { try adaptation.guardChoice(incoming: $0, adapted: model, plan: plan) }
         let trained = ["local_val_accuracy": localAccuracy, "train_loss": trainLoss].merging(step.metrics) { a, _ in a }
-            .merging(guarded?.metrics ?? [:]) { a, _ in a }
+            .merging(guarded?.metrics ?? [:]) { a, _ in a }.merging(personal.metrics) { a, _ in a }
         return LocalUpdate(delta: delta, received: received, trained: trained, accounting: accounting,
-                           notes: [step.line, guarded?.line ?? ""].filter { !$0.isEmpty })
+                           notes: [step.line, guarded?.line ?? "", personal.line].filter { !$0.isEmpty })
     }
 }

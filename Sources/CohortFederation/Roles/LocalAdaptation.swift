@@ -48,10 +48,12 @@ final class LocalAdaptation {
         return (metrics, line)
     }
 
-    /// The guard: scores `incoming` and `adapted` against the from-scratch model on the
-    /// validation split. Returns the model to keep, metrics and a log line; nil model (with a
-    /// `guard_skipped` metric) when the node has no labelled training or validation rows.
-    func guardChoice(incoming: Sequential, adapted: Sequential?, plan: TrainingPlan) throws
+    /// The guard: scores `incoming`, `adapted` and `personal` against the from-scratch model
+    /// on the validation split (no test score reaches the choice). Returns the model to keep,
+    /// metrics and a log line; nil model (with a `guard_skipped` metric) when the node has no
+    /// labelled training or validation rows. `guard_winner`: 0 incoming, 1 adapted, 2 scratch,
+    /// 3 personal.
+    func guardChoice(incoming: Sequential, adapted: Sequential?, personal: Sequential? = nil, plan: TrainingPlan) throws
         -> (kept: Sequential?, metrics: [String: Double], line: String)
     {
         guard let step = plan.adaptation, step.negativeTransferGuard else { return (nil, [:], "") }
@@ -67,14 +69,17 @@ final class LocalAdaptation {
             try NegativeTransferGuard.trainScratch(model, on: train, training: training)
             scratch = (incoming.inputShape, classes, model)
         }
-        let (kept, r) = NegativeTransferGuard.compare(validation: validation, incoming: incoming, adapted: adapted, scratch: scratch!.model)
-        let code: Double = r.winner == .incoming ? 0 : r.winner == .adapted ? 1 : 2
+        let (kept, r) = NegativeTransferGuard.compare(validation: validation, incoming: incoming, adapted: adapted, personal: personal,
+                                                      scratch: scratch!.model)
+        let code: Double = switch r.winner { case .incoming: 0; case .adapted: 1; case .scratch: 2; case .personal: 3 }
         var metrics = ["guard_winner": code, "guard_incoming_val": Double(r.incomingScore), "guard_scratch_val": Double(r.scratchScore),
                        "guard_kept_val": Double(r.incomingScore + r.gainOverIncoming), "guard_margin": Double(r.margin),
                        "guard_gain_over_incoming": Double(r.gainOverIncoming), "guard_validation_rows": Double(r.validationCount)]
         if let a = r.adaptedScore { metrics["guard_adapted_val"] = Double(a) }
+        if let p = r.personalScore { metrics["guard_personal_val"] = Double(p) }
         let line = "guard kept \(r.winner.rawValue) (validation accuracy: incoming \(Self.format(Double(r.incomingScore)))"
-            + (r.adaptedScore.map { ", adapted \(Self.format(Double($0)))" } ?? "") + ", scratch \(Self.format(Double(r.scratchScore)))"
+            + (r.adaptedScore.map { ", adapted \(Self.format(Double($0)))" } ?? "")
+            + (r.personalScore.map { ", personal \(Self.format(Double($0)))" } ?? "") + ", scratch \(Self.format(Double(r.scratchScore)))"
             + String(format: "; %.1f points over the runner-up)", Double(r.margin) * 100)
         return (kept, metrics, line)
     }
@@ -83,9 +88,13 @@ final class LocalAdaptation {
 }
 
 extension LocalAdaptation {
-    /// The model a node evaluates at the end (EVALUATE): the received model, adapted by the
-    /// label-free step when it applies, or whichever the guard keeps. `received` is not changed.
-    func finalModel(received: Sequential, plan: TrainingPlan, round: Int) throws -> (model: Sequential, metrics: [String: Double], lines: [String]) {
+    /// The model a node evaluates at the end (EVALUATE): the site's `personal` model where the
+    /// plan has one, else the received model adapted by the label-free step when it applies, or
+    /// whichever of them the guard keeps (`incoming` is the guard's global candidate; nil: the
+    /// received model). `received` is not changed.
+    func finalModel(received: Sequential, incoming: Sequential? = nil, personal: Sequential? = nil, plan: TrainingPlan, round: Int) throws
+        -> (model: Sequential, metrics: [String: Double], lines: [String])
+    {
         var metrics: [String: Double] = [:], lines: [String] = []
         var adapted: Sequential?
         if applies(plan) {
@@ -95,9 +104,9 @@ extension LocalAdaptation {
             lines.append(step.line)
             adapted = copy
         }
-        var model = adapted ?? received
+        var model = personal ?? adapted ?? received
         if guards(plan) {
-            let g = try guardChoice(incoming: received, adapted: adapted, plan: plan)
+            let g = try guardChoice(incoming: incoming ?? received, adapted: adapted, personal: personal, plan: plan)
             metrics.merge(g.metrics) { a, _ in a }
             lines.append(g.line)
             if let kept = g.kept { model = kept }

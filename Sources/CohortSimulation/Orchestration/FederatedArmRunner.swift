@@ -53,6 +53,16 @@ struct FederatedArmRunner {
             plan.strategy = "fedavg"
             plan.lora = lora
             plan.trainablePrefixes = loraTrainablePrefixes
+        case .fedavgFT:
+            plan.strategy = "fedavg"
+            plan.personalization = PersonalizationPlan(method: "fedavg-ft")
+        case .ditto:
+            plan.strategy = "fedavg"
+            plan.personalization = PersonalizationPlan(method: "ditto")
+            plan.personalization?.lambda = config.dittoLambda
+        case .fedrep:
+            plan.strategy = "fedavg"
+            plan.personalization = PersonalizationPlan(method: "fedrep", personalPrefixes: ["head"])
         default: plan.strategy = "fedavg"
         }
         return plan
@@ -137,6 +147,16 @@ struct FederatedArmRunner {
         throw SimulationError("\(coordinator.name) did not start listening within 30 s (log: \(coordinator.logPath))")
     }
 
+    /// Per hospital, the final evaluation's global and personal scores (`global_test_accuracy`,
+    /// `personal_test_accuracy`, `ft_epoch`, ...) of a personalised arm.
+    static func personalMetrics(evaluation: EvaluationRecord, sites: [String]) -> [String: [String: Double]] {
+        var out: [String: [String: Double]] = [:]
+        for site in sites {
+            out[site] = (evaluation.nodes[site] ?? [:]).filter { $0.key.hasPrefix("global_") || $0.key.hasPrefix("personal_") || $0.key.hasPrefix("ft_") }
+        }
+        return out
+    }
+
     /// "ε = X at δ = D after R rounds", as the DP arm's description and the findings say it.
     static func privacySummary(epsilon: Double, delta: Double, rounds: Int) -> String {
         String(format: "ε = %.4g at δ = %g after %d rounds", epsilon, delta, rounds)
@@ -190,7 +210,7 @@ struct FederatedArmRunner {
         return ArmResult(name: arm.rawValue, description: description, federated: true, perSite: perSite, rounds: rounds,
                          bytesUp: records.reduce(0) { $0 + $1.bytesUp }, bytesDown: records.reduce(0) { $0 + $1.bytesDown },
                          wallSeconds: seconds, failed: failed, privacy: figures,
-                         siteMetrics: plan.adaptation == nil ? nil : GuardRecords.siteMetrics(records: records, evaluation: evaluation, sites: sites.map(\.name),
+                         siteMetrics: plan.personalization != nil ? Self.personalMetrics(evaluation: evaluation, sites: sites.map(\.name)) : plan.adaptation == nil ? nil : GuardRecords.siteMetrics(records: records, evaluation: evaluation, sites: sites.map(\.name),
                                                                                               guarded: plan.adaptation?.negativeTransferGuard ?? false))
     }
 }

@@ -63,6 +63,7 @@ enum Findings {
                          + String(format: "%.2f× the bytes up (%@ vs %@).", Double(secure.bytesUp) / Double(plain.bytesUp),
                                   ValueFormat.bytes(Double(secure.bytesUp)), ValueFormat.bytes(Double(plain.bytesUp))))
         }
+        if let claim = PersonalizationClaim(arms) { notes.append(claim.note) }
         if let pooled = arm(.pooled) {
             notes.append("Pooled fine-tuning (all labels in one place, which federation exists to avoid) reaches \(pct(pooled.meanAccuracy)) mean accuracy: the reference the federated arms approach.")
         }

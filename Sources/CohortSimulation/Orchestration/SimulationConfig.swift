@@ -29,6 +29,8 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
     public var momentum: Float = 0.9
     /// FedProx's μ.
     public var proximalMu: Float = 0.1
+    /// The ditto arm's pull λ toward the global model.
+    public var dittoLambda: Float = 0.1
     /// The compressed arm's codec: top-k fraction, int8 blocks, zlib.
     public var compressedTopK = 0.02
     /// Seconds a federated round may take before stragglers are dropped.
@@ -72,7 +74,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case kind, sites, rounds, arms, seed, quick, out, cacheDir, pretrainEpochs, localEpochs, batchSize, learningRate, momentum
-        case proximalMu, compressedTopK, roundTimeout, dpClipNorm, dpEpsilon, dpNoiseMultiplier, dpDelta, dpTrainablePrefixes, fullModels
+        case proximalMu, dittoLambda, compressedTopK, roundTimeout, dpClipNorm, dpEpsilon, dpNoiseMultiplier, dpDelta, dpTrainablePrefixes, fullModels
         case model, presetOptions, loraRank, loraAlpha, loraTargets, loraTrainablePrefixes
     }
 
@@ -94,6 +96,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
         momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? d.momentum
         proximalMu = try c.decodeIfPresent(Float.self, forKey: .proximalMu) ?? d.proximalMu
+        dittoLambda = try c.decodeIfPresent(Float.self, forKey: .dittoLambda) ?? d.dittoLambda
         compressedTopK = try c.decodeIfPresent(Double.self, forKey: .compressedTopK) ?? d.compressedTopK
         roundTimeout = try c.decodeIfPresent(Double.self, forKey: .roundTimeout) ?? d.roundTimeout
         dpClipNorm = try c.decodeIfPresent(Double.self, forKey: .dpClipNorm) ?? d.dpClipNorm
