@@ -72,7 +72,7 @@ public enum FineTuning {
         if settings.recalibrateBatchNorm {
             trainer.validationMetric = { model, data in
                 AdaBN.adapt(model, inputs: calibration)
-                return Inference.accuracy(model, data)
+                return Inference.score(model, data)
             }
         }
         let history: TrainingHistory
