@@ -25,7 +25,7 @@ public enum SchemaPipeline {
             (trainRaw, validationRaw) = raw.split(validationFraction: validationFraction, seed: seed)
         }
         let fitted: FittedPreprocessing
-        do { fitted = try FittedPreprocessing.fit(schema: schema, rows: trainRaw.allInputs) } catch let error as DataError {
+        do { fitted = try FittedPreprocessing.fit(schema: schema, rows: trainRaw.allInputs, targets: trainRaw.labelled.targets) } catch let error as DataError {
             throw DataError("\(paths.joined(separator: ", ")): \(error.description)")
         }
         return Prepared(train: try fitted.apply(trainRaw), validation: try fitted.apply(validationRaw), preprocessing: fitted)

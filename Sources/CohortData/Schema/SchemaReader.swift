@@ -12,7 +12,9 @@ import Foundation
 public enum SchemaReader {
     /// Reads `path` with `schema`. Rows whose label cell is missing (or `-1` when that is not a
     /// class) are unlabelled; rows with a missing cell in a `drop-row` column are left out.
-    /// The result's `sampleShape` is `[schema.features.count]` and its classes are the schema's.
+    /// The result's `sampleShape` is `[schema.features.count]` and its classes are the schema's;
+    /// for a regression label the labelled rows carry raw targets `[n, 1]` (one class), and a
+    /// target cell that is not a finite float32 number is a problem naming its row.
     public static func read(path: String, schema: DatasetSchema) throws -> SiteData {
         guard let bytes = FileHandleReader.contents(path) else { throw DataError("\(path): cannot read file") }
         return try read(bytes: bytes, path: path, schema: schema)
@@ -32,8 +34,10 @@ public enum SchemaReader {
         let valueLists = schema.features.map { ProblemReport.list($0.values) }
         let labelMatcher = ClassMatcher(schema.label.classes)
         let labelList = ProblemReport.list(schema.label.classes)
-        let minusOneIsClass = labelMatcher.index(of: "-1") != nil
+        let regression = schema.label.isRegression
+        let minusOneIsClass = regression || labelMatcher.index(of: "-1") != nil
         let labelColumn = columnOf.label
+        var targets: [Float] = []
 
         var problems = ProblemReport()
         var labelled: [Float] = [], labels: [Int] = [], unlabelled: [Float] = []
@@ -71,8 +75,14 @@ public enum SchemaReader {
             }
             let labelCell = cells[labelColumn].trimmedSpaces
             var label: Int? = nil
+            var target: Float = 0
             if !(markers.contains(labelCell) || (labelCell == "-1" && !minusOneIsClass)) {
-                if let k = labelMatcher.index(of: labelCell) { label = k } else {
+                if regression {
+                    // A continuous target: a finite float32 number (NaN, inf and overflow are problems).
+                    if let x = ClassMatcher.number(labelCell), Float(x).isFinite { label = 0; target = Float(x) } else {
+                        problems.add(column: schema.label.column, kind: .notNumber, value: cells[labelColumn], row: line)
+                    }
+                } else if let k = labelMatcher.index(of: labelCell) { label = k } else {
                     problems.add(column: schema.label.column, kind: .notListed(values: labelList), value: cells[labelColumn], row: line)
                 }
             }
@@ -81,6 +91,7 @@ public enum SchemaReader {
             if let label {
                 labelled += row
                 labels.append(label)
+                if regression { targets.append(target) }
             } else {
                 unlabelled += row
                 unlabelledRows += 1
@@ -90,10 +101,12 @@ public enum SchemaReader {
         guard !labels.isEmpty || unlabelledRows > 0 else {
             throw DataError("\(path): no data rows after the header" + (dropped > 0 ? " (\(dropped) dropped for missing cells in drop-row columns)" : ""))
         }
-        return SiteData(labelled: LabelledData(inputs: Tensor(shape: [labels.count, featureCount], data: labelled), labels: labels),
+        let inputs = Tensor(shape: [labels.count, featureCount], data: labelled)
+        return SiteData(labelled: regression ? LabelledData(inputs: inputs, targets: Tensor(shape: [labels.count, 1], data: targets))
+                                             : LabelledData(inputs: inputs, labels: labels),
                         unlabelled: Tensor(shape: [unlabelledRows, featureCount], data: unlabelled),
-                        sampleShape: [featureCount], classes: schema.label.classes.count,
-                        featureNames: schema.features.map(\.name), classNames: schema.label.classes)
+                        sampleShape: [featureCount], classes: regression ? 1 : schema.label.classes.count,
+                        featureNames: schema.features.map(\.name), classNames: regression ? nil : schema.label.classes)
     }
 }
 
