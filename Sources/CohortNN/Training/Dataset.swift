@@ -107,6 +107,13 @@ public enum Inference {
         return Float(r.r2)
     }
 
+    /// Regression scores under `prefix` (`mae`, `rmse`, `r2`, `samples`) for reports; empty
+    /// for classification data or when they cannot be computed.
+    public static func regressionMetrics(_ model: Sequential, _ data: LabelledData, prefix: String) -> [String: Double] {
+        guard data.isRegression, data.count > 0, let r = try? regressionReport(model, data) else { return [:] }
+        return [prefix + "mae": r.mae, prefix + "rmse": r.rmse, prefix + "r2": r.r2, prefix + "samples": Double(r.samples)]
+    }
+
     /// Accuracy, balanced accuracy, macro F1, AUROC and the confusion matrix of `model` on
     /// `data` (classes: the model's output width).
     public static func report(_ model: Sequential, _ data: LabelledData) throws -> ClassificationReport {

@@ -29,11 +29,12 @@ public struct TrainingConfig {
     /// checks the values (epochs ≥ 0, batch size ≥ 1).
     public init(epochs: Int, batchSize: Int, seed: UInt64 = 0, classWeights: [Float]? = nil, labelSmoothing: Float = 0,
                 schedule: LearningRateSchedule = .constant, l2sp: L2SP? = nil, unfreezing: GradualUnfreezing? = nil,
-                earlyStoppingPatience: Int? = nil) {
+                earlyStoppingPatience: Int? = nil, regressionLoss: RegressionLoss = .mse) {
         self.epochs = epochs; self.batchSize = batchSize; self.seed = seed
         self.classWeights = classWeights; self.labelSmoothing = labelSmoothing
         self.schedule = schedule; self.l2sp = l2sp; self.unfreezing = unfreezing
         self.earlyStoppingPatience = earlyStoppingPatience
+        self.regressionLoss = regressionLoss
     }
 }
 
