@@ -62,6 +62,22 @@ final class RegressionProcessTests: XCTestCase {
         // The noise has sd 5 (MAE ≈ 4): an error in standardised units would be far below 1.
         XCTAssertGreaterThan(mae, 2, eval.stdout)
         XCTAssertLessThan(mae, 12, eval.stdout)
+        // predict reads the raw CSV (no price column, another order) and --labels gives prices in their units.
+        try write(rows(site: 0, count: 30), order: ["zone", "x3", "x2", "x1"], to: p("new.csv"))
+        let truth = rows(site: 0, count: 30).map { Double($0["price"]!)! }
+        let pred = try ProcessHarness.capture(["predict", p("pre.ckpt"), "--data", p("new.csv"), "--out", p("new-logits.csv"), "--labels", p("new-prices.csv")])
+        XCTAssertEqual(pred.status, 0, pred.stderr)
+        let prices = try String(contentsOfFile: p("new-prices.csv"), encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(prices.first, "predicted")
+        XCTAssertEqual(prices.count, 31)
+        let predicted = prices.dropFirst().compactMap { Double($0) }
+        XCTAssertEqual(predicted.count, 30)
+        let predictMAE = zip(predicted, truth).map { abs($0 - $1) }.reduce(0, +) / 30
+        XCTAssertLessThan(predictMAE, 12, "predictions in price units: \(predicted.prefix(5)) vs \(truth.prefix(5))")
+        let logitLines = try String(contentsOfFile: p("new-logits.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(logitLines.first, "logit_0")
+        XCTAssertLessThan(abs(Double(logitLines[1])!), 5, "the logits file keeps the standardised output")
+
         let wrongHead = try ProcessHarness.capture(["pretrain", "--arch", p("arch2.json"), "--schema", p("schema.json"), "--data", p("s0.csv"),
                                                     "--epochs", "1", "--out", p("bad.ckpt")])
         XCTAssertNotEqual(wrongHead.status, 0)

@@ -51,6 +51,8 @@ enum EvaluateCommand {
             return
         }
         let report = try Inference.report(model, data)
-        if command.flag("json") { print(try Terminal.json(report)) } else { print(report.description) }
+        // The checkpoint's class names (from its preprocessing) head the confusion matrix.
+        let names = checkpoint.metadata.preprocessing?.classNames ?? schema?.label.classes
+        if command.flag("json") { print(try Terminal.json(report)) } else { print(report.described(classNames: names)) }
     }
 }

@@ -233,6 +233,12 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
                         featureNames: schema.encodedNames, classNames: schema.label.classes)
     }
 
+    /// Every data row of a CSV file, in file order, encoded as model inputs `[n, encodedWidth]`
+    /// for prediction: the label column may be absent and is ignored.
+    public func predictionInputs(path: String) throws -> Tensor {
+        try encode(SchemaReader.read(path: path, schema: schema, predicting: true).unlabelled)
+    }
+
     /// Reads a CSV file with this preprocessing's schema and encodes it.
     public func load(path: String) throws -> SiteData {
         try apply(SchemaReader.read(path: path, schema: schema))

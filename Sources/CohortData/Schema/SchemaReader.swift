@@ -15,19 +15,22 @@ public enum SchemaReader {
     /// The result's `sampleShape` is `[schema.features.count]` and its classes are the schema's;
     /// for a regression label the labelled rows carry raw targets `[n, 1]` (one class), and a
     /// target cell that is not a finite float32 number is a problem naming its row.
-    public static func read(path: String, schema: DatasetSchema) throws -> SiteData {
+    /// With `predicting`, see `read(bytes:path:schema:predicting:)`.
+    public static func read(path: String, schema: DatasetSchema, predicting: Bool = false) throws -> SiteData {
         guard let bytes = FileHandleReader.contents(path) else { throw DataError("\(path): cannot read file") }
-        return try read(bytes: bytes, path: path, schema: schema)
+        return try read(bytes: bytes, path: path, schema: schema, predicting: predicting)
     }
 
-    /// Reads CSV bytes with `schema` (see `read(path:schema:)`).
-    public static func read(bytes: [UInt8], path: String, schema: DatasetSchema) throws -> SiteData {
+    /// Reads CSV bytes with `schema` (see `read(path:schema:)`). With `predicting`, the label
+    /// column may be absent and is not read; every data row becomes an unlabelled sample in file
+    /// order, and a missing cell in a `drop-row` column is a problem (no row may be left out).
+    public static func read(bytes: [UInt8], path: String, schema: DatasetSchema, predicting: Bool = false) throws -> SiteData {
         var reader = CSVReader(bytes: bytes, path: path)
         guard let rawHeader = try reader.next(), !CSVReader.isBlank(rawHeader) else {
             throw DataError("\(path): empty file (a header row is required)")
         }
         let header = rawHeader.map { $0.trimmedSpaces }
-        let columnOf = try HeaderMatch.columns(header, schema: schema, path: path)
+        let columnOf = try HeaderMatch.columns(header, schema: schema, path: path, labelOptional: predicting)
         let markers = Set(schema.missingMarkers.map { $0.trimmedSpaces })
         let featureCount = schema.features.count
         let matchers = schema.features.map { $0.type == .numeric ? nil : ClassMatcher($0.values) }
@@ -58,7 +61,9 @@ public enum SchemaReader {
                     row[j] = .nan
                     switch feature.policy {
                     case .error: problems.add(column: feature.name, kind: .missing(marker: trimmed), value: trimmed, row: line)
-                    case .dropRow: drop = true
+                    case .dropRow:
+                        if predicting { problems.add(column: feature.name, kind: .missing(marker: trimmed), value: trimmed, row: line) }
+                        drop = true
                     default: break
                     }
                     continue
@@ -73,6 +78,11 @@ public enum SchemaReader {
                     problems.add(column: feature.name, kind: .notNumber, value: cell, row: line)
                 }
             }
+            if predicting {
+                if problems.isEmpty { unlabelled += row; unlabelledRows += 1 }
+                continue
+            }
+            guard let labelColumn else { continue }
             let labelCell = cells[labelColumn].trimmedSpaces
             var label: Int? = nil
             var target: Float = 0
@@ -114,7 +124,8 @@ public enum SchemaReader {
 enum HeaderMatch {
     /// The file column of each schema feature and of the label. Missing columns, unexpected
     /// columns and columns named twice are listed together in one error.
-    static func columns(_ header: [String], schema: DatasetSchema, path: String) throws -> (features: [Int], label: Int) {
+    /// With `labelOptional` the label column may be absent (its position is then nil).
+    static func columns(_ header: [String], schema: DatasetSchema, path: String, labelOptional: Bool = false) throws -> (features: [Int], label: Int?) {
         var position: [String: Int] = [:]
         position.reserveCapacity(header.count)
         var twice: [String] = []
@@ -123,7 +134,7 @@ enum HeaderMatch {
         }
         var missing: [String] = []
         let wanted = [schema.label.column] + schema.features.map(\.name)
-        for name in wanted where position[name] == nil { missing.append(name) }
+        for name in wanted.dropFirst(labelOptional ? 1 : 0) where position[name] == nil { missing.append(name) }
         let known = Set(wanted + (schema.ignore ?? []))
         let unexpected = header.filter { !known.contains($0) }
         var problems: [String] = []
@@ -135,7 +146,7 @@ enum HeaderMatch {
         }
         if !twice.isEmpty { problems.append("column\(twice.count == 1 ? "" : "s") \(quoted(twice)) named more than once in the header") }
         guard problems.isEmpty else { throw DataError("\(path): " + problems.joined(separator: "; ")) }
-        return (schema.features.map { position[$0.name]! }, position[schema.label.column]!)
+        return (schema.features.map { position[$0.name]! }, position[schema.label.column])
     }
 
     static func quoted(_ names: [String], limit: Int = 20) -> String {
