@@ -27,6 +27,8 @@ public enum FineTuning {
         /// over the training inputs with the current weights ("precise BN"), so evaluation
         /// does not use statistics that lag weights which moved during the epoch.
         public var recalibrateBatchNorm = true
+        /// The loss for regression targets (nil: MSE; classification uses cross-entropy).
+        public var regressionLoss: RegressionLoss? = nil
         public init() {}
     }
 
@@ -63,7 +65,8 @@ public enum FineTuning {
         let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: settings.learningRate,
                                                     weightDecay: settings.weightDecay)], momentum: settings.momentum)
         let steps = settings.epochs * LabelledData.trainingBatchCount(rows: train.count, size: settings.batchSize)
-        var config = TrainingConfig(epochs: settings.epochs, batchSize: settings.batchSize, seed: settings.seed)
+        var config = TrainingConfig(epochs: settings.epochs, batchSize: settings.batchSize, seed: settings.seed,
+                                    regressionLoss: settings.regressionLoss ?? .mse)
         if settings.cosine { config.schedule = .cosine(total: max(steps, 1), floor: 0.05) }
         if settings.l2spAlpha > 0 { config.l2sp = L2SP(reference: model.parameters, alpha: settings.l2spAlpha) }
         let hasValidation = (validation?.count ?? 0) > 0
@@ -72,7 +75,7 @@ public enum FineTuning {
         if settings.recalibrateBatchNorm {
             trainer.validationMetric = { model, data in
                 AdaBN.adapt(model, inputs: calibration)
-                return Inference.accuracy(model, data)
+                return Inference.score(model, data)
             }
         }
         let history: TrainingHistory

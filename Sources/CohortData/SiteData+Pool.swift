@@ -7,7 +7,7 @@ extension SiteData {
     /// in errors.
     public static func pool(_ parts: [SiteData], paths: [String]) throws -> SiteData {
         guard let first = parts.first else { throw DataError("no data files to pool") }
-        var inputs: [Float] = [], labels: [Int] = [], unlabelled: [Float] = []
+        var inputs: [Float] = [], labels: [Int] = [], unlabelled: [Float] = [], targets: [Float] = []
         var unlabelledRows = 0
         for (part, path) in zip(parts, paths) {
             guard part.sampleShape == first.sampleShape else {
@@ -16,13 +16,25 @@ extension SiteData {
             guard part.classes == first.classes else {
                 throw DataError("\(path): \(part.classes) classes, \(paths[0]) has \(first.classes)")
             }
+            guard part.labelled.isRegression == first.labelled.isRegression,
+                  (part.labelled.targets?.columns ?? 0) == (first.labelled.targets?.columns ?? 0) else {
+                throw DataError("\(path): \(part.labelled.isRegression ? "regression targets" : "class labels"), \(paths[0]) has \(first.labelled.isRegression ? "regression targets" : "class labels") (or another target count)")
+            }
+            guard part.labelled.targetScaling == first.labelled.targetScaling else {
+                throw DataError("\(path): its targets are standardised differently from \(paths[0])'s")
+            }
+            if let t = part.labelled.targets { targets += t.data }
             inputs += part.labelled.inputs.data
             labels += part.labelled.labels
             unlabelled += part.unlabelled.data
             unlabelledRows += part.unlabelled.rows
         }
         let features = first.features
-        return SiteData(labelled: LabelledData(inputs: Tensor(shape: [labels.count, features], data: inputs), labels: labels),
+        let pooledInputs = Tensor(shape: [labels.count, features], data: inputs)
+        let labelled = first.labelled.targets.map {
+            LabelledData(inputs: pooledInputs, targets: Tensor(shape: [labels.count, $0.columns], data: targets), scaling: first.labelled.targetScaling)
+        } ?? LabelledData(inputs: pooledInputs, labels: labels)
+        return SiteData(labelled: labelled,
                         unlabelled: Tensor(shape: [unlabelledRows, features], data: unlabelled), sampleShape: first.sampleShape,
                         classes: first.classes, featureNames: first.featureNames, classNames: first.classNames)
     }

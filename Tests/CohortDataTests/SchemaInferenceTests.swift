@@ -50,7 +50,9 @@ final class SchemaInferenceTests: XCTestCase {
         XCTAssertEqual(inferred.schema.label.classes, ["0", "1"])   // "1.0" and "1" are one class
         XCTAssertEqual(inferred.schema.label.found, [100, 50])
         let continuous = "x,y\n" + (0..<1500).map { "1,\(Double($0) * 0.5)" }.joined(separator: "\n")
-        XCTAssertEqual(errorMessage { _ = try SchemaInference.infer(bytes: Array(continuous.utf8), path: "c.csv", label: "y") },
-                       "c.csv: label column 'y' has more than 1000 distinct values; it looks like a continuous target, and regression is not supported yet")
+        // A numeric label with many values is proposed as a regression target; forced to classes it is refused.
+        XCTAssertTrue(try SchemaInference.infer(bytes: Array(continuous.utf8), path: "c.csv", label: "y").schema.label.isRegression)
+        XCTAssertEqual(errorMessage { _ = try SchemaInference.infer(bytes: Array(continuous.utf8), path: "c.csv", label: "y", task: .classification) },
+                       "c.csv: label column 'y' has more than 1000 distinct values; it looks like a continuous target (give --task regression)")
     }
 }

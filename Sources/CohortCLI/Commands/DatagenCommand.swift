@@ -18,6 +18,7 @@ enum DatagenCommand {
             OptionSpec("seed", value: "S", help: "Seed of every random choice.", default: "0"),
             .flag("quick", help: "Small cohort for CI (source 1500, hospitals 40-300, test 150)."),
             .flag("force", help: "Write into a non-empty directory, replacing files of the same names."),
+            OptionSpec("schema", value: "FILE", help: "tabular: also write a dataset schema (protocols/dataset-schema.md) for the generated CSV files, drafted from the source file, with the task's classes."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
@@ -30,6 +31,10 @@ enum DatagenCommand {
         guard let seed = UInt64(seedText) else {
             throw UsageError(context: command.context, problem: "option '--seed' expects a non-negative integer, got '\(seedText)'")
         }
+        let schemaPath = command.isSet("schema") ? try command.string("schema") : nil
+        if schemaPath != nil && kind != .tabular {
+            throw UsageError(context: command.context, problem: "--schema describes CSV tables; it needs --kind tabular")
+        }
         let config = SyntheticCohortConfig(kind: kind, hospitals: try command.int("sites", range: 1...64), seed: seed,
                                            preset: command.flag("quick") ? .quick : .standard)
         let start = ContinuousClock.now
@@ -41,7 +46,22 @@ enum DatagenCommand {
         }
         let elapsed = ContinuousClock.now - start
         print(table(manifest))
+        if let schemaPath { try writeSchema(manifest, to: schemaPath) }
         print("wrote \(manifest.path(of: CohortManifest.fileName)) in \(String(format: "%.2f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)) s")
+    }
+
+    /// Drafts the schema from the source site's training CSV (`SchemaInference`), with every
+    /// class of the task listed (a site may lack one) and written to `path`.
+    static func writeSchema(_ manifest: CohortManifest, to path: String) throws {
+        guard let site = manifest.source ?? manifest.sites.first else { throw CommandError("the cohort has no site to draft a schema from") }
+        let label = manifest.labelColumn ?? "target"
+        var schema = try SchemaInference.infer(path: manifest.path(of: site.files.train), label: label, task: .classification).schema
+        schema.label = DatasetSchema.LabelColumn(column: label, classes: (0..<manifest.classes).map(String.init))
+        try schema.validate(source: path)
+        do { try (String(decoding: try schema.json(), as: UTF8.self) + "\n").write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw CommandError("cannot write '\(path)': \(error.localizedDescription)")
+        }
+        print("wrote \(path): schema of \(schema.features.count) features, label '\(label)' with classes \(schema.label.classes.joined(separator: ", ")) (\(manifest.classNames.joined(separator: ", ")))")
     }
 
     /// One line per site: counts, prevalence and the key shift parameters.

@@ -6,11 +6,12 @@ import Foundation
 /// `cohort evaluate`: a checkpoint's metrics on a labelled dataset.
 enum EvaluateCommand {
     static let spec = CommandSpec(
-        ["evaluate"], summary: "Score a checkpoint on labelled data: accuracy, balanced accuracy, macro F1, AUROC, confusion matrix.",
+        ["evaluate"], summary: "Score a checkpoint on labelled data: accuracy, balanced accuracy, macro F1, AUROC, confusion matrix (regression: MAE, RMSE, R²).",
         discussion: """
         Unlabelled rows in the file are skipped. A checkpoint that carries preprocessing (from pretrain --schema) reads the \
         raw CSV with its schema and fitted statistics; --schema is then optional and must describe the same features. \
-        With --schema and a checkpoint without preprocessing, the statistics are fitted on the evaluated file itself.
+        With --schema and a checkpoint without preprocessing, the statistics are fitted on the evaluated file itself. \
+        A schema with a regression label reports MAE and RMSE in the target's original units, and R².
         """,
         options: [
             OptionSpec("data", value: "FILE", help: "Labelled data (.ctf or .csv)."),
@@ -35,7 +36,7 @@ enum EvaluateCommand {
         } else if let schema {
             Terminal.error("warning: \(path) carries no preprocessing; fitting the schema's statistics on \(dataPath) itself")
             let raw = try SchemaReader.read(path: dataPath, schema: schema)
-            data = try FittedPreprocessing.fit(schema: schema, rows: raw.allInputs).apply(raw).labelled
+            data = try FittedPreprocessing.fit(schema: schema, rows: raw.allInputs, targets: raw.labelled.targets).apply(raw).labelled
         } else {
             data = try SiteData.load(path: dataPath, label: try command.string("label")).labelled
         }
@@ -43,7 +44,15 @@ enum EvaluateCommand {
         guard data.inputs.columns == model.inputShape.reduce(1, *) else {
             throw CommandError("\(dataPath): \(data.inputs.columns) values per sample; \(path) expects input \(model.inputShape)")
         }
+        if data.isRegression {
+            // Errors in the target's original units (the checkpoint's target statistics undo the standardisation).
+            let report = try Inference.regressionReport(model, data)
+            if command.flag("json") { print(try Terminal.json(report)) } else { print(report.description) }
+            return
+        }
         let report = try Inference.report(model, data)
-        if command.flag("json") { print(try Terminal.json(report)) } else { print(report.description) }
+        // The checkpoint's class names (from its preprocessing) head the confusion matrix.
+        let names = checkpoint.metadata.preprocessing?.classNames ?? schema?.label.classes
+        if command.flag("json") { print(try Terminal.json(report)) } else { print(report.described(classNames: names)) }
     }
 }

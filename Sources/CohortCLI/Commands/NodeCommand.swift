@@ -27,6 +27,7 @@ enum NodeCommand {
             OptionSpec("save-model", value: "FILE", help: "Write the model this site ends with (the final global weights with its own local tensors and adaptation, and its preprocessing) as a checkpoint, atomically."),
             OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, the preprocessing fitted on this site's training rows (or, when the plan says preprocessing.fit federated, by the coordinator from every site's statistics); or an image schema for an ImageFolder."),
             OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
+            OptionSpec("loss", value: "mse|mae|huber[:DELTA]", help: "Loss for a schema's regression target (standardised units); every site should use the same.", default: "mse"),
             OptionSpec("seed", value: "N", help: "Seed for the validation split.", default: "0"),
             OptionSpec("tls-ca", value: "FILE", help: "CA certificate that signed the coordinator's (PEM)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
@@ -122,6 +123,11 @@ enum NodeCommand {
         config.requireSecureAggregation = command.flag("require-secure-aggregation")
         config.requireDP = command.flag("require-dp")
         config.shareMetrics = command.flag("share-metrics")
+        let lossText = try command.string("loss")
+        guard let loss = RegressionLoss(text: lossText) else {
+            throw UsageError(context: command.context, problem: "option '--loss' expects mse, mae, huber or huber:DELTA (DELTA > 0), got '\(lossText)'")
+        }
+        config.regressionLoss = loss
         if command.isSet("test-corrupt-unmasking") { config.testCorruptUnmasking = try command.int("test-corrupt-unmasking", range: 1...1_000_000) }
         if command.isSet("test-drop-after") {
             let text = try command.string("test-drop-after")

@@ -32,6 +32,7 @@ enum PretrainCommand {
             OptionSpec("val-fraction", value: "F", help: "Fraction held out when --val is not given.", default: "0.2"),
             OptionSpec("patience", value: "N", help: "Stop after N epochs without a better validation accuracy."),
             OptionSpec("seed", value: "N", help: "Seed for initialisation, split and shuffling.", default: "0"),
+            OptionSpec("loss", value: "mse|mae|huber[:DELTA]", help: "Loss for a schema's regression target (standardised units).", default: "mse"),
         ])
 
     static func run(_ command: ParsedCommand) throws {
@@ -87,10 +88,20 @@ enum PretrainCommand {
         if let preprocessing, preprocessing.encodedWidth != model.inputShape.reduce(1, *) {
             throw CommandError("the schema encodes \(preprocessing.encodedWidth) values per sample (\(preprocessing.schema.encodedNames.prefix(8).joined(separator: ", "))\(preprocessing.encodedWidth > 8 ? ", …" : "")); the model takes input \(model.inputShape)")
         }
+        if train.isRegression, model.outputShape.reduce(1, *) != 1 {
+            throw CommandError("the schema's label '\(preprocessing?.schema.label.column ?? "")' is one regression target; the model outputs \(model.outputShape) (give it a head of 1 unit)")
+        }
         let settings = try trainingSettings(command, seed: seed)
         Terminal.progress("pretrain: \(train.count) training and \(validation.count) validation samples, \(model.parameterCount) parameters, \(settings.epochs) epochs")
-        let history = try FineTuning.run(model, train: train, validation: validation, settings: settings, progress: epochProgress(settings))
-        try save(model, history: history, source: source, preprocessing: preprocessing, to: out)
+        let history = try FineTuning.run(model, train: train, validation: validation, settings: settings,
+                                         progress: epochProgress(settings, regression: train.isRegression))
+        var extra: [String: Double] = [:]
+        if validation.isRegression, validation.count > 0 {
+            let r = try Inference.regressionReport(model, validation)
+            extra = ["val_mae": r.mae, "val_rmse": r.rmse, "val_r2": r.r2].filter { $0.value.isFinite }
+            Terminal.progress(String(format: "pretrain: validation MAE %.4g, RMSE %.4g (original units), R² %.4f", r.mae, r.rmse, r.r2))
+        }
+        try save(model, history: history, source: source, preprocessing: preprocessing, to: out, extraMetrics: extra)
     }
 
     /// Training with an image schema: `--data` is one ImageFolder; training images are decoded
@@ -139,21 +150,28 @@ enum PretrainCommand {
         try save(model, history: history, source: source + " (classes: \(classNames.joined(separator: ", ")))", preprocessing: nil, to: out)
     }
 
-    static func epochProgress(_ settings: FineTuning.Settings) -> (EpochRecord) -> Void {
+    static func epochProgress(_ settings: FineTuning.Settings, regression: Bool = false) -> (EpochRecord) -> Void {
         { e in
+            if regression {
+                return Terminal.progress(String(format: "pretrain: epoch %d/%d  loss %.4f  val R² %@  %.1f s", e.epoch + 1, settings.epochs,
+                                                e.trainLoss, e.validationScore.map { String(format: "%.3f", $0) } ?? "n/a", e.seconds))
+            }
             Terminal.progress(String(format: "pretrain: epoch %d/%d  loss %.4f  train acc %.3f  val acc %@  %.1f s", e.epoch + 1, settings.epochs,
                                      e.trainLoss, e.trainAccuracy, e.validationScore.map { String(format: "%.3f", $0) } ?? "n/a", e.seconds))
         }
     }
 
-    static func save(_ model: Sequential, history: TrainingHistory, source: String, preprocessing: FittedPreprocessing?, to out: String) throws {
+    static func save(_ model: Sequential, history: TrainingHistory, source: String, preprocessing: FittedPreprocessing?, to out: String,
+                     extraMetrics: [String: Double] = [:]) throws {
         let best = history.epochs[history.selectedEpoch]
         var metrics: [String: Double] = ["epoch": Double(history.selectedEpoch + 1), "train_loss": Double(best.trainLoss)]
-        if let v = best.validationScore { metrics["val_accuracy"] = Double(v) }
+        // A regression run selects on R² (its val_* metrics come in `extraMetrics`).
+        if let v = best.validationScore, extraMetrics.isEmpty { metrics["val_accuracy"] = Double(v) }
+        metrics.merge(extraMetrics) { a, _ in a }
         let history_lines = try history.epochs.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try CheckpointFile.save(Checkpoint(model: model, metadata: CheckpointMetadata(source: source, history: history_lines, metrics: metrics,
                                                                                                     preprocessing: preprocessing)), to: out)
-        Terminal.progress("pretrain: saved \(out) (epoch \(history.selectedEpoch + 1), val acc \(best.validationScore.map { String(format: "%.3f", $0) } ?? "n/a"))")
+        Terminal.progress("pretrain: saved \(out) (epoch \(history.selectedEpoch + 1), val \(extraMetrics.isEmpty ? "acc" : "R²") \(best.validationScore.map { String(format: "%.3f", $0) } ?? "n/a"))")
     }
 
     static func trainingSettings(_ command: ParsedCommand, seed: UInt64) throws -> FineTuning.Settings {
@@ -168,6 +186,11 @@ enum PretrainCommand {
         settings.trainablePrefixes = prefixes.isEmpty ? nil : prefixes
         if command.isSet("patience") { settings.patience = try command.int("patience", range: 1...100_000) }
         settings.seed = seed
+        let lossText = try command.string("loss")
+        guard let loss = RegressionLoss(text: lossText) else {
+            throw UsageError(context: command.context, problem: "option '--loss' expects mse, mae, huber or huber:DELTA (DELTA > 0), got '\(lossText)'")
+        }
+        settings.regressionLoss = loss
         return settings
     }
 }

@@ -7,11 +7,13 @@ enum SchemaInferCommand {
         ["schema", "infer"], summary: "Draft a dataset schema (protocols/dataset-schema.md) from a CSV file; print a summary.",
         discussion: """
         Finds each column's type (numeric, binary, categorical; text columns with too many values are ignored), its missing \
-        cells and categories, and the label's classes. Numeric columns fill missing cells with the median, the others with the \
+        cells and categories, and the label's classes, or a continuous regression target (proposed for a numeric label with \
+        more than 30 distinct values; --task forces either). Numeric columns fill missing cells with the median, the others with the \
         most frequent value. Read the draft and edit it before use; give it to node, pretrain and evaluate with --schema.
         """,
         options: [
             OptionSpec("label", value: "COLUMN", help: "The label column.", default: "target"),
+            OptionSpec("task", value: "classification|regression", help: "What the label is (default: regression for a numeric label with more than 30 distinct values)."),
             OptionSpec("missing", value: "LIST", help: "Comma-separated cells that mean missing (default: empty, NA, NaN, ?)."),
             OptionSpec("out", value: "FILE", help: "Write the schema JSON here (default: print it)."),
         ],
@@ -22,7 +24,15 @@ enum SchemaInferCommand {
         let markers = command.isSet("missing")
             ? try command.string("missing").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             : DatasetSchema.defaultMissing
-        let inferred = try SchemaInference.infer(path: path, label: try command.string("label"), missing: markers)
+        var task: DatasetSchema.LabelTask? = nil
+        if command.isSet("task") {
+            let text = try command.string("task")
+            guard let t = DatasetSchema.LabelTask(rawValue: text.lowercased()) else {
+                throw UsageError(context: command.context, problem: "option '--task' expects classification or regression, got '\(text)'")
+            }
+            task = t
+        }
+        let inferred = try SchemaInference.infer(path: path, label: try command.string("label"), missing: markers, task: task)
         let json = String(decoding: try inferred.schema.json(), as: UTF8.self)
         if command.isSet("out") {
             let out = try command.string("out")

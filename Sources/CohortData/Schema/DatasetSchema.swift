@@ -22,19 +22,66 @@ public struct DatasetSchema: Codable, Equatable, Sendable {
     /// Markers used when a schema gives none.
     public static let defaultMissing = ["", "NA", "NaN", "?"]
 
-    /// The label column: its name and its classes, in class-index order.
+    /// What the label column holds.
+    public enum LabelTask: String, Codable, Sendable {
+        /// Class names (`classes`).
+        case classification
+        /// A continuous target: a finite number per labelled row.
+        case regression
+    }
+
+    /// The label column: its name and its classes, in class-index order, or a continuous
+    /// regression target (`task: regression`, no classes).
     public struct LabelColumn: Codable, Equatable, Sendable {
         /// The column's name in the file.
         public var column: String
         /// Class names; class `i` is `classes[i]`. When every class is a number, cells are
-        /// compared as numbers (`0.0` is class `0`).
+        /// compared as numbers (`0.0` is class `0`). Empty for regression.
         public var classes: [String]
         /// Informational: labelled rows per class as found by `cohort schema infer`.
         public var found: [Int]?
+        /// `regression` for a continuous target; nil (or `classification`) for classes.
+        public var task: LabelTask?
+        /// Regression only: standardise the target with the fitted mean and standard deviation
+        /// (default true); errors are always reported in the original units.
+        public var standardize: Bool?
+
         public init(column: String, classes: [String], found: [Int]? = nil) {
             self.column = column
             self.classes = classes
             self.found = found
+        }
+
+        /// A continuous regression target in `column`.
+        public static func regression(column: String, standardize: Bool? = nil) -> LabelColumn {
+            var l = LabelColumn(column: column, classes: [])
+            l.task = .regression
+            l.standardize = standardize
+            return l
+        }
+
+        /// Whether the label is a continuous target.
+        public var isRegression: Bool { task == .regression }
+
+        private enum CodingKeys: String, CodingKey { case column, classes, found, task, standardize }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            column = try c.decode(String.self, forKey: .column)
+            task = try c.decodeIfPresent(LabelTask.self, forKey: .task)
+            // Classes are required for classification; a regression label has none.
+            classes = task == .regression ? try c.decodeIfPresent([String].self, forKey: .classes) ?? [] : try c.decode([String].self, forKey: .classes)
+            found = try c.decodeIfPresent([Int].self, forKey: .found)
+            standardize = try c.decodeIfPresent(Bool.self, forKey: .standardize)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(column, forKey: .column)
+            if !isRegression || !classes.isEmpty { try c.encode(classes, forKey: .classes) }
+            try c.encodeIfPresent(found, forKey: .found)
+            try c.encodeIfPresent(task, forKey: .task)
+            try c.encodeIfPresent(standardize, forKey: .standardize)
         }
     }
 
@@ -104,11 +151,17 @@ public struct DatasetSchema: Codable, Equatable, Sendable {
         for f in features { name(f.name, "feature") }
         for n in ignore ?? [] { name(n, "ignored column") }
 
-        if label.classes.isEmpty { problems.append("label '\(label.column)': no classes") }
+        if label.isRegression {
+            if !label.classes.isEmpty { problems.append("label '\(label.column)': a regression target has no classes (drop 'classes' or 'task')") }
+            if label.found != nil { problems.append("label '\(label.column)': 'found' counts classes; a regression target has none") }
+        } else {
+            if label.classes.isEmpty { problems.append("label '\(label.column)': no classes") }
+            if label.standardize != nil { problems.append("label '\(label.column)': 'standardize' applies to a regression target only") }
+        }
         if let dup = Self.firstDuplicate(label.classes.map { ClassMatcher.canonical($0, numeric: ClassMatcher.allNumeric(label.classes)) }) {
             problems.append("label '\(label.column)': class '\(dup)' is listed more than once")
         }
-        if let found = label.found, found.count != label.classes.count {
+        if !label.isRegression, let found = label.found, found.count != label.classes.count {
             problems.append("label '\(label.column)': 'found' has \(found.count) counts for \(label.classes.count) classes")
         }
         let markers = Set(missingMarkers.map { $0.trimmedSpaces })

@@ -34,6 +34,22 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
     public var columns: [Column]
     /// Training rows the statistics were fitted on.
     public var rows: Int
+    /// Regression only: the target's fitted statistics (`center`/`scale` standardise it;
+    /// `mean`, `std`, `median`, `count` as for a numeric feature). Nil for classification.
+    public var target: Column?
+
+    /// A preprocessing from its parts.
+    public init(schema: DatasetSchema, columns: [Column], rows: Int, target: Column? = nil) {
+        self.schema = schema
+        self.columns = columns
+        self.rows = rows
+        self.target = target
+    }
+
+    /// How the targets are standardised (regression only).
+    public var targetScaling: TargetScaling? {
+        target.map { TargetScaling(center: [$0.center], scale: [$0.scale]) }
+    }
 
     /// Class names, in class-index order.
     public var classNames: [String] { schema.label.classes }
@@ -41,8 +57,11 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
     /// Fits the statistics on `rows` (raw rows from `SchemaReader`, `[n, schema.features.count]`,
     /// NaN for missing). Means and standard deviations (population) skip missing cells; the
     /// most frequent value breaks ties by the smaller value or the earlier category.
-    /// - Throws: `DataError` when a column whose policy needs a statistic has no value at all.
-    public static func fit(schema: DatasetSchema, rows raw: Tensor) throws -> FittedPreprocessing {
+    /// For a regression schema `targets` are the labelled rows' raw targets (`[m, 1]`), whose
+    /// mean and standard deviation standardise the target.
+    /// - Throws: `DataError` when a column whose policy needs a statistic has no value at all,
+    ///   or a regression schema comes without targets (or with no labelled row).
+    public static func fit(schema: DatasetSchema, rows raw: Tensor, targets: Tensor? = nil) throws -> FittedPreprocessing {
         let f = schema.features.count
         precondition(raw.rank == 2 && raw.columns == f, "raw rows \(raw.shape) do not have \(f) columns")
         let n = raw.rows
@@ -104,8 +123,35 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
             }
             columns.append(column)
         }
+        var target: Column? = nil
+        if schema.label.isRegression {
+            if let targets, targets.count > 0 {
+                target = fitTarget(schema.label, values: targets.data)
+            } else {
+                problems.append("label '\(schema.label.column)': no labelled rows to fit the regression target's mean and standard deviation")
+            }
+        }
         guard problems.isEmpty else { throw DataError(problems.joined(separator: "; ")) }
-        return FittedPreprocessing(schema: schema, columns: columns, rows: n)
+        return FittedPreprocessing(schema: schema, columns: columns, rows: n, target: target)
+    }
+
+    /// The target's statistics; centre and scale are the mean and standard deviation unless
+    /// the label says `standardize: false`.
+    private static func fitTarget(_ label: DatasetSchema.LabelColumn, values: [Float]) -> Column {
+        var sum = 0.0
+        for v in values { sum += Double(v) }
+        let mean = sum / Double(values.count)
+        var ss = 0.0
+        for v in values { ss += (Double(v) - mean) * (Double(v) - mean) }
+        let std = (ss / Double(values.count)).squareRoot()
+        let sorted = values.sorted()
+        let median = sorted.count % 2 == 1 ? Double(sorted[sorted.count / 2]) : 0.5 * (Double(sorted[sorted.count / 2 - 1]) + Double(sorted[sorted.count / 2]))
+        var c = Column(name: label.column, fill: nil, center: 0, scale: 1, count: values.count, mean: mean, std: std, median: median)
+        if label.standardize ?? true {
+            c.center = Float(mean)
+            c.scale = std > 1e-12 && Float(std).isNormal ? Float(std) : 1
+        }
+        return c
     }
 
     /// The most frequent value of sorted values (the smallest on a tie).
@@ -168,10 +214,29 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
     }
 
     /// Encodes a site's raw data (from `SchemaReader`), labelled and unlabelled rows alike.
+    /// Regression targets are standardised with the fitted target statistics and carry their
+    /// `TargetScaling`, so metrics come back in the original units.
     public func apply(_ raw: SiteData) throws -> SiteData {
-        SiteData(labelled: LabelledData(inputs: try encode(raw.labelled.inputs), labels: raw.labelled.labels),
-                 unlabelled: try encode(raw.unlabelled), sampleShape: [encodedWidth], classes: schema.label.classes.count,
-                 featureNames: schema.encodedNames, classNames: schema.label.classes)
+        let inputs = try encode(raw.labelled.inputs)
+        if schema.label.isRegression {
+            guard let target, let targets = raw.labelled.targets, targets.columns == 1 else {
+                throw DataError("label '\(schema.label.column)': regression data without fitted target statistics or with \(raw.labelled.targets?.columns ?? 0) target columns")
+            }
+            var t = targets.data
+            for i in t.indices { t[i] = (t[i] - target.center) / target.scale }
+            return SiteData(labelled: LabelledData(inputs: inputs, targets: Tensor(shape: targets.shape, data: t), scaling: targetScaling),
+                            unlabelled: try encode(raw.unlabelled), sampleShape: [encodedWidth], classes: 1,
+                            featureNames: schema.encodedNames, classNames: nil)
+        }
+        return SiteData(labelled: LabelledData(inputs: inputs, labels: raw.labelled.labels),
+                        unlabelled: try encode(raw.unlabelled), sampleShape: [encodedWidth], classes: schema.label.classes.count,
+                        featureNames: schema.encodedNames, classNames: schema.label.classes)
+    }
+
+    /// Every data row of a CSV file, in file order, encoded as model inputs `[n, encodedWidth]`
+    /// for prediction: the label column may be absent and is ignored.
+    public func predictionInputs(path: String) throws -> Tensor {
+        try encode(SchemaReader.read(path: path, schema: schema, predicting: true).unlabelled)
     }
 
     /// Reads a CSV file with this preprocessing's schema and encodes it.
@@ -199,6 +264,15 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
             if c.fill == nil, [.mean, .median, .mostFrequent, .constant].contains(feature.policy) {
                 problems.append("column '\(c.name)': policy '\(feature.policy.rawValue)' without a fitted fill")
             }
+        }
+        if schema.label.isRegression {
+            if let t = target {
+                if !t.center.isFinite || !t.scale.isFinite || t.scale <= 0 { problems.append("target '\(t.name)': centre \(t.center), scale \(t.scale)") }
+            } else {
+                problems.append("a regression label without fitted target statistics")
+            }
+        } else if target != nil {
+            problems.append("target statistics for a classification label")
         }
         guard problems.isEmpty else { throw DataError("\(source): preprocessing: " + problems.joined(separator: "; ")) }
     }

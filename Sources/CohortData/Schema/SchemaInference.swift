@@ -21,8 +21,11 @@ public struct SchemaInference {
 
     /// Text columns with more distinct values than this are ignored.
     public static let maxCategories = 100
-    /// A label column with more distinct values than this is refused (not a classification target).
+    /// A label column with more distinct values than this is not a classification target.
     public static let maxClasses = 1000
+    /// A numeric label with more distinct values than this is proposed as a regression target
+    /// (unless the task is given).
+    public static let regressionDistinct = 30
 
     private struct Column {
         var missing = 0
@@ -32,13 +35,17 @@ public struct SchemaInference {
     }
 
     /// Reads `path` and drafts its schema with `label` as the label column.
-    public static func infer(path: String, label: String, missing markers: [String] = DatasetSchema.defaultMissing) throws -> SchemaInference {
+    /// `task` forces classification or regression; nil proposes regression for a numeric label
+    /// with more than `regressionDistinct` distinct values, classification otherwise.
+    public static func infer(path: String, label: String, missing markers: [String] = DatasetSchema.defaultMissing,
+                             task: DatasetSchema.LabelTask? = nil) throws -> SchemaInference {
         guard let bytes = FileHandleReader.contents(path) else { throw DataError("\(path): cannot read file") }
-        return try infer(bytes: bytes, path: path, label: label, missing: markers)
+        return try infer(bytes: bytes, path: path, label: label, missing: markers, task: task)
     }
 
     /// Drafts a schema from CSV bytes (see `infer(path:label:missing:)`).
-    public static func infer(bytes: [UInt8], path: String, label: String, missing markers: [String] = DatasetSchema.defaultMissing) throws -> SchemaInference {
+    public static func infer(bytes: [UInt8], path: String, label: String, missing markers: [String] = DatasetSchema.defaultMissing,
+                             task: DatasetSchema.LabelTask? = nil) throws -> SchemaInference {
         var reader = CSVReader(bytes: bytes, path: path)
         guard let rawHeader = try reader.next(), !CSVReader.isBlank(rawHeader) else { throw DataError("\(path): empty file (a header row is required)") }
         let header = rawHeader.map { $0.trimmedSpaces }
@@ -79,12 +86,21 @@ public struct SchemaInference {
         guard rows > 0 else { throw DataError("\(path): no data rows after the header") }
 
         let labelColumn = columns[labelIndex]
-        guard !labelColumn.overflow else {
-            throw DataError("\(path): label column '\(label)' has more than \(maxClasses) distinct values; it looks like a continuous target, and regression is not supported yet")
-        }
         guard !labelColumn.counts.isEmpty else { throw DataError("\(path): label column '\(label)' has no values") }
-        let classes = ordered(Array(labelColumn.counts.keys), numeric: labelColumn.allNumeric)
-        let labelSpec = DatasetSchema.LabelColumn(column: label, classes: classes, found: classes.map { labelColumn.counts[$0]! })
+        let manyNumbers = labelColumn.allNumeric && (labelColumn.overflow || labelColumn.counts.count > regressionDistinct)
+        let labelSpec: DatasetSchema.LabelColumn
+        if task == .regression || (task == nil && manyNumbers) {
+            guard labelColumn.allNumeric else {
+                throw DataError("\(path): label column '\(label)' holds text (e.g. '\(labelColumn.counts.keys.first { ClassMatcher.number($0) == nil } ?? "")'); a regression target must be numbers")
+            }
+            labelSpec = .regression(column: label)
+        } else {
+            guard !labelColumn.overflow else {
+                throw DataError("\(path): label column '\(label)' has more than \(maxClasses) distinct values; it looks like a continuous target" + (labelColumn.allNumeric ? " (give --task regression)" : ""))
+            }
+            let classes = ordered(Array(labelColumn.counts.keys), numeric: labelColumn.allNumeric)
+            labelSpec = DatasetSchema.LabelColumn(column: label, classes: classes, found: classes.map { labelColumn.counts[$0]! })
+        }
 
         var features: [FeatureColumn] = []
         var ignored: [(String, String)] = []
@@ -122,9 +138,12 @@ public struct SchemaInference {
     public func summary(path: String) -> String {
         var lines = ["\(path): \(rows) rows, \(schema.features.count) features, label '\(schema.label.column)'"]
         let counts = schema.label.found ?? []
-        lines.append("  label '\(schema.label.column)': \(schema.label.classes.count) classes: "
+        if schema.label.isRegression {
+            lines.append("  label '\(schema.label.column)': continuous target (regression, standardised; errors reported in its units)"
+                         + (unlabelled > 0 ? "; \(unlabelled) rows without a value" : ""))
+        } else { lines.append("  label '\(schema.label.column)': \(schema.label.classes.count) classes: "
                      + zip(schema.label.classes, counts).map { "\($0) (\($1))" }.joined(separator: ", ")
-                     + (unlabelled > 0 ? "; \(unlabelled) rows without a label" : ""))
+                     + (unlabelled > 0 ? "; \(unlabelled) rows without a label" : "")) }
         let width = min(28, max(8, schema.features.map(\.name.count).max() ?? 8))
         for f in schema.features {
             var line = "  " + f.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "

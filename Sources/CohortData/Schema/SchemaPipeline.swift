@@ -36,7 +36,7 @@ public enum SchemaPipeline {
     /// Fits the statistics on raw `train` rows and encodes both parts; `source` names the data in errors.
     public static func fitted(train trainRaw: SiteData, validation validationRaw: SiteData, schema: DatasetSchema, source: String) throws -> Prepared {
         let fitted: FittedPreprocessing
-        do { fitted = try FittedPreprocessing.fit(schema: schema, rows: trainRaw.allInputs) } catch let error as DataError {
+        do { fitted = try FittedPreprocessing.fit(schema: schema, rows: trainRaw.allInputs, targets: trainRaw.labelled.targets) } catch let error as DataError {
             throw DataError("\(source): \(error.description)")
         }
         return Prepared(train: try fitted.apply(trainRaw), validation: try fitted.apply(validationRaw), preprocessing: fitted,

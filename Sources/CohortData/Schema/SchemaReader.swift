@@ -12,28 +12,35 @@ import Foundation
 public enum SchemaReader {
     /// Reads `path` with `schema`. Rows whose label cell is missing (or `-1` when that is not a
     /// class) are unlabelled; rows with a missing cell in a `drop-row` column are left out.
-    /// The result's `sampleShape` is `[schema.features.count]` and its classes are the schema's.
-    public static func read(path: String, schema: DatasetSchema) throws -> SiteData {
+    /// The result's `sampleShape` is `[schema.features.count]` and its classes are the schema's;
+    /// for a regression label the labelled rows carry raw targets `[n, 1]` (one class), and a
+    /// target cell that is not a finite float32 number is a problem naming its row.
+    /// With `predicting`, see `read(bytes:path:schema:predicting:)`.
+    public static func read(path: String, schema: DatasetSchema, predicting: Bool = false) throws -> SiteData {
         guard let bytes = FileHandleReader.contents(path) else { throw DataError("\(path): cannot read file") }
-        return try read(bytes: bytes, path: path, schema: schema)
+        return try read(bytes: bytes, path: path, schema: schema, predicting: predicting)
     }
 
-    /// Reads CSV bytes with `schema` (see `read(path:schema:)`).
-    public static func read(bytes: [UInt8], path: String, schema: DatasetSchema) throws -> SiteData {
+    /// Reads CSV bytes with `schema` (see `read(path:schema:)`). With `predicting`, the label
+    /// column may be absent and is not read; every data row becomes an unlabelled sample in file
+    /// order, and a missing cell in a `drop-row` column is a problem (no row may be left out).
+    public static func read(bytes: [UInt8], path: String, schema: DatasetSchema, predicting: Bool = false) throws -> SiteData {
         var reader = CSVReader(bytes: bytes, path: path)
         guard let rawHeader = try reader.next(), !CSVReader.isBlank(rawHeader) else {
             throw DataError("\(path): empty file (a header row is required)")
         }
         let header = rawHeader.map { $0.trimmedSpaces }
-        let columnOf = try HeaderMatch.columns(header, schema: schema, path: path)
+        let columnOf = try HeaderMatch.columns(header, schema: schema, path: path, labelOptional: predicting)
         let markers = Set(schema.missingMarkers.map { $0.trimmedSpaces })
         let featureCount = schema.features.count
         let matchers = schema.features.map { $0.type == .numeric ? nil : ClassMatcher($0.values) }
         let valueLists = schema.features.map { ProblemReport.list($0.values) }
         let labelMatcher = ClassMatcher(schema.label.classes)
         let labelList = ProblemReport.list(schema.label.classes)
-        let minusOneIsClass = labelMatcher.index(of: "-1") != nil
+        let regression = schema.label.isRegression
+        let minusOneIsClass = regression || labelMatcher.index(of: "-1") != nil
         let labelColumn = columnOf.label
+        var targets: [Float] = []
 
         var problems = ProblemReport()
         var labelled: [Float] = [], labels: [Int] = [], unlabelled: [Float] = []
@@ -54,7 +61,9 @@ public enum SchemaReader {
                     row[j] = .nan
                     switch feature.policy {
                     case .error: problems.add(column: feature.name, kind: .missing(marker: trimmed), value: trimmed, row: line)
-                    case .dropRow: drop = true
+                    case .dropRow:
+                        if predicting { problems.add(column: feature.name, kind: .missing(marker: trimmed), value: trimmed, row: line) }
+                        drop = true
                     default: break
                     }
                     continue
@@ -69,10 +78,21 @@ public enum SchemaReader {
                     problems.add(column: feature.name, kind: .notNumber, value: cell, row: line)
                 }
             }
+            if predicting {
+                if problems.isEmpty { unlabelled += row; unlabelledRows += 1 }
+                continue
+            }
+            guard let labelColumn else { continue }
             let labelCell = cells[labelColumn].trimmedSpaces
             var label: Int? = nil
+            var target: Float = 0
             if !(markers.contains(labelCell) || (labelCell == "-1" && !minusOneIsClass)) {
-                if let k = labelMatcher.index(of: labelCell) { label = k } else {
+                if regression {
+                    // A continuous target: a finite float32 number (NaN, inf and overflow are problems).
+                    if let x = ClassMatcher.number(labelCell), Float(x).isFinite { label = 0; target = Float(x) } else {
+                        problems.add(column: schema.label.column, kind: .notNumber, value: cells[labelColumn], row: line)
+                    }
+                } else if let k = labelMatcher.index(of: labelCell) { label = k } else {
                     problems.add(column: schema.label.column, kind: .notListed(values: labelList), value: cells[labelColumn], row: line)
                 }
             }
@@ -81,6 +101,7 @@ public enum SchemaReader {
             if let label {
                 labelled += row
                 labels.append(label)
+                if regression { targets.append(target) }
             } else {
                 unlabelled += row
                 unlabelledRows += 1
@@ -90,10 +111,12 @@ public enum SchemaReader {
         guard !labels.isEmpty || unlabelledRows > 0 else {
             throw DataError("\(path): no data rows after the header" + (dropped > 0 ? " (\(dropped) dropped for missing cells in drop-row columns)" : ""))
         }
-        return SiteData(labelled: LabelledData(inputs: Tensor(shape: [labels.count, featureCount], data: labelled), labels: labels),
+        let inputs = Tensor(shape: [labels.count, featureCount], data: labelled)
+        return SiteData(labelled: regression ? LabelledData(inputs: inputs, targets: Tensor(shape: [labels.count, 1], data: targets))
+                                             : LabelledData(inputs: inputs, labels: labels),
                         unlabelled: Tensor(shape: [unlabelledRows, featureCount], data: unlabelled),
-                        sampleShape: [featureCount], classes: schema.label.classes.count,
-                        featureNames: schema.features.map(\.name), classNames: schema.label.classes)
+                        sampleShape: [featureCount], classes: regression ? 1 : schema.label.classes.count,
+                        featureNames: schema.features.map(\.name), classNames: regression ? nil : schema.label.classes)
     }
 }
 
@@ -101,7 +124,8 @@ public enum SchemaReader {
 enum HeaderMatch {
     /// The file column of each schema feature and of the label. Missing columns, unexpected
     /// columns and columns named twice are listed together in one error.
-    static func columns(_ header: [String], schema: DatasetSchema, path: String) throws -> (features: [Int], label: Int) {
+    /// With `labelOptional` the label column may be absent (its position is then nil).
+    static func columns(_ header: [String], schema: DatasetSchema, path: String, labelOptional: Bool = false) throws -> (features: [Int], label: Int?) {
         var position: [String: Int] = [:]
         position.reserveCapacity(header.count)
         var twice: [String] = []
@@ -110,7 +134,7 @@ enum HeaderMatch {
         }
         var missing: [String] = []
         let wanted = [schema.label.column] + schema.features.map(\.name)
-        for name in wanted where position[name] == nil { missing.append(name) }
+        for name in wanted.dropFirst(labelOptional ? 1 : 0) where position[name] == nil { missing.append(name) }
         let known = Set(wanted + (schema.ignore ?? []))
         let unexpected = header.filter { !known.contains($0) }
         var problems: [String] = []
@@ -122,7 +146,7 @@ enum HeaderMatch {
         }
         if !twice.isEmpty { problems.append("column\(twice.count == 1 ? "" : "s") \(quoted(twice)) named more than once in the header") }
         guard problems.isEmpty else { throw DataError("\(path): " + problems.joined(separator: "; ")) }
-        return (schema.features.map { position[$0.name]! }, position[schema.label.column]!)
+        return (schema.features.map { position[$0.name]! }, position[schema.label.column])
     }
 
     static func quoted(_ names: [String], limit: Int = 20) -> String {

@@ -59,10 +59,12 @@ public struct DPSGD {
             let one = examples.subset([i])
             model.zeroGrad()
             let logits = model.forward(one.inputs, mode: .evaluation)
-            let l = Loss.softmaxCrossEntropy(logits: logits, labels: one.labels)
+            // Regression targets train with MSE here (the per-example clipping bounds any loss).
+            let l = one.targets.map { RegressionLoss.mse.evaluate(output: logits.reshaped($0.shape), target: $0) }
+                ?? Loss.softmaxCrossEntropy(logits: logits, labels: one.labels)
             guard l.value.isFinite else { throw TrainingError("DP-SGD: the loss of an example became \(l.value): lower the learning rate") }
             loss += Double(l.value)
-            model.backward(l.gradient)
+            model.backward(l.gradient.reshaped(logits.shape))
             var g: [Float] = []
             g.reserveCapacity(length)
             for p in trainable { g += p.grad.data }

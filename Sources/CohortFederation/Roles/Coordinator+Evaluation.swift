@@ -7,7 +7,8 @@ public struct EvaluationRecord: Codable, Sendable, Equatable {
     public var round: Int
     public var modelVersion: Int
     /// Each node's metrics (`test_accuracy`, `test_balanced_accuracy`, `test_samples`,
-    /// `val_accuracy`, ... as the node reports them).
+    /// `val_accuracy`, ... as the node reports them; for regression `test_mae`, `test_rmse`,
+    /// `test_r2`, `val_r2`, ... in the target's original units).
     public var nodes: [String: [String: Double]]
     /// Nodes that did not answer, with the reason.
     public var failed: [String: String]
@@ -86,9 +87,11 @@ extension Coordinator {
         record.dropped = dropped.isEmpty ? nil : dropped
         let data = try JournalCoding.encoder.encode(record)
         try data.write(to: URL(fileURLWithPath: (config.outDir as NSString).appendingPathComponent("evaluation.json")), options: .atomic)
-        let accuracies = record.nodes.values.compactMap { $0["test_accuracy"] ?? $0["val_accuracy"] }.filter(\.isFinite)
+        // Regression nodes report R² (`test_r2` / `val_r2`) instead of accuracy.
+        let r2s = record.nodes.values.compactMap { $0["test_r2"] ?? $0["val_r2"] }.filter(\.isFinite)
+        let accuracies = r2s.isEmpty ? record.nodes.values.compactMap { $0["test_accuracy"] ?? $0["val_accuracy"] }.filter(\.isFinite) : r2s
         let mean = accuracies.isEmpty ? Double.nan : accuracies.reduce(0, +) / Double(accuracies.count)
-        log("coordinator: final model evaluated at \(record.nodes.count)/\(targets.count) node(s), mean accuracy \(String(format: "%.3f", mean))"
+        log("coordinator: final model evaluated at \(record.nodes.count)/\(targets.count) node(s), mean \(r2s.isEmpty ? "accuracy" : "R²") \(String(format: "%.3f", mean))"
             + (record.failed.isEmpty ? "" : "; failed: \(record.failed.keys.sorted().joined(separator: ", "))"))
         if !dropped.isEmpty {
             log("coordinator: nodes dropped during the run: "

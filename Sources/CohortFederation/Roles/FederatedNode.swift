@@ -48,6 +48,8 @@ public final class FederatedNode {
         /// Send this site's evaluation scores to the coordinator even where the plan keeps them
         /// here (secure aggregation, record-level DP, or a `require…` policy): `--share-metrics`.
         public var shareMetrics = false
+        /// The loss for regression targets (classification uses cross-entropy).
+        public var regressionLoss: RegressionLoss = .mse
         /// Largest MODEL or EVALUATE message accepted (streamed in chunks; memory grows only
         /// with the bytes that arrive).
         public var maxModelBytes = 1 << 40
@@ -246,6 +248,7 @@ public final class FederatedNode {
     /// Test metrics of the model as this site would use it (empty without test data).
     private func testMetrics(_ model: Sequential) throws -> [String: Double] {
         guard let test = config.test, test.count > 0 else { return [:] }
+        if test.isRegression { return Inference.regressionMetrics(model, test, prefix: "test_") }
         let report = try Inference.report(model, test)
         return ["test_accuracy": report.accuracy, "test_balanced_accuracy": report.balancedAccuracy, "test_samples": Double(test.count)]
     }
@@ -274,17 +277,20 @@ public final class FederatedNode {
             if config.validation.count > 0 { metrics[prefix + "val_accuracy"] = Double(Inference.accuracy(m, config.validation)) }
         }
         metrics["global_val_accuracy"] = globalAccuracy
-        if config.validation.count > 0 {
+        if config.validation.isRegression {
+            metrics.merge(Inference.regressionMetrics(model, config.validation, prefix: "val_")) { a, _ in a }
+        } else if config.validation.count > 0 {
             let report = try Inference.report(model, config.validation)
             metrics["val_accuracy"] = report.accuracy
             metrics["val_balanced_accuracy"] = report.balancedAccuracy
         }
         metrics = metrics.filter { $0.value.isFinite }
-        let shown = metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
+        let r2 = metrics["test_r2"] ?? metrics["val_r2"]
+        let shown = r2 ?? metrics["test_accuracy"] ?? metrics["val_accuracy"] ?? .nan
         let both = metrics["personal_test_accuracy"].map { p in
             String(format: " (global model %.3f, personal model %.3f)", metrics["global_test_accuracy"] ?? .nan, p)
         } ?? ""
-        log("\(config.name): evaluated the final model (version \(header.modelVersion)): accuracy \(String(format: "%.3f", shown))" + both
+        log("\(config.name): evaluated the final model (version \(header.modelVersion)): \(r2 == nil ? "accuracy" : "R²") \(String(format: "%.3f", shown))" + both
             + (keepsScoresLocal(header.plan) ? " (kept here: \(scoresLocalReason(header.plan)))" : ""))
         if keepsScoresLocal(header.plan) { metrics = [:] }
         return try RoundMessages.payload(RoundMessages.EvalResultHeader(round: header.round, modelVersion: header.modelVersion,
@@ -366,7 +372,7 @@ public final class FederatedNode {
         // FedProx's proximal term μ/2‖w − w_global‖² is L2-SP with the global weights as reference.
         let prox = plan.proximalMu > 0 ? L2SP(reference: model.parameters, alpha: plan.proximalMu) : nil
         let trainer = Trainer(model: model, optimizer: optimizer,
-                              config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize, seed: seed, l2sp: prox))
+                              config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize, seed: seed, l2sp: prox, regressionLoss: config.regressionLoss))
         var accounting: [String: Double] = [:]
         var trainLoss = Double.nan
         if let record = plan.recordPrivacy {
@@ -389,6 +395,7 @@ public final class FederatedNode {
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         let guarded = try incoming.map { try adaptation.guardChoice(incoming: $0, adapted: model, plan: plan) }
         let trained = ["local_val_accuracy": localAccuracy, "train_loss": trainLoss].merging(step.metrics) { a, _ in a }
+            .merging(Inference.regressionMetrics(model, config.validation, prefix: "local_val_")) { a, _ in a }
             .merging(guarded?.metrics ?? [:]) { a, _ in a }.merging(personal.metrics) { a, _ in a }
         return LocalUpdate(delta: delta, received: received, trained: trained, accounting: accounting,
                            notes: [step.line, guarded?.line ?? "", personal.line].filter { !$0.isEmpty })

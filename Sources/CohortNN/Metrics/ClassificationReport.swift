@@ -42,7 +42,12 @@ public struct ClassificationReport: Sendable, Equatable, Codable, CustomStringCo
     public var samples: Int { confusion.total }
 
     /// The metrics on one line each, followed by the confusion matrix.
-    public var description: String {
+    public var description: String { described() }
+
+    /// The metrics on one line each, followed by the confusion matrix whose rows and columns
+    /// are headed by `classNames` (class indices when nil or when the count differs).
+    public func described(classNames: [String]? = nil) -> String {
+        let names = classNames.flatMap { $0.count == confusion.classes ? $0 : nil }
         func format(_ value: Double) -> String {
             let scaled = (value * 10_000).rounded()
             let whole = Int(scaled) / 10_000, fraction = Int(scaled) % 10_000
@@ -55,7 +60,7 @@ public struct ClassificationReport: Sendable, Equatable, Codable, CustomStringCo
             balanced accuracy  \(format(balancedAccuracy))
             macro F1           \(format(macroF1))
             AUROC              \(auroc.map(format) ?? "undefined")
-            \(confusion.rendered())
+            \(confusion.rendered(classNames: names))
             """
     }
 }

@@ -22,16 +22,19 @@ public struct TrainingConfig {
     /// Stop after this many epochs without validation improvement and restore the best epoch's
     /// weights (needs validation data).
     public var earlyStoppingPatience: Int?
+    /// The loss for data with regression targets (class labels use cross-entropy).
+    public var regressionLoss: RegressionLoss = .mse
 
     /// A plain configuration: shuffled mini-batches, constant learning rate. `Trainer.fit`
     /// checks the values (epochs ≥ 0, batch size ≥ 1).
     public init(epochs: Int, batchSize: Int, seed: UInt64 = 0, classWeights: [Float]? = nil, labelSmoothing: Float = 0,
                 schedule: LearningRateSchedule = .constant, l2sp: L2SP? = nil, unfreezing: GradualUnfreezing? = nil,
-                earlyStoppingPatience: Int? = nil) {
+                earlyStoppingPatience: Int? = nil, regressionLoss: RegressionLoss = .mse) {
         self.epochs = epochs; self.batchSize = batchSize; self.seed = seed
         self.classWeights = classWeights; self.labelSmoothing = labelSmoothing
         self.schedule = schedule; self.l2sp = l2sp; self.unfreezing = unfreezing
         self.earlyStoppingPatience = earlyStoppingPatience
+        self.regressionLoss = regressionLoss
     }
 }
 
@@ -65,8 +68,8 @@ public final class Trainer {
     public let model: Sequential
     public let optimizer: Optimizer
     public var config: TrainingConfig
-    /// Validation score (higher is better); accuracy unless replaced.
-    public var validationMetric: (Sequential, LabelledData) -> Float = Inference.accuracy
+    /// Validation score (higher is better); accuracy (R² for regression) unless replaced.
+    public var validationMetric: (Sequential, LabelledData) -> Float = Inference.score
     private var stepCount = 0
 
     /// A trainer updating `model` with `optimizer`.
@@ -84,7 +87,14 @@ public final class Trainer {
             throw TrainingError("\(role) data has \(data.inputs.columns) values per sample (shape \(Array(data.inputs.shape.dropFirst()))); the model expects \(model.inputShape)")
         }
         let classes = model.outputShape.reduce(1, *)
-        if let row = data.labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
+        if let targets = data.targets {
+            guard targets.columns == classes else {
+                throw TrainingError("\(role) data has \(targets.columns) regression target(s) per sample; the model outputs \(model.outputShape) (a regression head has one output per target)")
+            }
+            if let flat = targets.data.firstIndex(where: { !$0.isFinite }) {
+                throw TrainingError("\(role) target at row \(flat / targets.columns) is \(targets.data[flat]): targets must be finite")
+            }
+        } else if let row = data.labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
             throw TrainingError("\(role) label \(data.labels[row]) at row \(row) is outside the model's \(classes) classes (0..<\(classes))")
         }
         if let flat = data.inputs.data.firstIndex(where: { !$0.isFinite }) {
@@ -99,15 +109,24 @@ public final class Trainer {
         if batch.count == 1 { try model.checkBatchStatistics(batchRows: 1, totalRows: nil) }
         optimizer.zeroGrad()
         let logits = model.forward(batch.inputs, mode: .training)
-        let loss = Loss.softmaxCrossEntropy(logits: logits, labels: batch.labels, classWeights: config.classWeights,
+        let loss: LossResult
+        if let targets = batch.targets {
+            guard targets.count == logits.count else {
+                throw TrainingError("a batch has \(targets.columns) regression target(s) per sample; the model outputs \(Array(logits.shape.dropFirst()))")
+            }
+            loss = config.regressionLoss.evaluate(output: logits.reshaped(targets.shape), target: targets)
+        } else {
+            loss = Loss.softmaxCrossEntropy(logits: logits, labels: batch.labels, classWeights: config.classWeights,
                                             labelSmoothing: config.labelSmoothing)
+        }
         guard loss.value.isFinite else {
             throw TrainingError("loss became \(loss.value) at step \(stepCount): lower the learning rate or check the data for NaN/extreme values")
         }
-        model.backward(loss.gradient)
+        model.backward(loss.gradient.reshaped(logits.shape))
         config.l2sp?.addGradient(to: model.parameters)
         optimizer.step(learningRateScale: config.schedule.factor(at: stepCount))
         stepCount += 1
+        if batch.isRegression { return (loss.value, 0) }
         let correct = zip(logits.argmaxRows(), batch.labels).filter { $0 == $1 }.count
         return (loss.value, correct)
     }
@@ -195,6 +214,8 @@ public final class Trainer {
 public enum FeatureExtraction {
     /// The backbone's outputs (evaluation mode) paired with the labels.
     public static func cache(backbone: Sequential, data: LabelledData, batchSize: Int = 256) -> LabelledData {
-        LabelledData(inputs: Inference.outputs(backbone, data.inputs, batchSize: batchSize), labels: data.labels)
+        var cached = data
+        cached.inputs = Inference.outputs(backbone, data.inputs, batchSize: batchSize)
+        return cached
     }
 }
