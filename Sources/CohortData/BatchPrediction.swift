@@ -1,7 +1,7 @@
 import CohortNN
 import CohortTensor
 
-/// A model's outputs for many samples, computed in evaluation mode batch by batch.
+/// A model's outputs for many samples, computed in inference mode (no backward to follow) batch by batch.
 public enum BatchPrediction {
     /// The outputs of `model` for every sample of `inputs` (`[N] + model.inputShape`), as
     /// `[N, outputs]` (the model's per-sample output flattened), in input order.
@@ -14,7 +14,7 @@ public enum BatchPrediction {
         var out = [Float](repeating: 0, count: n * k)
         for start in stride(from: 0, to: n, by: batchSize) {
             let end = min(start + batchSize, n)
-            let y = model.forward(inputs.rows(start..<end), mode: .evaluation)
+            let y = model.forward(inputs.rows(start..<end), mode: .inference)
             out.replaceSubrange((start * k)..<(end * k), with: y.data)
             progress?(end, n)
         }
