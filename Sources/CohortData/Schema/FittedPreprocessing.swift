@@ -86,40 +86,14 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
                 continue
             }
             if feature.type == .numeric {
-                var sum = 0.0
-                for v in values { sum += Double(v) }
-                let mean = values.isEmpty ? 0 : sum / Double(values.count)
-                var ss = 0.0
-                for v in values { ss += (Double(v) - mean) * (Double(v) - mean) }
-                let std = values.isEmpty ? 0 : (ss / Double(values.count)).squareRoot()
+                let (mean, std) = Self.meanAndStandardDeviation(values)
                 let sorted = values.sorted()
-                let median: Double = sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? Double(sorted[sorted.count / 2])
-                    : 0.5 * (Double(sorted[sorted.count / 2 - 1]) + Double(sorted[sorted.count / 2]))
-                column.mean = mean
-                column.std = std
-                column.median = median
-                if feature.standardize ?? true {
-                    column.center = Float(mean)
-                    column.scale = std > 1e-12 && Float(std).isNormal ? Float(std) : 1
-                }
-                switch feature.policy {
-                case .mean: column.fill = Float(mean)
-                case .median: column.fill = Float(median)
-                case .mostFrequent: column.fill = mode(sorted)
-                case .constant: column.fill = feature.fill.flatMap(ClassMatcher.number).map(Float.init)
-                default: break
-                }
+                let median = Self.median(sorted)
+                column.fitNumeric(feature, mean: mean, std: std, median: median, mode: mode(sorted))
             } else {
                 var counts = [Int](repeating: 0, count: feature.values.count)
                 for v in values { let k = Int(v); if k >= 0 && k < counts.count { counts[k] += 1 } }
-                column.categoryCounts = counts
-                switch feature.policy {
-                case .mostFrequent:
-                    let best = counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) } ?? 0
-                    column.fill = Float(best)
-                case .constant: column.fill = feature.fill.flatMap { ClassMatcher(feature.values).index(of: $0) }.map(Float.init)
-                default: break
-                }
+                column.fitCategorical(feature, counts: counts)
             }
             columns.append(column)
         }
@@ -138,23 +112,36 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
     /// The target's statistics; centre and scale are the mean and standard deviation unless
     /// the label says `standardize: false`.
     private static func fitTarget(_ label: DatasetSchema.LabelColumn, values: [Float]) -> Column {
-        var sum = 0.0
-        for v in values { sum += Double(v) }
-        let mean = sum / Double(values.count)
-        var ss = 0.0
-        for v in values { ss += (Double(v) - mean) * (Double(v) - mean) }
-        let std = (ss / Double(values.count)).squareRoot()
+        let (mean, std) = Self.meanAndStandardDeviation(values)
         let sorted = values.sorted()
-        let median = sorted.count % 2 == 1 ? Double(sorted[sorted.count / 2]) : 0.5 * (Double(sorted[sorted.count / 2 - 1]) + Double(sorted[sorted.count / 2]))
+        let median = Self.median(sorted)
         var c = Column(name: label.column, fill: nil, center: 0, scale: 1, count: values.count, mean: mean, std: std, median: median)
         if label.standardize ?? true {
             c.center = Float(mean)
-            c.scale = std > 1e-12 && Float(std).isNormal ? Float(std) : 1
+            c.scale = Column.scale(standardDeviation: std)
         }
         return c
     }
 
     /// The most frequent value of sorted values (the smallest on a tie).
+    /// Mean and population standard deviation in Double (two passes; 0 and 0 when empty).
+    private static func meanAndStandardDeviation(_ values: [Float]) -> (mean: Double, std: Double) {
+        guard !values.isEmpty else { return (0, 0) }
+        var sum = 0.0
+        for v in values { sum += Double(v) }
+        let mean = sum / Double(values.count)
+        var squares = 0.0
+        for v in values { squares += (Double(v) - mean) * (Double(v) - mean) }
+        return (mean, (squares / Double(values.count)).squareRoot())
+    }
+
+    /// The median of ascending values (the mean of the two middle ones for an even count; 0 when empty).
+    private static func median(_ sorted: [Float]) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let m = sorted.count / 2
+        return sorted.count % 2 == 1 ? Double(sorted[m]) : 0.5 * (Double(sorted[m - 1]) + Double(sorted[m]))
+    }
+
     private static func mode(_ sorted: [Float]) -> Float? {
         var best: Float? = nil, bestCount = 0, i = 0
         while i < sorted.count {

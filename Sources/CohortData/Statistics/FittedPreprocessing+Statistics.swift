@@ -25,30 +25,10 @@ extension FittedPreprocessing {
                 let variance = entry.count == 0 ? 0 : max(0, (entry.sumSquares ?? 0) / n - mean * mean)
                 let std = variance.squareRoot()
                 let median = entry.sketch?.median ?? 0
-                column.mean = mean
-                column.std = std
-                column.median = median
-                if feature.standardize ?? true {
-                    column.center = Float(mean)
-                    column.scale = std > 1e-12 && Float(std).isNormal ? Float(std) : 1
-                }
-                switch feature.policy {
-                case .mean: column.fill = Float(mean)
-                case .median: column.fill = Float(median)
-                case .mostFrequent: column.fill = entry.sketch?.mode.map(Float.init)
-                case .constant: column.fill = feature.fill.flatMap(ClassMatcher.number).map(Float.init)
-                default: break
-                }
+                column.fitNumeric(feature, mean: mean, std: std, median: median, mode: entry.sketch?.mode.map(Float.init))
             } else {
                 let counts = entry.categoryCounts ?? [Int](repeating: 0, count: feature.values.count)
-                column.categoryCounts = counts
-                switch feature.policy {
-                case .mostFrequent:
-                    let best = counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) } ?? 0
-                    column.fill = Float(best)
-                case .constant: column.fill = feature.fill.flatMap { ClassMatcher(feature.values).index(of: $0) }.map(Float.init)
-                default: break
-                }
+                column.fitCategorical(feature, counts: counts)
             }
             columns.append(column)
         }
@@ -67,7 +47,7 @@ extension FittedPreprocessing {
             let mean = sum / Double(entry.count)
             let std = max(0, squares / Double(entry.count) - mean * mean).squareRoot()
             out.columns[j].center = Float(mean)
-            out.columns[j].scale = std > 1e-12 && Float(std).isNormal ? Float(std) : 1
+            out.columns[j].scale = Column.scale(standardDeviation: std)
         }
         return out
     }

@@ -60,20 +60,7 @@ extension Loss {
     /// Mean absolute error, averaged over every value; the gradient is sign(r)/n (0 at r = 0).
     public static func meanAbsoluteError(output: Tensor, target: Tensor) -> LossResult {
         precondition(output.shape == target.shape, "MAE: output \(output.shape) vs target \(target.shape)")
-        let count = output.count
-        let n = Float(max(count, 1))
-        var grad = [Float](repeating: 0, count: count)
-        var total = 0.0
-        output.data.withUnsafeBufferPointer { o in
-            target.data.withUnsafeBufferPointer { t in
-                for i in 0..<count {
-                    let r = o[i] - t[i]
-                    total += Double(abs(r))
-                    grad[i] = r > 0 ? 1 / n : r < 0 ? -1 / n : 0
-                }
-            }
-        }
-        return LossResult(value: Float(total / Double(n)), gradient: Tensor(shape: output.shape, data: grad))
+        return residualMean(output: output, target: target) { r in (abs(r), r > 0 ? 1 : r < 0 ? -1 : 0) }
     }
 
     /// Huber loss with threshold `delta` (> 0), averaged over every value: ½r² for |r| ≤ δ,
@@ -81,6 +68,17 @@ extension Loss {
     public static func huber(output: Tensor, target: Tensor, delta: Float) -> LossResult {
         precondition(output.shape == target.shape, "Huber: output \(output.shape) vs target \(target.shape)")
         precondition(delta > 0 && delta.isFinite, "Huber threshold must be positive, got \(delta)")
+        return residualMean(output: output, target: target) { r in
+            let a = abs(r)
+            return a <= delta ? (0.5 * r * r, r) : (delta * (a - 0.5 * delta), r > 0 ? delta : -delta)
+        }
+    }
+
+    /// The mean over every value of `perValue(r)`'s loss, r = output − target, and the gradient
+    /// `perValue(r)`'s derivative / n. Shapes are checked by the callers.
+    @inline(__always)
+    private static func residualMean(output: Tensor, target: Tensor,
+                                     _ perValue: (Float) -> (loss: Float, derivative: Float)) -> LossResult {
         let count = output.count
         let n = Float(max(count, 1))
         var grad = [Float](repeating: 0, count: count)
@@ -88,14 +86,9 @@ extension Loss {
         output.data.withUnsafeBufferPointer { o in
             target.data.withUnsafeBufferPointer { t in
                 for i in 0..<count {
-                    let r = o[i] - t[i], a = abs(r)
-                    if a <= delta {
-                        total += Double(0.5 * r * r)
-                        grad[i] = r / n
-                    } else {
-                        total += Double(delta * (a - 0.5 * delta))
-                        grad[i] = (r > 0 ? delta : -delta) / n
-                    }
+                    let (loss, derivative) = perValue(o[i] - t[i])
+                    total += Double(loss)
+                    grad[i] = derivative / n
                 }
             }
         }
