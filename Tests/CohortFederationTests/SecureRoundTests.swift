@@ -89,7 +89,7 @@ final class SecureRoundTests: XCTestCase {
     }
 
     /// A node whose local training fails (its inputs hold NaN) leaves the round with
-    /// SECAGG_LEAVE and its reason, stays connected, and is asked again next round; the others'
+    /// SECAGG_LEAVE and a fixed reason code (no error text), stays connected, and is asked again next round; the others'
     /// rounds complete without it.
     func testANodeWhoseTrainingFailsLeavesTheRoundAndStaysConnected() throws {
         var plan = TrainingPlan()
@@ -110,8 +110,11 @@ final class SecureRoundTests: XCTestCase {
         for record in run.records {
             XCTAssertEqual(record.accepted, ["a", "b"], run.log)
             let reason = record.rejected["c"] ?? ""
-            XCTAssertTrue(reason.contains("left the round") && reason.contains("must be finite"), reason)
+            // Only the fixed code travels and is journaled, never the error's text (issue 18, point 4).
+            XCTAssertTrue(reason.hasSuffix("left the round: training_failed"), reason)
+            XCTAssertFalse(reason.contains("finite"), reason)
         }
+        XCTAssertFalse(run.log.contains("must be finite"), "the coordinator never sees the node's error text: \(run.log)")
         XCTAssertTrue(run.log.contains("'c' left the secure round at step 'masked input'") && run.log.contains("it stays connected"), run.log)
         let c = try XCTUnwrap(run.runs["c"])
         XCTAssertEqual(c.outcome, "rounds 2", "the node served both rounds and ended at BYE: \(c.log)")
