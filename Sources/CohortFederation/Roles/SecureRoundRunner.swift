@@ -154,6 +154,7 @@ final class SecureRoundRunner: @unchecked Sendable {
         var record = Coordinator.RoundRecord(round: round, participants: participants.map(\.name), accepted: accepted, rejected: [:],
                                              globalValidationAccuracy: nil, nodeMetrics: [:], bytesDown: 0, bytesUp: 0, seconds: 0, finishedAt: 0)
         record.deltaModels = deltaModels
+        if c.config.noiseSeed != nil { record.testNoiseSeeded = true }
         fill(&record)
         record.secureAggregationThreshold = threshold
         if c.plan.privacy != nil { record.denominator = Double(participants.count) }
