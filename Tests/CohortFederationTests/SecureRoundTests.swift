@@ -122,6 +122,31 @@ final class SecureRoundTests: XCTestCase {
         XCTAssertFalse(c.log.contains("lost the coordinator"), "it never had to reconnect: \(c.log)")
     }
 
+    /// Issue 18, point 7: a threshold that is not a majority (t = 2 of 4) runs only because the
+    /// plan sets allowMinorityThreshold, and both the coordinator and every node log a warning.
+    func testAMinorityThresholdAllowedByThePlanRunsWithAWarningOnBothSides() throws {
+        var plan = TrainingPlan()
+        plan.secureAggregation = SecureAggregationPlan(threshold: 2, allowMinorityThreshold: true)
+        let names = ["a", "b", "c", "d"]
+        let (coordinator, cleanup) = try TinyFederation.coordinator(nodes: names) { config in
+            config.rounds = 1
+            config.minNodes = 4
+            config.roundTimeout = 20
+            config.finalEvaluation = false
+            config.plan = plan
+        }
+        defer { cleanup() }
+        let run = try federate(coordinator, nodes: names.map { ($0, TinyFederation.data) })
+        XCTAssertEqual(run.records.count, 1, run.log)
+        XCTAssertEqual(run.records.first?.secureAggregationThreshold, 2, run.log)
+        let warning = "WARNING: secureAggregation.threshold 2 is not a majority of the round's 4 participants"
+        XCTAssertTrue(run.log.contains(warning), run.log)
+        for name in names {
+            let node = try XCTUnwrap(run.runs[name])
+            XCTAssertTrue(node.log.contains(warning), "\(name): \(node.log)")
+        }
+    }
+
     /// The coordinator takes a node into the survivors only once it has done everything with
     /// its masked input: when writing the testing dump fails, no node joins U₃, every attempt
     /// is abandoned before anything is unmasked, and the run gives up after three.
