@@ -38,6 +38,7 @@ extension PrivacyProcessTests {
             XCTAssertLessThan(r.epsilon ?? .infinity, RDPAccountant.epsilon(sampleRate: 1, noiseMultiplier: sigma, steps: r.round, delta: 1e-5))
         }
         XCTAssertLessThanOrEqual(run.records.last?.epsilon ?? .infinity, 8)
+        XCTAssertTrue(run.records.allSatisfy { $0.testNoiseSeeded == true }, "every test-seeded round is marked in the journal")
         XCTAssertTrue(run.log.contains("q = 0.5 (Poisson sampling of 3 nodes)"), run.log)
         let empty = (expected.firstIndex { $0.isEmpty } ?? -1) + 1
         XCTAssertTrue(run.log.contains("round \(empty) done: 0/0 updates"), run.log)
@@ -45,6 +46,40 @@ extension PrivacyProcessTests {
         let (status, log) = try ProcessHarness.refusedCoordinator(in: dir, plan: "plan.json", flags: ["--dp-epsilon", "8", "--dp-sample-rate", "0.5", "--fraction", "0.5"])
         XCTAssertEqual(status, 2, log)
         XCTAssertTrue(log.contains("--fraction cannot be combined with Poisson sampling"), log)
+    }
+
+    /// Issue 18, point 5: `--test-noise-seed` (whose noise anyone with the seed can subtract)
+    /// is refused on a listen address outside 127.0.0.0/8 and ::1 and with TLS, before any
+    /// file is read; on loopback it runs, and every round record says it was test-seeded while
+    /// a run without the seed carries no such mark.
+    func testTestNoiseSeedOnlyOnLoopbackWithoutTLSAndMarksTheJournal() throws {
+        let dir = try setUp("seedrefusal")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func p(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        func refused(_ listen: String, _ extra: [String]) throws -> (Int32?, String) {
+            let logURL = dir.appendingPathComponent("refused-seed.log")
+            let c = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
+                                               "--listen", listen, "--out", p("never"), "--insecure", "--dp-noise", "1", "--test-noise-seed", "3"] + extra,
+                                              stderr: logURL)
+            let status = ProcessHarness.wait(c, seconds: 30)
+            return (status, (try? String(contentsOf: logURL, encoding: .utf8)) ?? "")
+        }
+        for host in ["0.0.0.0:0", "10.1.2.3:0", "[::]:0", "localhost:0", "128.0.0.1:0"] {
+            let (status, log) = try refused(host, [])
+            XCTAssertEqual(status, 2, "\(host): \(log)")
+            XCTAssertTrue(log.contains("--test-noise-seed needs a loopback --listen address (127.0.0.0/8 or ::1)"), "\(host): \(log)")
+        }
+        let (status, log) = try refused("127.0.0.1:0", ["--tls-cert", p("none.pem"), "--tls-key", p("none.key")])
+        XCTAssertEqual(status, 2, log)
+        XCTAssertTrue(log.contains("--test-noise-seed cannot be combined with TLS"), log)
+        let seeded = try federate(dir, rounds: 2, extra: ["--dp-noise", "1", "--dp-clip", "1", "--test-noise-seed", "3"], out: "seeded")
+        XCTAssertEqual(seeded.status, 0, seeded.log)
+        XCTAssertEqual(seeded.records.count, 2, seeded.log)
+        XCTAssertTrue(seeded.records.allSatisfy { $0.testNoiseSeeded == true }, seeded.log)
+        let plain = try federate(dir, rounds: 1, extra: ["--dp-noise", "1", "--dp-clip", "1"], out: "plain")
+        XCTAssertEqual(plain.status, 0, plain.log)
+        XCTAssertEqual(plain.records.count, 1, plain.log)
+        XCTAssertTrue(plain.records.allSatisfy { $0.testNoiseSeeded == nil }, plain.log)
     }
 
     /// Adaptive clipping with Poisson sampling (q = 0.7, σ_b = 1, z = 1, C from 0.05, η = 0.5):

@@ -199,6 +199,40 @@ final class SecureAggregationWireTests: XCTestCase {
         XCTAssertEqual(sd, 2, accuracy: 0.16)
     }
 
+    /// Issue 18, point 7: the threshold is a majority t > n/2 by default; an explicit lower one
+    /// is refused unless the plan sets allowMinorityThreshold, which turns it into a warning.
+    func testThresholdBelowAMajorityNeedsAnExplicitPlanSettingAndWarns() throws {
+        let defaulted = try XCTUnwrap(try plan(#"{"secureAggregation":{}}"#).secureAggregation)
+        for n in 2...12 {
+            let t = defaulted.threshold(participants: n)
+            XCTAssertGreaterThan(2 * t, n, "n = \(n): default t = \(t) is a majority")
+            XCTAssertNil(try defaulted.checkThreshold(participants: n), "n = \(n)")
+        }
+        let low = try XCTUnwrap(try plan(#"{"secureAggregation":{"threshold":4}}"#).secureAggregation)
+        XCTAssertNil(try low.checkThreshold(participants: 7), "4 of 7 is a majority")
+        XCTAssertThrowsError(try low.checkThreshold(participants: 8)) {
+            XCTAssertTrue("\($0)".contains("secureAggregation.threshold 4 is not a majority of the round's 8 participants"), "\($0)")
+            XCTAssertTrue("\($0)".contains("allowMinorityThreshold"), "\($0)")
+        }
+        let allowed = try XCTUnwrap(try plan(#"{"secureAggregation":{"threshold":4,"allowMinorityThreshold":true}}"#).secureAggregation)
+        XCTAssertTrue(allowed.allowMinorityThreshold)
+        let warning = try XCTUnwrap(try allowed.checkThreshold(participants: 9))
+        XCTAssertTrue(warning.hasPrefix("WARNING:") && warning.contains("threshold 4 is not a majority of the round's 9"), warning)
+        XCTAssertEqual(try JSONDecoder().decode(SecureAggregationPlan.self, from: JSONEncoder().encode(allowed)), allowed, "round trip")
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(defaulted), as: UTF8.self).contains("allowMinorityThreshold"), "absent unless set")
+    }
+
+    /// Issue 18, point 4: SECAGG_LEAVE carries a fixed reason code; a free-text reason (an
+    /// error's message, which may hold data-dependent figures) does not parse.
+    func testLeaveCarriesOnlyAFixedReasonCode() throws {
+        let frame = try SecureAggregationMessages.frame(.secaggLeave, SecureAggregationMessages.LeaveMessage(session: 7, reason: .trainingFailed))
+        XCTAssertTrue(String(decoding: frame.payload, as: UTF8.self).contains(#""reason":"training_failed""#))
+        XCTAssertEqual(try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.LeaveMessage.self, session: 7).reason, .trainingFailed)
+        let text = #"{"session":7,"reason":"loss became 3.25 at step 12"}"#
+        XCTAssertThrowsError(try JSONDecoder().decode(SecureAggregationMessages.LeaveMessage.self, from: Data(text.utf8)))
+        XCTAssertEqual(Set(SecureAggregationMessages.LeaveReason.allCases.map(\.rawValue)), ["training_failed", "encoding_failed"])
+    }
+
     /// SECAGG_* messages survive the wire encoding (u64 share values included); a message for
     /// another session, trailing bytes, or a masked body of the wrong length are refused.
     func testMessagesRoundTripAndRejectWrongSessionsAndLengths() throws {

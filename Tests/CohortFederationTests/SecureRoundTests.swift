@@ -89,7 +89,7 @@ final class SecureRoundTests: XCTestCase {
     }
 
     /// A node whose local training fails (its inputs hold NaN) leaves the round with
-    /// SECAGG_LEAVE and its reason, stays connected, and is asked again next round; the others'
+    /// SECAGG_LEAVE and a fixed reason code (no error text), stays connected, and is asked again next round; the others'
     /// rounds complete without it.
     func testANodeWhoseTrainingFailsLeavesTheRoundAndStaysConnected() throws {
         var plan = TrainingPlan()
@@ -110,13 +110,41 @@ final class SecureRoundTests: XCTestCase {
         for record in run.records {
             XCTAssertEqual(record.accepted, ["a", "b"], run.log)
             let reason = record.rejected["c"] ?? ""
-            XCTAssertTrue(reason.contains("left the round") && reason.contains("must be finite"), reason)
+            // Only the fixed code travels and is journaled, never the error's text (issue 18, point 4).
+            XCTAssertTrue(reason.hasSuffix("left the round: training_failed"), reason)
+            XCTAssertFalse(reason.contains("finite"), reason)
         }
+        XCTAssertFalse(run.log.contains("must be finite"), "the coordinator never sees the node's error text: \(run.log)")
         XCTAssertTrue(run.log.contains("'c' left the secure round at step 'masked input'") && run.log.contains("it stays connected"), run.log)
         let c = try XCTUnwrap(run.runs["c"])
         XCTAssertEqual(c.outcome, "rounds 2", "the node served both rounds and ended at BYE: \(c.log)")
         XCTAssertTrue(c.log.contains("leaving the round (staying connected for later rounds)"), c.log)
         XCTAssertFalse(c.log.contains("lost the coordinator"), "it never had to reconnect: \(c.log)")
+    }
+
+    /// Issue 18, point 7: a threshold that is not a majority (t = 2 of 4) runs only because the
+    /// plan sets allowMinorityThreshold, and both the coordinator and every node log a warning.
+    func testAMinorityThresholdAllowedByThePlanRunsWithAWarningOnBothSides() throws {
+        var plan = TrainingPlan()
+        plan.secureAggregation = SecureAggregationPlan(threshold: 2, allowMinorityThreshold: true)
+        let names = ["a", "b", "c", "d"]
+        let (coordinator, cleanup) = try TinyFederation.coordinator(nodes: names) { config in
+            config.rounds = 1
+            config.minNodes = 4
+            config.roundTimeout = 20
+            config.finalEvaluation = false
+            config.plan = plan
+        }
+        defer { cleanup() }
+        let run = try federate(coordinator, nodes: names.map { ($0, TinyFederation.data) })
+        XCTAssertEqual(run.records.count, 1, run.log)
+        XCTAssertEqual(run.records.first?.secureAggregationThreshold, 2, run.log)
+        let warning = "WARNING: secureAggregation.threshold 2 is not a majority of the round's 4 participants"
+        XCTAssertTrue(run.log.contains(warning), run.log)
+        for name in names {
+            let node = try XCTUnwrap(run.runs[name])
+            XCTAssertTrue(node.log.contains(warning), "\(name): \(node.log)")
+        }
     }
 
     /// The coordinator takes a node into the survivors only once it has done everything with

@@ -71,10 +71,10 @@ enum CoordinatorCommand {
             OptionSpec("dp-sample-rate", value: "Q", help: "Poisson sampling: every node of the secrets file takes part in a round with probability Q; the mean is divided by Q·N and ε accounted with Q (replaces --fraction; central DP only)."),
             OptionSpec("dp-adaptive-clip", value: "GAMMA", help: "Adaptive clipping: C starts at --dp-clip and follows the GAMMA quantile of the update norms (η and σ_b from the plan's privacy.adaptiveClipping)."),
             .flag("secure-aggregation", help: "Mask every update (Bonawitz et al. 2017): the coordinator learns only their sum."),
-            OptionSpec("secagg-threshold", value: "T", help: "Secure aggregation: nodes that must remain at every step (default: a majority of the round's)."),
+            OptionSpec("secagg-threshold", value: "T", help: "Secure aggregation: nodes that must remain at every step (default: a majority of the round's; one that is not a majority, t ≤ n/2, is refused unless the plan sets secureAggregation.allowMinorityThreshold)."),
             OptionSpec("secagg-clip", value: "C", help: "Secure aggregation without DP: L2 norm updates are clipped to before fixed-point encoding (plan default 10)."),
             OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only (needs --insecure): write every masked vector received and every unmasked sum to DIR."),
-            OptionSpec("test-noise-seed", value: "S", help: "Testing only (needs --insecure): draw the DP noise, the Poisson sample and the clipping count's noise from streams seeded by S and the round, so runs and resumes are reproducible (anyone who knows S can remove the noise)."),
+            OptionSpec("test-noise-seed", value: "S", help: "Testing only (needs --insecure, a loopback --listen, no TLS; marks every round record testNoiseSeeded): draw the DP noise, the Poisson sample and the clipping count's noise from streams seeded by S and the round, so runs and resumes are reproducible (anyone who knows S can remove the noise)."),
             .flag("insecure", help: "Allow plain TCP without TLS (loopback testing only)."),
             .flag("full-models", help: "Send every node the whole model each round, never only the tensors changed since its last version."),
             .flag("no-final-evaluation", help: "Skip sending the final model to the nodes for evaluation (EVALUATE)."),
@@ -85,6 +85,15 @@ enum CoordinatorCommand {
         HeapTuning.returnLargeBlocks()
         try TestingFlags.check(command, ["test-dump-secagg", "test-noise-seed"])
         let (host, port) = try Endpoint.parse(try command.string("listen"), option: "listen", context: command.context)
+        if command.isSet("test-noise-seed") {
+            // Anyone who knows the seed can subtract the noise: only on loopback, never with TLS.
+            guard !command.isSet("tls-cert") && !command.isSet("tls-key") else {
+                throw UsageError(context: command.context, problem: "--test-noise-seed cannot be combined with TLS (--tls-cert/--tls-key): it is for loopback tests only")
+            }
+            guard isLoopback(host) else {
+                throw UsageError(context: command.context, problem: "--test-noise-seed needs a loopback --listen address (127.0.0.0/8 or ::1), got '\(host)'")
+            }
+        }
         var config = Coordinator.Config(outDir: try command.string("out"))
         config.host = host
         config.port = port
@@ -143,6 +152,17 @@ enum CoordinatorCommand {
         let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }
         Terminal.progress("coordinator: \(records.count) rounds complete; journal in \(config.outDir)")
+    }
+
+    /// Whether `host` is a literal loopback address: IPv4 in 127.0.0.0/8 or IPv6 ::1 (names such
+    /// as "localhost" are refused: what they resolve to is not checked here).
+    static func isLoopback(_ host: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: &v6) { raw in raw.prefix(15).allSatisfy { $0 == 0 } && raw[15] == 1 }
     }
 
     /// Sets or overrides the plan's privacy section from the --dp-* flags; errors name the flag.

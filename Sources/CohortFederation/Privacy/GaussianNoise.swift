@@ -11,11 +11,11 @@ import Darwin
 /// Where it goes:
 /// - **Central DP**: the coordinator adds N(0, (σC)²) to every coordinate of the *sum* of the
 ///   clipped updates (`centralStandardDeviation`).
-/// - **Distributed DP**: each of n nodes adds N(0, (σC)²/n) to its own clipped update before
-///   secure aggregation (`distributedStandardDeviation`), so the sum carries N(0, (σC)²) —
-///   *only if all n report*. If k nodes drop out, the sum carries (n−k)/n of the variance and the
-///   guarantee is that of σ·√((n−k)/n): plan n for the expected dropouts, or let the coordinator
-///   top up the missing variance.
+/// - **Distributed DP**: each node of a secure round adds N(0, (σC)²/t) to its own clipped
+///   update before masking, with t the round's secure-aggregation threshold
+///   (`distributedStandardDeviation(nodes: t)`, called so by `SecureUpdateEncoding`). The round
+///   cannot complete with fewer than t survivors, so the sum always carries at least N(0, (σC)²),
+///   the accounted noise (more when more than t survive); nothing tops up missing variance.
 ///
 /// Samples are computed in double precision and rounded to float32. Uniforms have 53 bits, so
 /// the tails stop at about 8.6 standard deviations, and like every floating-point Gaussian this
@@ -61,8 +61,8 @@ public struct GaussianNoise {
         noiseMultiplier * clipNorm
     }
 
-    /// σC/√n: each node's share under distributed DP, so that n reports sum to σC (see the type's
-    /// note on dropouts).
+    /// σC/√n: each node's share under distributed DP when `nodes` = n; secure rounds pass their
+    /// threshold t, so any t or more surviving shares sum to at least σC.
     public static func distributedStandardDeviation(noiseMultiplier: Double, clipNorm: Double, nodes: Int) -> Double {
         precondition(nodes >= 1, "distributed noise needs at least one node")
         return noiseMultiplier * clipNorm / Double(nodes).squareRoot()

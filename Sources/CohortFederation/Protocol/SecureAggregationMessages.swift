@@ -145,15 +145,25 @@ public enum SecureAggregationMessages {
         public init(session: UInt64, reason: String) { self.session = session; self.reason = reason }
     }
 
-    /// SECAGG_LEAVE, node → coordinator, in place of its reply at a step: the node cannot finish
-    /// the attempt (e.g. its training failed) and leaves it; it stays connected for later rounds.
-    public struct LeaveMessage: Codable, Sendable {
-        public var session: UInt64
-        public var reason: String
-        public init(session: UInt64, reason: String) { self.session = session; self.reason = String(reason.prefix(maxReasonLength)) }
+    /// Why a node leaves an attempt: a fixed code, never free text (an error's text could carry
+    /// data-dependent figures such as a loss value, and is neither noised nor accounted).
+    public enum LeaveReason: String, Codable, Sendable, CaseIterable {
+        /// Local training failed (e.g. the loss became non-finite).
+        case trainingFailed = "training_failed"
+        /// The trained update could not be clipped or encoded for masking.
+        case encodingFailed = "encoding_failed"
     }
 
-    /// The longest reason a LEAVE or ABORT carries (longer ones are cut).
+    /// SECAGG_LEAVE, node → coordinator, in place of its reply at a step: the node cannot finish
+    /// the attempt (e.g. its training failed) and leaves it; it stays connected for later rounds.
+    /// It carries only a `LeaveReason` code: a LEAVE with any other reason is malformed.
+    public struct LeaveMessage: Codable, Sendable {
+        public var session: UInt64
+        public var reason: LeaveReason
+        public init(session: UInt64, reason: LeaveReason) { self.session = session; self.reason = reason }
+    }
+
+    /// The longest reason an ABORT carries (longer ones are cut).
     public static let maxReasonLength = 1000
 
     /// Any secure-aggregation header, read only for its session (to recognise a stale message).

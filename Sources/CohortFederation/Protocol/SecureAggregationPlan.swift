@@ -7,29 +7,57 @@
 /// sample-weighted FedAvg numerator; under privacy every update has weight 1 (DP-FedAvg).
 public struct SecureAggregationPlan: Codable, Equatable, Sendable {
     /// t: the Shamir threshold and the fewest nodes that must remain at every step of a round.
-    /// nil: a majority of the round's participants, ⌊n/2⌋ + 1, and at least 2.
+    /// nil: a majority of the round's participants, ⌊n/2⌋ + 1, and at least 2. An explicit t
+    /// must still be a majority (t > n/2) unless `allowMinorityThreshold` is set.
     public var threshold: Int? = nil
+    /// Accept an explicit `threshold` with t ≤ n/2 for a round of n participants (a warning is
+    /// logged each such round). With t ≤ n/2, two disjoint groups of t could each reconstruct
+    /// secrets, so a coordinator that splits the nodes learns more than the sum.
+    public var allowMinorityThreshold: Bool = false
     /// C without privacy: the L2 norm every update is clipped to before fixed-point encoding,
     /// which bounds the encoding's range. Under `privacy`, `privacy.clipNorm` is used instead.
     public var clipNorm: Double = 10
 
-    public init(threshold: Int? = nil, clipNorm: Double = 10) {
+    public init(threshold: Int? = nil, clipNorm: Double = 10, allowMinorityThreshold: Bool = false) {
         self.threshold = threshold
         self.clipNorm = clipNorm
+        self.allowMinorityThreshold = allowMinorityThreshold
     }
 
-    private enum CodingKeys: String, CodingKey { case threshold, clipNorm }
+    private enum CodingKeys: String, CodingKey { case threshold, clipNorm, allowMinorityThreshold }
 
     /// Decodes the section; a field left out keeps its default.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         threshold = try c.decodeIfPresent(Int.self, forKey: .threshold)
         clipNorm = try c.decodeIfPresent(Double.self, forKey: .clipNorm) ?? SecureAggregationPlan().clipNorm
+        allowMinorityThreshold = try c.decodeIfPresent(Bool.self, forKey: .allowMinorityThreshold) ?? false
+    }
+
+    /// Encodes the section; `allowMinorityThreshold` only when set.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(threshold, forKey: .threshold)
+        try c.encode(clipNorm, forKey: .clipNorm)
+        if allowMinorityThreshold { try c.encode(true, forKey: .allowMinorityThreshold) }
     }
 
     /// The threshold of a round with `participants` nodes.
     public func threshold(participants: Int) -> Int {
         threshold ?? max(2, SecureAggregation.Parameters.majorityThreshold(nodes: participants))
+    }
+
+    /// Checks the threshold of a round with `participants` nodes: throws when it is not a
+    /// majority (t ≤ n/2) and the plan does not set `allowMinorityThreshold`; returns a warning
+    /// to log when it is not a majority and the plan allows it, nil when it is a majority.
+    public func checkThreshold(participants n: Int) throws -> String? {
+        let t = threshold(participants: n)
+        guard 2 * t <= n else { return nil }
+        let problem = "secureAggregation.threshold \(t) is not a majority of the round's \(n) participants (t > n/2)"
+        guard allowMinorityThreshold else {
+            throw AggregationError("plan: \(problem); set secureAggregation.allowMinorityThreshold to accept it")
+        }
+        return "WARNING: \(problem), accepted by secureAggregation.allowMinorityThreshold: a coordinator that splits the nodes into groups of t can unmask single updates"
     }
 
     /// Checks the section on its own; errors name the field (as `secureAggregation.<field>`).

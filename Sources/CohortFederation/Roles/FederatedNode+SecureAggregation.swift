@@ -22,7 +22,7 @@ extension FederatedNode {
     /// assignment that does not match the plan) ends the node's part: it drops the connection
     /// (and reconnects) without revealing anything more. A failure of its own (training that
     /// diverges, an update that cannot be clipped) makes it leave the attempt with SECAGG_LEAVE
-    /// and a reason; it stays connected for later rounds (it sent no masked input, so nothing of
+    /// and a fixed reason code (never the error's text, which stays in the node's own log); it stays connected for later rounds (it sent no masked input, so nothing of
     /// its update can be unmasked).
     func serveSecureRound(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], assignment a: SecureAggregationMessages.Assignment,
                           conn: FramedConnection, log: (String) -> Void) throws -> Frame? {
@@ -34,6 +34,7 @@ extension FederatedNode {
                 throw AggregationError("inconsistent assignment: \(a.participants) participants, threshold \(a.threshold), \(a.totalSamples) samples in all")
             }
             let planned = secure.threshold(participants: a.participants)
+            if let warning = try secure.checkThreshold(participants: a.participants) { log("\(tag): \(warning)") }
             guard a.threshold == planned else {
                 throw AggregationError("the assignment's threshold \(a.threshold) is not the plan's \(planned) for \(a.participants) participants")
             }
@@ -54,6 +55,12 @@ extension FederatedNode {
             let update: LocalUpdate, words: [UInt32], preClipNorm: Double
             do {
                 update = try trainLocally(header, weights: weights)
+            } catch {
+                log("\(tag): \(error); leaving the round (staying connected for later rounds)")
+                try send(conn, .secaggLeave, SecureAggregationMessages.LeaveMessage(session: a.session, reason: .trainingFailed))
+                return nil
+            }
+            do {
                 let weight = encoding.equalWeights ? 1 : Double(config.train.count) / Double(a.totalSamples)
                 var noise = GaussianNoise.secure()
                 (words, preClipNorm) = try encoding.words(for: update.delta, weight: weight, noise: &noise)
@@ -62,7 +69,7 @@ extension FederatedNode {
                 }
             } catch {
                 log("\(tag): \(error); leaving the round (staying connected for later rounds)")
-                try send(conn, .secaggLeave, SecureAggregationMessages.LeaveMessage(session: a.session, reason: "\(error)"))
+                try send(conn, .secaggLeave, SecureAggregationMessages.LeaveMessage(session: a.session, reason: .encodingFailed))
                 return nil
             }
             let masked = try client.maskInput(words, shares: bundles.bundles.map(\.value))

@@ -169,6 +169,7 @@ struct PlainRoundRunner: Sendable {
                                              bytesDown: p.models.values.reduce(0) { $0 + $1.message.length }, bytesUp: progress.bytesUp,
                                              seconds: 0, finishedAt: 0)
         record.deltaModels = p.models.values.filter(\.delta).count
+        if c.config.noiseSeed != nil { record.testNoiseSeeded = true }
         record.screening = screening.isEmpty ? nil : screening
         record.invalidMetrics = progress.invalid.isEmpty ? nil : progress.invalid
         if nonFinite.isEmpty {

@@ -50,5 +50,9 @@ extension Coordinator {
         public var screening: [String: String]? = nil
         /// Metrics a node reported that were left out (not finite, out of range), by node.
         public var invalidMetrics: [String: [String]]? = nil
+        /// True when the coordinator drew this round's DP noise, Poisson sample and clipping-count
+        /// noise from a test seed (`--test-noise-seed`): anyone who knows the seed can subtract
+        /// the noise, so the round's ε does not hold. Absent otherwise.
+        public var testNoiseSeeded: Bool? = nil
     }
 }

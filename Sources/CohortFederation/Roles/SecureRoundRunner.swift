@@ -52,6 +52,7 @@ final class SecureRoundRunner: @unchecked Sendable {
         participants = c.sample(c.state.withLock { $0.sortedSessions }, round: round)
         let n = participants.count
         threshold = secure.threshold(participants: n)
+        if let warning = try secure.checkThreshold(participants: n) { c.log("\(tag): \(warning)") }
         needed = max(threshold, c.config.quorum ?? c.config.minNodes)
         guard n >= needed else {
             c.log("\(tag): \(n) participant(s), needs \(needed) (threshold \(threshold))")
@@ -153,6 +154,7 @@ final class SecureRoundRunner: @unchecked Sendable {
         var record = Coordinator.RoundRecord(round: round, participants: participants.map(\.name), accepted: accepted, rejected: [:],
                                              globalValidationAccuracy: nil, nodeMetrics: [:], bytesDown: 0, bytesUp: 0, seconds: 0, finishedAt: 0)
         record.deltaModels = deltaModels
+        if c.config.noiseSeed != nil { record.testNoiseSeeded = true }
         fill(&record)
         record.secureAggregationThreshold = threshold
         if c.plan.privacy != nil { record.denominator = Double(participants.count) }
@@ -272,10 +274,11 @@ final class SecureRoundRunner: @unchecked Sendable {
         }
     }
 
-    /// A node left the attempt on its own (SECAGG_LEAVE) with this reason.
+    /// A node left the attempt on its own (SECAGG_LEAVE) with this reason code (only the code is
+    /// logged and journaled).
     private struct LeftRound: Error, CustomStringConvertible {
-        let reason: String
-        var description: String { "left the round: \(reason)" }
+        let reason: SecureAggregationMessages.LeaveReason
+        var description: String { "left the round: \(reason.rawValue)" }
     }
 
     /// Parses, checks and hands a node's reply to the server, under the state's lock (so it
