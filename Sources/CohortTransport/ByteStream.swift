@@ -18,6 +18,11 @@ public protocol ByteStream: AnyObject {
     func close()
     /// A human-readable peer address, for messages and logs.
     var peer: String { get }
+    /// False once the stream is closed here, or the peer is seen to have closed or reset it
+    /// (checked without blocking or consuming bytes: a zero-timeout `poll` for hang-up). True
+    /// does not promise the peer is still there (a vanished host is only noticed by a failed
+    /// write or read).
+    var isOpen: Bool { get }
 }
 
 extension ByteStream {

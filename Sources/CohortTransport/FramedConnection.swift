@@ -69,6 +69,10 @@ public final class FramedConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether the stream is still open at both ends as far as can be told without blocking
+    /// (see `ByteStream.isOpen`).
+    public var isOpen: Bool { stream.isOpen }
+
     /// Closes the underlying stream.
     public func close() { stream.close() }
 }

@@ -31,7 +31,12 @@ public enum Handshake {
 
     /// Coordinator side: negotiates, challenges, verifies against `secrets`. Throws (after
     /// sending an ERROR frame) when the node cannot be admitted.
-    public static func accept(_ conn: FramedConnection, secrets: [String: [UInt8]], timeout: Double = 10) throws -> NodeIdentity {
+    ///
+    /// `admissible(name)` is asked once the node has proved its secret, before WELCOME: false
+    /// (the name already has a live session) gets the same ERROR as a wrong secret and throws
+    /// `NameInUse`, so the caller can log a warning.
+    public static func accept(_ conn: FramedConnection, secrets: [String: [UInt8]], timeout: Double = 10,
+                              admissible: (String) -> Bool = { _ in true }) throws -> NodeIdentity {
         let first = try conn.receive(timeout: timeout)
         guard first.type == MessageType.hello.rawValue else {
             throw refuse(conn, "expected HELLO (type 1) as the first message, got type \(first.type)")
@@ -62,6 +67,10 @@ public enum Handshake {
         }
         guard NodeSecrets.verify(secret: secret, node: hello.node, challenge: challenge, answer: answer) else {
             throw refuse(conn, authenticationFailed, detail: "wrong secret for node '\(hello.node)'", version: version)
+        }
+        guard admissible(hello.node) else {
+            _ = refuse(conn, authenticationFailed, version: version)
+            throw NameInUse(peer: conn.stream.peer, name: hello.node)
         }
         let session = hex(NodeSecrets.randomBytes(16))
         try send(conn, .welcome, Welcome(session: session), version: version)
@@ -118,6 +127,18 @@ public enum Handshake {
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// The coordinator refused an authenticated node because its name already has a live session
+/// (a second process under the same name). The peer was sent the generic refusal. `name` has
+/// passed `NodeName.isValid`, so it is safe to log.
+public struct NameInUse: Error, CustomStringConvertible, Sendable {
+    public let peer: String
+    public let name: String
+    public init(peer: String, name: String) { self.peer = peer; self.name = name }
+    public var description: String {
+        "\(peer): \(Handshake.authenticationFailed): node '\(name)' already has a live session; a second connection under its name is refused"
+    }
 }
 
 /// The peer answered the handshake with an ERROR frame (wrong secret, unknown name, no common

@@ -61,6 +61,17 @@ public final class TCPSocket: ByteStream, @unchecked Sendable {
         }
     }
 
+    /// Linux's `POLLRDHUP`: the peer shut down its side (set even while unread bytes remain).
+    static let pollPeerHangUp: Int16 = 0x2000
+
+    public var isOpen: Bool {
+        (try? withDescriptor { fd -> Bool in
+            var p = pollfd(fd: fd, events: Int16(POLLIN) | Self.pollPeerHangUp, revents: 0)
+            guard poll(&p, 1, 0) >= 0 else { return true }   // EINTR and the like: no news
+            return p.revents & (Self.pollPeerHangUp | Int16(POLLHUP) | Int16(POLLERR) | Int16(POLLNVAL)) == 0
+        }) ?? false
+    }
+
     /// Runs `body` with the descriptor, kept open until it returns; throws once closed.
     func withDescriptor<R>(_ body: (Int32) throws -> R) throws -> R {
         try descriptor.use(orThrow: TransportError("\(peer): connection is closed", kind: .closedLocally), body)

@@ -127,6 +127,10 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         }
     }
 
+    /// Whether the TCP connection underneath is open (a close_notify waiting unread counts as
+    /// open; the peer's FIN that follows it does not).
+    public var isOpen: Bool { !sslLock.withLock { closed } && socket.isOpen }
+
     /// Sends close_notify (best effort, without waiting) and shuts the socket down. Safe from
     /// any thread and more than once: a read or write in progress elsewhere fails promptly.
     public func close() {

@@ -149,6 +149,7 @@ final class NodeRun: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var lines: [String] = []
     private var result = "running"
+    private var error: Error?
 
     init(_ config: FederatedNode.Config) {
         let handOff = ConfigHandOff(config)
@@ -156,6 +157,7 @@ final class NodeRun: @unchecked Sendable {
             let outcome: String
             do { outcome = "rounds \(try FederatedNode(config: handOff.config).run { line in self.lock.withLock { self.lines.append(line) } })" } catch {
                 outcome = "failed: \(error)"
+                lock.withLock { self.error = error }
             }
             lock.withLock { result = outcome }
             done.signal()
@@ -170,6 +172,8 @@ final class NodeRun: @unchecked Sendable {
     }
 
     var outcome: String { lock.withLock { result } }
+    /// The error the run ended with (nil while running or after a clean end).
+    var failure: Error? { lock.withLock { error } }
     var log: String { lock.withLock { lines.joined(separator: "\n") } }
 }
 

@@ -211,17 +211,28 @@ public final class Coordinator: @unchecked Sendable {
                     // Until a node has authenticated, frames are small (HELLO, AUTH); after that
                     // they may carry a whole update.
                     let conn = FramedConnection(stream: stream, maxPayload: 64 << 10, readTimeout: 10)
-                    let id = try Handshake.accept(conn, secrets: config.secrets, timeout: 10)
+                    // A name whose session is live is refused before WELCOME; `admit` checks
+                    // again under the lock, in case two connections race past this check.
+                    let id = try Handshake.accept(conn, secrets: config.secrets, timeout: 10,
+                                                  admissible: { name in state.withLock { $0.isAdmissible(name) } })
                     conn.maxPayload = Self.maxFrameBytes
                     conn.readTimeout = config.roundTimeout
-                    let admitted = state.withLock { $0.admit(name: id.name, samples: id.samples, conn: conn) }
-                    admitted?.replaced?.conn.close()   // a reconnecting node replaces its old session
-                    guard admitted != nil else {
+                    switch state.withLock({ $0.admit(name: id.name, samples: id.samples, conn: conn) }) {
+                    case let .admitted(_, replaced):
+                        replaced?.conn.close()   // a reconnecting node replaces its old, closed session
+                        log("coordinator: node '\(id.name)' joined (\(id.samples) samples)")
+                    case .nameInUse:
+                        _ = Handshake.refuse(conn, Handshake.authenticationFailed)
+                        conn.close()
+                        throw NameInUse(peer: socket.peer, name: id.name)
+                    case .stopped:
                         try? conn.send(Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: []))
                         conn.close()
-                        return
                     }
-                    log("coordinator: node '\(id.name)' joined (\(id.samples) samples)")
+                } catch let inUse as NameInUse {
+                    socket.close()
+                    log("coordinator: warning: refused \(inUse.peer): node '\(inUse.name)' already has a live session "
+                        + "(two processes under one name?); a second connection under its name is refused")
                 } catch {
                     socket.close()
                     log("coordinator: refused \(socket.peer): \(error)")

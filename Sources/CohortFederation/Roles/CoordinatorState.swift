@@ -27,16 +27,34 @@ struct CoordinatorState {
     /// Nodes dropped since the last round record took them (`Coordinator.takeDrops`).
     var drops: [NodeDrop] = []
 
-    /// Admits `name` (a reconnecting node replaces its old session, which is returned so the
-    /// caller closes it); nil when the run has stopped.
-    mutating func admit(name: String, samples: Int, conn: FramedConnection) -> (session: Coordinator.Session, replaced: Coordinator.Session?)? {
-        guard !stopped else { return nil }
+    /// What `admit` decided.
+    enum Admission {
+        /// Admitted; `replaced` is the old session under the name (its connection had closed),
+        /// which the caller closes.
+        case admitted(Coordinator.Session, replaced: Coordinator.Session?)
+        /// The name has a live session: a second connection under it is refused.
+        case nameInUse
+        /// The run has stopped.
+        case stopped
+    }
+
+    /// Whether `name` may be admitted: it has no session, or its session's connection is
+    /// closed (a node reconnecting after its old connection died).
+    func isAdmissible(_ name: String) -> Bool {
+        sessions[name].map { !$0.conn.isOpen } ?? true
+    }
+
+    /// Admits `name`, replacing an old session whose connection has closed (a reconnecting
+    /// node); refuses it while the old one is live (`isAdmissible`), or once the run stopped.
+    mutating func admit(name: String, samples: Int, conn: FramedConnection) -> Admission {
+        guard !stopped else { return .stopped }
+        guard isAdmissible(name) else { return .nameInUse }
         let session = Coordinator.Session(name: name, samples: samples, conn: conn, serial: nextSerial)
         nextSerial += 1
         let old = sessions[name]
         if let old { acknowledged[old.serial] = nil }
         sessions[name] = session
-        return (session, old)
+        return .admitted(session, replaced: old)
     }
 
     /// Forgets `session` if it is still the live one under its name, noting the drop with
