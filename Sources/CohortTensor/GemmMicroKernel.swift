@@ -33,29 +33,8 @@ enum GemmMicroKernel {
             bp += 64
             p &-= 1
         }
-        if rows == 6 && cols == 16 {
-            store(c00, c01, to: c, alpha: alpha, beta: beta)
-            store(c10, c11, to: c + ldc, alpha: alpha, beta: beta)
-            store(c20, c21, to: c + 2 * ldc, alpha: alpha, beta: beta)
-            store(c30, c31, to: c + 3 * ldc, alpha: alpha, beta: beta)
-            store(c40, c41, to: c + 4 * ldc, alpha: alpha, beta: beta)
-            store(c50, c51, to: c + 5 * ldc, alpha: alpha, beta: beta)
-            return
-        }
-        // Edge tile: spill the accumulators and merge only the valid part.
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 12) { tile in
-            tile[0] = c00; tile[1] = c01; tile[2] = c10; tile[3] = c11
-            tile[4] = c20; tile[5] = c21; tile[6] = c30; tile[7] = c31
-            tile[8] = c40; tile[9] = c41; tile[10] = c50; tile[11] = c51
-            let flat = UnsafeRawPointer(tile.baseAddress!).assumingMemoryBound(to: Float.self)
-            for r in 0..<rows {
-                let row = c + r * ldc
-                for j in 0..<cols {
-                    let v = alpha == 1 ? flat[r * 16 + j] : alpha * flat[r * 16 + j]
-                    row[j] = beta == 0 ? v : v.addingProduct(beta, row[j])
-                }
-            }
-        }
+        finish(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51,
+               c: c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta)
     }
 
     /// The same 6×16 tile reading A in place instead of from a packed panel: row `r` of the
