@@ -25,7 +25,7 @@ public enum NegativeTransferGuard {
         guard train.count > 0 else { throw TrainingError("the negative-transfer guard needs a non-empty training split for the scratch model") }
         for (name, model) in [("incoming", incoming), ("adapted", adapted)] {
             guard let model else { continue }
-            try Trainer(model: model, optimizer: SGD(groups: []), config: TrainingConfig(epochs: 1, batchSize: 1)).validate(validation, role: "validation (\(name) model)")
+            try Trainer.check(validation, fits: model, role: "validation (\(name) model)")
         }
         let scratch = try makeScratch()
         try trainScratch(scratch, on: train, training: training)

@@ -63,6 +63,27 @@ final class DPSGDTests: XCTestCase {
 
     /// With every example sampled (q = 1), no clipping and no noise, a DP-SGD step is the SGD
     /// step on the batch-mean gradient that `Trainer.step` takes.
+    /// A model whose outputs do not fit the site's data (as a coordinator could send) is a
+    /// typed error naming the mismatch, before any example is reshaped against it: a 3-output
+    /// model with one regression target per row, and labels beyond a 2-class head.
+    func testDataThatDoesNotFitTheModelIsAnErrorNotATrap() throws {
+        let model = try mlp(seed: 9)
+        let inputs = data(8, scale: 1, seed: 10).inputs
+        let regression = LabelledData(inputs: inputs, targets: Tensor(shape: [8, 1], data: (0..<8).map(Float.init)))
+        var noise = GaussianNoise.seeded(1)
+        let dp = DPSGD(clipNorm: 1, noiseMultiplier: 0)
+        XCTAssertThrowsError(try dp.train(model: model, optimizer: SGD(groups: []), data: regression, steps: 1, sampleRate: 1,
+                                          noise: &noise, random: CryptoRandom(seed: 3))) { error in
+            XCTAssertTrue(error is TrainingError, "\(error)")
+            XCTAssertTrue("\(error)".contains("1 regression target(s) per sample"), "\(error)")
+        }
+        let twoClasses = try mlp(seed: 9, classes: 2)
+        XCTAssertThrowsError(try dp.train(model: twoClasses, optimizer: SGD(groups: []), data: data(8, scale: 1, seed: 10), steps: 1,
+                                          sampleRate: 1, noise: &noise, random: CryptoRandom(seed: 3))) { error in
+            XCTAssertTrue(error is TrainingError, "\(error)")
+        }
+    }
+
     func testWithoutClippingOrNoiseAStepIsPlainSGD() throws {
         let train = data(20, scale: 1, seed: 4)
         let a = try mlp(seed: 5), b = try mlp(seed: 5)

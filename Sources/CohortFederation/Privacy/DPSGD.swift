@@ -77,9 +77,14 @@ public struct DPSGD {
     /// Trains `model` for `steps` DP-SGD steps at rate q on `data`, stepping `optimizer`;
     /// `prox` (FedProx) adds its gradient after the noise. Sampling draws from `random` (the
     /// system CSPRNG in real runs: the sample must stay secret), noise from `noise`.
+    /// - Throws: `TrainingError` when `data` does not fit `model` (`Trainer.check`), or a loss
+    ///   becomes non-finite.
     public func train(model: Sequential, optimizer: Optimizer, data: LabelledData, steps: Int, sampleRate q: Double,
                       noise: inout GaussianNoise, random: CryptoRandom, prox: L2SP? = nil) throws -> Report {
         precondition(q > 0 && q <= 1, "DP-SGD sampling rate must be in (0, 1]")
+        // The model may come from the coordinator: its outputs must fit this site's labels or
+        // targets before any example is reshaped against them.
+        try Trainer.check(data, fits: model, role: "DP-SGD training")
         let trainable = model.trainableParameters
         let expectedBatch = q * Double(data.count)
         let sd = noiseMultiplier * clipNorm

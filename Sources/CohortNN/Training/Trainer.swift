@@ -82,6 +82,13 @@ public final class Trainer {
     /// Checks that `data` fits the model: per-sample shape, labels within the output classes,
     /// finite inputs. The error names the first offending row.
     public func validate(_ data: LabelledData, role: String) throws {
+        try Self.check(data, fits: model, role: role)
+    }
+
+    /// Checks that `data` fits `model` before anything trains or scores on it: per-sample
+    /// shape, labels within the output classes (regression: one target per output, finite),
+    /// finite inputs. The error names `role` and the first offending row.
+    public static func check(_ data: LabelledData, fits model: Sequential, role: String) throws {
         let expected = model.inputShape.reduce(1, *)
         guard data.inputs.columns == expected else {
             throw TrainingError("\(role) data has \(data.inputs.columns) values per sample (shape \(Array(data.inputs.shape.dropFirst()))); the model expects \(model.inputShape)")
