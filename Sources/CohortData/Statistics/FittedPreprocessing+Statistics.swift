@@ -6,7 +6,8 @@ extension FittedPreprocessing {
     /// frequent value from the quantile sketch (exact while it is), categories by count (ties
     /// to the earlier one).
     /// - Throws: `StatisticsError.noValues` when a column whose policy needs a statistic has
-    ///   no value at any site.
+    ///   no value at any site; `.needsSketch` when a numeric column's median or most frequent
+    ///   value is asked for and the statistics carry no sketch (summed under secure aggregation).
     public static func fit(schema: DatasetSchema, statistics: SiteStatistics) throws(StatisticsError) -> FittedPreprocessing {
         guard statistics.features.count == schema.features.count else {
             throw .featureCount(got: statistics.features.count, expected: schema.features.count)
@@ -25,7 +26,12 @@ extension FittedPreprocessing {
                 let variance = entry.count == 0 ? 0 : max(0, (entry.sumSquares ?? 0) / n - mean * mean)
                 let std = variance.squareRoot()
                 let median = entry.sketch?.median ?? 0
+                if entry.sketch == nil && (feature.policy == .median || feature.policy == .mostFrequent) {
+                    throw .needsSketch(feature: feature.name, policy: feature.policy.rawValue)
+                }
                 column.fitNumeric(feature, mean: mean, std: std, median: median, mode: entry.sketch?.mode.map(Float.init))
+                // Additive statistics only (secure aggregation): no median is known.
+                if entry.sketch == nil { column.median = nil }
             } else {
                 let counts = entry.categoryCounts ?? [Int](repeating: 0, count: feature.values.count)
                 column.fitCategorical(feature, counts: counts)

@@ -77,8 +77,9 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
     /// Checks received statistics against `schema`: one entry per feature with its name, counts
     /// in range and consistent (values + missing = rows; category counts sum to the values),
     /// finite sums with Σx² ≥ (Σx)²/n, the fields of the column's type, a well-formed sketch of
-    /// at most `sketchCapacity` points whose weights sum to the count.
-    public func validate(schema: DatasetSchema, sketchCapacity: Int) throws(StatisticsError) {
+    /// at most `sketchCapacity` points whose weights sum to the count. With `sketches` false
+    /// (additive statistics summed under secure aggregation) numeric columns carry no sketch.
+    public func validate(schema: DatasetSchema, sketchCapacity: Int, sketches: Bool = true) throws(StatisticsError) {
         guard rows >= 0, rows <= Self.maxRows else { throw .absurdCount(feature: "*", field: "rows", value: rows, limit: Self.maxRows) }
         guard features.count == schema.features.count else { throw .featureCount(got: features.count, expected: schema.features.count) }
         for (i, (entry, column)) in zip(features, schema.features).enumerated() {
@@ -91,8 +92,8 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
             }
             if column.type == .numeric {
                 guard entry.categoryCounts == nil else { throw .wrongFields(feature: name, detail: "a numeric column has no category counts") }
-                guard let sum = entry.sum, let squares = entry.sumSquares, let sketch = entry.sketch else {
-                    throw .wrongFields(feature: name, detail: "a numeric column needs sum, sumSquares and sketch")
+                guard let sum = entry.sum, let squares = entry.sumSquares, (entry.sketch != nil) == sketches else {
+                    throw .wrongFields(feature: name, detail: sketches ? "a numeric column needs sum, sumSquares and sketch" : "additive statistics carry sum and sumSquares and no sketch")
                 }
                 guard sum.isFinite else { throw .notFinite(feature: name, field: "sum") }
                 guard squares.isFinite else { throw .notFinite(feature: name, field: "sumSquares") }
@@ -104,7 +105,7 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
                 if entry.count > 0 && sum * sum / Double(entry.count) > squares * (1 + 1e-9) + 1e-9 {
                     throw .inconsistentCounts(feature: name, detail: "sum \(sum) and sum of squares \(squares) cannot come from \(entry.count) values")
                 }
-                if let problem = sketch.problem(count: entry.count, capacity: sketchCapacity) { throw .sketch(feature: name, detail: problem) }
+                if let sketch = entry.sketch, let problem = sketch.problem(count: entry.count, capacity: sketchCapacity) { throw .sketch(feature: name, detail: problem) }
             } else {
                 guard entry.sum == nil, entry.sumSquares == nil, entry.sketch == nil else {
                     throw .wrongFields(feature: name, detail: "a \(column.type.rawValue) column has category counts only")

@@ -25,6 +25,9 @@ public enum StatisticsError: Error, Equatable, CustomStringConvertible {
     case sketch(feature: String, detail: String)
     /// A column whose missing policy needs a statistic has no value at any site.
     case noValues(feature: String, policy: String, rows: Int)
+    /// A numeric column's fill needs the quantile sketch (median, most frequent), and the
+    /// statistics are additive only (secure aggregation masks sums, not sketches).
+    case needsSketch(feature: String, policy: String)
 
     public var description: String {
         switch self {
@@ -40,6 +43,8 @@ public enum StatisticsError: Error, Equatable, CustomStringConvertible {
         case .categoryCount(let f, let g, let e): return "column '\(f)': \(g) category counts for \(e) categories"
         case .sketch(let f, let d): return "column '\(f)': quantile sketch: \(d)"
         case .noValues(let f, let p, let r): return "column '\(f)': no values in the \(r) training rows of all sites to fit the '\(p)' fill"
+        case .needsSketch(let f, let p):
+            return "column '\(f)': the '\(p)' fill needs the sites' quantile sketches, which secure aggregation cannot sum (only counts and sums are masked); use 'mean' or 'constant' for this column, or run the statistics round without secureAggregation"
         }
     }
 }

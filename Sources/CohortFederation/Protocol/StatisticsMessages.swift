@@ -6,14 +6,45 @@ public enum StatisticsMessages {
     /// STATS_REQUEST payload (JSON): how many points each numeric column's sketch may have.
     public struct Request: Codable, Sendable {
         public var sketchSize: Int
-        public init(sketchSize: Int) { self.sketchSize = sketchSize }
+        /// Under `plan.secureAggregation`: the node's part in the masked sum of the additive
+        /// statistics (absent: the node sends its statistics in the clear).
+        public var secure: SecureAssignment?
+        public init(sketchSize: Int, secure: SecureAssignment? = nil) {
+            self.sketchSize = sketchSize
+            self.secure = secure
+        }
+    }
+
+    /// A node's part in the statistics round's secure aggregation: the four steps of
+    /// protocols/secure-aggregation.md over its additive statistics (`StatisticsFixedPoint`).
+    public struct SecureAssignment: Codable, Sendable, Equatable {
+        /// The secure-aggregation session (`StatisticsRound.secureSession`: no model round uses it).
+        public var session: UInt64
+        /// The node's id (as in model rounds).
+        public var node: UInt32
+        /// t.
+        public var threshold: Int
+        /// n: nodes asked.
+        public var participants: Int
+        /// The plan's section, so the node checks t against it as in a model round.
+        public var plan: SecureAggregationPlan
+
+        public init(session: UInt64, node: UInt32, threshold: Int, participants: Int, plan: SecureAggregationPlan) {
+            self.session = session; self.node = node; self.threshold = threshold
+            self.participants = participants; self.plan = plan
+        }
     }
 
     /// STATS header (`RoundMessages.payload` framing; the body is `SiteStatistics` JSON): the
     /// schema the node read its rows with (without `found`).
     public struct ReplyHeader: Codable, Sendable {
         public var schema: DatasetSchema
-        public init(schema: DatasetSchema) { self.schema = schema }
+        /// True when the statistics follow masked (secure aggregation): the body is empty.
+        public var secure: Bool?
+        public init(schema: DatasetSchema, secure: Bool? = nil) {
+            self.schema = schema
+            self.secure = secure
+        }
     }
 
     /// PREPROCESSING payload (JSON): the fit every node applies, and whether numeric columns

@@ -94,8 +94,8 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         if let preprocessing {
             try preprocessing.validate()
             // Not wired yet: the statistics would cross the wire in the clear.
-            guard preprocessing.fit != .federated || (secureAggregation == nil && privacy == nil) else {
-                throw fail("preprocessing.fit 'federated' cannot be combined with secureAggregation or privacy yet: the statistics round sends each site's sums and counts in the clear")
+            guard preprocessing.fit != .federated || privacy == nil else {
+                throw fail("preprocessing.fit 'federated' cannot be combined with privacy yet: the statistics round's sums and counts get no noise")
             }
         }
         if let personalization {

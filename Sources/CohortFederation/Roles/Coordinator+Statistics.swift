@@ -9,8 +9,9 @@ extension Coordinator {
         guard let section = plan.preprocessing, section.fit == .federated else { return }
         try waitForNodes(config.minNodes)
         let connected = state.withLock { Array($0.sessions.values) }.sorted { $0.name < $1.name }
-        let round = StatisticsRound(plan: section, timeout: config.roundTimeout, minimum: config.minNodes)
-        let participants = connected.map { StatisticsRound.Participant(name: $0.name, conn: $0.conn) }
+        let round = StatisticsRound(plan: section, secure: plan.secureAggregation, timeout: config.roundTimeout, minimum: config.minNodes)
+        let ids = secureAggregationIDs
+        let participants = connected.map { StatisticsRound.Participant(name: $0.name, conn: $0.conn, id: ids[$0.name] ?? 0) }
         var failed: [String: String] = [:]
         if !journaled.isEmpty, let existing = preprocessing {
             try round.ship(existing, to: participants, failed: &failed)
@@ -19,7 +20,8 @@ extension Coordinator {
             let outcome = try round.run(participants, log: log)
             preprocessing = outcome.preprocessing
             failed = outcome.failed
-            let sites = outcome.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let sites = outcome.rows.isEmpty ? "summed under secure aggregation from " + outcome.summed.joined(separator: ", ")
+                : outcome.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             log("coordinator: statistics round: fitted the preprocessing on \(outcome.preprocessing.rows) rows (\(sites)); "
                 + "normalisation \(section.normalise.rawValue)")
         }

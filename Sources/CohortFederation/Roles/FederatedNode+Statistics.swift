@@ -43,6 +43,16 @@ extension FederatedNode {
         guard (1...QuantileSketch.maxCapacity).contains(request.sketchSize) else {
             throw TransportError("\(config.name): statistics request asks for a sketch of \(request.sketchSize) points (1...\(QuantileSketch.maxCapacity))")
         }
+        if let secure = request.secure {
+            try answerSecureStatisticsRequest(secure, table: table, version: frame.version, conn: conn, log: log)
+            return
+        }
+        if config.requireSecureAggregation {
+            let reason = "the statistics round has no secure aggregation, which --require-secure-aggregation demands"
+            log("\(config.name): refusing the statistics round: \(reason)")
+            _ = Handshake.refuse(conn, "node '\(config.name)' refuses the statistics round: \(reason)")
+            throw PolicyRefusal(description: "\(config.name): refused the statistics round: \(reason)")
+        }
         let statistics = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, sketchCapacity: request.sketchSize)
         let body = Array(try JSONEncoder().encode(statistics))
         let payload = try RoundMessages.payload(StatisticsMessages.ReplyHeader(schema: table.schema.withoutFindings), body: body)

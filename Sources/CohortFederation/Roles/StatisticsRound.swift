@@ -12,6 +12,9 @@ struct StatisticsRound {
     struct Participant {
         let name: String
         let conn: FramedConnection
+        /// The node's secure-aggregation id (`Coordinator.secureAggregationIDs`); used only
+        /// under secure aggregation.
+        var id: UInt32 = 0
     }
 
     /// What the round produced.
@@ -22,9 +25,15 @@ struct StatisticsRound {
         var rows: [String: Int]
         /// Nodes that failed (their connection should be dropped), with why.
         var failed: [String: String]
+        /// Under secure aggregation: the nodes whose statistics are in the masked sum (`rows`
+        /// is then empty: no site's row count is known).
+        var summed: [String] = []
     }
 
     let plan: PreprocessingPlan
+    /// The plan's secure aggregation: the additive statistics are summed masked
+    /// (`runSecure`, in StatisticsRound+Secure.swift), and no sketch is sent.
+    var secure: SecureAggregationPlan? = nil
     /// Largest statistics body accepted from the first node, before any schema is known (16 MiB).
     static let firstReplyBytes = 16 << 20
     /// Deadline for every node's reply.
@@ -37,6 +46,7 @@ struct StatisticsRound {
     ///   the nodes read their data with different schemas; `StatisticsError.noValues` when a
     ///   column that needs a fill has no value anywhere.
     func run(_ participants: [Participant], log: (String) -> Void) throws -> Outcome {
+        if let secure { return try runSecure(participants, secure: secure, log: log) }
         let request = Array(try JSONEncoder().encode(StatisticsMessages.Request(sketchSize: plan.sketchSize)))
         var failed: [String: String] = [:]
         var asked: [Participant] = []
@@ -55,7 +65,9 @@ struct StatisticsRound {
                 // Once a schema is known, a reply larger than its statistics can be is refused from
                 // the frame header, before the payload is read.
                 let limit = 4 + RoundMessages.maxHeaderBytes + (schema.map { SiteStatistics.byteBudget(schema: $0, sketchCapacity: plan.sketchSize) } ?? Self.firstReplyBytes)
-                let (siteSchema, body) = try receiveReply(from: p, deadline: deadline, maxPayload: limit)
+                let (header, body) = try receiveReply(from: p, deadline: deadline, maxPayload: limit)
+                let siteSchema = header.schema
+                guard header.secure != true else { throw AggregationError("sent masked statistics where the plan has no secure aggregation") }
                 if let schema {
                     guard siteSchema == schema else {
                         throw StatisticsError.schemaMismatch("'\(p.name)' reads its rows with another schema than '\(schemaSource)'")
@@ -94,7 +106,7 @@ struct StatisticsRound {
 
     /// The schema and statistics body of a node's STATS message (heartbeats skipped; an ERROR
     /// from the node is thrown with its text).
-    private func receiveReply(from p: Participant, deadline: Date, maxPayload: Int) throws -> (DatasetSchema, [UInt8]) {
+    func receiveReply(from p: Participant, deadline: Date, maxPayload: Int) throws -> (StatisticsMessages.ReplyHeader, [UInt8]) {
         while true {
             let left = deadline.timeIntervalSinceNow
             guard left > 0 else { throw AggregationError("no statistics within \(timeout) s") }
@@ -102,8 +114,7 @@ struct StatisticsRound {
             switch MessageType(rawValue: frame.type) {
             case .heartbeat: continue
             case .stats:
-                let (header, body) = try RoundMessages.parse(frame.payload, as: StatisticsMessages.ReplyHeader.self)
-                return (header.schema, body)
+                return try RoundMessages.parse(frame.payload, as: StatisticsMessages.ReplyHeader.self)
             case .error:
                 let message = (try? JSONDecoder().decode(Handshake.ErrorMessage.self, from: Data(frame.payload)))?.message ?? "?"
                 throw AggregationError("the node reported: \(message)")
