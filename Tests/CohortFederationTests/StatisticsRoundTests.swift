@@ -209,7 +209,7 @@ final class StatisticsRoundTests: XCTestCase {
         XCTAssertEqual(Double(fill), 10, accuracy: 4, "the median of east's values (around 10)")
     }
 
-    func testPlanTakesFederatedStatisticsUnderSecureAggregationNotPrivacy() throws {
+    func testPlanTakesFederatedStatisticsUnderSecureAggregation() throws {
         var plan = TrainingPlan()
         plan.preprocessing = PreprocessingPlan(fit: .federated)
         XCTAssertNoThrow(try plan.validate())
@@ -217,7 +217,7 @@ final class StatisticsRoundTests: XCTestCase {
         XCTAssertNoThrow(try plan.validate(), "the additive statistics go through the masked sum")
         plan.secureAggregation = nil
         plan.privacy = try JSONDecoder().decode(PrivacyPlan.self, from: Data(#"{"noiseMultiplier": 1, "clipNorm": 1}"#.utf8))
-        XCTAssertThrowsError(try plan.validate()) { XCTAssertTrue("\($0)".contains("preprocessing.fit 'federated' cannot be combined with privacy"), "\($0)") }
+        XCTAssertThrowsError(try plan.validate()) { XCTAssertTrue("\($0)".contains("preprocessing.fit 'federated' under privacy needs secureAggregation"), "\($0)") }
         var perSite = TrainingPlan()
         perSite.preprocessing = PreprocessingPlan(fit: .local, normalise: .perSite)
         XCTAssertThrowsError(try perSite.validate())

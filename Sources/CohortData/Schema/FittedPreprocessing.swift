@@ -37,6 +37,9 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
     /// Regression only: the target's fitted statistics (`center`/`scale` standardise it;
     /// `mean`, `std`, `median`, `count` as for a numeric feature). Nil for classification.
     public var target: Column?
+    /// Fitted in a statistics round under differential privacy: σ of its release (the
+    /// coordinator's accountant takes this step again when it resumes from the checkpoint).
+    public var noiseMultiplier: Double? = nil
 
     /// A preprocessing from its parts.
     public init(schema: DatasetSchema, columns: [Column], rows: Int, target: Column? = nil) {

@@ -28,10 +28,28 @@ public enum StatisticsMessages {
         public var participants: Int
         /// The plan's section, so the node checks t against it as in a model round.
         public var plan: SecureAggregationPlan
+        /// Under `plan.privacy`: the node sends `PrivateStatistics` (bounded, normalised)
+        /// instead of its additive statistics, with its share of the noise in distributed mode.
+        public var privacy: PrivateRelease?
 
-        public init(session: UInt64, node: UInt32, threshold: Int, participants: Int, plan: SecureAggregationPlan) {
+        public init(session: UInt64, node: UInt32, threshold: Int, participants: Int, plan: SecureAggregationPlan, privacy: PrivateRelease? = nil) {
             self.session = session; self.node = node; self.threshold = threshold
-            self.participants = participants; self.plan = plan
+            self.participants = participants; self.plan = plan; self.privacy = privacy
+        }
+    }
+
+    /// The statistics round's differential privacy (protocols/privacy.md, "The statistics round").
+    public struct PrivateRelease: Codable, Sendable, Equatable {
+        /// σ: the sum of the sites' vectors gets noise σ·S (S = `PrivateStatistics.sensitivity`).
+        public var noiseMultiplier: Double
+        /// Central: the coordinator adds the noise after unmasking; distributed: each node adds
+        /// σ·S/√t before masking.
+        public var mode: PrivacyPlan.Mode
+        /// The public bounds of every numeric column.
+        public var bounds: [String: [Double]]
+
+        public init(noiseMultiplier: Double, mode: PrivacyPlan.Mode, bounds: [String: [Double]]) {
+            self.noiseMultiplier = noiseMultiplier; self.mode = mode; self.bounds = bounds
         }
     }
 

@@ -93,9 +93,9 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         try adaptation?.validate()
         if let preprocessing {
             try preprocessing.validate()
-            // Not wired yet: the statistics would cross the wire in the clear.
-            guard preprocessing.fit != .federated || privacy == nil else {
-                throw fail("preprocessing.fit 'federated' cannot be combined with privacy yet: the statistics round's sums and counts get no noise")
+            // Under privacy the statistics round's noisy vectors are summed masked (StatisticsRound+Secure).
+            guard preprocessing.fit != .federated || privacy == nil || secureAggregation != nil else {
+                throw fail("preprocessing.fit 'federated' under privacy needs secureAggregation: each site's statistics vector is summed masked before the noise")
             }
         }
         if let personalization {

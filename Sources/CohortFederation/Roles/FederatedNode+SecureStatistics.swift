@@ -30,11 +30,24 @@ extension FederatedNode {
             let policy = table.schema.features.first { $0.name == column }?.policy.rawValue ?? "?"
             throw refuse(StatisticsError.needsSketch(feature: column, policy: policy).description)
         }
-        let statistics = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, sketchCapacity: 1)
+        var vector: [Double]
+        if let privacy = a.privacy {
+            // Bounded and normalised (norm ≤ S whatever the rows), with this node's share of the noise under distributed DP.
+            guard privacy.noiseMultiplier > 0, privacy.noiseMultiplier.isFinite else { throw refuse("the statistics round's noise multiplier \(privacy.noiseMultiplier) is not positive and finite") }
+            do { vector = try PrivateStatistics.vector(schema: table.schema, rows: table.train.allInputs, bounds: privacy.bounds) } catch { throw refuse(error.description) }
+            if privacy.mode == .distributed {
+                let sd = GaussianNoise.distributedStandardDeviation(noiseMultiplier: privacy.noiseMultiplier, clipNorm: PrivateStatistics.sensitivity(schema: table.schema),
+                                                                    nodes: a.threshold)
+                var noise = GaussianNoise.secure()
+                for i in vector.indices { vector[i] += sd * noise.next() }
+            }
+        } else {
+            vector = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, sketchCapacity: 1).additiveVector(schema: table.schema)
+        }
         let words: [UInt32]
-        do { words = try StatisticsFixedPoint.encode(statistics.additiveVector(schema: table.schema)) } catch {
+        do { words = try StatisticsFixedPoint.encode(vector) } catch {
             if case .outOfRange(let i, _) = error {
-                let labels = SiteStatistics.additiveLabels(schema: table.schema)
+                let labels = a.privacy == nil ? SiteStatistics.additiveLabels(schema: table.schema) : []
                 // Only the statistic's name goes to the coordinator, not its value.
                 throw refuse("the statistic '\(i < labels.count ? labels[i] : "\(i)")' is outside the secure statistics encoding's range (±2^79); rescale the column")
             }
@@ -65,7 +78,7 @@ extension FederatedNode {
                                                                 as: SecureAggregationMessages.SurvivorsMessage.self, session: a.session)
             let unmasking = try client.unmask(survivors: survivors.survivors)
             try conn.sendOrLose(try SecureAggregationMessages.frame(.secaggUnmask, SecureAggregationMessages.UnmaskMessage(session: a.session, unmasking)))
-            log("\(tag): sent the masked statistics of its training rows (\(words.count) words) and the unmasking shares for \(survivors.survivors.count) survivor(s)")
+            log("\(tag): sent the masked \(a.privacy.map { "private (\($0.mode.rawValue) DP, σ = \($0.noiseMultiplier)) " } ?? "")statistics of its training rows (\(words.count) words) and the unmasking shares for \(survivors.survivors.count) survivor(s)")
         } catch let error as SecureAggregationError {
             log("\(tag): \(error); leaving")
             throw SessionLost(reason: "\(error)")

@@ -32,7 +32,7 @@ extension StatisticsRound {
         var group: [Participant] = []
         for p in participants {
             let request = StatisticsMessages.Request(sketchSize: plan.sketchSize,
-                                                     secure: .init(session: session, node: p.id, threshold: t, participants: n, plan: secure))
+                                                     secure: .init(session: session, node: p.id, threshold: t, participants: n, plan: secure, privacy: privacy))
             do {
                 try p.conn.send(Frame(version: ProtocolVersion.current, type: MessageType.statsRequest.rawValue, payload: Array(try JSONEncoder().encode(request))))
                 group.append(p)
@@ -69,7 +69,10 @@ extension StatisticsRound {
         if let column = SiteStatistics.columnsNeedingSketch(schema: schema).first {
             throw StatisticsError.needsSketch(feature: column, policy: schema.features.first { $0.name == column }!.policy.rawValue)
         }
-        let values = SiteStatistics.additiveLength(schema: schema)
+        if let privacy, let column = PrivateStatistics.unbounded(schema: schema, bounds: privacy.bounds).first {
+            throw AggregationError("statistics round under privacy: the numeric column '\(column)' has no bounds in preprocessing.bounds ([lo, hi], public, not from the sites' data)")
+        }
+        let values = privacy == nil ? SiteStatistics.additiveLength(schema: schema) : PrivateStatistics.length(schema: schema)
         let length = StatisticsFixedPoint.length(values: values)
         let server = try SecureAggregation.Server(parameters: .init(round: session, threshold: t, vectorLength: length))
         func below(_ stage: String) -> AggregationError {
@@ -131,16 +134,42 @@ extension StatisticsRound {
         let sum: [UInt32]
         do { sum = try server.finishUnmasking() } catch { throw below("unmasking: \(error)") }
 
-        let totals = try SiteStatistics.fromAdditive(try StatisticsFixedPoint.decode(sum: sum, values: values), schema: schema)
-        let fitted = try FittedPreprocessing.fit(schema: schema, statistics: totals)
         // Every node whose statistics are in the sum gets the fit, even one that left at step 4.
         let summed = Set(survivors)
         let recipients = inSum.filter { summed.contains($0.id) }
+        let decoded = try StatisticsFixedPoint.decode(sum: sum, values: values)
+        let totals: SiteStatistics
+        var fitted: FittedPreprocessing
+        if let privacy {
+            totals = try privateTotals(decoded, privacy: privacy, schema: schema, survivors: recipients)
+            fitted = try FittedPreprocessing.fit(schema: schema, statistics: totals)
+            fitted.noiseMultiplier = privacy.noiseMultiplier
+        } else {
+            totals = try SiteStatistics.fromAdditive(decoded, schema: schema)
+            fitted = try FittedPreprocessing.fit(schema: schema, statistics: totals)
+        }
         for p in recipients { failed[p.name] = nil }
         try ship(fitted, to: recipients, failed: &failed)
         log("coordinator: statistics round: summed the additive statistics of \(survivors.count) node(s) under secure aggregation "
-            + "(session \(session), threshold \(t), \(length) words each): \(totals.rows) rows in all")
-        return Outcome(preprocessing: fitted, rows: [:], failed: failed, summed: recipients.map(\.name).sorted())
+            + "(session \(session), threshold \(t), \(length) words each): \(totals.rows) rows in all"
+            + (privacy.map { ", \($0.mode.rawValue) DP noise σ = \($0.noiseMultiplier) × S = \(String(format: "%.4g", PrivateStatistics.sensitivity(schema: schema)))" } ?? ""))
+        return Outcome(preprocessing: fitted, rows: [:], failed: failed, summed: recipients.map(\.name).sorted(), noiseMultiplier: privacy?.noiseMultiplier)
+    }
+
+    /// Under privacy: the decoded sum of the survivors' `PrivateStatistics` vectors, with the
+    /// central noise σ·S added here (distributed: it is already in the sum), averaged over the
+    /// survivors and turned into statistics standing for their announced (public) rows.
+    private func privateTotals(_ sum: [Double], privacy: StatisticsMessages.PrivateRelease, schema: DatasetSchema,
+                               survivors: [Participant]) throws -> SiteStatistics {
+        var noisy = sum
+        if privacy.mode == .central {
+            var noise = GaussianNoise.secure()
+            let sd = GaussianNoise.centralStandardDeviation(noiseMultiplier: privacy.noiseMultiplier, clipNorm: PrivateStatistics.sensitivity(schema: schema))
+            for i in noisy.indices { noisy[i] += sd * noise.next() }
+        }
+        let k = Double(max(survivors.count, 1))
+        return try PrivateStatistics.statistics(average: noisy.map { $0 / k }, schema: schema, bounds: privacy.bounds,
+                                                rows: survivors.reduce(0) { $0 + max($1.samples, 0) })
     }
 
     private static func reasons(_ failed: [String: String]) -> String {

@@ -15,6 +15,9 @@ struct StatisticsRound {
         /// The node's secure-aggregation id (`Coordinator.secureAggregationIDs`); used only
         /// under secure aggregation.
         var id: UInt32 = 0
+        /// The sample count the node announced in HELLO (public): under privacy the fit's
+        /// row count is the survivors' total.
+        var samples = 0
     }
 
     /// What the round produced.
@@ -28,12 +31,16 @@ struct StatisticsRound {
         /// Under secure aggregation: the nodes whose statistics are in the masked sum (`rows`
         /// is then empty: no site's row count is known).
         var summed: [String] = []
+        /// Under privacy: σ of the released statistics (the coordinator accounts one step of it).
+        var noiseMultiplier: Double? = nil
     }
 
     let plan: PreprocessingPlan
     /// The plan's secure aggregation: the additive statistics are summed masked
     /// (`runSecure`, in StatisticsRound+Secure.swift), and no sketch is sent.
     var secure: SecureAggregationPlan? = nil
+    /// Under `plan.privacy` (with secure aggregation): the noise and bounds of the release.
+    var privacy: StatisticsMessages.PrivateRelease? = nil
     /// Largest statistics body accepted from the first node, before any schema is known (16 MiB).
     static let firstReplyBytes = 16 << 20
     /// Deadline for every node's reply.
