@@ -5,8 +5,10 @@ extension FittedPreprocessing {
     /// population standard deviation from the sums, the median and a numeric column's most
     /// frequent value from the quantile sketch (exact while it is), categories by count (ties
     /// to the earlier one).
+    /// A regression label's target gets its mean and standard deviation (and median when
+    /// sketched) from `statistics.target`, as `fit(schema:rows:targets:)` from the pooled targets.
     /// - Throws: `StatisticsError.noValues` when a column whose policy needs a statistic has
-    ///   no value at any site; `.needsSketch` when a numeric column's median or most frequent
+    ///   no value at any site, or a regression label has no labelled row; `.needsSketch` when a numeric column's median or most frequent
     ///   value is asked for and the statistics carry no sketch (summed under secure aggregation).
     public static func fit(schema: DatasetSchema, statistics: SiteStatistics) throws(StatisticsError) -> FittedPreprocessing {
         guard statistics.features.count == schema.features.count else {
@@ -38,7 +40,21 @@ extension FittedPreprocessing {
             }
             columns.append(column)
         }
-        return FittedPreprocessing(schema: schema, columns: columns, rows: statistics.rows)
+        var target: Column? = nil
+        if schema.label.isRegression {
+            let label = schema.label.column
+            guard let t = statistics.target, t.count > 0 else { throw .noValues(feature: label, policy: "regression target", rows: statistics.rows) }
+            let n = Double(t.count)
+            let mean = (t.sum ?? 0) / n
+            let std = max(0, (t.sumSquares ?? 0) / n - mean * mean).squareRoot()
+            var c = Column(name: label, fill: nil, center: 0, scale: 1, count: t.count, mean: mean, std: std, median: t.sketch?.median)
+            if schema.label.standardize ?? true {
+                c.center = Float(mean)
+                c.scale = Column.scale(standardDeviation: std)
+            }
+            target = c
+        }
+        return FittedPreprocessing(schema: schema, columns: columns, rows: statistics.rows, target: target)
     }
 
     /// This fit with the centre and scale of every standardised numeric column taken from a

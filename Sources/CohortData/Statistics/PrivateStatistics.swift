@@ -14,26 +14,30 @@ import CohortTensor
 public enum PrivateStatistics {
     /// Entries of the vector for `schema`.
     public static func length(schema: DatasetSchema) -> Int {
-        schema.features.reduce(0) { $0 + 2 + ($1.type == .numeric ? 2 : $1.values.count) }
+        schema.features.reduce(0) { $0 + 2 + ($1.type == .numeric ? 2 : $1.values.count) } + (schema.label.isRegression ? 4 : 0)
     }
 
     /// S: the largest L2 norm of one site's vector, √(Σ 3 per numeric + 2 per other feature).
     public static func sensitivity(schema: DatasetSchema) -> Double {
-        Double(schema.features.reduce(0) { $0 + ($1.type == .numeric ? 3 : 2) }).squareRoot()
+        Double(schema.features.reduce(0) { $0 + ($1.type == .numeric ? 3 : 2) } + (schema.label.isRegression ? 3 : 0)).squareRoot()
     }
 
-    /// The numeric features the bounds leave out or give unusable bounds (lo < hi, both finite).
+    /// The numeric features (and a regression label) the bounds leave out or give unusable
+    /// bounds (lo < hi, both finite).
     public static func unbounded(schema: DatasetSchema, bounds: [String: [Double]]) -> [String] {
-        schema.features.filter { f in
-            guard f.type == .numeric else { return false }
-            guard let b = bounds[f.name], b.count == 2, b[0].isFinite, b[1].isFinite, b[0] < b[1] else { return true }
-            return false
-        }.map(\.name)
+        func usable(_ name: String) -> Bool {
+            guard let b = bounds[name], b.count == 2, b[0].isFinite, b[1].isFinite, b[0] < b[1] else { return false }
+            return true
+        }
+        return schema.features.filter { $0.type == .numeric && !usable($0.name) }.map(\.name)
+            + (schema.label.isRegression && !usable(schema.label.column) ? [schema.label.column] : [])
     }
 
-    /// The site's vector from its raw rows `[n, features]` (NaN = missing).
+    /// The site's vector from its raw rows `[n, features]` (NaN = missing) and, for a regression
+    /// label, the labelled rows' raw `targets` (last: the labelled and unlabelled shares, Σz/n
+    /// and Σz²/n of the targets within the label's bounds; at most 3 more in the squared norm).
     /// - Throws: `StatisticsError.wrongFields` when a numeric feature has no usable bounds.
-    public static func vector(schema: DatasetSchema, rows raw: Tensor, bounds: [String: [Double]]) throws(StatisticsError) -> [Double] {
+    public static func vector(schema: DatasetSchema, rows raw: Tensor, targets: Tensor? = nil, bounds: [String: [Double]]) throws(StatisticsError) -> [Double] {
         if let name = unbounded(schema: schema, bounds: bounds).first {
             throw .wrongFields(feature: name, detail: "the plan gives no bounds [lo, hi] with lo < hi for this numeric column (preprocessing.bounds), which privacy needs")
         }
@@ -66,6 +70,17 @@ public enum PrivateStatistics {
                 }
             }
         }
+        if schema.label.isRegression {
+            let lo = bounds[schema.label.column]![0], width = bounds[schema.label.column]![1] - lo
+            let ys = (targets?.data ?? []).filter { $0.isFinite }.prefix(n)
+            var s1 = 0.0, s2 = 0.0
+            for y in ys {
+                let z = (min(max(Double(y), lo), lo + width) - lo) / width
+                s1 += z
+                s2 += z * z
+            }
+            out += [Double(ys.count) * inverse, Double(n - ys.count) * inverse, s1 * inverse, s2 * inverse]
+        }
         return out
     }
 
@@ -82,23 +97,28 @@ public enum PrivateStatistics {
             throw .wrongFields(feature: name, detail: "no bounds [lo, hi] with lo < hi for this numeric column (preprocessing.bounds)")
         }
         var at = 0
+        /// A numeric entry from [a, m, Σz/n, Σz²/n] at `at`.
+        func numeric(_ name: String) -> SiteStatistics.Feature {
+            let a = max(v[at], 0), m = max(v[at + 1], 0)
+            let share = a + m > 0 ? a / (a + m) : 0
+            let lo = bounds[name]![0], width = bounds[name]![1] - lo
+            let count = Int((share * Double(rows)).rounded())
+            var entry = SiteStatistics.Feature(name: name, count: count, missing: rows - count)
+            let z1 = a > 0 ? min(max(v[at + 2] / a, 0), 1) : 0
+            let z2 = a > 0 ? min(max(v[at + 3] / a, z1 * z1), 1) : 0
+            at += 4
+            let mean = lo + z1 * width, variance = (z2 - z1 * z1) * width * width
+            entry.sum = mean * Double(count)
+            entry.sumSquares = (variance + mean * mean) * Double(count)
+            return entry
+        }
         var features: [SiteStatistics.Feature] = []
         for column in schema.features {
-            let a = max(v[at], 0), m = max(v[at + 1], 0)
-            at += 2
-            let share = a + m > 0 ? a / (a + m) : 0
             if column.type == .numeric {
-                let lo = bounds[column.name]![0], width = bounds[column.name]![1] - lo
-                let count = Int((share * Double(rows)).rounded())
-                var entry = SiteStatistics.Feature(name: column.name, count: count, missing: rows - count)
-                let z1 = a > 0 ? min(max(v[at] / a, 0), 1) : 0
-                let z2 = a > 0 ? min(max(v[at + 1] / a, z1 * z1), 1) : 0
-                at += 2
-                let mean = lo + z1 * width, variance = (z2 - z1 * z1) * width * width
-                entry.sum = mean * Double(count)
-                entry.sumSquares = (variance + mean * mean) * Double(count)
-                features.append(entry)
+                features.append(numeric(column.name))
             } else {
+                let m = max(v[at + 1], 0)
+                at += 2
                 let fractions = v[at..<(at + column.values.count)].map { max($0, 0) }
                 at += column.values.count
                 let total = fractions.reduce(0, +)
@@ -110,6 +130,6 @@ public enum PrivateStatistics {
                 features.append(entry)
             }
         }
-        return SiteStatistics(rows: rows, features: features)
+        return SiteStatistics(rows: rows, features: features, target: schema.label.isRegression ? numeric(schema.label.column) : nil)
     }
 }

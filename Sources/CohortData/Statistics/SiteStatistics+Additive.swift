@@ -2,12 +2,13 @@
 /// round under secure aggregation: the vectors are summed masked, and the coordinator sees only
 /// the total). Layout for a schema (protocols/wire.md, "Statistics round"): the row count, then
 /// per feature its count and missing count, followed by Σx and Σx² (numeric) or one count per
-/// category (categorical, binary). The sum of several sites' vectors is the vector of their
+/// category (categorical, binary); for a regression label last the target's count, unlabelled
+/// rows, Σy and Σy². The sum of several sites' vectors is the vector of their
 /// merge, without the quantile sketches (which are not additive).
 extension SiteStatistics {
     /// Entries of the additive vector for `schema`.
     public static func additiveLength(schema: DatasetSchema) -> Int {
-        1 + schema.features.reduce(0) { $0 + 2 + ($1.type == .numeric ? 2 : $1.values.count) }
+        1 + schema.features.reduce(0) { $0 + 2 + ($1.type == .numeric ? 2 : $1.values.count) } + (schema.label.isRegression ? 4 : 0)
     }
 
     /// What each entry of the additive vector is, for messages ("rows", "level.sumSquares", "unit.count[icu]").
@@ -17,6 +18,7 @@ extension SiteStatistics {
             out += ["\(f.name).count", "\(f.name).missing"]
             if f.type == .numeric { out += ["\(f.name).sum", "\(f.name).sumSquares"] } else { out += f.values.map { "\(f.name).count[\($0)]" } }
         }
+        if schema.label.isRegression { out += ["count", "missing", "sum", "sumSquares"].map { "\(schema.label.column).target.\($0)" } }
         return out
     }
 
@@ -32,6 +34,9 @@ extension SiteStatistics {
                 let counts = entry.categoryCounts ?? []
                 out += (0..<column.values.count).map { $0 < counts.count ? Double(counts[$0]) : 0 }
             }
+        }
+        if schema.label.isRegression {
+            out += [Double(target?.count ?? 0), Double(target?.missing ?? rows), target?.sum ?? 0, target?.sumSquares ?? 0]
         }
         return out
     }
@@ -70,7 +75,15 @@ extension SiteStatistics {
             }
             features.append(entry)
         }
-        let statistics = SiteStatistics(rows: rows, features: features)
+        var target: Feature? = nil
+        if schema.label.isRegression {
+            let label = schema.label.column
+            var t = Feature(name: label, count: try count(label, "target count"), missing: try count(label, "unlabelled rows"))
+            t.sum = try real(label, "target sum")
+            t.sumSquares = try real(label, "target sumSquares")
+            target = t
+        }
+        let statistics = SiteStatistics(rows: rows, features: features, target: target)
         try statistics.validate(schema: schema, sketchCapacity: 1, sketches: false)
         return statistics
     }

@@ -28,12 +28,23 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
     public var rows: Int
     /// One entry per schema feature, in order.
     public var features: [Feature]
+    /// Regression only: the labelled rows' raw targets as a numeric column (named after the
+    /// label; `missing` = unlabelled rows), so the target's scaling is fitted in the round too.
+    /// Nil for classification.
+    public var target: Feature? = nil
+
+    public init(rows: Int, features: [Feature], target: Feature? = nil) {
+        self.rows = rows
+        self.features = features
+        self.target = target
+    }
 
     /// Largest row count accepted from a site (2^40).
     public static let maxRows = 1 << 40
 
-    /// Statistics of raw rows `[n, schema.features.count]` (NaN = missing).
-    public static func compute(schema: DatasetSchema, rows raw: Tensor, sketchCapacity: Int) throws -> SiteStatistics {
+    /// Statistics of raw rows `[n, schema.features.count]` (NaN = missing) and, for a regression
+    /// schema, the labelled rows' raw `targets` (`[m, 1]`, m ≤ n).
+    public static func compute(schema: DatasetSchema, rows raw: Tensor, targets: Tensor? = nil, sketchCapacity: Int) throws -> SiteStatistics {
         let f = schema.features.count
         guard raw.rank == 2, raw.columns == f || raw.rows == 0 else { throw DataError("raw rows \(raw.shape) do not have the schema's \(f) features") }
         let n = raw.rank == 2 ? raw.rows : 0
@@ -60,7 +71,20 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
             }
             features.append(entry)
         }
-        return SiteStatistics(rows: n, features: features)
+        var target: Feature? = nil
+        if schema.label.isRegression {
+            var values = (targets?.data ?? []).filter { $0.isFinite }
+            guard values.count <= n else { throw DataError("\(values.count) targets for \(n) training rows") }
+            var entry = Feature(name: schema.label.column, count: values.count, missing: n - values.count)
+            var sum = 0.0, squares = 0.0
+            for v in values { sum += Double(v); squares += Double(v) * Double(v) }
+            entry.sum = sum
+            entry.sumSquares = squares
+            values.sort()
+            entry.sketch = QuantileSketch(sorted: values, capacity: sketchCapacity)
+            target = entry
+        }
+        return SiteStatistics(rows: n, features: features, target: target)
     }
 
     /// A generous upper bound on the JSON bytes of a site's statistics for `schema` (checked
@@ -71,6 +95,7 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
             bytes += 512 + f.name.utf8.count * 6
             bytes += f.type == .numeric ? sketchCapacity * 56 : f.values.count * 24
         }
+        if schema.label.isRegression { bytes += 512 + schema.label.column.utf8.count * 6 + sketchCapacity * 56 }
         return bytes
     }
 
@@ -91,21 +116,7 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
                 throw .inconsistentCounts(feature: name, detail: "\(entry.count) values + \(entry.missing) missing ≠ \(rows) rows")
             }
             if column.type == .numeric {
-                guard entry.categoryCounts == nil else { throw .wrongFields(feature: name, detail: "a numeric column has no category counts") }
-                guard let sum = entry.sum, let squares = entry.sumSquares, (entry.sketch != nil) == sketches else {
-                    throw .wrongFields(feature: name, detail: sketches ? "a numeric column needs sum, sumSquares and sketch" : "additive statistics carry sum and sumSquares and no sketch")
-                }
-                guard sum.isFinite else { throw .notFinite(feature: name, field: "sum") }
-                guard squares.isFinite else { throw .notFinite(feature: name, field: "sumSquares") }
-                guard squares >= 0 else { throw .inconsistentCounts(feature: name, detail: "sum of squares \(squares) is negative") }
-                if entry.count == 0 && (sum != 0 || squares != 0) {
-                    throw .inconsistentCounts(feature: name, detail: "no values but sum \(sum), sum of squares \(squares)")
-                }
-                // Cauchy–Schwarz: n·Σx² ≥ (Σx)², up to rounding.
-                if entry.count > 0 && sum * sum / Double(entry.count) > squares * (1 + 1e-9) + 1e-9 {
-                    throw .inconsistentCounts(feature: name, detail: "sum \(sum) and sum of squares \(squares) cannot come from \(entry.count) values")
-                }
-                if let sketch = entry.sketch, let problem = sketch.problem(count: entry.count, capacity: sketchCapacity) { throw .sketch(feature: name, detail: problem) }
+                try Self.validateNumeric(entry, name: name, sketchCapacity: sketchCapacity, sketches: sketches)
             } else {
                 guard entry.sum == nil, entry.sumSquares == nil, entry.sketch == nil else {
                     throw .wrongFields(feature: name, detail: "a \(column.type.rawValue) column has category counts only")
@@ -120,6 +131,37 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
                 guard total == entry.count else { throw .inconsistentCounts(feature: name, detail: "category counts sum to \(total), the column has \(entry.count) values") }
             }
         }
+        let label = schema.label.column
+        if schema.label.isRegression {
+            guard let t = target else { throw .wrongFields(feature: label, detail: "a regression label needs the target's statistics") }
+            guard t.name == label else { throw .featureName(index: features.count, got: t.name, expected: label) }
+            guard t.count >= 0, t.count <= rows else { throw .absurdCount(feature: label, field: "count", value: t.count, limit: rows) }
+            guard t.missing >= 0, t.count + t.missing == rows else {
+                throw .inconsistentCounts(feature: label, detail: "\(t.count) targets + \(t.missing) unlabelled ≠ \(rows) rows")
+            }
+            try Self.validateNumeric(t, name: label, sketchCapacity: sketchCapacity, sketches: sketches)
+        } else if target != nil {
+            throw .wrongFields(feature: label, detail: "target statistics for a classification label")
+        }
+    }
+
+    /// The checks of one numeric column's (or the regression target's) entry.
+    private static func validateNumeric(_ entry: Feature, name: String, sketchCapacity: Int, sketches: Bool) throws(StatisticsError) {
+        guard entry.categoryCounts == nil else { throw .wrongFields(feature: name, detail: "a numeric column has no category counts") }
+        guard let sum = entry.sum, let squares = entry.sumSquares, (entry.sketch != nil) == sketches else {
+            throw .wrongFields(feature: name, detail: sketches ? "a numeric column needs sum, sumSquares and sketch" : "additive statistics carry sum and sumSquares and no sketch")
+        }
+        guard sum.isFinite else { throw .notFinite(feature: name, field: "sum") }
+        guard squares.isFinite else { throw .notFinite(feature: name, field: "sumSquares") }
+        guard squares >= 0 else { throw .inconsistentCounts(feature: name, detail: "sum of squares \(squares) is negative") }
+        if entry.count == 0 && (sum != 0 || squares != 0) {
+            throw .inconsistentCounts(feature: name, detail: "no values but sum \(sum), sum of squares \(squares)")
+        }
+        // Cauchy–Schwarz: n·Σx² ≥ (Σx)², up to rounding.
+        if entry.count > 0 && sum * sum / Double(entry.count) > squares * (1 + 1e-9) + 1e-9 {
+            throw .inconsistentCounts(feature: name, detail: "sum \(sum) and sum of squares \(squares) cannot come from \(entry.count) values")
+        }
+        if let sketch = entry.sketch, let problem = sketch.problem(count: entry.count, capacity: sketchCapacity) { throw .sketch(feature: name, detail: problem) }
     }
 
     /// The statistics of several sites' rows together (each validated against `schema` first).
@@ -138,6 +180,15 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
                 entry.categoryCounts = counts
             }
             merged.features.append(entry)
+        }
+        let targets = sites.compactMap(\.target)
+        if schema.label.isRegression, !targets.isEmpty {
+            var t = Feature(name: schema.label.column, count: targets.reduce(0) { $0 + $1.count }, missing: targets.reduce(0) { $0 + $1.missing })
+            t.sum = targets.reduce(0) { $0 + ($1.sum ?? 0) }
+            t.sumSquares = targets.reduce(0) { $0 + ($1.sumSquares ?? 0) }
+            let sketches = targets.compactMap(\.sketch)
+            t.sketch = sketches.isEmpty ? nil : QuantileSketch.merge(sketches, capacity: sketchCapacity)
+            merged.target = t
         }
         return merged
     }

@@ -34,7 +34,7 @@ extension FederatedNode {
         if let privacy = a.privacy {
             // Bounded and normalised (norm ≤ S whatever the rows), with this node's share of the noise under distributed DP.
             guard privacy.noiseMultiplier > 0, privacy.noiseMultiplier.isFinite else { throw refuse("the statistics round's noise multiplier \(privacy.noiseMultiplier) is not positive and finite") }
-            do { vector = try PrivateStatistics.vector(schema: table.schema, rows: table.train.allInputs, bounds: privacy.bounds) } catch { throw refuse(error.description) }
+            do { vector = try PrivateStatistics.vector(schema: table.schema, rows: table.train.allInputs, targets: table.train.labelled.targets, bounds: privacy.bounds) } catch { throw refuse(error.description) }
             if privacy.mode == .distributed {
                 let sd = GaussianNoise.distributedStandardDeviation(noiseMultiplier: privacy.noiseMultiplier, clipNorm: PrivateStatistics.sensitivity(schema: table.schema),
                                                                     nodes: a.threshold)
@@ -42,7 +42,7 @@ extension FederatedNode {
                 for i in vector.indices { vector[i] += sd * noise.next() }
             }
         } else {
-            vector = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, sketchCapacity: 1).additiveVector(schema: table.schema)
+            vector = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, targets: table.train.labelled.targets, sketchCapacity: 1).additiveVector(schema: table.schema)
         }
         let words: [UInt32]
         do { words = try StatisticsFixedPoint.encode(vector) } catch {

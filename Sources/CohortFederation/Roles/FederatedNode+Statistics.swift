@@ -53,7 +53,7 @@ extension FederatedNode {
             _ = Handshake.refuse(conn, "node '\(config.name)' refuses the statistics round: \(reason)")
             throw PolicyRefusal(description: "\(config.name): refused the statistics round: \(reason)")
         }
-        let statistics = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, sketchCapacity: request.sketchSize)
+        let statistics = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, targets: table.train.labelled.targets, sketchCapacity: request.sketchSize)
         let body = Array(try JSONEncoder().encode(statistics))
         let payload = try RoundMessages.payload(StatisticsMessages.ReplyHeader(schema: table.schema.withoutFindings), body: body)
         do { try conn.send(Frame(version: frame.version, type: MessageType.stats.rawValue, payload: payload)) } catch {
