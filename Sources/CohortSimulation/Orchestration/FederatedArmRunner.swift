@@ -107,7 +107,7 @@ struct FederatedArmRunner {
                             "--data", site.trainPath, "--test", site.testPath, "--seed", "\(config.seed &+ UInt64(i))", "--insecure",
                             // The simulated hospitals report their scores to the coordinator under every arm (under
                             // secure aggregation they would otherwise keep them), so every arm's curves can be drawn.
-                            "--share-metrics"],
+                            "--share-metrics"] + (config.schema.map { ["--schema", $0] } ?? []),
                 logPath: path("\(site.name).log")))
         }
         var reported = 0

@@ -54,9 +54,15 @@ public struct SimulationRunner {
         let source = try pretrainSource(cohort: cohort, clock: &clock)
 
         var results: [ArmResult] = []
-        let sourceModel = try CheckpointFile.load(source).makeModel(path: source)
-        let tests = try cohort.sites.map { try SiteData.load(path: $0.testPath).labelled }
-        let sourceAccuracy = try Inference.report(sourceModel, try SiteData.load(path: cohort.sourceValidation).labelled).accuracy
+        let sourceCheckpoint = try CheckpointFile.load(source)
+        let sourceModel = try sourceCheckpoint.makeModel(path: source)
+        // With a schema the CSV files are read through the source model's fitted preprocessing,
+        // which the fine-tuned arms' checkpoints carry unchanged (`pretrain --init`).
+        let preprocessing = config.schema == nil ? nil : sourceCheckpoint.metadata.preprocessing
+        if config.schema != nil && preprocessing == nil { throw SimulationError("\(source): the source model carries no preprocessing for the schema") }
+        let read: (String) throws -> LabelledData = { path in try (preprocessing.map { try $0.load(path: path) } ?? SiteData.load(path: path)).labelled }
+        let tests = try cohort.sites.map { try read($0.testPath) }
+        let sourceAccuracy = try Inference.report(sourceModel, try read(cohort.sourceValidation)).accuracy
         log("simulate: source model accuracy on the source domain's validation data: \(String(format: "%.3f", sourceAccuracy))")
         for arm in arms {
             let started = Date()
@@ -99,15 +105,17 @@ public struct SimulationRunner {
             }
         }
         log("simulate: measuring domain shift in the source model's features")
-        let shift = try? ShiftAnalysis.measure(model: sourceModel, sourceValidation: cohort.sourceValidation, tests: Array(zip(cohort.sites.map(\.name), tests)),
+        let shift = config.schema != nil ? nil : try? ShiftAnalysis.measure(model: sourceModel, sourceValidation: cohort.sourceValidation, tests: Array(zip(cohort.sites.map(\.name), tests)),
                                                 seed: config.seed)
         log("simulate: ranking the source model against a randomly initialised one with LogME (cohort rank)")
         let spec = try modelSpec(cohort: cohort)
         let logME: String
-        do {
+        if let schema = config.schema {
+            logME = "LogME ranking check skipped: the schema's CSV files (\(schema)) are read only through a fitted preprocessing"
+        } else { do {
             logME = try TransferabilityCheck(executable: executable, sourceCheckpoint: source, sites: cohort.sites, directory: path("rank"), seed: config.seed)
                 .run(architecture: try JSONEncoder.pretty.encode(spec))
-        } catch { logME = "LogME ranking check failed: \(error)" }
+        } catch { logME = "LogME ranking check failed: \(error)" } }
         var settings = [
             "model": try backbone().map { "\($0.label) on \(cohort.modelInputShape.map(String.init).joined(separator: "x")) inputs (\(sourceModel.parameterCount) parameters)" }
                 ?? (config.kind == "imaging" ? "CNN (3 conv-BN-ReLU stages, \(sourceModel.parameterCount) parameters)" : "MLP (\(sourceModel.parameterCount) parameters)"),
@@ -124,6 +132,10 @@ public struct SimulationRunner {
         if arms.contains(.fedavgLoRA), let lora = try? loraSettings() {
             settings["fedavg-lora"] = "LoRA rank \(lora.spec.rank), α = \(lora.spec.alpha.map { "\($0)" } ?? "\(lora.spec.rank)") on \(lora.spec.targets.joined(separator: ", "))"
                 + "; also trained and sent: \(lora.trainablePrefixes.joined(separator: ", ")) and BatchNorm running statistics"
+        }
+        if let schema = config.schema, let p = preprocessing {
+            settings["dataset schema"] = "\(schema): \(p.schema.features.count) columns read by name (\(p.encodedWidth) encoded values), label '\(p.schema.label.column)'"
+                + "; preprocessing fitted on the source training rows (carried by local-only and pooled), each federated hospital fits its own"
         }
         settings["local-only / pooled"] = "\(config.rounds * config.localEpochs) epochs from the source model, best epoch on a 20% validation split"
         let output = SimulationResults(
@@ -171,7 +183,8 @@ public struct SimulationRunner {
         let follower = LogFollower(path: path("logs", "pretrain-source.log"))
         try FileManager.default.createDirectory(atPath: path("logs"), withIntermediateDirectories: true)
         let child = try ChildProcess(name: "source pre-training", executable: executable,
-                                     arguments: ["pretrain", "--arch", path("model.json"), "--data", cohort.sourceTrain, "--val", cohort.sourceValidation,
+                                     arguments: ["pretrain", "--arch", path("model.json"), "--data", cohort.sourceTrain, "--val", cohort.sourceValidation]
+                                         + (config.schema.map { ["--schema", $0] } ?? []) + [
                                                  "--epochs", "\(config.pretrainEpochs)", "--batch-size", "\(config.batchSize)", "--lr", "0.05",
                                                  "--seed", "\(config.seed)", "--out", cacheFile],
                                      logPath: follower.path)
