@@ -78,4 +78,30 @@ final class SimulateSchemaProcessTests: XCTestCase {
         XCTAssertNotEqual(noCategories.status, 0)
         XCTAssertTrue(noCategories.log.contains("feature 'chest pain': a categorical column lists its categories"), noCategories.log)
     }
+
+    func testRegressionSchemaReportsErrorsAndR2PerArm() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CohortBinary.url.path), "cohort binary not built")
+        let dir = try makeDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let schema = Self.classification.replacingOccurrences(of: #"{"column": "diagnosis", "classes": ["healthy", "disease"]}"#,
+                                                              with: #"{"column": "systolic", "task": "regression"}"#)
+        let (status, log) = try simulate(["--arms", "source-only,local-only,fedavg"], schema: schema, in: dir)
+        XCTAssertEqual(status, 0, log)
+        let results = try JSONDecoder().decode(SimulationResults.self, from: Data(contentsOf: dir.appendingPathComponent("run/metrics.json")))
+        XCTAssertTrue(results.isRegression)
+        for arm in results.arms {
+            XCTAssertNil(arm.failed, "\(arm.name): \(arm.failed ?? "")")
+            for score in arm.perSite {
+                XCTAssertTrue(score.accuracy.isNaN, "\(arm.name) \(score.site)")
+                XCTAssertEqual(score.samples, 150)
+                XCTAssertGreaterThan(score.mae ?? .nan, 0, "\(arm.name) \(score.site)")
+                XCTAssertGreaterThanOrEqual(score.rmse ?? .nan, score.mae ?? .nan, "\(arm.name) \(score.site)")
+                XCTAssertGreaterThan(score.r2 ?? .nan, 0.3, "\(arm.name) \(score.site): the target is learnable from the features")
+            }
+        }
+        XCTAssertTrue(log.contains("fedavg: mean test MAE"), log)
+        XCTAssertTrue(results.notes.contains { $0.hasPrefix("Best mean R²") }, "\(results.notes)")
+        let html = try String(contentsOf: dir.appendingPathComponent("run/report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("R² (mean)") && html.contains("RMSE (mean)"), "no regression summary in the report")
+    }
 }

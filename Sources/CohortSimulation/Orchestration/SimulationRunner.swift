@@ -62,8 +62,12 @@ public struct SimulationRunner {
         if config.schema != nil && preprocessing == nil { throw SimulationError("\(source): the source model carries no preprocessing for the schema") }
         let read: (String) throws -> LabelledData = { path in try (preprocessing.map { try $0.load(path: path) } ?? SiteData.load(path: path)).labelled }
         let tests = try cohort.sites.map { try read($0.testPath) }
-        let sourceAccuracy = try Inference.report(sourceModel, try read(cohort.sourceValidation)).accuracy
-        log("simulate: source model accuracy on the source domain's validation data: \(String(format: "%.3f", sourceAccuracy))")
+        let sourceValidation = try read(cohort.sourceValidation)
+        let regression = sourceValidation.isRegression
+        // The source model's score on the source domain: accuracy, or R² for a regression target.
+        let sourceAccuracy = regression ? try Inference.regressionReport(sourceModel, sourceValidation).r2
+                                        : try Inference.report(sourceModel, sourceValidation).accuracy
+        log("simulate: source model \(regression ? "R²" : "accuracy") on the source domain's validation data: \(String(format: "%.3f", sourceAccuracy))")
         for arm in arms {
             let started = Date()
             log("simulate: arm \(arm.rawValue): \(arm.summary)")
@@ -93,9 +97,15 @@ public struct SimulationRunner {
                     }
                     clock = roundClock
                 }
-                log("  \(arm.rawValue): mean test accuracy \(String(format: "%.3f", result.meanAccuracy)) ("
-                    + result.perSite.map { "\($0.site) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", ")
-                    + "), \(ProgressClock.duration(Date().timeIntervalSince(started)))")
+                if result.isRegression {
+                    log("  \(arm.rawValue): mean test MAE \(String(format: "%.4g", result.meanMAE)), RMSE \(String(format: "%.4g", result.meanRMSE)), "
+                        + "R² \(String(format: "%.3f", result.meanR2)) (R² " + result.perSite.map { "\($0.site) \(String(format: "%.3f", $0.r2 ?? .nan))" }.joined(separator: ", ")
+                        + "), \(ProgressClock.duration(Date().timeIntervalSince(started)))")
+                } else {
+                    log("  \(arm.rawValue): mean test accuracy \(String(format: "%.3f", result.meanAccuracy)) ("
+                        + result.perSite.map { "\($0.site) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", ")
+                        + "), \(ProgressClock.duration(Date().timeIntervalSince(started)))")
+                }
                 results.append(result)
             } catch {
                 log("  \(arm.rawValue) FAILED: \(error)")
@@ -141,8 +151,9 @@ public struct SimulationRunner {
         let output = SimulationResults(
             title: "Cohort simulation: \(config.sites) \(config.kind) hospitals", kind: config.kind, seed: config.seed, quick: config.quick,
             rounds: config.rounds, settings: settings, sites: cohort.siteInfos, arms: results, shift: shift, startedAt: startedAt,
-            wallSeconds: clock.elapsed, notes: Findings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy)
-                + AdaptationFindings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy, shift: shift) + [logME])
+            wallSeconds: clock.elapsed, notes: (regression ? RegressionFindings.notes(results, sourceR2: sourceAccuracy)
+                : Findings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy)
+                + AdaptationFindings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy, shift: shift)) + [logME])
         try ReportWriter.write(output, to: config.out)
         return output
     }
@@ -212,6 +223,10 @@ public struct SimulationRunner {
     }
 
     static func score(_ model: Sequential, _ test: LabelledData, site: String) throws -> SiteScore {
+        if test.isRegression {
+            let r = try Inference.regressionReport(model, test)
+            return SiteScore(site: site, mae: r.mae, rmse: r.rmse, r2: r.r2, samples: test.count)
+        }
         let report = try Inference.report(model, test)
         return SiteScore(site: site, accuracy: report.accuracy, balancedAccuracy: report.balancedAccuracy, samples: test.count)
     }
@@ -236,7 +251,8 @@ public struct SimulationRunner {
             let model = try CheckpointFile.load(out).makeModel(path: out)
             scores.append(try Self.score(model, test, site: site.name))
             clock.advance(Double(config.rounds * config.localEpochs) / Double(cohort.sites.count))
-            log("  local-only \(site.name): test accuracy \(String(format: "%.3f", scores.last!.accuracy))  [\(clock.eta)]")
+            let shown = scores.last!.r2.map { String(format: "R² %.3f", $0) } ?? String(format: "accuracy %.3f", scores.last!.accuracy)
+            log("  local-only \(site.name): test \(shown)  [\(clock.eta)]")
         }
         return ArmResult(name: SimulationArm.localOnly.rawValue, description: SimulationArm.localOnly.summary, federated: false,
                          perSite: scores, rounds: [], bytesUp: 0, bytesDown: 0, wallSeconds: Date().timeIntervalSince(started), failed: nil)
