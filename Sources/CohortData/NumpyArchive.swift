@@ -28,11 +28,25 @@ public final class NumpyArchive {
     /// - Throws: `DataError` naming the archive and entry: no such key, an unsupported entry,
     ///   a corrupt or truncated one, or an invalid `.npy` inside.
     public func read(key: String, maxValues: Int = NumpyFile.defaultMaxValues) throws -> NumpyArray {
+        try NumpyFile.decode(try directory.open(try entry(key), in: file), maxValues: maxValues)
+    }
+
+    /// Reads the array of `key` as its raw bytes when its elements are one byte each (uint8,
+    /// int8, bool): no widening to `Float`. For a wider dtype `bytes` is nil (only the entry's
+    /// header is read).
+    ///
+    /// - Throws: `DataError` as `read(key:maxValues:)`.
+    func readBytes(key: String, maxValues: Int = NumpyFile.defaultMaxValues) throws -> (shape: [Int], dtype: NumpyDType, bytes: [UInt8]?) {
+        try NumpyFile.decodeBytes(try directory.open(try entry(key), in: file), maxValues: maxValues)
+    }
+
+    /// The entry of `key` (`x` or `x.npy`).
+    private func entry(_ key: String) throws -> ZipEntry {
         guard let entry = directory.entries.first(where: { $0.name == key }) ?? directory.entries.first(where: { $0.name == key + ".npy" }) else {
             let known = keys.isEmpty ? "it holds none" : "it holds \(keys.joined(separator: ", "))"
             throw DataError("\(path): no array '\(key)' in the archive (\(known))")
         }
-        return try NumpyFile.decode(try directory.open(entry, in: file), maxValues: maxValues)
+        return entry
     }
 
     /// Reads the first array of the archive.

@@ -26,6 +26,46 @@ public enum NumpyFile {
 
     /// Decodes a whole `.npy` byte stream (a file or an archive entry) and checks its end.
     static func decode(_ source: SequentialBytes, maxValues: Int) throws -> NumpyArray {
+        let (shape, dtype, count) = try readHeader(source, maxValues: maxValues)
+        var values = [Float](repeating: 0, count: count)
+        try values.withUnsafeMutableBufferPointer { out in
+            if dtype.isHostFloat32 {
+                try source.read(into: UnsafeMutableRawBufferPointer(out), for: "data")
+                return
+            }
+            let chunk = max(1, (1 << 20) / dtype.itemSize)
+            var scratch = [UInt8](repeating: 0, count: min(count, chunk) * dtype.itemSize)
+            var done = 0
+            while done < count {
+                let n = min(chunk, count - done)
+                try scratch.withUnsafeMutableBytes { raw in
+                    let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<(n * dtype.itemSize)])
+                    try source.read(into: part, for: "data")
+                    dtype.convert(UnsafeRawBufferPointer(part), into: UnsafeMutableBufferPointer(rebasing: out[done..<(done + n)]))
+                }
+                done += n
+            }
+        }
+        try source.finish()
+        return NumpyArray(shape: shape, values: values, dtype: dtype)
+    }
+
+    /// Decodes a whole `.npy` byte stream of one-byte elements (uint8, int8, bool) as its raw
+    /// bytes, without widening them to `Float` (a quarter of the memory). For a wider dtype
+    /// only the header is read and `bytes` is nil.
+    ///
+    /// - Throws: `DataError` as `decode`.
+    static func decodeBytes(_ source: SequentialBytes, maxValues: Int) throws -> (shape: [Int], dtype: NumpyDType, bytes: [UInt8]?) {
+        let (shape, dtype, count) = try readHeader(source, maxValues: maxValues)
+        guard dtype.itemSize == 1 else { return (shape, dtype, nil) }
+        let bytes = try source.bytes(count, for: "data")
+        try source.finish()
+        return (shape, dtype, bytes)
+    }
+
+    /// Reads and checks the magic, version and header of a `.npy` stream up to its data:
+    /// the shape, the dtype and the element count (at most `maxValues`, exactly filling the rest).
+    static func readHeader(_ source: SequentialBytes, maxValues: Int) throws -> (shape: [Int], dtype: NumpyDType, count: Int) {
         let name = source.name
         let found = try source.bytes(6, for: "magic")
         guard found == magic else {
@@ -65,27 +105,7 @@ public enum NumpyFile {
         guard dataBytes == source.remaining else {
             throw DataError("\(name): \(source.remaining - dataBytes) unexpected bytes after the array data at offset \(dataAt + dataBytes)")
         }
-        var values = [Float](repeating: 0, count: count)
-        try values.withUnsafeMutableBufferPointer { out in
-            if dtype.isHostFloat32 {
-                try source.read(into: UnsafeMutableRawBufferPointer(out), for: "data")
-                return
-            }
-            let chunk = max(1, (1 << 20) / dtype.itemSize)
-            var scratch = [UInt8](repeating: 0, count: min(count, chunk) * dtype.itemSize)
-            var done = 0
-            while done < count {
-                let n = min(chunk, count - done)
-                try scratch.withUnsafeMutableBytes { raw in
-                    let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<(n * dtype.itemSize)])
-                    try source.read(into: part, for: "data")
-                    dtype.convert(UnsafeRawBufferPointer(part), into: UnsafeMutableBufferPointer(rebasing: out[done..<(done + n)]))
-                }
-                done += n
-            }
-        }
-        try source.finish()
-        return NumpyArray(shape: header.shape, values: values, dtype: dtype)
+        return (header.shape, dtype, count)
     }
 
     /// The product of `shape`, refusing overflow (a zero dimension makes it 0).

@@ -4,7 +4,8 @@ import Foundation
 import XCTest
 
 /// Image sites through the real binary: ImageFolders of PNG and JPEG files (written here with
-/// libpng and libjpeg) trained by `cohort pretrain` (streamed) and by two `cohort node`s.
+/// libpng and libjpeg) trained by `cohort pretrain` and by two `cohort node`s, both streaming
+/// the training images batch by batch; `.npz` archives likewise.
 final class ImageFolderProcessTests: XCTestCase {
     /// Class `label`'s pattern (vertical bar, horizontal bar, diagonal) with noise, `side`×`side` RGB.
     private func pattern(label: Int, index: Int, side: Int, site: Int) -> DecodedImage {
@@ -110,6 +111,23 @@ final class ImageFolderProcessTests: XCTestCase {
             XCTAssertEqual(m["test_samples"] as? Double, 12, name)
             XCTAssertGreaterThan(m["test_accuracy"] as? Double ?? 0, 0.7, name)
         }
+        // The training images were read from disk batch by batch, not decoded up front.
+        for s in 0..<2 {
+            let text = log(dir.appendingPathComponent("n\(s).log"))
+            XCTAssertTrue(text.contains("24 training images (streamed from disk in batches), 6 validation and 12 test images in memory"), text)
+        }
+        // A plan step that needs every training image in memory is refused by a streaming node, naming it.
+        try #"{"batchSize":8,"learningRate":0.05,"personalization":{"method":"fedavg-ft"}}"#.write(toFile: p("ft-plan.json"), atomically: true, encoding: .utf8)
+        let port2 = try ProcessHarness.freePort()
+        let refusing = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("ft-plan.json"), "--secrets", p("secrets.txt"),
+                                                  "--listen", "127.0.0.1:\(port2)", "--rounds", "1", "--min-nodes", "1", "--round-timeout", "20",
+                                                  "--wait", "20", "--out", p("ft"), "--insecure"], stderr: dir.appendingPathComponent("c2.log"))
+        defer { if refusing.isRunning { refusing.terminate() } }
+        let node = try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port2)", "--name", "site0", "--secret-file", p("site0.key"),
+                                              "--data", p("site0"), "--schema", p("schema.json"), "--insecure"], stderr: dir.appendingPathComponent("n2.log"))
+        XCTAssertEqual(ProcessHarness.wait(node, seconds: 60), 1, log(dir.appendingPathComponent("n2.log")))
+        XCTAssertTrue(log(dir.appendingPathComponent("n2.log")).contains("the plan's personalization needs the training samples in memory"),
+                      log(dir.appendingPathComponent("n2.log")))
     }
 
     /// A MedMNIST-style `.npz`: uint8 `N×H×W×3` images (sides 12, resized to 8 by the schema) and `N×1` labels.
@@ -167,6 +185,11 @@ final class ImageFolderProcessTests: XCTestCase {
         let evaluated = evaluation["nodes"] as? [String: [String: Any]] ?? [:]
         XCTAssertEqual(evaluated.keys.sorted(), ["site0", "site1"], "\(evaluation)")
         for (name, m) in evaluated { XCTAssertEqual(m["test_samples"] as? Double, 36, name) }
+        // The training images stayed uint8 and were prepared batch by batch.
+        for s in 0..<2 {
+            let text = log(dir.appendingPathComponent("n\(s).log"))
+            XCTAssertTrue(text.contains("36 training images (kept as uint8, prepared batch by batch), 36 validation and 36 test images in memory"), text)
+        }
         // A wrong layout is refused with every problem named.
         try Data(NpzWriter.archive([("train_images", NpzWriter.npyUInt8([1, 2, 3, 4], shape: [4])),
                                     ("train_labels", NpzWriter.npyUInt8([9], shape: [1]))])).write(to: URL(fileURLWithPath: p("bad.npz")))

@@ -51,4 +51,50 @@ final class NpzImageSetTests: XCTestCase {
         XCTAssertTrue(errorMessage { _ = try NpzImageSet.load(path: none, schema: ImageSchema(image: .init(height: 2, width: 2, channels: .grey))) }
             .contains("no 'train_images' array"))
     }
+
+    /// `open` keeps the pixels as uint8 and prepares them per batch: any batch, in any order,
+    /// equals the rows `load` prepares up front, and the stratified split without `val_…`
+    /// arrays picks the same samples as the in-memory split.
+    func testStreamedSourcesPrepareTheSameRowsAsLoad() throws {
+        var pixels: [UInt8] = [], labels: [UInt8] = []
+        for i in 0..<30 {
+            for p in 0..<(3 * 3 * 3) { pixels.append(UInt8((i * 37 + p * 11) % 256)) }
+            labels.append(UInt8(i % 3))
+        }
+        let path = try write([("train_images", npyUInt8(pixels, shape: [30, 3, 3, 3])), ("train_labels", npyUInt8(labels, shape: [30]))])
+        defer { removeDirectory((path as NSString).deletingLastPathComponent) }
+        let schema = ImageSchema(image: .init(height: 2, width: 2, channels: .grey, mean: [0.5], std: [0.25]))
+        let loaded = try NpzImageSet.load(path: path, schema: schema)
+        let sources = try NpzImageSet.open(path: path, schema: schema)
+        XCTAssertEqual(sources.train.count, 30)
+        XCTAssertEqual(sources.train.labels, loaded.train.labels)
+        let batch = try sources.train.batch([7, 2, 29])
+        XCTAssertEqual(batch.labels, [1, 2, 2])
+        XCTAssertEqual(batch.inputs.shape, [3, 4])
+        for (row, i) in [7, 2, 29].enumerated() {
+            XCTAssertEqual(Array(batch.inputs.data[(row * 4)..<((row + 1) * 4)]), Array(loaded.train.inputs.data[(i * 4)..<((i + 1) * 4)]), "image \(i)")
+        }
+        let (train, validation) = sources.trainAndValidation(validationFraction: 0.2, seed: 5)
+        let (memoryTrain, memoryValidation) = NpzImageSet.trainAndValidation(loaded, validationFraction: 0.2, seed: 5)
+        XCTAssertEqual(validation.count, 6)
+        XCTAssertEqual(train.count + validation.count, 30)
+        XCTAssertEqual(try train.all().inputs.data, memoryTrain.inputs.data)
+        XCTAssertEqual(try validation.all().inputs.data, memoryValidation.inputs.data)
+        XCTAssertEqual(validation.labels, memoryValidation.labels)
+        XCTAssertTrue(Set(train.indices).isDisjoint(with: validation.indices))
+        // A deflated archive (numpy.savez_compressed) reads to the same bytes.
+        let deflated = (path as NSString).deletingLastPathComponent + "/deflated.npz"
+        try Data(ZipBuilder.npz([("train_images", npyUInt8(pixels, shape: [30, 3, 3, 3])), ("train_labels", npyUInt8(labels, shape: [30]))],
+                                deflate: true).bytes()).write(to: URL(fileURLWithPath: deflated))
+        XCTAssertEqual(try NpzImageSet.open(path: deflated, schema: schema).train.all().inputs.data, loaded.train.inputs.data)
+    }
+
+    func testCalibrationPositionsAreBoundedAndSpread() {
+        XCTAssertEqual(ImageSite.calibrationPositions(count: 5, limit: 10), [0, 1, 2, 3, 4])
+        let spread = ImageSite.calibrationPositions(count: 50_000, limit: 1024)
+        XCTAssertEqual(spread.count, 1024)
+        XCTAssertEqual(Set(spread).count, 1024)
+        XCTAssertGreaterThan(spread.last!, 49_000)
+        XCTAssertTrue(ImageSite.calibrationPositions(count: 0).isEmpty)
+    }
 }

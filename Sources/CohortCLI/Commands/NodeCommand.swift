@@ -47,19 +47,7 @@ enum NodeCommand {
         let valFraction = try command.double("val-fraction", range: 0...0.9), seed = UInt64(try command.int("seed", range: 0...))
         let schemaFile = command.isSet("schema") ? try SchemaFile.load(path: try command.string("schema")) : nil
         if case .images(let imageSchema)? = schemaFile {
-            // An ImageFolder site: the node holds its training part in memory (the FederatedNode
-            // API takes in-memory data); `cohort pretrain` streams instead.
-            if dataPath.lowercased().hasSuffix(".npz") {
-                // MedMNIST layout: train_/val_/test_ arrays; the archive's test part is scored
-                // unless --test names another archive.
-                let parts = try NpzImageSet.load(path: dataPath, schema: imageSchema)
-                let (train, validation) = NpzImageSet.trainAndValidation(parts, validationFraction: valFraction, seed: seed)
-                let test = try command.isSet("test") ? NpzImageSet.load(path: try command.string("test"), schema: imageSchema).test : parts.test
-                return try serve(command, train: train, validation: validation, unlabelled: nil, test: test)
-            }
-            let site = try ImageSite.open(root: dataPath, schema: imageSchema, validationFraction: valFraction, seed: seed)
-            let test = try command.isSet("test") ? site.sibling(root: try command.string("test")).all() : nil
-            return try serve(command, train: try site.train.all(), validation: try site.validation.all(), unlabelled: nil, test: test)
+            return try serveImages(command, schema: imageSchema, dataPath: dataPath, valFraction: valFraction, seed: seed)
         }
         if case .table(let schema)? = schemaFile {
             return try serveTable(command, schema: schema, dataPath: dataPath, valFraction: valFraction, seed: seed)
@@ -73,6 +61,39 @@ enum NodeCommand {
         let test = try command.isSet("test")
             ? SiteData.load(path: try command.string("test"), label: label, classes: dataset.labelled.count > 0 ? dataset.classes : nil).labelled : nil
         try serve(command, train: train, validation: validation, unlabelled: trainPart.unlabelled, test: test)
+    }
+
+    /// An image site: an ImageFolder (decoded from disk batch by batch) or a MedMNIST-layout
+    /// `.npz` (kept as uint8, prepared batch by batch). The training images are streamed, so
+    /// memory grows with the batch, not the site; the validation and test parts are prepared
+    /// into memory (each round scores them), and a bounded sample of the training images is
+    /// kept for BatchNorm statistics.
+    static func serveImages(_ command: ParsedCommand, schema: ImageSchema, dataPath: String, valFraction: Double, seed: UInt64) throws {
+        let source: any BatchSource
+        let validation: LabelledData
+        var test: LabelledData?
+        let how: String
+        if dataPath.lowercased().hasSuffix(".npz") {
+            // MedMNIST layout: train_/val_/test_ arrays; the archive's test part is scored
+            // unless --test names another archive.
+            let sources = try NpzImageSet.open(path: dataPath, schema: schema)
+            let (train, val) = sources.trainAndValidation(validationFraction: valFraction, seed: seed)
+            source = train
+            how = "kept as uint8, prepared batch by batch"
+            validation = try val.all()
+            test = try command.isSet("test") ? NpzImageSet.open(path: try command.string("test"), schema: schema).test?.all() : sources.test?.all()
+        } else {
+            let site = try ImageSite.open(root: dataPath, schema: schema, validationFraction: valFraction, seed: seed)
+            source = site.train
+            how = "streamed from disk in batches"
+            validation = try site.validation.all()
+            test = try command.isSet("test") ? site.sibling(root: try command.string("test")).all() : nil
+        }
+        guard source.count > 0 else { throw CommandError("\(dataPath): no training images left after the validation split") }
+        let sample = try source.batch(ArraySlice(ImageSite.calibrationPositions(count: source.count)))
+        Terminal.progress("\(dataPath): \(source.count) training images (\(how)), \(validation.count) validation"
+                          + (test.map { " and \($0.count) test" } ?? "") + " images in memory")
+        try serve(command, train: sample, validation: validation, unlabelled: nil, test: test, trainSource: source)
     }
 
     /// A tabular site read with a dataset schema. The statistics come from this site's training
@@ -102,7 +123,7 @@ enum NodeCommand {
 
     /// Connects to the coordinator and serves rounds with this site's data.
     static func serve(_ command: ParsedCommand, train: LabelledData, validation: LabelledData, unlabelled: Tensor?, test: LabelledData?,
-                      preprocessing: FittedPreprocessing? = nil, rawTable: RawSiteTable? = nil) throws {
+                      preprocessing: FittedPreprocessing? = nil, rawTable: RawSiteTable? = nil, trainSource: (any BatchSource)? = nil) throws {
         let savePath = command.isSet("save-model") ? try command.string("save-model") : nil
         let (host, port) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
         let secretPath = try command.string("secret-file")
@@ -140,6 +161,7 @@ enum NodeCommand {
         config.unlabelled = unlabelled
         config.test = test
         config.rawTable = rawTable
+        config.trainSource = trainSource
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
         guard let savePath else { return }

@@ -114,8 +114,9 @@ enum PretrainCommand {
         guard !command.isSet("val") else { throw UsageError(context: command.context, problem: "--val is not supported with an image schema; use --val-fraction") }
         let valFraction = try command.double("val-fraction", range: 0...0.9)
         let npz = dataPaths[0].lowercased().hasSuffix(".npz")
-        // A `.npz` archive (MedMNIST layout) is read into memory; an ImageFolder is streamed.
-        let parts = npz ? try NpzImageSet.load(path: dataPaths[0], schema: schema) : nil
+        // A `.npz` archive (MedMNIST layout) is kept as uint8 and an ImageFolder on disk; both
+        // are prepared batch by batch.
+        let parts = npz ? try NpzImageSet.open(path: dataPaths[0], schema: schema) : nil
         let site = npz ? nil : try ImageSite.open(root: dataPaths[0], schema: schema, validationFraction: valFraction, seed: seed)
         let classNames = parts?.classNames ?? site!.folder.classNames
         let model: Sequential
@@ -138,9 +139,12 @@ enum PretrainCommand {
         let settings = try trainingSettings(command, seed: seed)
         let history: TrainingHistory
         if let parts {
-            let (train, validation) = NpzImageSet.trainAndValidation(parts, validationFraction: valFraction, seed: seed)
-            Terminal.progress("pretrain: \(train.count) training and \(validation.count) validation images, \(classNames.count) classes, \(model.parameterCount) parameters, \(settings.epochs) epochs")
-            history = try FineTuning.run(model, train: train, validation: validation, settings: settings, progress: epochProgress(settings))
+            let (train, val) = parts.trainAndValidation(validationFraction: valFraction, seed: seed)
+            let validation = try val.all()
+            Terminal.progress("pretrain: \(train.count) training images (streamed) and \(validation.count) validation images, \(classNames.count) classes, \(model.parameterCount) parameters, \(settings.epochs) epochs")
+            let calibration = try train.batch(ArraySlice(ImageSite.calibrationPositions(count: train.count))).inputs
+            history = try FineTuning.run(model, source: train, calibration: calibration, validation: validation,
+                                         settings: settings, progress: epochProgress(settings))
         } else if let site {
             let validation = try site.validation.all()
             Terminal.progress("pretrain: \(site.train.count) training images (streamed) and \(validation.count) validation images, \(classNames.count) classes, \(model.parameterCount) parameters, \(settings.epochs) epochs")

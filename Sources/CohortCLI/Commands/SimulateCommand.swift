@@ -35,6 +35,7 @@ enum SimulateCommand {
             OptionSpec("model", value: "PRESET", help: "Pre-train and federate a published architecture (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))) instead of the small CNN (imaging only; arms default to \(SimulationArm.modelDefaultNames.joined(separator: ",")))."),
             OptionSpec("preset-options", value: "JSON", help: "With --model: size knobs, e.g. '{\"width\":16}' (default: a reduced size that runs in minutes)."),
             OptionSpec("lora-rank", value: "R", help: "The fedavg-lora arm's LoRA rank (default 4)."),
+            OptionSpec("schema", value: "FILE", help: "With --kind tabular: draw the cohort from this dataset schema (protocols/dataset-schema.md: column names, categories, missing cells, class names or a regression target) and read every CSV through it (arms default to \(SimulationConfig.schemaDefaultArms.joined(separator: ","))). A regression schema's report shows MAE, RMSE and R²."),
             OptionSpec("lora-targets", value: "LIST", help: "The fedavg-lora arm's node-name patterns (default: the model's block convolutions, e.g. 'layer*.conv*')."),
         ])
 
@@ -49,6 +50,7 @@ enum SimulateCommand {
         if command.isSet("out") || !command.isSet("config") { config.out = try command.string("out") }
         if command.isSet("cache") || !command.isSet("config") { config.cacheDir = try command.string("cache") }
         if command.isSet("model") { config.useModel(try command.string("model")) }
+        if command.isSet("schema") { config.useSchema(try command.string("schema")) }
         if command.isSet("preset-options") {
             let text = try command.string("preset-options")
             do { config.presetOptions = try JSONDecoder().decode(PresetKnobs.self, from: Data(text.utf8)) } catch {

@@ -80,10 +80,16 @@ public struct ImageFolder: Sendable {
     /// `validationFraction` of each class (rounded) to validation, at least one when the
     /// fraction is positive and there are two or more images; both parts shuffled.
     public func split(validationFraction: Double, seed: UInt64) -> (train: [Int], validation: [Int]) {
-        let classes = classNames.count
+        Self.stratifiedSplit(labels: labels, classes: classNames.count, validationFraction: validationFraction, seed: seed)
+    }
+
+    /// The seeded, class-stratified split of samples with `labels` (each in `0..<classes`)
+    /// that `split(validationFraction:seed:)` and `SiteData.split` make: positions of the
+    /// training and validation samples.
+    public static func stratifiedSplit(labels: [Int], classes: Int, validationFraction: Double, seed: UInt64) -> (train: [Int], validation: [Int]) {
         var rng = SeededRandom(seed: seed)
         var byClass = [[Int]](repeating: [], count: classes)
-        for (i, y) in labels.enumerated() { byClass[y].append(i) }
+        for (i, y) in labels.enumerated() where y >= 0 && y < classes { byClass[y].append(i) }
         var train: [Int] = [], validation: [Int] = []
         for var members in byClass {
             members.shuffle(using: &rng)

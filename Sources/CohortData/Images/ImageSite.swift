@@ -26,6 +26,14 @@ public struct ImageSite: Sendable {
         return ImageBatchSource(folder: other, indices: Array(0..<other.count), preparer: train.preparer)
     }
 
+    /// At most `limit` positions spread evenly over `count` samples: the bounded sample of a
+    /// streamed training set kept in memory (BatchNorm statistics, input checks).
+    public static func calibrationPositions(count: Int, limit: Int = 1024) -> [Int] {
+        guard count > 0, limit > 0 else { return [] }
+        let k = min(count, limit)
+        return (0..<k).map { $0 * count / k }
+    }
+
     /// The first `limit` training images decoded (for BatchNorm recalibration).
     public func calibrationSample(limit: Int = 1024) throws -> Tensor {
         try train.batch(ArraySlice(0..<min(limit, train.count))).inputs

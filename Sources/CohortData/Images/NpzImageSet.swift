@@ -4,8 +4,8 @@ import CohortTensor
 /// Images stored as arrays in the MedMNIST `.npz` layout: `train_images` / `train_labels`,
 /// optionally `val_…` and `test_…`; images uint8 `N×H×W` (grey) or `N×H×W×C` (C 1 or 3),
 /// labels `N` or `N×1` class indices. Each image is brought to the schema's size, colour and
-/// normalisation as an ImageFolder's are. The arrays are read into memory (a `.npz` entry is
-/// one array).
+/// normalisation as an ImageFolder's are. `open` keeps the images as uint8 and prepares them
+/// batch by batch (`NpzImageSource`); `load` prepares every image into memory.
 public enum NpzImageSet {
     /// The parts of an archive, prepared.
     public struct Parts: Sendable {
@@ -18,6 +18,23 @@ public enum NpzImageSet {
         public var classNames: [String]
     }
 
+    /// The parts of an archive as sources that prepare their images when a batch asks.
+    public struct Sources: Sendable {
+        public var train: NpzImageSource
+        public var validation: NpzImageSource?
+        public var test: NpzImageSource?
+        public var classNames: [String]
+
+        /// The training part and a validation part: the archive's `val_…` arrays, else a
+        /// seeded, class-stratified `validationFraction` of the training images (as
+        /// `SiteData.split`). No image is prepared.
+        public func trainAndValidation(validationFraction: Double, seed: UInt64) -> (train: NpzImageSource, validation: NpzImageSource) {
+            if let validation { return (train, validation) }
+            let (t, v) = ImageFolder.stratifiedSplit(labels: train.labels, classes: classNames.count, validationFraction: validationFraction, seed: seed)
+            return (train.subset(t), train.subset(v))
+        }
+    }
+
     /// The training part and a validation part: the archive's `val_…` arrays, else a seeded,
     /// class-stratified `validationFraction` of the training images (as `SiteData.split`).
     public static func trainAndValidation(_ parts: Parts, validationFraction: Double, seed: UInt64) -> (train: LabelledData, validation: LabelledData) {
@@ -27,22 +44,31 @@ public enum NpzImageSet {
         return (train.labelled, validation.labelled)
     }
 
-    /// Reads `path` with `schema`. Every part's problems (shapes, dtypes, labels out of range)
-    /// are listed in one error naming the archive.
+    /// Reads `path` with `schema` and prepares every image into memory.
     public static func load(path: String, schema: ImageSchema) throws -> Parts {
+        let sources = try open(path: path, schema: schema)
+        return Parts(train: try sources.train.all(), validation: try sources.validation?.all(), test: try sources.test?.all(),
+                     classNames: sources.classNames)
+    }
+
+    /// Reads `path` with `schema`, keeping the images as uint8 (one byte per stored pixel).
+    /// Every part's problems (shapes, dtypes, labels out of range) are listed in one error
+    /// naming the archive.
+    public static func open(path: String, schema: ImageSchema) throws -> Sources {
         let archive = try NumpyArchive(path: path)
         let prefixes = ["train", "val", "test"].filter { archive.keys.contains($0 + "_images") }
         guard prefixes.contains("train") else {
             throw DataError("\(path): no 'train_images' array (MedMNIST layout: train_images, train_labels, val_…, test_…; it holds \(archive.keys.joined(separator: ", ")))")
         }
-        var raw: [String: (images: NumpyArray, labels: [Int])] = [:]
+        var raw: [String: (shape: [Int], pixels: [UInt8], labels: [Int])] = [:]
         var problems: [String] = []
         for prefix in prefixes {
-            let images = try archive.read(key: prefix + "_images")
+            let images = try archive.readBytes(key: prefix + "_images")
             guard archive.keys.contains(prefix + "_labels") else { problems.append("'\(prefix)_images' without '\(prefix)_labels'"); continue }
             let labels = try archive.read(key: prefix + "_labels")
             let s = images.shape
-            if images.dtype.kind != .unsigned || images.dtype.itemSize != 1 { problems.append("'\(prefix)_images' is \(images.dtype), not uint8") }
+            var usable = true
+            if images.dtype.kind != .unsigned || images.dtype.itemSize != 1 { problems.append("'\(prefix)_images' is \(images.dtype), not uint8"); usable = false }
             if !(s.count == 3 || (s.count == 4 && (s[3] == 1 || s[3] == 3))) || s.contains(0) {
                 problems.append("'\(prefix)_images' has shape \(s), not N×H×W or N×H×W×C (C 1 or 3)"); continue
             }
@@ -54,7 +80,8 @@ public enum NpzImageSet {
             if let bad = labels.values.firstIndex(where: { !($0 >= 0 && $0 < 1_000_000 && $0 == $0.rounded()) }) {
                 problems.append("'\(prefix)_labels'[\(bad)] is \(labels.values[bad]), not a class index"); continue
             }
-            raw[prefix] = (images, labels.values.map { Int($0) })
+            guard usable, let pixels = images.bytes else { continue }
+            raw[prefix] = (s, pixels, labels.values.map { Int($0) })
         }
         let classes: [String]
         if let named = schema.classes { classes = named } else {
@@ -65,33 +92,14 @@ public enum NpzImageSet {
                 problems.append("'\(prefix)_labels'[\(bad)] is \(part.labels[bad]), not below the \(classes.count) classes")
             }
         }
-        guard problems.isEmpty else { throw DataError("\(path): " + problems.joined(separator: "; ")) }
+        guard problems.isEmpty, raw["train"] != nil else { throw DataError("\(path): " + problems.joined(separator: "; ")) }
         let preparer = ImagePreparer(schema.image)
-        func prepare(_ prefix: String) -> LabelledData? {
+        func source(_ prefix: String) -> NpzImageSource? {
             guard let part = raw[prefix] else { return nil }
-            let s = part.images.shape
-            let (n, h, w, c) = (s[0], s[1], s[2], s.count == 4 ? s[3] : 1)
-            let want = schema.image.channels.count
-            let width = preparer.sampleWidth
-            var out = [Float](repeating: 0, count: n * width)
-            out.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<n {
-                    let src = part.images.values[(i * h * w * c)..<((i + 1) * h * w * c)]
-                    var pixels = [UInt8](repeating: 0, count: h * w * want)
-                    for p in 0..<(h * w) {
-                        if c == want { for ch in 0..<c { pixels[p * want + ch] = UInt8(src[src.startIndex + p * c + ch]) } }
-                        else if c == 1 { let v = UInt8(src[src.startIndex + p]); for ch in 0..<want { pixels[p * want + ch] = v } }
-                        else {   // RGB to grey (ITU-R BT.601 luma, as libjpeg)
-                            let b = src.startIndex + p * 3
-                            pixels[p] = UInt8((0.299 * src[b] + 0.587 * src[b + 1] + 0.114 * src[b + 2]).rounded())
-                        }
-                    }
-                    preparer.prepare(DecodedImage(width: w, height: h, channels: want, pixels: pixels),
-                                     into: UnsafeMutableBufferPointer(rebasing: dst[(i * width)..<((i + 1) * width)]))
-                }
-            }
-            return LabelledData(inputs: Tensor(shape: [n, width], data: out), labels: part.labels)
+            let s = part.shape
+            return NpzImageSource(pixels: part.pixels, height: s[1], width: s[2], channels: s.count == 4 ? s[3] : 1, labels: part.labels,
+                                  indices: Array(0..<s[0]), preparer: preparer)
         }
-        return Parts(train: prepare("train")!, validation: prepare("val"), test: prepare("test"), classNames: classes)
+        return Sources(train: source("train")!, validation: source("val"), test: source("test"), classNames: classes)
     }
 }

@@ -30,7 +30,7 @@ extension FederatedNode {
         do {
             try header.plan.validate()
             guard let secure = header.plan.secureAggregation else { throw AggregationError("the MODEL assigns secure aggregation but the plan has none") }
-            guard a.participants >= a.threshold, a.totalSamples >= config.train.count, config.train.count > 0 else {
+            guard a.participants >= a.threshold, a.totalSamples >= trainingCount, trainingCount > 0 else {
                 throw AggregationError("inconsistent assignment: \(a.participants) participants, threshold \(a.threshold), \(a.totalSamples) samples in all")
             }
             let planned = secure.threshold(participants: a.participants)
@@ -61,7 +61,7 @@ extension FederatedNode {
                 return nil
             }
             do {
-                let weight = encoding.equalWeights ? 1 : Double(config.train.count) / Double(a.totalSamples)
+                let weight = encoding.equalWeights ? 1 : Double(trainingCount) / Double(a.totalSamples)
                 var noise = GaussianNoise.secure()
                 (words, preClipNorm) = try encoding.words(for: update.delta, weight: weight, noise: &noise)
                 if let dir = config.secureAggregationDump {

@@ -57,6 +57,12 @@ public final class FederatedNode {
         /// node cannot take part in one). `train`, `validation`, `test` and `unlabelled` hold the
         /// rows encoded with the node's own fit until the coordinator's fit replaces them.
         public var rawTable: RawSiteTable?
+        /// Training samples read batch by batch (an image site streamed from disk) instead of
+        /// held in `train`, which then holds only a bounded sample of them: what BatchNorm
+        /// statistics are re-estimated on and the model's input is checked against. Plans that
+        /// need every training sample in memory (record-level DP, personalization, local
+        /// adaptation) are refused (`StreamedTrainingError`).
+        public var trainSource: (any BatchSource)?
         public init(host: String, port: UInt16, name: String, secret: [UInt8], tls: TLSContext?, train: LabelledData, validation: LabelledData) {
             self.host = host; self.port = port; self.name = name; self.secret = secret
             self.tls = tls; self.train = train; self.validation = validation
@@ -86,7 +92,9 @@ public final class FederatedNode {
     private lazy var adaptation = LocalAdaptation(node: config.name, train: config.train, unlabelled: config.unlabelled, validation: config.validation)
     /// The weight announced in HELLO and every UPDATE: labelled training rows; a node with none
     /// (it only adapts) announces 1.
-    var samples: Int { max(config.train.count, 1) }
+    var samples: Int { max(trainingCount, 1) }
+    /// Labelled training samples: the streamed source's, else `train`'s.
+    var trainingCount: Int { config.trainSource?.count ?? config.train.count }
 
     public init(config: Config) { self.config = config }
 
@@ -349,7 +357,8 @@ public final class FederatedNode {
     func trainLocally(_ header: RoundMessages.ModelHeader, weights: [String: Tensor]) throws -> LocalUpdate {
         let (model, global, keepLocal, globalAccuracy) = try receive(header, weights: weights)
         let received = try testMetrics(model).merging(["global_val_accuracy": globalAccuracy]) { a, _ in a }
-        guard config.train.count > 0 || adaptation.applies(header.plan) else {
+        try checkStreamable(header.plan)
+        guard trainingCount > 0 || adaptation.applies(header.plan) else {
             throw DataError("\(config.name): no labelled training rows, and the plan names no adaptation step for this node: nothing to do")
         }
         let incoming = adaptation.guards(header.plan) ? try model.copy() : nil
@@ -378,8 +387,13 @@ public final class FederatedNode {
         if let record = plan.recordPrivacy {
             (trainLoss, accounting) = try trainPrivately(model, optimizer: optimizer, plan: plan, record: record, prox: prox)
         } else {
-            if config.train.count > 0 { trainLoss = Double(try trainer.fit(config.train).epochs.last?.trainLoss ?? .nan) }
-            // Precise BatchNorm statistics for the trained weights, over this site's training inputs.
+            if let source = config.trainSource {
+                trainLoss = Double(try trainer.fit(source: source).epochs.last?.trainLoss ?? .nan)
+            } else if config.train.count > 0 {
+                trainLoss = Double(try trainer.fit(config.train).epochs.last?.trainLoss ?? .nan)
+            }
+            // Precise BatchNorm statistics for the trained weights, over this site's training inputs
+            // (a streamed site's: its bounded sample of them).
             if config.train.count > 1 { AdaBN.adapt(model, inputs: config.train.inputs) }
         }
         let step = try adaptation.adapt(model, plan: plan, round: header.round)

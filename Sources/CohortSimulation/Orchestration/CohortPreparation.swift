@@ -4,6 +4,11 @@ import Foundation
 /// Generates a run's synthetic cohort on disk and describes it for the orchestrator.
 enum CohortPreparation {
     static func generate(config: SimulationConfig, into directory: String) throws -> SimulationCohort {
+        if let schemaPath = config.schema {
+            let schema = try DatasetSchema.load(path: schemaPath)
+            try SchemaCohort.check(schema, source: schemaPath)
+            return try SchemaCohort.write(schema: schema, sites: config.sites, seed: config.seed, quick: config.quick, into: directory)
+        }
         let kind: CohortKind = config.kind == "tabular" ? .tabular : .imaging
         let synthetic = SyntheticCohortConfig(kind: kind, hospitals: config.sites, seed: config.seed, preset: config.quick ? .quick : .standard)
         let manifest = try SyntheticCohort.write(synthetic, to: directory, force: true)

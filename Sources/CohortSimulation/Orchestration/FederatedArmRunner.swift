@@ -107,7 +107,7 @@ struct FederatedArmRunner {
                             "--data", site.trainPath, "--test", site.testPath, "--seed", "\(config.seed &+ UInt64(i))", "--insecure",
                             // The simulated hospitals report their scores to the coordinator under every arm (under
                             // secure aggregation they would otherwise keep them), so every arm's curves can be drawn.
-                            "--share-metrics"],
+                            "--share-metrics"] + (config.schema.map { ["--schema", $0] } ?? []),
                 logPath: path("\(site.name).log")))
         }
         var reported = 0
@@ -165,7 +165,7 @@ struct FederatedArmRunner {
     /// One progress line: the accuracy each hospital measured on the model it received.
     static func describe(_ r: Coordinator.RoundRecord) -> String {
         let perSite = r.nodeMetrics.keys.sorted().compactMap { name in
-            r.nodeMetrics[name]?["test_accuracy"].map { "\(name) \(String(format: "%.2f", $0))" }
+            (r.nodeMetrics[name]?["test_accuracy"] ?? r.nodeMetrics[name]?["test_r2"]).map { "\(name) \(String(format: "%.2f", $0))" }
         }
         return "\(r.accepted.count)/\(r.participants.count) updates, \(ValueFormat.bytes(Double(r.bytesUp))) up"
             + (r.epsilon.map { String(format: ", ε = %.4g", $0) } ?? "")
@@ -180,13 +180,17 @@ struct FederatedArmRunner {
             var accuracy: [String: Double] = [:]
             for site in sites {
                 let m = i + 1 < records.count ? records[i + 1].nodeMetrics[site.name] : evaluation.nodes[site.name]
-                accuracy[site.name] = m?["test_accuracy"] ?? .nan
+                // A regression run's curves are R².
+                accuracy[site.name] = m?["test_accuracy"] ?? m?["test_r2"] ?? .nan
             }
             rounds.append(RoundRecord(round: r.round, perSiteAccuracy: accuracy, bytesUp: r.bytesUp, bytesDown: r.bytesDown,
                                       seconds: r.seconds, participants: r.accepted.count))
         }
         let perSite = sites.map { site -> SiteScore in
             let m = evaluation.nodes[site.name]
+            if let r2 = m?["test_r2"] {
+                return SiteScore(site: site.name, mae: m?["test_mae"] ?? .nan, rmse: m?["test_rmse"] ?? .nan, r2: r2, samples: Int(m?["test_samples"] ?? 0))
+            }
             return SiteScore(site: site.name, accuracy: m?["test_accuracy"] ?? .nan, balancedAccuracy: m?["test_balanced_accuracy"] ?? .nan,
                              samples: Int(m?["test_samples"] ?? 0))
         }

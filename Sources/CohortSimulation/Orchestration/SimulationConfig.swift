@@ -1,4 +1,5 @@
 import CohortAdapt
+import CohortCheckpoint
 import CohortNN
 import Foundation
 
@@ -61,6 +62,14 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
     public var loraAlpha: Float? = nil
     public var loraTargets: [String] = []
     public var loraTrainablePrefixes: [String]? = nil
+    /// A dataset schema file (tabular only): the cohort is drawn from it (column names, types,
+    /// categories, missing cells, class names or a regression target; `SchemaCohort`) and every
+    /// process reads its CSV files through it (`--schema`). Nil: the plain synthetic cohort.
+    public var schema: String? = nil
+
+    /// Arms a schema run starts with when none are named: those that read CSV files through
+    /// the schema (the adaptation arms read raw tensors and are refused).
+    public static let schemaDefaultArms = ["source-only", "local-only", "fedavg", "fedprox", "pooled"]
 
     public init() {}
 
@@ -75,7 +84,7 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case kind, sites, rounds, arms, seed, quick, out, cacheDir, pretrainEpochs, localEpochs, batchSize, learningRate, momentum
         case proximalMu, dittoLambda, compressedTopK, roundTimeout, dpClipNorm, dpEpsilon, dpNoiseMultiplier, dpDelta, dpTrainablePrefixes, fullModels
-        case model, presetOptions, loraRank, loraAlpha, loraTargets, loraTrainablePrefixes
+        case model, presetOptions, loraRank, loraAlpha, loraTargets, loraTrainablePrefixes, schema
     }
 
     /// Decodes a config; fields left out keep their defaults.
@@ -111,6 +120,8 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         loraAlpha = try c.decodeIfPresent(Float.self, forKey: .loraAlpha)
         loraTargets = try c.decodeIfPresent([String].self, forKey: .loraTargets) ?? d.loraTargets
         loraTrainablePrefixes = try c.decodeIfPresent([String].self, forKey: .loraTrainablePrefixes)
+        schema = try c.decodeIfPresent(String.self, forKey: .schema)
+        if schema != nil && !c.contains(.arms) { arms = Self.schemaDefaultArms }
         // A config naming a model but no arms gets the model's arms.
         if model != nil && !c.contains(.arms) { arms = SimulationArm.modelDefaultNames }
     }
@@ -142,6 +153,13 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         guard compressedTopK > 0 && compressedTopK <= 1 else { throw SimulationError("compressedTopK must be in (0, 1], got \(compressedTopK)") }
         guard (1...LoRASpec.maxRank).contains(loraRank) else { throw SimulationError("loraRank must be in 1...\(LoRASpec.maxRank), got \(loraRank)") }
         if let a = loraAlpha, !(a > 0 && a.isFinite) { throw SimulationError("loraAlpha must be positive and finite, got \(a)") }
+        if schema != nil {
+            guard kind == "tabular" else { throw SimulationError("schema: a dataset schema describes CSV tables; it needs kind tabular (kind is \(kind))") }
+            let refused = arms.compactMap(SimulationArm.init(rawValue:)).filter { $0.adaptationMethod != nil }.map(\.rawValue)
+            guard refused.isEmpty else {
+                throw SimulationError("arms \(refused.joined(separator: ", ")) adapt on raw tensors and do not read a schema; leave them out with schema")
+            }
+        }
         if let model {
             guard kind == "imaging" else { throw SimulationError("model \(model): only the imaging cohort takes a preset (kind is \(kind))") }
             // The knobs are checked by writing the graph for the imaging cohort's scans.
@@ -149,6 +167,13 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
         } else if presetOptions != nil {
             throw SimulationError("presetOptions needs model (a preset name)")
         }
+    }
+
+    /// Names `path` as the dataset schema; arms still at the default list become
+    /// `schemaDefaultArms`.
+    public mutating func useSchema(_ path: String) {
+        schema = path
+        if arms == SimulationArm.defaultNames { arms = Self.schemaDefaultArms }
     }
 
     /// Names `preset` as the model; arms still at the default list become the model's
@@ -160,7 +185,14 @@ public struct SimulationConfig: Codable, Sendable, Equatable {
 
     /// The settings that decide the pre-trained source model (its cache key).
     var pretrainKey: String {
-        let base = "\(kind)-s\(seed)-\(quick ? "quick" : "full")-n\(sites)-e\(pretrainEpochs)-b\(batchSize)-v2"
+        var base = "\(kind)-s\(seed)-\(quick ? "quick" : "full")-n\(sites)-e\(pretrainEpochs)-b\(batchSize)-v2"
+        if let schema {
+            // The schema decides the data and the model's input: its bytes are part of the key.
+            let bytes = FileManager.default.contents(atPath: schema).map { [UInt8]($0) } ?? Array(schema.utf8)
+            let digest = SHA256()
+            digest.update(bytes)
+            base += "-schema" + SHA256.hex(Array(digest.finish().prefix(6)))
+        }
         guard let model, let backbone = try? SimulationBackbone(name: model, knobs: presetOptions) else { return base }
         let knobs = backbone.knobs.summary.filter { $0.isLetter || $0.isNumber || $0 == "," || $0 == ":" || $0 == "." }
             .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ",", with: "-")

@@ -54,10 +54,20 @@ public struct SimulationRunner {
         let source = try pretrainSource(cohort: cohort, clock: &clock)
 
         var results: [ArmResult] = []
-        let sourceModel = try CheckpointFile.load(source).makeModel(path: source)
-        let tests = try cohort.sites.map { try SiteData.load(path: $0.testPath).labelled }
-        let sourceAccuracy = try Inference.report(sourceModel, try SiteData.load(path: cohort.sourceValidation).labelled).accuracy
-        log("simulate: source model accuracy on the source domain's validation data: \(String(format: "%.3f", sourceAccuracy))")
+        let sourceCheckpoint = try CheckpointFile.load(source)
+        let sourceModel = try sourceCheckpoint.makeModel(path: source)
+        // With a schema the CSV files are read through the source model's fitted preprocessing,
+        // which the fine-tuned arms' checkpoints carry unchanged (`pretrain --init`).
+        let preprocessing = config.schema == nil ? nil : sourceCheckpoint.metadata.preprocessing
+        if config.schema != nil && preprocessing == nil { throw SimulationError("\(source): the source model carries no preprocessing for the schema") }
+        let read: (String) throws -> LabelledData = { path in try (preprocessing.map { try $0.load(path: path) } ?? SiteData.load(path: path)).labelled }
+        let tests = try cohort.sites.map { try read($0.testPath) }
+        let sourceValidation = try read(cohort.sourceValidation)
+        let regression = sourceValidation.isRegression
+        // The source model's score on the source domain: accuracy, or R² for a regression target.
+        let sourceAccuracy = regression ? try Inference.regressionReport(sourceModel, sourceValidation).r2
+                                        : try Inference.report(sourceModel, sourceValidation).accuracy
+        log("simulate: source model \(regression ? "R²" : "accuracy") on the source domain's validation data: \(String(format: "%.3f", sourceAccuracy))")
         for arm in arms {
             let started = Date()
             log("simulate: arm \(arm.rawValue): \(arm.summary)")
@@ -87,9 +97,15 @@ public struct SimulationRunner {
                     }
                     clock = roundClock
                 }
-                log("  \(arm.rawValue): mean test accuracy \(String(format: "%.3f", result.meanAccuracy)) ("
-                    + result.perSite.map { "\($0.site) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", ")
-                    + "), \(ProgressClock.duration(Date().timeIntervalSince(started)))")
+                if result.isRegression {
+                    log("  \(arm.rawValue): mean test MAE \(String(format: "%.4g", result.meanMAE)), RMSE \(String(format: "%.4g", result.meanRMSE)), "
+                        + "R² \(String(format: "%.3f", result.meanR2)) (R² " + result.perSite.map { "\($0.site) \(String(format: "%.3f", $0.r2 ?? .nan))" }.joined(separator: ", ")
+                        + "), \(ProgressClock.duration(Date().timeIntervalSince(started)))")
+                } else {
+                    log("  \(arm.rawValue): mean test accuracy \(String(format: "%.3f", result.meanAccuracy)) ("
+                        + result.perSite.map { "\($0.site) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", ")
+                        + "), \(ProgressClock.duration(Date().timeIntervalSince(started)))")
+                }
                 results.append(result)
             } catch {
                 log("  \(arm.rawValue) FAILED: \(error)")
@@ -99,15 +115,17 @@ public struct SimulationRunner {
             }
         }
         log("simulate: measuring domain shift in the source model's features")
-        let shift = try? ShiftAnalysis.measure(model: sourceModel, sourceValidation: cohort.sourceValidation, tests: Array(zip(cohort.sites.map(\.name), tests)),
+        let shift = config.schema != nil ? nil : try? ShiftAnalysis.measure(model: sourceModel, sourceValidation: cohort.sourceValidation, tests: Array(zip(cohort.sites.map(\.name), tests)),
                                                 seed: config.seed)
         log("simulate: ranking the source model against a randomly initialised one with LogME (cohort rank)")
         let spec = try modelSpec(cohort: cohort)
         let logME: String
-        do {
+        if let schema = config.schema {
+            logME = "LogME ranking check skipped: the schema's CSV files (\(schema)) are read only through a fitted preprocessing"
+        } else { do {
             logME = try TransferabilityCheck(executable: executable, sourceCheckpoint: source, sites: cohort.sites, directory: path("rank"), seed: config.seed)
                 .run(architecture: try JSONEncoder.pretty.encode(spec))
-        } catch { logME = "LogME ranking check failed: \(error)" }
+        } catch { logME = "LogME ranking check failed: \(error)" } }
         var settings = [
             "model": try backbone().map { "\($0.label) on \(cohort.modelInputShape.map(String.init).joined(separator: "x")) inputs (\(sourceModel.parameterCount) parameters)" }
                 ?? (config.kind == "imaging" ? "CNN (3 conv-BN-ReLU stages, \(sourceModel.parameterCount) parameters)" : "MLP (\(sourceModel.parameterCount) parameters)"),
@@ -125,12 +143,17 @@ public struct SimulationRunner {
             settings["fedavg-lora"] = "LoRA rank \(lora.spec.rank), α = \(lora.spec.alpha.map { "\($0)" } ?? "\(lora.spec.rank)") on \(lora.spec.targets.joined(separator: ", "))"
                 + "; also trained and sent: \(lora.trainablePrefixes.joined(separator: ", ")) and BatchNorm running statistics"
         }
+        if let schema = config.schema, let p = preprocessing {
+            settings["dataset schema"] = "\(schema): \(p.schema.features.count) columns read by name (\(p.encodedWidth) encoded values), label '\(p.schema.label.column)'"
+                + "; preprocessing fitted on the source training rows (carried by local-only and pooled), each federated hospital fits its own"
+        }
         settings["local-only / pooled"] = "\(config.rounds * config.localEpochs) epochs from the source model, best epoch on a 20% validation split"
         let output = SimulationResults(
             title: "Cohort simulation: \(config.sites) \(config.kind) hospitals", kind: config.kind, seed: config.seed, quick: config.quick,
             rounds: config.rounds, settings: settings, sites: cohort.siteInfos, arms: results, shift: shift, startedAt: startedAt,
-            wallSeconds: clock.elapsed, notes: Findings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy)
-                + AdaptationFindings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy, shift: shift) + [logME])
+            wallSeconds: clock.elapsed, notes: (regression ? RegressionFindings.notes(results, sourceR2: sourceAccuracy)
+                : Findings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy)
+                + AdaptationFindings.notes(results, sites: cohort.siteInfos, sourceAccuracy: sourceAccuracy, shift: shift)) + [logME])
         try ReportWriter.write(output, to: config.out)
         return output
     }
@@ -171,7 +194,8 @@ public struct SimulationRunner {
         let follower = LogFollower(path: path("logs", "pretrain-source.log"))
         try FileManager.default.createDirectory(atPath: path("logs"), withIntermediateDirectories: true)
         let child = try ChildProcess(name: "source pre-training", executable: executable,
-                                     arguments: ["pretrain", "--arch", path("model.json"), "--data", cohort.sourceTrain, "--val", cohort.sourceValidation,
+                                     arguments: ["pretrain", "--arch", path("model.json"), "--data", cohort.sourceTrain, "--val", cohort.sourceValidation]
+                                         + (config.schema.map { ["--schema", $0] } ?? []) + [
                                                  "--epochs", "\(config.pretrainEpochs)", "--batch-size", "\(config.batchSize)", "--lr", "0.05",
                                                  "--seed", "\(config.seed)", "--out", cacheFile],
                                      logPath: follower.path)
@@ -199,6 +223,10 @@ public struct SimulationRunner {
     }
 
     static func score(_ model: Sequential, _ test: LabelledData, site: String) throws -> SiteScore {
+        if test.isRegression {
+            let r = try Inference.regressionReport(model, test)
+            return SiteScore(site: site, mae: r.mae, rmse: r.rmse, r2: r.r2, samples: test.count)
+        }
         let report = try Inference.report(model, test)
         return SiteScore(site: site, accuracy: report.accuracy, balancedAccuracy: report.balancedAccuracy, samples: test.count)
     }
@@ -223,7 +251,8 @@ public struct SimulationRunner {
             let model = try CheckpointFile.load(out).makeModel(path: out)
             scores.append(try Self.score(model, test, site: site.name))
             clock.advance(Double(config.rounds * config.localEpochs) / Double(cohort.sites.count))
-            log("  local-only \(site.name): test accuracy \(String(format: "%.3f", scores.last!.accuracy))  [\(clock.eta)]")
+            let shown = scores.last!.r2.map { String(format: "R² %.3f", $0) } ?? String(format: "accuracy %.3f", scores.last!.accuracy)
+            log("  local-only \(site.name): test \(shown)  [\(clock.eta)]")
         }
         return ArmResult(name: SimulationArm.localOnly.rawValue, description: SimulationArm.localOnly.summary, federated: false,
                          perSite: scores, rounds: [], bytesUp: 0, bytesDown: 0, wallSeconds: Date().timeIntervalSince(started), failed: nil)

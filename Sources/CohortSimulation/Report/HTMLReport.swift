@@ -20,13 +20,16 @@ enum HTMLReport {
                         + items.joined(separator: "\n") + "\n</ul></div>")
         }
         body.append(section("summary", "Summary",
-                            paragraph("Final-model accuracy on each site's held-out test set; means are unweighted over sites. "
+                            paragraph((results.isRegression
+                                       ? "Regression target: each final model's R² on each site's held-out test set, and the mean MAE and RMSE (the target's original units) and R²; "
+                                       : "Final-model accuracy on each site's held-out test set; ") + "means are unweighted over sites. "
                                       + "The best value in each column is highlighted.")
                             + SummaryTable.html(results)))
-        var charts = figure(AccuracyBarChart.svg(results),
+        var charts = results.isRegression ? paragraph("The accuracy charts are left out for a regression target; the table above has each arm's MAE, RMSE and R².") : figure(AccuracyBarChart.svg(results),
                             "Each bar is one arm's final model tested on one site"
                                 + (ReportSites.names(results).count > 1 ? "; the last group is the unweighted mean over sites." : "."))
-        if let rounds = RoundsLineChart.svg(results) {
+        if results.isRegression {
+        } else if let rounds = RoundsLineChart.svg(results) {
             charts += figure(rounds, "Mean over sites of the global model's test accuracy at the end of each round. "
                              + "Dashed lines are the non-federated arms' final mean accuracy.")
         } else {

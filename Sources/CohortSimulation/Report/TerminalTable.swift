@@ -4,7 +4,9 @@
 enum TerminalTable {
     static func render(_ results: SimulationResults) -> String {
         let sites = ReportSites.names(results)
-        let header = ["arm"] + sites + ["mean", "up/round", "down/round", "time"]
+        // A regression run shows R² per site and the mean MAE, RMSE and R² instead of accuracy.
+        let regression = results.isRegression
+        let header = ["arm"] + (regression ? sites.map { $0 + " R²" } : sites) + (regression ? ["MAE", "RMSE", "R²"] : ["mean"]) + ["up/round", "down/round", "time"]
         var rows: [[String]] = []
         var failures: [(Int, String)] = []
         for arm in results.arms {
@@ -15,9 +17,11 @@ enum TerminalTable {
             }
             let rounds = Double(max(arm.rounds.count, 1))
             let up = Double(arm.bytesUp) / rounds, down = Double(arm.bytesDown) / rounds
-            rows.append([arm.name] + sites.map { ValueFormat.percent(arm.score(site: $0)?.accuracy ?? .nan) }
-                        + [ValueFormat.percent(arm.meanAccuracy), up > 0 ? ValueFormat.bytes(up) : "-", down > 0 ? ValueFormat.bytes(down) : "-",
-                           ValueFormat.seconds(arm.wallSeconds)])
+            let scores = regression
+                ? sites.map { ValueFormat.r2(arm.score(site: $0)?.r2 ?? .nan) } + [ValueFormat.error(arm.meanMAE), ValueFormat.error(arm.meanRMSE), ValueFormat.r2(arm.meanR2)]
+                : sites.map { ValueFormat.percent(arm.score(site: $0)?.accuracy ?? .nan) } + [ValueFormat.percent(arm.meanAccuracy)]
+            rows.append([arm.name] + scores
+                        + [up > 0 ? ValueFormat.bytes(up) : "-", down > 0 ? ValueFormat.bytes(down) : "-", ValueFormat.seconds(arm.wallSeconds)])
         }
         // Widths from the header and complete rows; a failed row's error runs past the columns.
         var widths = header.map(\.count)

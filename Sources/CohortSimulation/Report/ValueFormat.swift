@@ -11,6 +11,16 @@ enum ValueFormat {
         return String(format: "%.\(decimals)f%%", fraction * 100)
     }
 
+    /// R² with three decimals, or `missing` when not finite.
+    static func r2(_ value: Double) -> String {
+        value.isFinite ? String(format: "%.3f", value) : missing
+    }
+
+    /// An error (MAE, RMSE) in the target's units, four significant digits, or `missing`.
+    static func error(_ value: Double) -> String {
+        value.isFinite ? String(format: "%.4g", value) : missing
+    }
+
     /// Decimal (SI) byte counts: `950 B`, `12.3 KB`, `4.5 MB`, `1.2 GB`; 1 KB = 1000 bytes.
     static func bytes(_ count: Double) -> String {
         guard count.isFinite else { return missing }

@@ -49,6 +49,14 @@ public struct ArmResult: Codable, Sendable, Equatable {
     /// Unweighted mean of the per-site balanced accuracies that are finite; NaN if there are none.
     public var meanBalancedAccuracy: Double { Statistics.finiteMean(perSite.map(\.balancedAccuracy)) }
 
+    /// Whether the arm was scored on a regression target (MAE, RMSE, R² instead of accuracy).
+    public var isRegression: Bool { perSite.contains(where: \.isRegression) }
+
+    /// Unweighted means over sites of the finite MAE, RMSE and R² (NaN where there are none).
+    public var meanMAE: Double { Statistics.finiteMean(perSite.map { $0.mae ?? .nan }) }
+    public var meanRMSE: Double { Statistics.finiteMean(perSite.map { $0.rmse ?? .nan }) }
+    public var meanR2: Double { Statistics.finiteMean(perSite.map { $0.r2 ?? .nan }) }
+
     /// Total bytes (up + down) divided by the number of rounds (at least 1).
     public var bytesPerRound: Double { Double(bytesUp + bytesDown) / Double(max(rounds.count, 1)) }
 

@@ -31,6 +31,10 @@ public struct SimulationResults: Codable, Sendable, Equatable {
     public var notes: [String]
 
     /// Creates a results value.
+    /// Whether the run scored a regression target: the report shows MAE, RMSE and R² per arm
+    /// instead of accuracy.
+    public var isRegression: Bool { arms.contains(where: \.isRegression) }
+
     public init(title: String, kind: String, seed: UInt64, quick: Bool, rounds: Int,
                 settings: [String: String], sites: [SiteInfo], arms: [ArmResult], shift: ShiftView?,
                 startedAt: String, wallSeconds: Double, notes: [String]) {
