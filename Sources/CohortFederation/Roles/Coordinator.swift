@@ -139,6 +139,8 @@ public final class Coordinator: @unchecked Sendable {
 
     private func runRounds() throws -> [RoundRecord] {
         try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true)
+        let leftovers = LeftoverTemporaryFiles.remove(in: config.outDir)
+        if !leftovers.isEmpty { log("coordinator: removed \(leftovers.count) temporary file(s) a killed run left in \(config.outDir): \(leftovers.joined(separator: ", "))") }
         let acceptThread = Thread { [self] in acceptLoop() }
         acceptThread.start()
         Thread { [self] in heartbeatLoop() }.start()
