@@ -42,8 +42,10 @@ public enum RoundOverheadBenchmark {
             let key = String(format: "%032x", c + 1)
             secrets += "site\(c) \(key)\n"
             try (key + "\n").write(toFile: p("site\(c).key"), atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: p("site\(c).key"))   // secrets must be private
         }
         try secrets.write(toFile: p("secrets.txt"), atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: p("secrets.txt"))
         try #"{"inputShape":[13],"layers":[{"kind":"dense","name":"head","units":2}]}"#.write(toFile: p("arch.json"), atomically: true, encoding: .utf8)
         try #"{"batchSize":10,"learningRate":0.1,"momentum":0,"localEpochs":1}"#.write(toFile: p("plan.json"), atomically: true, encoding: .utf8)
         try ChildProcess.runToEnd(name: "model init", executable: executable, arguments: ["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")],

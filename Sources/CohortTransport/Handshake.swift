@@ -37,7 +37,24 @@ public enum Handshake {
     /// `NameInUse`, so the caller can log a warning.
     public static func accept(_ conn: FramedConnection, secrets: [String: [UInt8]], timeout: Double = 10,
                               admissible: (String) -> Bool = { _ in true }) throws -> NodeIdentity {
-        let first = try conn.receive(timeout: timeout)
+        let challenged = try answerHello(conn, try conn.receive(timeout: timeout), secrets: secrets)
+        return try finish(conn, challenged, reply: try conn.receive(timeout: timeout), admissible: admissible)
+    }
+
+    /// A node that sent an acceptable HELLO and was sent a CHALLENGE; `finish` checks its AUTH.
+    public struct Challenged: Sendable {
+        public let name: String
+        public let samples: Int
+        /// The version agreed: the AUTH frame must carry it.
+        public let version: UInt16
+        let challenge: [UInt8]
+        let secret: [UInt8]
+    }
+
+    /// Coordinator side, first step: checks the HELLO frame `first` and sends CHALLENGE. Throws
+    /// (after sending an ERROR frame) when the node cannot be admitted. Does not read from `conn`,
+    /// so a caller that collects frames without blocking (`HandshakeGate`) can drive it.
+    public static func answerHello(_ conn: FramedConnection, _ first: Frame, secrets: [String: [UInt8]]) throws -> Challenged {
         guard first.type == MessageType.hello.rawValue else {
             throw refuse(conn, "expected HELLO (type 1) as the first message, got type \(first.type)")
         }
@@ -60,22 +77,38 @@ public enum Handshake {
         }
         let challenge = NodeSecrets.randomBytes(32)
         try send(conn, .challenge, Challenge(version: version, challenge: hex(challenge)), version: version)
-        let reply = try conn.receive(timeout: timeout)
+        // From here on every frame must carry the agreed version (AUTH included).
+        conn.expectedVersion = version
+        return Challenged(name: hello.node, samples: hello.samples, version: version, challenge: challenge, secret: secret)
+    }
+
+    /// Coordinator side, second step: checks the AUTH frame `reply` and sends WELCOME.
+    ///
+    /// `admissible(name)` is asked once the node has proved its secret, before WELCOME: false
+    /// (the name already has a live session) gets the same ERROR as a wrong secret and throws
+    /// `NameInUse`, so the caller can log a warning. A reply whose frame version is not the
+    /// agreed one is refused (`FrameError.unexpectedVersion`).
+    public static func finish(_ conn: FramedConnection, _ c: Challenged, reply: Frame,
+                              admissible: (String) -> Bool = { _ in true }) throws -> NodeIdentity {
+        guard reply.version == c.version else {
+            let error = FrameError.unexpectedVersion(got: reply.version, expected: c.version)
+            _ = refuse(conn, "\(error)", version: c.version)
+            throw error
+        }
         guard reply.type == MessageType.auth.rawValue, let auth = try? JSONDecoder().decode(Auth.self, from: Data(reply.payload)),
               let answer = NodeSecrets.hexBytes(auth.response) else {
-            throw refuse(conn, "expected AUTH with a hex response", version: version)
+            throw refuse(conn, "expected AUTH with a hex response", version: c.version)
         }
-        guard NodeSecrets.verify(secret: secret, node: hello.node, challenge: challenge, answer: answer) else {
-            throw refuse(conn, authenticationFailed, detail: "wrong secret for node '\(hello.node)'", version: version)
+        guard NodeSecrets.verify(secret: c.secret, node: c.name, challenge: c.challenge, answer: answer) else {
+            throw refuse(conn, authenticationFailed, detail: "wrong secret for node '\(c.name)'", version: c.version)
         }
-        guard admissible(hello.node) else {
-            _ = refuse(conn, authenticationFailed, version: version)
-            throw NameInUse(peer: conn.stream.peer, name: hello.node)
+        guard admissible(c.name) else {
+            _ = refuse(conn, authenticationFailed, version: c.version)
+            throw NameInUse(peer: conn.stream.peer, name: c.name)
         }
         let session = hex(NodeSecrets.randomBytes(16))
-        try send(conn, .welcome, Welcome(session: session), version: version)
-        conn.expectedVersion = version
-        return NodeIdentity(name: hello.node, samples: hello.samples, version: version, session: session)
+        try send(conn, .welcome, Welcome(session: session), version: c.version)
+        return NodeIdentity(name: c.name, samples: c.samples, version: c.version, session: session)
     }
 
     /// Node side: introduces itself and proves its secret. Returns the session id; throws the

@@ -96,6 +96,41 @@ public final class TCPListener: @unchecked Sendable {
         }
     }
 
+    /// What one non-blocking accept attempt gave.
+    public enum Immediate {
+        /// A connection, and its peer's numeric host (without the port).
+        case accepted(TCPSocket, host: String)
+        /// No connection is waiting (or it went away before it could be taken).
+        case none
+        /// The accept failed with `errno` (EMFILE, ENFILE, ENOBUFS, ...), or the listener is closed (-1).
+        case failed(Int32)
+    }
+
+    /// Takes one waiting connection without blocking (for a caller that polls `fd` itself).
+    public func acceptNow() -> Immediate {
+        let attempt = try? descriptor.use(orThrow: TransportError("listener is closed")) { fd -> Immediate in
+            var storage = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { acceptNonBlocking(fd, $0, &len) }
+            }
+            let error = errno
+            guard client >= 0 else {
+                if [EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO].contains(error) { return .none }
+                return .failed(error)
+            }
+            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST)), serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+            _ = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    getnameinfo($0, len, &host, socklen_t(host.count), &serv, socklen_t(serv.count), NI_NUMERICHOST | NI_NUMERICSERV)
+                }
+            }
+            let h = String(cString: host)
+            return .accepted(TCPSocket(fd: client, peer: "\(h):\(String(cString: serv))"), host: h)
+        }
+        return attempt ?? .failed(-1)
+    }
+
     /// `accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC)`: the accepted descriptor is
     /// non-blocking and close-on-exec from the start. Swift's Glibc module does not declare
     /// `accept4` (it needs _GNU_SOURCE), so it is looked up, as `HeapTuning` does `mallopt`;

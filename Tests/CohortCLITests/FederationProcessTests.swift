@@ -29,7 +29,10 @@ final class FederationProcessTests: XCTestCase {
         let initProc = try ProcessHarness.launch(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt"), "--seed", "1"], stderr: dir.appendingPathComponent("init.log"))
         XCTAssertEqual(ProcessHarness.wait(initProc, seconds: 30), 0)
         let port = try ProcessHarness.freePort()
-        let security = tls ? ["--tls-cert", certs.appendingPathComponent("coordinator.pem").path, "--tls-key", certs.appendingPathComponent("coordinator.key").path] : ["--insecure"]
+        // The key is copied with mode 0600: git checks it out world-readable, which is refused.
+        let key = dir.appendingPathComponent("coordinator.key")
+        if tls { try FileManager.default.copyItem(at: certs.appendingPathComponent("coordinator.key"), to: key); chmod(key.path, 0o600) }
+        let security = tls ? ["--tls-cert", certs.appendingPathComponent("coordinator.pem").path, "--tls-key", key.path] : ["--insecure"]
         let coordinator = try ProcessHarness.launch(["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
                                       "--listen", "127.0.0.1:\(port)", "--rounds", "3", "--min-nodes", "3", "--round-timeout", "30",
                                       "--wait", "30", "--out", p("out")] + security, stderr: dir.appendingPathComponent("coordinator.log"))

@@ -108,12 +108,14 @@ enum CoordinatorCommand {
         config.fullModels = command.flag("full-models")
         config.updateBufferBytes = try command.int("update-buffer", range: 1...1_000_000) << 20
         let secretsPath = try command.string("secrets")
-        guard let secretsText = try? String(contentsOfFile: secretsPath, encoding: .utf8) else { throw CommandError("cannot read secrets file '\(secretsPath)'") }
+        let secretsText: String
+        do { secretsText = try LocalFile.text(secretsPath, what: "secrets file", secret: true) } catch { throw CommandError("\(error)") }
         config.secrets = try NodeSecrets.parseSecretsFile(secretsText, path: secretsPath)
         config.tls = try tlsServer(command)
         if command.isSet("plan") {
             let planPath = try command.string("plan")
-            guard let data = FileManager.default.contents(atPath: planPath) else { throw CommandError("cannot read plan '\(planPath)'") }
+            let data: Data
+            do { data = Data(try LocalFile.read(planPath, what: "plan")) } catch { throw CommandError("\(error)") }
             do { config.plan = try JSONDecoder().decode(TrainingPlan.self, from: data) } catch {
                 throw CommandError("\(planPath): not a training plan: \(error)")
             }
@@ -230,7 +232,12 @@ enum CoordinatorCommand {
 
     static func tlsServer(_ command: ParsedCommand) throws -> TLSContext? {
         if command.isSet("tls-cert") || command.isSet("tls-key") {
-            return try TLSContext.server(certificate: try command.string("tls-cert"), privateKey: try command.string("tls-key"))
+            let certificate = try command.string("tls-cert"), key = try command.string("tls-key")
+            do {
+                try LocalFile.check(certificate, what: "TLS certificate")
+                try LocalFile.check(key, what: "TLS private key", secret: true)
+            } catch { throw CommandError("\(error)") }
+            return try TLSContext.server(certificate: certificate, privateKey: key)
         }
         guard command.flag("insecure") else {
             throw UsageError(context: command.context, problem: "give --tls-cert and --tls-key (scripts/make-certs.sh makes them), or --insecure for plain TCP")

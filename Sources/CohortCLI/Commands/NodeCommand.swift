@@ -127,11 +127,14 @@ enum NodeCommand {
         let savePath = command.isSet("save-model") ? try command.string("save-model") : nil
         let (host, port) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
         let secretPath = try command.string("secret-file")
-        guard let secretText = try? String(contentsOfFile: secretPath, encoding: .utf8) else { throw CommandError("cannot read secret file '\(secretPath)'") }
+        let secretText: String
+        do { secretText = try LocalFile.text(secretPath, what: "secret file", secret: true) } catch { throw CommandError("\(error)") }
         let secret = try NodeSecrets.parseNodeSecret(secretText, path: secretPath)
         let tls: TLSContext?
         if command.isSet("tls-ca") {
-            tls = try TLSContext.client(trustedCA: try command.string("tls-ca"))
+            let ca = try command.string("tls-ca")
+            do { try LocalFile.check(ca, what: "TLS CA certificate") } catch { throw CommandError("\(error)") }
+            tls = try TLSContext.client(trustedCA: ca)
         } else {
             guard command.flag("insecure") else {
                 throw UsageError(context: command.context, problem: "give --tls-ca (the CA that signed the coordinator's certificate), or --insecure for plain TCP")
@@ -162,6 +165,11 @@ enum NodeCommand {
         config.test = test
         config.rawTable = rawTable
         config.trainSource = trainSource
+        if let savePath {
+            let folder = (savePath as NSString).deletingLastPathComponent
+            let leftovers = LeftoverTemporaryFiles.remove(in: folder.isEmpty ? "." : folder, target: (savePath as NSString).lastPathComponent)
+            if !leftovers.isEmpty { Terminal.progress("\(config.name): removed \(leftovers.count) temporary file(s) a killed run left: \(leftovers.joined(separator: ", "))") }
+        }
         let node = FederatedNode(config: config)
         try node.run { Terminal.progress($0) }
         guard let savePath else { return }

@@ -45,6 +45,9 @@ extension Coordinator {
         public var fullModels = false
         /// When set, the run reports to these metrics (`--metrics-listen`; protocols/metrics.md).
         public var metrics: CoordinatorMetrics?
+        /// Caps on connections before authentication (nil: fitted to the descriptor limit, see
+        /// `HandshakeLimits.fitted`; protocols/wire.md, "Connection limits").
+        public var handshakeLimits: HandshakeLimits?
         public init(outDir: String) { self.outDir = outDir }
     }
 }

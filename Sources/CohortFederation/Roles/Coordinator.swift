@@ -139,6 +139,8 @@ public final class Coordinator: @unchecked Sendable {
 
     private func runRounds() throws -> [RoundRecord] {
         try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true)
+        let leftovers = LeftoverTemporaryFiles.remove(in: config.outDir)
+        if !leftovers.isEmpty { log("coordinator: removed \(leftovers.count) temporary file(s) a killed run left in \(config.outDir): \(leftovers.joined(separator: ", "))") }
         let acceptThread = Thread { [self] in acceptLoop() }
         acceptThread.start()
         Thread { [self] in heartbeatLoop() }.start()
@@ -200,46 +202,45 @@ public final class Coordinator: @unchecked Sendable {
         return records
     }
 
+    /// Accepts nodes through a `HandshakeGate` on this thread: bounded pre-authentication work
+    /// (one thread for plain TCP, plus `tlsWorkers` under TLS; `config.handshakeLimits` caps
+    /// unauthenticated connections in all and per address, fitted to the descriptor limit).
     private func acceptLoop() {
-        while !state.withLock({ $0.stopped }) {
-            guard let accepted = try? listener.accept(timeout: 0.2) else { continue }
-            let handOff = HandOff(accepted)
-            let admit = Thread { [self] in
-                let socket = handOff.value
-                do {
-                    let stream: ByteStream = try config.tls.map { try TLSStream(socket: socket, context: $0, timeout: 10) } ?? socket
-                    // Until a node has authenticated, frames are small (HELLO, AUTH); after that
-                    // they may carry a whole update.
-                    let conn = FramedConnection(stream: stream, maxPayload: 64 << 10, readTimeout: 10)
-                    // A name whose session is live is refused before WELCOME; `admit` checks
-                    // again under the lock, in case two connections race past this check.
-                    let id = try Handshake.accept(conn, secrets: config.secrets, timeout: 10,
-                                                  admissible: { name in state.withLock { $0.isAdmissible(name) } })
-                    conn.maxPayload = Self.maxFrameBytes
-                    conn.readTimeout = config.roundTimeout
-                    switch state.withLock({ $0.admit(name: id.name, samples: id.samples, conn: conn) }) {
-                    case let .admitted(_, replaced):
-                        replaced?.conn.close()   // a reconnecting node replaces its old, closed session
-                        log("coordinator: node '\(id.name)' joined (\(id.samples) samples)")
-                    case .nameInUse:
-                        _ = Handshake.refuse(conn, Handshake.authenticationFailed)
-                        conn.close()
-                        throw NameInUse(peer: socket.peer, name: id.name)
-                    case .stopped:
-                        try? conn.send(Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: []))
-                        conn.close()
-                    }
-                } catch let inUse as NameInUse {
-                    socket.close()
+        let gate = HandshakeGate(
+            listener: listener, secrets: config.secrets, tls: config.tls, limits: handshakeLimits,
+            admissible: { [self] name in state.withLock { $0.isAdmissible(name) } },
+            onAdmitted: { [self] conn, id in
+                conn.maxPayload = Self.maxFrameBytes
+                conn.readTimeout = config.roundTimeout
+                switch state.withLock({ $0.admit(name: id.name, samples: id.samples, conn: conn) }) {
+                case let .admitted(_, replaced):
+                    replaced?.conn.close()   // a reconnecting node replaces its old, closed session
+                    log("coordinator: node '\(id.name)' joined (\(id.samples) samples)")
+                case .nameInUse:
+                    _ = Handshake.refuse(conn, Handshake.authenticationFailed)
+                    conn.close()
+                    throw NameInUse(peer: conn.stream.peer, name: id.name)
+                case .stopped:
+                    try? conn.send(Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: []))
+                    conn.close()
+                }
+            },
+            onRefused: { [self] peer, error in
+                if let inUse = error as? NameInUse {
                     log("coordinator: warning: refused \(inUse.peer): node '\(inUse.name)' already has a live session "
                         + "(two processes under one name?); a second connection under its name is refused")
-                } catch {
-                    socket.close()
-                    log("coordinator: refused \(socket.peer): \(error)")
+                } else {
+                    log("coordinator: refused \(peer): \(error)")
                 }
-            }
-            admit.start()
-        }
+            },
+            log: { [self] in log("coordinator: \($0)") })
+        gate.run(until: { [self] in state.withLock { $0.stopped } })
+    }
+
+    /// The pre-authentication limits: `config.handshakeLimits`, else fitted to the descriptor
+    /// limit with room for every node in the secrets file.
+    var handshakeLimits: HandshakeLimits {
+        config.handshakeLimits ?? HandshakeLimits.fitted(descriptorLimit: HandshakeLimits.currentDescriptorLimit(), sessions: config.secrets.count)
     }
 
     private func heartbeatLoop() {
