@@ -34,7 +34,7 @@ final class FederatedTargetProcessTests: XCTestCase {
                       {"name": "zone", "type": "categorical", "categories": ["A", "B"]}]}
         """
         try schemaJSON.write(toFile: p("schema.json"), atomically: true, encoding: .utf8)
-        try #"{"inputShape":[2],"layers":[{"kind":"dense","name":"head","units":1}]}"#.write(toFile: p("arch.json"), atomically: true, encoding: .utf8)
+        try #"{"inputShape":[3],"layers":[{"kind":"dense","name":"head","units":1}]}"#.write(toFile: p("arch.json"), atomically: true, encoding: .utf8)
         XCTAssertEqual(try ProcessHarness.capture(["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")]).status, 0)
         var secrets = ""
         for (i, s) in sites.enumerated() {

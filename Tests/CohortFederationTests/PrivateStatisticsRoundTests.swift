@@ -155,7 +155,9 @@ final class PrivateStatisticsRoundTests: XCTestCase {
         for (f, e) in zip(fit.columns, expected.columns) where e.categoryCounts == nil {
             let width = Float(Self.bounds[f.name]![1] - Self.bounds[f.name]![0])
             XCTAssertEqual(f.center, e.center, accuracy: 0.015 * width, f.name)
-            XCTAssertEqual(f.scale, e.scale, accuracy: 0.05 * e.scale, f.name)
+            // The variance moves by about 0.0022 in z² units (≈ 5 % of these columns' z-variance,
+            // so ≈ 2.4 % of the scale, one sd): allow 15 %.
+            XCTAssertEqual(f.scale, e.scale, accuracy: 0.15 * e.scale, f.name)
         }
         // Equal weights: centre of `a` near (−20 + 40) / 2 = 10, not the pooled (90·−20 + 60·40)/150 = 4.
         XCTAssertEqual(Double(fit.columns[0].center), 10, accuracy: 1.5)
