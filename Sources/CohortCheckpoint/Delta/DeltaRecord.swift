@@ -113,8 +113,11 @@ public struct DeltaRecord: @unchecked Sendable {
 /// (`MADV_HUGEPAGE`): a gathered record is written once from start to end, and one fault per
 /// 2 MiB instead of per 4 KiB is what lets gathering run near copy speed (decode of a dense
 /// float32 UPDATE from 1 MiB chunks: 2.2 GB/s with 4 KiB pages here, see `cohort bench
-/// aggregate`). Smaller mapped buffers keep 4 KiB pages, so a partly filled buffer costs what
-/// was written; a huge one costs at most 2 MiB more than that.
+/// aggregate`; 3.8 GB/s with huge pages for its 4-12 MB records). The threshold is high
+/// (64 MiB) because a record being gathered while its node waits for buffer room is partly
+/// filled, and a huge page costs up to 2 MiB more than what was written: with records of a
+/// 40 MB model that would weigh on the coordinator's memory floor (3× the model), while for
+/// a large model's records it is noise. Smaller mapped buffers keep 4 KiB pages.
 final class RecordStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
@@ -124,7 +127,7 @@ final class RecordStorage: @unchecked Sendable {
     /// Buffers at least this large are mapped.
     static let mapThreshold = 1 << 20
     /// Mapped buffers at least this large use 2 MiB pages.
-    static let hugeThreshold = 4 << 20
+    static let hugeThreshold = 64 << 20
     static let hugePage = 2 << 20
 
     init(byteCount: Int) {
