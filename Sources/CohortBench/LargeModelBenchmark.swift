@@ -93,7 +93,7 @@ public enum LargeModelBenchmark {
             try timed("checkpoint write", bytes: modelBytes) {
                 try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "bench large-model"), to: path)
             }
-            let weights = try timed("checkpoint read and checksum (SHA-256)", bytes: modelBytes) { try CheckpointFile.load(path).tensors }
+            let weights = try timed("checkpoint read and checksum (format 2: CRC-32C; 1: SHA-256)", bytes: modelBytes) { try CheckpointFile.load(path).tensors }
             _ = timed("model digest (SHA-256 of the weights)", bytes: modelBytes) { ModelDigest.sha256Hex(weights) }
             let shapes = Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value.shape) })
             var message = try timed("MODEL encode (dense float32 delta message)", bytes: modelBytes) {
