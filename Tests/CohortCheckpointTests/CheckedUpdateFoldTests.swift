@@ -167,8 +167,8 @@ final class CheckedUpdateFoldTests: XCTestCase {
         XCTAssertEqual(sums, trimmedBefore)
     }
 
-    /// A record above the huge-page threshold (4 MiB), gathered from 1 MiB chunks, decodes to
-    /// the values sent.
+    /// A 5.2 MB record gathered from chunks of 1 MiB + 3 bytes (values cut at every chunk end,
+    /// into a mapped buffer) decodes to the values sent, with its sum of squares.
     func testLargeGatheredRecordDecodesExactly() throws {
         let n = 1_300_000
         let values = (0..<n).map { Float($0 % 1_000) * 1e-3 - 0.5 }
