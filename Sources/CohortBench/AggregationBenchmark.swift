@@ -38,7 +38,23 @@ public enum AggregationBenchmark {
         /// Receiving side, per aggregation: checking the K encoded updates record by record as
         /// 1 MiB chunks arrive (structure, finiteness) and keeping each record's bytes.
         public var millisecondsDecode: BenchTiming.Summary
+        /// Decode and check (structure, finiteness, each record's sum of squares for the norm),
+        /// one thread, as the records are gathered from 1 MiB chunks: the copy and the checks
+        /// are one pass over the values.
         public var gigabytesPerSecondDecode: Double
+        /// Decode and check of each whole update where it lies in memory (no copy), one thread.
+        public var millisecondsDecodeInPlace: BenchTiming.Summary
+        public var gigabytesPerSecondDecodeInPlace: Double
+        /// Each update decoded, checked (finite, norm within a bound) and folded into the sum
+        /// from its wire bytes (`CheckedUpdateFold`: the checks and the norm in one read, then
+        /// the fold; a rejected update would leave the sum untouched), one update at a time.
+        public var millisecondsDecodeCheckFold: BenchTiming.Summary
+        public var gigabytesPerSecondDecodeCheckFold: Double
+        /// The coordinator's path for the node in turn: each update fed in 1 MiB chunks, its
+        /// large dense records handed out in checked 64 KiB pieces (copied once into a scratch
+        /// buffer that stays in cache, checked there) and each piece folded at once, one thread.
+        public var millisecondsPiecewiseCheckFold: BenchTiming.Summary
+        public var gigabytesPerSecondPiecewiseCheckFold: Double
         public var maxAbsErrorVsDouble: Double
         public var method: String
     }
@@ -90,6 +106,52 @@ public enum AggregationBenchmark {
             if r > 0 { decodeTimes.append((BenchTiming.now() - start) * 1000) }
         }
 
+        var inPlaceTimes: [Double] = [], checkedFoldTimes: [Double] = [], piecewiseTimes: [Double] = []
+        let sums = sizes.map { n -> UnsafeMutableBufferPointer<Float> in
+            let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+            b.initialize(repeating: 0)
+            return b
+        }
+        defer { for b in sums { b.deallocate() } }
+        for r in 0..<(repeats + 1) {
+            var start = BenchTiming.now()
+            for bytes in encoded {
+                let decoder = DeltaStreamDecoder(expectedShapes: shapes, maxBytes: bytes.count, requireAllTensors: false, messageLength: bytes.count)
+                var sumOfSquares = 0.0
+                try bytes.withUnsafeBytes { try decoder.feed($0) { sumOfSquares += $0.sumOfSquares ?? 0 } }
+                try decoder.finish()
+                guard sumOfSquares > 0 else { throw AggregationError("decode in place: no sum of squares") }
+            }
+            if r > 0 { inPlaceTimes.append((BenchTiming.now() - start) * 1000) }
+            start = BenchTiming.now()
+            for (k, bytes) in encoded.enumerated() {
+                let weight = Float(k + 1)
+                _ = try bytes.withUnsafeBytes { message in
+                    try CheckedUpdateFold.fold(message, shapes: shapes, weight: weight, maxNorm: 1e6) { name in
+                        names.firstIndex(of: name).map { sums[$0] }
+                    }
+                }
+            }
+            if r > 0 { checkedFoldTimes.append((BenchTiming.now() - start) * 1000) }
+            start = BenchTiming.now()
+            for (k, bytes) in encoded.enumerated() {
+                let weight = Float(k + 1)
+                let decoder = DeltaStreamDecoder(expectedShapes: shapes, maxBytes: bytes.count, requireAllTensors: false, messageLength: bytes.count)
+                try bytes.withUnsafeBytes { all in
+                    var at = 0
+                    while at < all.count {
+                        let n = min(1 << 20, all.count - at)
+                        try decoder.feed(UnsafeRawBufferPointer(rebasing: all[at..<(at + n)]), piecewise: true, pieces: { piece in
+                            DeltaFold.accumulate(piece, weight: weight, into: sums[names.firstIndex(of: piece.name)!])
+                        }) { record in DeltaFold.accumulate(record, weight: weight, into: sums[names.firstIndex(of: record.name)!]) }
+                        at += n
+                    }
+                }
+                try decoder.finish()
+            }
+            if r > 0 { piecewiseTimes.append((BenchTiming.now() - start) * 1000) }
+        }
+
         /// One aggregation; `together` completes every update before the first is in turn.
         func aggregate(together: Bool) throws -> (ms: Double, result: [String: Tensor]) {
             let strategy = FedAvg()
@@ -129,15 +191,26 @@ public enum AggregationBenchmark {
                             millisecondsBatched: BenchTiming.Summary(batched), gigabytesPerSecondBatched: rate(BenchTiming.median(batched)),
                             millisecondsOneAtATime: BenchTiming.Summary(single), gigabytesPerSecondOneAtATime: rate(BenchTiming.median(single)),
                             millisecondsDecode: BenchTiming.Summary(decodeTimes), gigabytesPerSecondDecode: rate(BenchTiming.median(decodeTimes)),
+                            millisecondsDecodeInPlace: BenchTiming.Summary(inPlaceTimes),
+                            gigabytesPerSecondDecodeInPlace: rate(BenchTiming.median(inPlaceTimes)),
+                            millisecondsDecodeCheckFold: BenchTiming.Summary(checkedFoldTimes),
+                            gigabytesPerSecondDecodeCheckFold: rate(BenchTiming.median(checkedFoldTimes)),
+                            millisecondsPiecewiseCheckFold: BenchTiming.Summary(piecewiseTimes),
+                            gigabytesPerSecondPiecewiseCheckFold: rate(BenchTiming.median(piecewiseTimes)),
                             maxAbsErrorVsDouble: maxErr,
                             method: "sample-weighted FedAvg of K float32 updates (tensor sizes as the peer harness) through OrderedFold and "
                                 + "DeltaFold from the records a coordinator keeps (wire bytes), plus finish (global + mean); "
                                 + "GB/s = K·P·4 bytes / median time. Decode = DeltaStreamDecoder over each update in 1 MiB pieces, "
-                                + "keeping each record's bytes (done as chunks arrive, before aggregation).")
-        progress(String(format: "aggregate %d × %d float32: batched %.1f ms (%.1f GB/s), one at a time %.1f ms (%.1f GB/s), decode %.1f ms (%.1f GB/s)",
+                                + "keeping each record's bytes (done as chunks arrive, before aggregation), its values copied and checked "
+                                + "(finite, sum of squares) in one pass. Decode in place = the same checks on each whole update where it "
+                                + "lies. Decode-check-fold = CheckedUpdateFold per update (checks and norm in one read, then the fold).")
+        progress(String(format: "aggregate %d × %d float32: batched %.1f ms (%.1f GB/s), one at a time %.1f ms (%.1f GB/s), decode %.1f ms (%.1f GB/s), "
+                        + "decode in place %.1f GB/s, decode-check-fold %.1f GB/s, piecewise %.1f GB/s",
                         updates, parameters, report.millisecondsBatched.median, report.gigabytesPerSecondBatched,
                         report.millisecondsOneAtATime.median, report.gigabytesPerSecondOneAtATime,
-                        report.millisecondsDecode.median, report.gigabytesPerSecondDecode))
+                        report.millisecondsDecode.median, report.gigabytesPerSecondDecode,
+                        report.gigabytesPerSecondDecodeInPlace, report.gigabytesPerSecondDecodeCheckFold,
+                        report.gigabytesPerSecondPiecewiseCheckFold))
         return report
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Sequential, bounds-checked reading of a file, hashing everything read.
+/// Sequential, bounds-checked reading of a file, checksumming everything read (the kind
+/// chosen once the format version is known: `checksum.select`).
 ///
 /// Every read names what it is for, so a short file gives a `truncated` error saying which
 /// field was cut and where. Sizes are checked against the bytes left before anything is allocated.
@@ -13,10 +14,13 @@ final class BinaryFileReader {
     let size: Int
     private(set) var offset = 0
     private let fd: Int32
-    let hasher = SHA256()
+    let hasher: FileChecksum
 
-    init(path: String) throws {
+    /// A reader of `path` computing `checksum` over what it reads (nil: chosen later with
+    /// `hasher.select`, bytes read before that are held).
+    init(path: String, checksum: FileChecksum.Kind? = .off) throws {
         self.path = path
+        hasher = FileChecksum(checksum)
         // Non-blocking open, so a FIFO given as a file cannot hang the process; then only
         // regular files are read.
         fd = open(path, O_RDONLY | O_NONBLOCK)
@@ -92,11 +96,12 @@ final class AtomicFileWriter {
     let temporaryPath: String
     private var fd: Int32
     private var buffer: [UInt8] = []
-    let hasher = SHA256()
+    let hasher: FileChecksum
     private(set) var written = 0
 
-    init(path: String) throws {
+    init(path: String, checksum: FileChecksum.Kind = .off) throws {
         self.path = path
+        hasher = FileChecksum(checksum)
         temporaryPath = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else {

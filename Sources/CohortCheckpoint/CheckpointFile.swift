@@ -7,12 +7,16 @@ import Foundation
 ///
 /// Layout: magic `COHORTCK`, format version (u32), header JSON (architecture, metadata,
 /// tensor count), then one record per tensor (name, storage type, compression, shape, sizes,
-/// payload), then the SHA-256 of every preceding byte. Integers are little-endian. Tensors
+/// payload), then a checksum of every preceding byte: CRC-32C (4 bytes) from version 2,
+/// SHA-256 (32 bytes) in version 1, which is still read. Integers are little-endian. Tensors
 /// are written and read one at a time, so peak memory stays near one copy of the model.
 public enum CheckpointFile {
     static let magic = Array("COHORTCK".utf8)
     /// The format version this build writes and the newest it reads.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
+
+    /// The checksum of a format version (1: SHA-256; 2: CRC-32C).
+    static func checksum(of version: UInt32) -> FileChecksum.Kind { version >= 2 ? .crc32c : .sha256 }
 
     /// Upper bounds checked before anything is allocated.
     public struct Limits: Sendable {
@@ -31,9 +35,13 @@ public enum CheckpointFile {
         /// zlib level (1…9) per tensor payload, or nil for none. Dense float32 weights barely
         /// compress (ratio ~1.08 here), so the default is off.
         public var zlibLevel: Int32? = nil
-        public init(storage: StorageType = .float32, zlibLevel: Int32? = nil) {
+        /// The format version to write: 2 (CRC-32C, the default) or 1 (SHA-256, for readers
+        /// older than version 2).
+        public var formatVersion: UInt32 = CheckpointFile.version
+        public init(storage: StorageType = .float32, zlibLevel: Int32? = nil, formatVersion: UInt32 = CheckpointFile.version) {
             self.storage = storage
             self.zlibLevel = zlibLevel
+            self.formatVersion = formatVersion
         }
     }
 
@@ -49,9 +57,12 @@ public enum CheckpointFile {
         if let bad = checkpoint.tensors.first(where: { !$0.value.isFinite }) {
             throw CheckpointError.mismatch(path: path, problems: ["tensor '\(bad.name)' holds NaN or infinity; nothing was written"])
         }
-        let out = try AtomicFileWriter(path: path)
+        guard (1...version).contains(options.formatVersion) else {
+            throw CheckpointError.io(path: path, reason: "cannot write format version \(options.formatVersion) (1...\(version))")
+        }
+        let out = try AtomicFileWriter(path: path, checksum: checksum(of: options.formatVersion))
         try out.write(magic)
-        try out.u32(version)
+        try out.u32(options.formatVersion)
         let header = try JSONEncoder().encode(Header(architecture: checkpoint.architecture, metadata: checkpoint.metadata,
                                                      tensorCount: checkpoint.tensors.count))
         try out.u32(UInt32(header.count))
@@ -87,13 +98,14 @@ public enum CheckpointFile {
     /// Reads a checkpoint, verifying structure, sizes and the checksum. Nothing is returned
     /// unless the whole file checks out.
     public static func load(_ path: String, limits: Limits = Limits()) throws -> Checkpoint {
-        let r = try BinaryFileReader(path: path)
+        let r = try BinaryFileReader(path: path, checksum: nil)
         let found = try r.bytes(magic.count, for: "magic")
         guard found == magic else {
             throw CheckpointError.wrongMagic(path: path, found: found.map { String(format: "%02x", $0) }.joined())
         }
         let v = try r.u32("format version")
         guard v <= version, v >= 1 else { throw CheckpointError.futureVersion(path: path, version: v, supported: version) }
+        r.hasher.select(checksum(of: v))
         let headerStart = r.offset
         let headerLength = Int(try r.u32("header length"))
         guard headerLength <= limits.headerBytes else { throw r.corrupt("header length \(headerLength) exceeds \(limits.headerBytes)", at: headerStart) }
@@ -181,7 +193,7 @@ public enum CheckpointFile {
             tensors.append((name, Tensor(shape: shape, data: values)))
         }
         let computed = r.hasher.finish()
-        let stored = try r.bytes(32, for: "checksum", hash: false)
+        let stored = try r.bytes(checksum(of: v).byteCount, for: "checksum", hash: false)
         guard stored == computed else {
             throw CheckpointError.checksumMismatch(path: path, stored: hex(stored), computed: hex(computed))
         }

@@ -69,17 +69,64 @@ final class CheckpointFileTests: XCTestCase {
             let message = load(good.prefix(cut))
             XCTAssertTrue(message.contains("truncated") || message.contains("corrupt"), "cut at \(cut): \(message)")
         }
-        XCTAssertTrue(load(good.prefix(good.count - 10)).contains("truncated: checksum needs 32 bytes"))
+        XCTAssertTrue(load(good.prefix(good.count - 2)).contains("truncated: checksum needs 4 bytes"))
         var magic = good; magic[0] = 0x58
         XCTAssertTrue(load(magic).contains("not a Cohort checkpoint (wrong magic"))
         var future = good; future[8] = 9
-        XCTAssertTrue(load(future).contains("format version 9 is newer than this cohort reads (1)"))
+        XCTAssertTrue(load(future).contains("format version 9 is newer than this cohort reads (2)"))
         var flipped = good; flipped[good.count - 100] ^= 0x01
         XCTAssertTrue(load(flipped).contains("checksum mismatch"), load(flipped))
         var trailing = good; trailing.append(0)
         XCTAssertTrue(load(trailing).contains("1 unexpected bytes after the checksum"))
         XCTAssertTrue(load(Data()).contains("truncated: magic needs 8 bytes at offset 0"))
         XCTAssertEqual(load(good), "loaded")
+    }
+
+    /// Bitwise CRC-32C (the definition), independent of the table and instruction versions.
+    static func referenceCRC32C(_ bytes: Data) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (0x82F6_3B78 & (0 &- (crc & 1))) }
+        }
+        return ~crc
+    }
+
+    func testVersion2EndsWithTheCRC32CAndVersion1FilesStillRead() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let model = try trainedModel()
+        let v2 = dir.path("v2.ckpt"), v1 = dir.path("v1.ckpt")
+        try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "t"), to: v2)
+        try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "t"), to: v1, options: .init(formatVersion: 1))
+        let b2 = try Data(contentsOf: URL(fileURLWithPath: v2)), b1 = try Data(contentsOf: URL(fileURLWithPath: v1))
+        XCTAssertEqual(b2[8], 2)
+        XCTAssertEqual(b1[8], 1)
+        XCTAssertEqual(b1.count, b2.count + 28, "version 1 ends with a 32-byte SHA-256, version 2 with a 4-byte CRC")
+        XCTAssertEqual(Self.referenceCRC32C(Data("123456789".utf8)), 0xE306_9283)   // the reference is the standard CRC-32C
+        let stored = b2.suffix(4).enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+        XCTAssertEqual(stored, Self.referenceCRC32C(b2.prefix(b2.count - 4)))
+        // Both read back to the same weights.
+        let a = try CheckpointFile.load(v2), b = try CheckpointFile.load(v1)
+        XCTAssertEqual(a.tensors.map(\.name), b.tensors.map(\.name))
+        for (x, y) in zip(a.tensors, b.tensors) { XCTAssertEqual(x.value.data, y.value.data) }
+        // A flipped bit in a large file (past the 24 KiB the instruction version interleaves) is caught.
+        let big = dir.path("big.ckpt")
+        let weights = (0..<100_000).map { Float($0 % 977) * 1e-3 }
+        try CheckpointFile.save(Checkpoint(architecture: nil, metadata: CheckpointMetadata(source: "t"),
+                                           tensors: [("w", Tensor(shape: [100_000], data: weights))]), to: big)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: big))
+        let bigStored = bytes.suffix(4).enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+        XCTAssertEqual(bigStored, Self.referenceCRC32C(bytes.prefix(bytes.count - 4)))
+        for position in [40, 50_000, 200_000, bytes.count - 5] {
+            var damaged = bytes
+            damaged[position] ^= 0x10
+            try damaged.write(to: URL(fileURLWithPath: big))
+            XCTAssertThrowsError(try CheckpointFile.load(big), "bit flipped at \(position)") { error in
+                XCTAssertTrue("\(error)".contains("checksum mismatch") || "\(error)".contains("corrupt"), "\(error)")
+            }
+        }
+        try bytes.write(to: URL(fileURLWithPath: big))
+        XCTAssertEqual(try CheckpointFile.load(big).tensors[0].value.data, weights)
     }
 
     func testHugeDeclaredSizesAreRefusedBeforeAllocating() throws {

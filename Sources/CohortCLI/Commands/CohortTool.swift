@@ -10,7 +10,7 @@ public enum CohortTool {
     public static let spec = ToolSpec(
         name: "cohort", version: version,
         summary: "Federated transfer learning: adapt a pre-trained model across sites whose data never leave them.",
-        commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec, BenchCSVCommand.spec, BenchImagesCommand.spec, SchemaInferCommand.spec, DataSplitCommand.spec,
+        commands: [SimulateCommand.spec, DatagenCommand.spec, CoordinatorCommand.spec, NodeCommand.spec, ImportCommand.spec, ExportCommand.spec, BenchTrainCommand.spec, BenchGemmCommand.spec, BenchCodecCommand.spec, BenchAggregateCommand.spec, BenchLargeModelCommand.spec, BenchNodesCommand.spec, BenchPrivacyCommand.spec, BenchFederationCommand.spec, BenchCSVCommand.spec, BenchImagesCommand.spec, SchemaInferCommand.spec, DataSplitCommand.spec,
                    ModelSummaryCommand.spec, ModelInitCommand.spec, ModelDescribeCommand.spec, InfoCommand.spec,
                    PretrainCommand.spec, EvaluateCommand.spec, PredictCommand.spec, AggregateCommand.spec, AdaptCommand.spec, ShiftCommand.spec, RankCommand.spec, StatusCommand.spec])
 
@@ -46,6 +46,7 @@ public enum CohortTool {
         case BenchGemmCommand.spec.path: try BenchGemmCommand.run(command)
         case BenchCodecCommand.spec.path: try BenchCodecCommand.run(command)
         case BenchAggregateCommand.spec.path: try BenchAggregateCommand.run(command)
+        case BenchLargeModelCommand.spec.path: try BenchLargeModelCommand.run(command)
         case BenchNodesCommand.spec.path: try BenchNodesCommand.run(command)
         case BenchPrivacyCommand.spec.path: try BenchPrivacyCommand.run(command)
         case BenchFederationCommand.spec.path: try BenchFederationCommand.run(command)

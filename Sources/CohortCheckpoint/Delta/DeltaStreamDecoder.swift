@@ -44,6 +44,8 @@ public final class DeltaStreamDecoder {
     private var recordStart = 0
     /// The current record once its header is checked: its buffer, header, and bytes filled.
     private var pending: (header: DeltaRecordHeader, storage: RecordStorage, base: UnsafeMutableRawPointer, filled: Int)?
+    /// The current record's values scanned as they were gathered (dense float32, plain body).
+    private var gatherScan: (scan: Float32Scan, values: Int)?
     /// The current record while it is handed out in pieces.
     var piecing: PieceState?
     /// Where pieces are gathered (`pieceBytes`, made when first needed).
@@ -213,6 +215,7 @@ public final class DeltaStreamDecoder {
             if let p = pending, piecewise && inPieces(p.header) {
                 // Switch to pieces: hand out what was gathered, then go on from the input.
                 pending = nil
+                gatherScan = nil
                 startPieces(p.header)
                 var gathered = UnsafeRawBufferPointer(start: p.base + p.header.headerBytes, count: p.filled - p.header.headerBytes)
                 _ = try pumpPieces({ destination, count in
@@ -238,14 +241,21 @@ public final class DeltaStreamDecoder {
                 let base = storage.base + pad
                 prefix.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: header.headerBytes) }
                 pending = (header, storage, base, header.headerBytes)
+                gatherScan = inflater == nil && header.layout == .dense && header.encoding == .float32 ? (Float32Scan(), 0) : nil
             }
             guard var p = pending else { return }
             let total = p.header.headerBytes + p.header.payloadBytes
-            p.filled += try pull(&input, into: p.base + p.filled, count: total - p.filled)
+            if gatherScan != nil {
+                p.filled += gatherScanning(&input, record: p, count: total - p.filled)
+            } else {
+                p.filled += try pull(&input, into: p.base + p.filled, count: total - p.filled)
+            }
             pending = p
             guard p.filled == total else { return }
             pending = nil
-            try finishRecord(DeltaRecord(header: p.header, storage: p.storage, base: UnsafeRawPointer(p.base)), emit)
+            let scan = gatherScan?.scan
+            gatherScan = nil
+            try finishRecord(DeltaRecord(header: p.header, storage: p.storage, base: UnsafeRawPointer(p.base)), prescanned: scan, emit)
         }
         try checkBodyEnd(&input)
     }
@@ -287,11 +297,47 @@ public final class DeltaStreamDecoder {
         }
     }
 
-    private func finishRecord(_ record: DeltaRecord, _ emit: (DeltaRecord) throws -> Void) throws {
+    private func finishRecord(_ record: DeltaRecord, prescanned: Float32Scan? = nil, _ emit: (DeltaRecord) throws -> Void) throws {
         var r = reader(record.base, count: record.byteCount, tensor: record.name)
-        try DeltaRecord.validate(record.header, &r)
+        let sumOfSquares = try DeltaRecord.validate(record.header, &r, prescanned: prescanned)
         recordDone(record.name)
-        try emit(record)
+        try emit(DeltaRecord(header: record.header, storage: record.storage, base: record.base, sumOfSquares: sumOfSquares))
+    }
+
+    /// Moves up to `count` bytes of a plain body from `input` into the dense float32 record
+    /// being gathered, scanning its values (finiteness, sum of squares) in the same pass as
+    /// the copy; returns how many bytes. A value cut by the end of the input is scanned once
+    /// its last byte is in.
+    private func gatherScanning(_ input: inout UnsafeRawBufferPointer,
+                                record p: (header: DeltaRecordHeader, storage: RecordStorage, base: UnsafeMutableRawPointer, filled: Int),
+                                count: Int) -> Int {
+        let n = min(count, input.count)
+        guard n > 0, var state = gatherScan, let source = input.baseAddress else { return 0 }
+        let valuesAt = p.header.headerBytes, end = p.filled + n
+        // Values wholly inside the new bytes: firstWhole..<complete; earlier ones were cut.
+        let firstWhole = max(0, (p.filled - valuesAt + 3) / 4)
+        let complete = max(0, (end - valuesAt) / 4)
+        func copy(_ from: Int, _ to: Int) {   // record offsets
+            if to > from { (p.base + from).copyMemory(from: source + (from - p.filled), byteCount: to - from) }
+        }
+        let middle = firstWhole < complete ? valuesAt + 4 * firstWhole : end
+        copy(p.filled, min(middle, end))
+        if state.values < min(firstWhole, complete) {   // a value completed by this input's first bytes
+            let k = min(firstWhole, complete) - state.values
+            state.scan.append(Float32ScanKernels.scan(p.base + valuesAt + 4 * state.values, count: k), after: state.values)
+            state.values += k
+        }
+        if firstWhole < complete {
+            let k = complete - firstWhole
+            let scan = Float32ScanKernels.copyAndScan(from: source + (middle - p.filled), to: p.base + middle, count: k)
+            state.scan.append(scan, after: state.values)
+            state.values += k
+            copy(middle + 4 * k, end)
+        }
+        gatherScan = state
+        input = UnsafeRawBufferPointer(rebasing: input[n...])
+        bodyDone += n
+        return n
     }
 
     /// Marks the current record (checked whole, or handed out in pieces) done.

@@ -92,10 +92,21 @@ enum ValueCoding {
     /// non-finite value or scale, a negative or oversized scale, or an int8 value of −128: the
     /// first problem in the order the bytes come (for int8, block by block: a scale's problem
     /// is found after the values of the blocks before it).
+    /// For float32 values, returns their sum of squares (from the same pass, or from
+    /// `prescanned` when the caller already scanned them, e.g. while gathering them).
+    @discardableResult
     static func validate(count n: Int, encoding: DeltaValueEncoding, blockSize: Int,
-                         from r: inout ByteReader) throws(DeltaDecodeError) {
+                         from r: inout ByteReader, prescanned: Float32Scan? = nil) throws(DeltaDecodeError) -> Double? {
         switch encoding {
-        case .float32, .float16:
+        case .float32:
+            let start = r.offset
+            let p = try r.take(4 * n, for: "\(n) \(encoding.name) values")
+            let scan = prescanned ?? Float32ScanKernels.scan(p, count: n)
+            if scan.firstNonFinite != nil, let bad = firstBadFloat(p, count: n, first: 0, of: n, encoding: encoding) {
+                throw r.error(bad.problem, at: start + 4 * bad.index)
+            }
+            return scan.sumOfSquares
+        case .float16:
             let start = r.offset
             let p = try r.take(encoding.width * n, for: "\(n) \(encoding.name) values")
             if let bad = firstBadFloat(p, count: n, first: 0, of: n, encoding: encoding) {
@@ -113,6 +124,7 @@ enum ValueCoding {
             }
             if let badScale { throw r.error(badScale.problem, at: scalesStart + 4 * badScale.block) }
         }
+        return nil
     }
 
     /// The first of `count` float32 or float16 values at `p` (values `first…` of a record of

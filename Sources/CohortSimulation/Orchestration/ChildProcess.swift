@@ -24,6 +24,8 @@ public final class ChildProcess {
     }
 
     public var isRunning: Bool { process.isRunning }
+    /// The process's id (for reading /proc/PID while it runs).
+    public var processIdentifier: Int32 { process.processIdentifier }
     public var exitStatus: Int32 { process.terminationStatus }
 
     /// Waits up to `timeout` seconds; true if it exited.

@@ -1,0 +1,255 @@
+import CohortCheckpoint
+import CohortFederation
+import CohortNN
+import CohortSimulation
+import CohortTensor
+import Foundation
+
+/// `cohort bench large-model --params N`: where the time of a large model's round goes
+/// (issue 19). A model of one dense layer 1000 → U and a 10-class head (about N parameters),
+/// two nodes, one FedAvg round on loopback (plain TCP), one local epoch of three batches of 32
+/// with SGD + momentum.
+///
+/// Two parts. Stages, timed in this process with the calls each role makes (one at a time,
+/// each allocation released before the next): architecture build (`model init`), checkpoint
+/// write, checkpoint read with its SHA-256 check, the whole-model digest (`ModelDigest`, what a
+/// node checks), the weights encoded as a dense float32 delta message (the MODEL body) and
+/// decoded, a delta encoded (the UPDATE body), decoded, checked and folded
+/// (`CheckedUpdateFold`), and a checkpoint write again (the journal's global model). Then the
+/// real run: `cohort model init`, a `cohort coordinator` process and two `cohort node`
+/// processes, the round's seconds from the journal, and each process's peak resident memory
+/// (`VmHWM`, polled every 20 ms while it runs).
+public enum LargeModelBenchmark {
+    /// One stage's time.
+    public struct Stage: Codable, Sendable {
+        public var name: String
+        public var seconds: Double
+        /// Bytes the stage moves (the model's float32 bytes, or the message or file size).
+        public var bytes: Int
+        public var gigabytesPerSecond: Double
+    }
+
+    /// One process's peak memory.
+    public struct ProcessPeak: Codable, Sendable {
+        public var name: String
+        public var peakResidentBytes: Int
+        public var peakModels: Double
+        public var wallSeconds: Double
+        public var exitStatus: Int32?
+    }
+
+    /// The whole report.
+    public struct Report: Codable, Sendable {
+        public var bench = "large-model"
+        public var date: String
+        public var parameters: Int
+        public var modelBytes: Int
+        public var hiddenUnits: Int
+        public var stages: [Stage]
+        public var roundSeconds: Double?
+        public var launchToRoundDoneSeconds: Double?
+        public var processes: [ProcessPeak]
+        public var realRunError: String?
+        public var benchProcessPeakResidentBytes: Int
+        public var method: String
+    }
+
+    /// Hidden units U so that 1000·U + U + 10·U + 10 is about `params`.
+    public static func hiddenUnits(params: Int) -> Int { max(1, (params - 10) / 1011) }
+
+    static func spec(units: Int) -> ModelSpec {
+        ModelSpec(inputShape: [1000], layers: [
+            LayerSpec(.dense, name: "wide", units: units), LayerSpec(.relu, name: "relu"),
+            LayerSpec(.dense, name: "head", units: 10),
+        ])
+    }
+
+    /// Runs both parts in `dir` (kept for its logs and files); `realRun` false skips the processes.
+    public static func run(params: Int, executable: String, dir: String, realRun: Bool = true, timeout: Double = 900,
+                           progress: (String) -> Void = { _ in }) throws -> Report {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func p(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+        let units = hiddenUnits(params: params)
+        let spec = spec(units: units)
+        var stages: [Stage] = []
+        func timed<R>(_ name: String, bytes: Int, _ body: () throws -> R) rethrows -> R {
+            let start = BenchTiming.now()
+            let result = try body()
+            let s = BenchTiming.now() - start
+            stages.append(Stage(name: name, seconds: s, bytes: bytes, gigabytesPerSecond: Double(bytes) / s / 1e9))
+            progress(String(format: "large-model: %@ %.3f s (%.2f GB/s)", name, s, Double(bytes) / s / 1e9))
+            return result
+        }
+
+        var parameterCount = 0
+        do {
+            progress("large-model: stages in this process, \(units) hidden units")
+            let model = try timed("architecture build (model init)", bytes: 0) { try Sequential(spec: spec, seed: 1) }
+            parameterCount = model.parameterCount
+            let modelBytes = 4 * parameterCount
+            stages[stages.count - 1].bytes = modelBytes
+            stages[stages.count - 1].gigabytesPerSecond = Double(modelBytes) / stages[stages.count - 1].seconds / 1e9
+            let path = p("stage.ckpt")
+            try timed("checkpoint write", bytes: modelBytes) {
+                try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "bench large-model"), to: path)
+            }
+            let weights = try timed("checkpoint read and checksum (format 2: CRC-32C; 1: SHA-256)", bytes: modelBytes) { try CheckpointFile.load(path).tensors }
+            _ = timed("model digest (SHA-256 of the weights)", bytes: modelBytes) { ModelDigest.sha256Hex(weights) }
+            let shapes = Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value.shape) })
+            var message = try timed("MODEL encode (dense float32 delta message)", bytes: modelBytes) {
+                try DeltaEncoder(config: DeltaCodecConfig()).encode(try ModelDelta(weights))
+            }
+            _ = try timed("MODEL decode (to tensors)", bytes: modelBytes) {
+                try DeltaDecoder(expectedShapes: shapes, maxBytes: message.count).decode(message).names.count
+            }
+            message = []
+            let local = model.stateDict().map { (name: $0.name, value: Tensor(shape: $0.value.shape, data: $0.value.data.map { $0 + 1e-3 })) }
+            let update = try timed("delta encode (local − global, UPDATE body)", bytes: modelBytes) {
+                try DeltaEncoder(config: DeltaCodecConfig()).encode(
+                    try ModelDelta(local: local, global: weights, trainable: Set(weights.map(\.name))))
+            }
+            let sums = weights.map { (name: $0.name, buffer: UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.value.count)) }
+            for s in sums { s.buffer.initialize(repeating: 0) }
+            let folded = Result {
+                try timed("UPDATE decode, check and fold (CheckedUpdateFold)", bytes: modelBytes) {
+                    try update.withUnsafeBytes { message in
+                        try CheckedUpdateFold.fold(message, shapes: shapes, weight: 1, maxNorm: nil) { name in sums.first { $0.name == name }?.buffer }
+                    }
+                }
+            }
+            for s in sums { s.buffer.deallocate() }
+            _ = try folded.get()
+            try timed("journal write (global checkpoint)", bytes: modelBytes) {
+                try CheckpointFile.save(Checkpoint(architecture: spec, metadata: CheckpointMetadata(source: "bench large-model"), tensors: weights),
+                                        to: p("stage-journal.ckpt"))
+            }
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: p("stage-journal.ckpt"))
+        }
+        let modelBytes = 4 * parameterCount
+        var report = Report(date: ISO8601DateFormatter().string(from: Date()), parameters: parameterCount, modelBytes: modelBytes,
+                            hiddenUnits: units, stages: stages, processes: [], benchProcessPeakResidentBytes: ProcessMemory.peakResidentBytes(),
+                            method: "stages: one run each in this process (wall seconds; GB/s = the model's float32 bytes / seconds). "
+                                + "Real run: cohort model init, then a coordinator and 2 node processes on 127.0.0.1, plain TCP, FedAvg, "
+                                + "1 round, 96 rows per node (3 batches of 32, SGD momentum 0.9, no validation split); round seconds "
+                                + "from the journal; peak RSS = VmHWM polled every 20 ms.")
+        guard realRun else { return report }
+        do {
+            try realRound(units: units, modelBytes: modelBytes, executable: executable, dir: dir, timeout: timeout, report: &report, progress: progress)
+        } catch { report.realRunError = "\(error)" }
+        return report
+    }
+
+    /// The processes' part.
+    private static func realRound(units: Int, modelBytes: Int, executable: String, dir: String, timeout: Double, report: inout Report,
+                                  progress: (String) -> Void) throws {
+        func p(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+        let archJSON = try JSONEncoder().encode(spec(units: units))
+        try archJSON.write(to: URL(fileURLWithPath: p("arch.json")))
+        try #"{"batchSize":32,"learningRate":0.01,"momentum":0.9,"localEpochs":1}"#.write(toFile: p("plan.json"), atomically: true, encoding: .utf8)
+        var secrets = ""
+        for c in 0..<2 {
+            var rng = SeededRandom(seed: UInt64(500 + c))
+            var csv = (0..<1000).map { "x\($0)" }.joined(separator: ",") + ",target\n"
+            for _ in 0..<96 {
+                csv += (0..<1000).map { _ in String(format: "%.3f", rng.normal()) }.joined(separator: ",") + ",\(rng.int(below: 10))\n"
+            }
+            try csv.write(toFile: p("site\(c).csv"), atomically: true, encoding: .utf8)
+            let key = String(format: "%032x", c + 7)
+            secrets += "site\(c) \(key)\n"
+            try (key + "\n").write(toFile: p("site\(c).key"), atomically: true, encoding: .utf8)
+            chmod(p("site\(c).key"), 0o600)
+        }
+        try secrets.write(toFile: p("secrets.txt"), atomically: true, encoding: .utf8)
+        chmod(p("secrets.txt"), 0o600)
+        try? FileManager.default.removeItem(atPath: p("journal"))
+        try? FileManager.default.removeItem(atPath: p("init.ckpt"))
+
+        progress("large-model: cohort model init")
+        let initWatch = PeakWatch()
+        let initStart = Date()
+        let initProcess = try ChildProcess(name: "model init", executable: executable,
+                                           arguments: ["model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt")], logPath: p("init.log"))
+        initWatch.watch(initProcess)
+        let initDone = initProcess.wait(timeout: timeout)
+        initWatch.stop()
+        report.processes.append(ProcessPeak(name: "model init", peakResidentBytes: initWatch.peak(initProcess.processIdentifier),
+                                            peakModels: Double(initWatch.peak(initProcess.processIdentifier)) / Double(modelBytes),
+                                            wallSeconds: Date().timeIntervalSince(initStart), exitStatus: initDone ? initProcess.exitStatus : nil))
+        guard initDone, initProcess.exitStatus == 0 else { throw BenchError("model init failed\n\(initProcess.logTail())") }
+
+        let port = try RoundOverheadBenchmark.freePort()
+        progress("large-model: coordinator and 2 nodes on 127.0.0.1:\(port), one round")
+        let watch = PeakWatch()
+        let start = Date()
+        let coordinator = try ChildProcess(name: "coordinator", executable: executable, arguments: [
+            "coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"), "--listen", "127.0.0.1:\(port)",
+            "--rounds", "1", "--min-nodes", "2", "--out", p("journal"), "--insecure"], logPath: p("coordinator.log"))
+        var nodes: [ChildProcess] = []
+        defer { coordinator.stop(); for n in nodes { n.stop() }; watch.stop() }
+        watch.watch(coordinator)
+        for c in 0..<2 {
+            let node = try ChildProcess(name: "node \(c)", executable: executable, arguments: [
+                "node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(c)", "--secret-file", p("site\(c).key"), "--data", p("site\(c).csv"),
+                "--val-fraction", "0", "--insecure"], logPath: p("node\(c).log"))
+            nodes.append(node)
+            watch.watch(node)
+        }
+        let done = coordinator.wait(timeout: timeout)
+        let wall = Date().timeIntervalSince(start)
+        for n in nodes { n.wait(timeout: 60) }
+        watch.stop()
+        for process in [coordinator] + nodes {
+            let peak = watch.peak(process.processIdentifier)
+            report.processes.append(ProcessPeak(name: process.name, peakResidentBytes: peak, peakModels: Double(peak) / Double(modelBytes),
+                                                wallSeconds: wall, exitStatus: process.isRunning ? nil : process.exitStatus))
+        }
+        guard done, coordinator.exitStatus == 0 else {
+            throw BenchError("the coordinator did not finish well within \(Int(timeout)) s (log: \(p("coordinator.log")))\n\(coordinator.logTail())")
+        }
+        let records = try Coordinator.loadRoundRecords(outDir: p("journal"))
+        guard let first = records.first else { throw BenchError("no round was journaled") }
+        report.roundSeconds = first.seconds
+        report.launchToRoundDoneSeconds = first.finishedAt - start.timeIntervalSince1970
+    }
+}
+
+/// Polls `VmHWM` of watched processes every 20 ms on its own thread, keeping the last value
+/// seen for each (the kernel's high-water mark, so the last reading before exit is the peak).
+final class PeakWatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pids: [Int32] = []
+    private var peaks: [Int32: Int] = [:]
+    private var running = true
+    private var thread: Thread?
+
+    init() {
+        let t = Thread { [weak self] in
+            while let self, self.poll() { usleep(20_000) }
+        }
+        thread = t
+        t.start()
+    }
+
+    func watch(_ process: ChildProcess) {
+        lock.lock(); pids.append(process.processIdentifier); lock.unlock()
+    }
+
+    func stop() { lock.lock(); running = false; lock.unlock() }
+
+    func peak(_ pid: Int32) -> Int { lock.lock(); defer { lock.unlock() }; return peaks[pid] ?? 0 }
+
+    /// One reading of every process; false once stopped.
+    private func poll() -> Bool {
+        lock.lock()
+        let list = pids, go = running
+        lock.unlock()
+        for pid in list {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                  let kb = line.split(separator: " ").compactMap({ Int($0) }).first else { continue }
+            lock.lock(); peaks[pid] = max(peaks[pid] ?? 0, kb * 1024); lock.unlock()
+        }
+        return go
+    }
+}
