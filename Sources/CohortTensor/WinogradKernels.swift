@@ -12,17 +12,24 @@ import Foundation
 ///     Aᵀ = [1 1 1 0; 0 1 −1 −1]
 ///
 /// one tile's output is `Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`. Summed over input channels, each of the
-/// 16 transform positions ξ is one matrix product `M[ξ] = V[ξ]·U[ξ]` with `V[ξ]` the
-/// `tiles × in` transformed inputs and `U[ξ]` the `in × out` transformed weights: 16 products
+/// 16 transform positions ξ is one matrix product `M[ξ] = V[ξ]·U[ξ]ᵀ` with `V[ξ]` the
+/// `tiles × in` transformed inputs and `U[ξ]` the `out × in` transformed weights: 16 products
 /// of `tiles·in·out` multiply-adds instead of im2col's `4·tiles × 9·in × out`, 2.25× fewer.
 ///
-/// Layouts: `V` is `[16][tiles][in]`, `U` is `[16][in][out]`, `M` is `[16][tiles][out]`.
+/// Layouts: `V` is `[16][tiles][in]`, `U` is `[16][out][in]`, `M` is `[16][tiles][out]`.
 /// The backward kernels are the exact adjoints of the forward steps, so the gradients are
 /// those of the computation the forward pass did.
 public enum WinogradKernels {
     /// Process-wide switch: `COHORT_WINOGRAD=0` in the environment turns the Winograd path off
     /// so benchmarks can compare it with im2col in one binary. Layers also have their own flag.
     public nonisolated(unsafe) static var enabled: Bool = ProcessInfo.processInfo.environment["COHORT_WINOGRAD"] != "0"
+
+    /// Convolutions whose forward a backward pass follows use Winograd only from this many
+    /// tiles (`tileCount`) up: with few tiles the per-step weight transform and the thin
+    /// weight-gradient products cost more than the multiply-adds saved.
+    /// `COHORT_WINOGRAD_MIN_TILES` overrides it.
+    public nonisolated(unsafe) static var minTrainingTiles: Int =
+        ProcessInfo.processInfo.environment["COHORT_WINOGRAD_MIN_TILES"].flatMap { Int($0) } ?? 0
 
     /// True when `g` is a convolution this path computes: a 3×3 kernel, stride 1, dilation 1,
     /// and at least one output cell. (Groups are the caller's business: only `groups == 1`.)
@@ -44,68 +51,34 @@ public enum WinogradKernels {
 
     // MARK: - Weights
 
-    /// `U[ξ][c][o] = (G g Gᵀ)[ξ]` for the PyTorch-layout weight `w` `[out, in, 3, 3]`; `u` holds
-    /// `16 · in · out` floats.
+    /// `kron(G, G)`: row ξ = 4r + s, column 3i + j holds `G[r][i]·G[s][j]`, so a kernel's
+    /// nine weights (row-major) map to its sixteen transformed ones in one product.
+    static let weightMatrix: [Float] = {
+        let gm: [[Float]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        var t = [Float](repeating: 0, count: 16 * 9)
+        for r in 0..<4 { for s in 0..<4 { for i in 0..<3 { for j in 0..<3 { t[(r * 4 + s) * 9 + i * 3 + j] = gm[r][i] * gm[s][j] } } } }
+        return t
+    }()
+
+    /// `U[ξ][o][c] = (G g Gᵀ)[ξ]` for the PyTorch-layout weight `w` `[out, in, 3, 3]`; `u` holds
+    /// `16 · out · in` floats. One streaming product `[16 × 9]·wᵀ`: each `[out, in]` plane of
+    /// `U` lists the kernels in the weight's own order.
     public static func transformWeights(_ w: UnsafePointer<Float>, out: Int, inChannels: Int, into u: UnsafeMutablePointer<Float>) {
-        let plane = inChannels * out
-        let pw = SendablePointer(w), pu = SendableMutablePointer(u)
-        forChannelSlices(inChannels, work: plane) { c0, c1 in
-            for c in c0..<c1 {
-                for o in 0..<out {
-                    let g = pw.p + (o * inChannels + c) * 9
-                    // G·(a, b, d) = (a, ½(a + b + d), ½(a − b + d), d) down each kernel column…
-                    let t0 = SIMD4<Float>(g[0], g[1], g[2], 0), t3 = SIMD4<Float>(g[6], g[7], g[8], 0)
-                    let mid = SIMD4<Float>(g[3], g[4], g[5], 0)
-                    let t1 = 0.5 * (t0 + mid + t3), t2 = 0.5 * (t0 - mid + t3)
-                    // …then along each row.
-                    let dst = pu.p + c * out + o
-                    @inline(__always) func row(_ r: Int, _ t: SIMD4<Float>) {
-                        dst[(r * 4) * plane] = t[0]
-                        dst[(r * 4 + 1) * plane] = 0.5 * (t[0] + t[1] + t[2])
-                        dst[(r * 4 + 2) * plane] = 0.5 * (t[0] - t[1] + t[2])
-                        dst[(r * 4 + 3) * plane] = t[2]
-                    }
-                    row(0, t0); row(1, t1); row(2, t2); row(3, t3)
-                }
-            }
+        let kernels = out * inChannels
+        weightMatrix.withUnsafeBufferPointer { t in
+            Gemm.multiply(transA: false, transB: true, m: 16, n: kernels, k: 9, a: t.baseAddress!, lda: 9,
+                          b: w, ldb: 9, c: u, ldc: kernels)
         }
     }
 
-    /// Adds `Gᵀ dU[·][c][o] G` to the PyTorch-layout weight gradient `dw` `[out, in, 3, 3]`:
-    /// the adjoint of `transformWeights`.
+    /// Adds `Gᵀ dU[·][o][c] G` to the PyTorch-layout weight gradient `dw` `[out, in, 3, 3]`:
+    /// the adjoint of `transformWeights`, `dw += dUᵀ·[16 × 9]`.
     public static func addWeightGradient(_ du: UnsafePointer<Float>, out: Int, inChannels: Int, into dw: UnsafeMutablePointer<Float>) {
-        let plane = inChannels * out
-        let pu = SendablePointer(du), pw = SendableMutablePointer(dw)
-        forChannelSlices(inChannels, work: plane) { c0, c1 in
-            for c in c0..<c1 {
-                for o in 0..<out {
-                    let src = pu.p + c * out + o
-                    // Gᵀ·(a, b, d, e) = (a + ½(b + d), ½(b − d), ½(b + d) + e) down each column…
-                    let r0 = SIMD4<Float>(src[0], src[plane], src[2 * plane], src[3 * plane])
-                    let r1 = SIMD4<Float>(src[4 * plane], src[5 * plane], src[6 * plane], src[7 * plane])
-                    let r2 = SIMD4<Float>(src[8 * plane], src[9 * plane], src[10 * plane], src[11 * plane])
-                    let r3 = SIMD4<Float>(src[12 * plane], src[13 * plane], src[14 * plane], src[15 * plane])
-                    let half = 0.5 * (r1 + r2)
-                    let t0 = r0 + half, t1 = 0.5 * (r1 - r2), t2 = half + r3
-                    // …then along each row.
-                    let g = pw.p + (o * inChannels + c) * 9
-                    @inline(__always) func row(_ r: Int, _ t: SIMD4<Float>) {
-                        let h = 0.5 * (t[1] + t[2])
-                        g[r * 3] += t[0] + h
-                        g[r * 3 + 1] += 0.5 * (t[1] - t[2])
-                        g[r * 3 + 2] += h + t[3]
-                    }
-                    row(0, t0); row(1, t1); row(2, t2)
-                }
-            }
+        let kernels = out * inChannels
+        weightMatrix.withUnsafeBufferPointer { t in
+            Gemm.multiply(transA: true, transB: false, m: kernels, n: 9, k: 16, a: du, lda: kernels,
+                          b: t.baseAddress!, ldb: 9, beta: 1, c: dw, ldc: 9)
         }
-    }
-
-    /// Runs `body(lo, hi)` over two halves of `0..<channels` on two threads when `work` is large.
-    static func forChannelSlices(_ channels: Int, work: Int, _ body: (Int, Int) -> Void) {
-        let pool = WorkerPool.shared
-        guard pool.width > 1, channels >= 2, work >= 1 << 14 else { body(0, channels); return }
-        pool.run(tasks: 2) { t in body(channels * t / 2, channels * (t + 1) / 2) }
     }
 
     // MARK: - Whole passes
@@ -129,7 +102,7 @@ public enum WinogradKernels {
         let tiles = tileCount(g), c = g.channels
         inputTransform(g, x: x, v: v)
         ScratchBuffers.with(count: 16 * tiles * out) { m in
-            multiply16(transA: false, transB: false, m: tiles, n: out, k: c, a: v, lda: c, b: u, ldb: out, c: m, ldc: out)
+            multiply16(transA: false, transB: true, m: tiles, n: out, k: c, a: v, lda: c, b: u, ldb: c, c: m, ldc: out)
             outputTransform(g, out: out, m: m, bias: bias, scale: scale, shift: shift, relu: relu, y: y)
         }
     }
@@ -144,13 +117,13 @@ public enum WinogradKernels {
             outputGradientTransform(g, out: out, dy: dy, dm: dm)
             if let dw {
                 ScratchBuffers.with(count: 16 * c * out) { du in
-                    multiply16(transA: true, transB: false, m: c, n: out, k: tiles, a: v, lda: c, b: dm, ldb: out, c: du, ldc: out)
+                    multiply16(transA: true, transB: false, m: out, n: c, k: tiles, a: dm, lda: out, b: v, ldb: c, c: du, ldc: c)
                     addWeightGradient(du, out: out, inChannels: c, into: dw)
                 }
             }
             if let dx {
-                // V is dead once the weight gradient is taken: it holds dV = dM·Uᵀ now.
-                multiply16(transA: false, transB: true, m: tiles, n: c, k: out, a: dm, lda: out, b: u, ldb: out, c: v, ldc: c)
+                // V is dead once the weight gradient is taken: it holds dV = dM·U now.
+                multiply16(transA: false, transB: false, m: tiles, n: c, k: out, a: dm, lda: out, b: u, ldb: c, c: v, ldc: c)
                 inputGradientTransform(g, dv: v, dx: dx)
             }
         }

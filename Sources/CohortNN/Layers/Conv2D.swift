@@ -38,7 +38,7 @@ public final class Conv2D: Layer {
     private var patchWeightKey: (version: Int, depthwise: Bool)?
     /// Depthwise path: the input it ran on (channels repeated when the multiplier is > 1).
     private var depthwiseInput: [Float] = []
-    /// Winograd path: the transformed weight `[16][in][out]` and the weight version it is of.
+    /// Winograd path: the transformed weight `[16][out][in]` and the weight version it is of.
     private var winogradWeight: [Float] = []
     private var winogradWeightVersion: Int?
     /// Winograd path: the last training or evaluation forward's transformed input, which its
@@ -122,7 +122,8 @@ public final class Conv2D: Layer {
         precondition(x.rank == 4 && x.shape[3] == inChannels,
                      "\(spec.name): expects NHWC input with \(inChannels) channels, got \(x.shape)")
         let g = geometry(batch: x.shape[0], shape: Array(x.shape.dropFirst()))
-        if winograd && WinogradKernels.enabled && groups == 1 && WinogradKernels.applies(to: g) {
+        if winograd && WinogradKernels.enabled && groups == 1 && WinogradKernels.applies(to: g)
+            && (mode == .inference || WinogradKernels.tileCount(g) >= WinogradKernels.minTrainingTiles) {
             return winogradForward(x, g, mode: mode, epilogue: epilogue)
         }
         var y = convolve(x, mode: mode)
