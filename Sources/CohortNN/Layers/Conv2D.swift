@@ -8,6 +8,10 @@ import CohortTensor
 ///   (`DepthwiseKernels`); with a multiplier > 1 each input channel is first repeated
 ///   `multiplier` times, as PyTorch orders the outputs of a group together;
 /// - other group counts: im2col of each group's channel slice + one GEMM per group.
+///
+/// 3×3 stride-1 undilated convolutions with `groups == 1` run as Winograd F(2×2, 3×3)
+/// (`WinogradKernels`, 2.25× fewer multiply-adds) in every mode, backward included, unless
+/// `winograd` is false or `COHORT_WINOGRAD=0` is set.
 public final class Conv2D: Layer {
     public let spec: LayerSpec
     public let weight: Parameter
@@ -20,6 +24,9 @@ public final class Conv2D: Layer {
     /// Depthwise convolutions use the direct kernel (default); false runs the grouped im2col
     /// path instead, kept to compare the two in benchmarks.
     public var directDepthwise = true
+    /// 3×3 stride-1 convolutions use Winograd F(2×2, 3×3) (default); false runs im2col + GEMM
+    /// instead, kept to compare the two.
+    public var winograd = true
     private var geometry: ConvGeometry?
     private var inputShape: [Int] = []
     private var cols: [Float] = []
@@ -31,6 +38,16 @@ public final class Conv2D: Layer {
     private var patchWeightKey: (version: Int, depthwise: Bool)?
     /// Depthwise path: the input it ran on (channels repeated when the multiplier is > 1).
     private var depthwiseInput: [Float] = []
+    /// Winograd path: the transformed weight `[16][out][in]` and the weight version it is of.
+    private var winogradWeight: [Float] = []
+    private var winogradWeightVersion: Int?
+    /// Winograd path: the last training or evaluation forward's transformed input, which its
+    /// backward reads (and overwrites); empty after an inference-mode forward.
+    private var winogradInput: [Float] = []
+    /// True while `winogradInput` holds a forward's transformed input no backward has used.
+    private var winogradInputSaved = false
+    /// True when the last forward ran the Winograd path.
+    private var ranWinograd = false
 
     private var isDepthwise: Bool { groups > 1 && groups == inChannels && directDepthwise }
     private var kernelArea: Int { kernel * kernel }
@@ -98,10 +115,19 @@ public final class Conv2D: Layer {
     /// The forward pass, followed by `epilogue` when given (inference only: the epilogue has
     /// no backward).
     public func forward(_ x: Tensor, mode: ForwardMode, epilogue: Epilogue?) -> Tensor {
-        var y = convolve(x, mode: mode)
         if let e = epilogue {
             precondition(mode == .inference && e.scale.count == outChannels && e.shift.count == outChannels,
                          "\(spec.name): an epilogue needs inference mode and one scale and shift per output channel")
+        }
+        precondition(x.rank == 4 && x.shape[3] == inChannels,
+                     "\(spec.name): expects NHWC input with \(inChannels) channels, got \(x.shape)")
+        let g = geometry(batch: x.shape[0], shape: Array(x.shape.dropFirst()))
+        if winograd && WinogradKernels.enabled && groups == 1 && WinogradKernels.applies(to: g)
+            && (mode == .inference || WinogradKernels.tileCount(g) >= WinogradKernels.minTrainingTiles) {
+            return winogradForward(x, g, mode: mode, epilogue: epilogue)
+        }
+        var y = convolve(x, mode: mode)
+        if let e = epilogue {
             let rows = y.count / outChannels
             y.data.withUnsafeMutableBufferPointer { p in
                 NormKernels.affine(rows: rows, channels: outChannels, x: p.baseAddress!, scale: e.scale, shift: e.shift,
@@ -137,6 +163,9 @@ public final class Conv2D: Layer {
         let g = geometry(batch: x.shape[0], shape: Array(x.shape.dropFirst()))
         geometry = g
         inputShape = x.shape
+        ranWinograd = false
+        winogradInputSaved = false
+        winogradInput = []
         preparePatchWeight()
         if isDepthwise { return depthwiseForward(x, g, mode: mode) }
         let positions = g.outputPositions, patch = g.patchSize
@@ -205,9 +234,11 @@ public final class Conv2D: Layer {
 
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard let g = geometry else { preconditionFailure("\(spec.name): backward before forward") }
-        precondition(isDepthwise ? !depthwiseInput.isEmpty : !cols.isEmpty, "\(spec.name): backward after an inference-mode forward")
+        precondition(ranWinograd ? winogradInputSaved : isDepthwise ? !depthwiseInput.isEmpty : !cols.isEmpty,
+                     "\(spec.name): backward after an inference-mode forward")
         let positions = g.outputPositions
         if let bias, bias.isTrainable { bias.grad.add(dy.reshaped([positions, outChannels]).sumRows()) }
+        if ranWinograd { return winogradBackward(dy, g, needsInputGradient: needsInputGradient) }
         if isDepthwise { return depthwiseBackward(dy, g, needsInputGradient: needsInputGradient) }
         if groups > 1 { return groupedBackward(dy, g, needsInputGradient: needsInputGradient) }
         let patch = g.patchSize
@@ -268,6 +299,91 @@ public final class Conv2D: Layer {
         }
         if weight.isTrainable { addPatchGradient(patchGrad) }
         return needsInputGradient ? Tensor(shape: inputShape, data: dx) : nil
+    }
+
+    // MARK: - Winograd
+
+    /// Rebuilds `winogradWeight` when the weight changed since it was built.
+    private func prepareWinogradWeight() {
+        let count = 16 * inChannels * outChannels
+        if winogradWeightVersion == weight.version && winogradWeight.count == count { return }
+        if winogradWeight.count != count { winogradWeight = [Float].uninitialized(count: count) }
+        weight.value.data.withUnsafeBufferPointer { w in
+            winogradWeight.withUnsafeMutableBufferPointer { u in
+                WinogradKernels.transformWeights(w.baseAddress!, out: outChannels, inChannels: inChannels, into: u.baseAddress!)
+            }
+        }
+        winogradWeightVersion = weight.version
+    }
+
+    /// The Winograd forward; in inference mode the epilogue runs inside the output transform and
+    /// the transformed input lives in shared scratch memory.
+    private func winogradForward(_ x: Tensor, _ g: ConvGeometry, mode: ForwardMode, epilogue: Epilogue?) -> Tensor {
+        geometry = g
+        inputShape = x.shape
+        ranWinograd = true
+        cols = []
+        depthwiseInput = []
+        prepareWinogradWeight()
+        let keep = mode != .inference
+        winogradInputSaved = keep
+        let vCount = 16 * WinogradKernels.tileCount(g) * inChannels
+        if !keep {
+            winogradInput = []
+        } else if winogradInput.count != vCount {
+            winogradInput = [Float].uninitialized(count: vCount)
+        }
+        var out = [Float].uninitialized(count: g.outputPositions * outChannels)
+        x.data.withUnsafeBufferPointer { px in
+            winogradWeight.withUnsafeBufferPointer { pu in
+                out.withUnsafeMutableBufferPointer { po in
+                    withOptionalPointer(bias?.value.data) { pb in
+                        withOptionalPointer(epilogue?.scale) { ps in
+                            withOptionalPointer(epilogue?.shift) { pt in
+                                let relu = epilogue?.relu ?? false
+                                if keep {
+                                    winogradInput.withUnsafeMutableBufferPointer { pv in
+                                        WinogradKernels.forward(g, x: px.baseAddress!, v: pv.baseAddress!, u: pu.baseAddress!, out: outChannels,
+                                                                bias: pb, scale: ps, shift: pt, relu: relu, y: po.baseAddress!)
+                                    }
+                                } else {
+                                    WinogradKernels.forward(g, x: px.baseAddress!, u: pu.baseAddress!, out: outChannels,
+                                                            bias: pb, scale: ps, shift: pt, relu: relu, y: po.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [g.batch, g.outHeight, g.outWidth, outChannels], data: out)
+    }
+
+    /// The Winograd backward: the adjoint of each forward step. Overwrites the saved transformed
+    /// input, as the im2col path overwrites its columns.
+    private func winogradBackward(_ dy: Tensor, _ g: ConvGeometry, needsInputGradient: Bool) -> Tensor? {
+        var dx = needsInputGradient ? [Float](repeating: 0, count: inputShape.reduce(1, *)) : [0]
+        let trainable = weight.isTrainable
+        dy.data.withUnsafeBufferPointer { pdy in
+            winogradInput.withUnsafeMutableBufferPointer { pv in
+                winogradWeight.withUnsafeBufferPointer { pu in
+                    weight.grad.data.withUnsafeMutableBufferPointer { pw in
+                        dx.withUnsafeMutableBufferPointer { pd in
+                            WinogradKernels.backward(g, dy: pdy.baseAddress!, v: pv.baseAddress!, u: pu.baseAddress!, out: outChannels,
+                                                     dw: trainable ? pw.baseAddress! : nil,
+                                                     dx: needsInputGradient ? pd.baseAddress! : nil)
+                        }
+                    }
+                }
+            }
+        }
+        winogradInputSaved = false
+        return needsInputGradient ? Tensor(shape: inputShape, data: dx) : nil
+    }
+
+    private func withOptionalPointer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let a else { return body(nil) }
+        return a.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 
     // MARK: - Depthwise
