@@ -101,6 +101,14 @@ final class SecureAggregationConsistencyTests: XCTestCase {
         unsigned[2].signature = nil
         XCTAssertThrowsError(try clients[1].shareKeys(roster: unsigned))
         XCTAssertNoThrow(try clients[2].shareKeys(roster: keys))
+        // A threshold that is not a majority of the roster (t = 2 of 4) is refused before any share goes out.
+        let ids4 = try Self.identities(4)
+        let minority = SecureAggregation.Parameters(round: 9, threshold: 2, vectorLength: 4)
+        let four = try (1...4).map { try SecureAggregation.Client(node: UInt32($0), parameters: minority, random: CryptoRandom(seed: UInt64($0)), identity: ids4[$0 - 1]) }
+        let roster4 = try four.map { try $0.advertiseKeys() }
+        XCTAssertThrowsError(try four[0].shareKeys(roster: roster4)) {
+            guard case .inconsistentSurvivors? = $0 as? SecureAggregationError else { return XCTFail("\($0)") }
+        }
         // An id other than the one the peers give the name is refused at once.
         XCTAssertThrowsError(try SecureAggregation.Client(node: 2, parameters: p, random: CryptoRandom(seed: 1), identity: ids[0]))
     }

@@ -87,6 +87,11 @@ extension SecureAggregation {
                 throw .belowThreshold(stage: "key sharing", nodes: byNode.count, threshold: parameters.threshold)
             }
             if signer != nil {
+                // Whatever the plan allows: two disjoint groups of t in this roster could each
+                // rebuild secrets, so under the consistency round t must be a majority of U₁.
+                guard 2 * parameters.threshold > byNode.count else {
+                    throw .inconsistentSurvivors("t = \(parameters.threshold) is not a majority of the \(byNode.count) nodes in the roster; node \(node) shares nothing")
+                }
                 for k in byNode.values {
                     guard let key = peerKeys[k.node], let signature = k.signature,
                           Ed25519Signer.verify(signature, of: SecureAggregation.signedKeys(k, round: parameters.round), publicKey: key) else {
