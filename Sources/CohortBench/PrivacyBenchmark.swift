@@ -35,10 +35,17 @@ public enum PrivacyBenchmark {
         public var dropouts: Int
         public var plain: RoundCost
         public var secure: RoundCost
+        /// Secure aggregation with the consistency round (`secureAggregation.consistencyCheck`):
+        /// signed keys and survivor sets, Ed25519 signing and verification at every node.
+        public var consistent: RoundCost?
         /// secure ÷ plain.
         public var nodeCPURatio: Double
         public var coordinatorCPURatio: Double
         public var bytesUpRatio: Double
+        /// consistent ÷ plain.
+        public var consistentNodeCPURatio: Double?
+        public var consistentCoordinatorCPURatio: Double?
+        public var consistentBytesUpRatio: Double?
     }
 
     /// The whole report.
@@ -82,26 +89,44 @@ public enum PrivacyBenchmark {
         let model = try model(params: params)
         var cases: [Case] = []
         for n in nodes {
-            var plains: [RoundCost] = [], secures: [RoundCost] = []
+            var plains: [RoundCost] = [], secures: [RoundCost] = [], consistents: [RoundCost] = []
             var threshold = 0
+            let identities = try benchIdentities(n)
             for r in 0..<repeats {
                 plains.append(try plainRound(model: model, nodes: n))
                 let (cost, t) = try secureRound(model: model, nodes: n, dropouts: dropouts, round: UInt64(r + 1))
                 secures.append(cost)
                 threshold = t
+                consistents.append(try secureRound(model: model, nodes: n, dropouts: dropouts, round: UInt64(r + 1), identities: identities).0)
             }
-            let plain = median(plains), secure = median(secures)
-            let c = Case(nodes: n, parameters: model.parameterCount, threshold: threshold, dropouts: dropouts, plain: plain, secure: secure,
+            let plain = median(plains), secure = median(secures), consistent = median(consistents)
+            var c = Case(nodes: n, parameters: model.parameterCount, threshold: threshold, dropouts: dropouts, plain: plain, secure: secure,
                          nodeCPURatio: secure.nodeCPUSeconds / plain.nodeCPUSeconds,
                          coordinatorCPURatio: secure.coordinatorCPUSeconds / plain.coordinatorCPUSeconds,
                          bytesUpRatio: Double(secure.bytesUpPerNode) / Double(plain.bytesUpPerNode))
-            progress(String(format: "%d nodes, %d dropout(s): node CPU %.4f s plain vs %.4f s secure; coordinator %.3f s vs %.3f s; up %d vs %d bytes per node",
-                            n, dropouts, plain.nodeCPUSeconds, secure.nodeCPUSeconds, plain.coordinatorCPUSeconds, secure.coordinatorCPUSeconds,
-                            plain.bytesUpPerNode, secure.bytesUpPerNode))
+            c.consistent = consistent
+            c.consistentNodeCPURatio = consistent.nodeCPUSeconds / plain.nodeCPUSeconds
+            c.consistentCoordinatorCPURatio = consistent.coordinatorCPUSeconds / plain.coordinatorCPUSeconds
+            c.consistentBytesUpRatio = Double(consistent.bytesUpPerNode) / Double(plain.bytesUpPerNode)
+            progress(String(format: "%d nodes, %d dropout(s): node CPU %.4f s plain vs %.4f s secure vs %.4f s with the consistency round; "
+                            + "coordinator %.3f s vs %.3f s vs %.3f s; up %d vs %d vs %d bytes per node; down %d vs %d vs %d",
+                            n, dropouts, plain.nodeCPUSeconds, secure.nodeCPUSeconds, consistent.nodeCPUSeconds,
+                            plain.coordinatorCPUSeconds, secure.coordinatorCPUSeconds, consistent.coordinatorCPUSeconds,
+                            plain.bytesUpPerNode, secure.bytesUpPerNode, consistent.bytesUpPerNode,
+                            plain.bytesDownPerNode, secure.bytesDownPerNode, consistent.bytesDownPerNode))
             cases.append(c)
         }
         let layers = model.spec.layers.filter { $0.kind == .dense }.map { "\($0.units ?? 0)" }.joined(separator: "-")
         return Report(model: "MLP \(model.inputShape[0])-\(layers)", parameters: model.parameterCount, repeats: repeats, cases: cases)
+    }
+
+    /// Signing identities for nodes "node-0001"… (ids 1…n in sorted order), fresh keys.
+    static func benchIdentities(_ n: Int) throws -> [SecureAggregation.Identity] {
+        let names = (1...n).map { String(format: "node-%04d", $0) }
+        let seeds = names.map { _ in CryptoRandom.system().bytes(32) }
+        var peers: [String: [UInt8]] = [:]
+        for (name, seed) in zip(names, seeds) { peers[name] = try SecureAggregation.Identity.publicKey(seed: seed) }
+        return try zip(names, seeds).map { try SecureAggregation.Identity(name: $0.0, seed: $0.1, peers: peers) }
     }
 
     private static func median(_ costs: [RoundCost]) -> RoundCost {
@@ -150,9 +175,11 @@ public enum PrivacyBenchmark {
     /// Secure aggregation: the four steps for n nodes (the first `dropouts` drop after sharing
     /// their keys), with the same update encoding and messages as `Coordinator` and
     /// `FederatedNode`. Returns the cost and the threshold used.
-    static func secureRound(model: Sequential, nodes n: Int, dropouts: Int, round: UInt64) throws -> (RoundCost, Int) {
+    /// With `identities` (one per node, in id order) the round runs the consistency round.
+    static func secureRound(model: Sequential, nodes n: Int, dropouts: Int, round: UInt64,
+                            identities: [SecureAggregation.Identity]? = nil) throws -> (RoundCost, Int) {
         var plan = TrainingPlan()
-        plan.secureAggregation = SecureAggregationPlan()
+        plan.secureAggregation = SecureAggregationPlan(consistencyCheck: identities != nil)
         let t = plan.secureAggregation!.threshold(participants: n)
         precondition(n - dropouts >= t, "the benchmark's dropouts leave fewer than t nodes")
         let encoding = try SecureUpdateEncoding(plan: plan, architecture: model.spec, participants: n, threshold: t)
@@ -172,7 +199,8 @@ public enum PrivacyBenchmark {
         var clients: [SecureAggregation.Client] = []
         for k in 0..<n {
             let frame = try timed(&nodeCPU[k]) { () throws -> Frame in
-                let c = try SecureAggregation.Client(node: ids[k], parameters: .init(round: session, threshold: t, vectorLength: encoding.length), random: .system())
+                let c = try SecureAggregation.Client(node: ids[k], parameters: .init(round: session, threshold: t, vectorLength: encoding.length), random: .system(),
+                                                     identity: identities?[k])
                 clients.append(c)
                 return try SecureAggregationMessages.frame(.secaggKeys, SecureAggregationMessages.KeysMessage(session: session, keys: .init(try c.advertiseKeys())))
             }
@@ -218,14 +246,40 @@ public enum PrivacyBenchmark {
             }
         }
         // Step 4.
-        let survivorsFrame = try timed(&coordinatorCPU) {
+        var survivorsFrame = try timed(&coordinatorCPU) {
             try SecureAggregationMessages.frame(.secaggSurvivors, SecureAggregationMessages.SurvivorsMessage(session: session, survivors: try server.finishMasking()))
+        }
+        if identities != nil {
+            // Consistency round: every survivor signs the set; all signatures go back with it.
+            var signatures: [SecureAggregationMessages.SignatureMessage] = []
+            for k in dropouts..<n {
+                down[k] += survivorsFrame.payload.count
+                let frame = try timed(&nodeCPU[k]) { () throws -> Frame in
+                    let survivors = try SecureAggregationMessages.parse(survivorsFrame, as: SecureAggregationMessages.SurvivorsMessage.self, session: session)
+                    return try SecureAggregationMessages.frame(.secaggSignature, SecureAggregationMessages.SignatureMessage(
+                        session: session, node: ids[k], signature: try clients[k].signSurvivors(survivors.survivors)))
+                }
+                up[k] += frame.payload.count
+                try timed(&coordinatorCPU) { signatures.append(try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.SignatureMessage.self, session: session)) }
+            }
+            survivorsFrame = try timed(&coordinatorCPU) {
+                let survivors = try SecureAggregationMessages.parse(survivorsFrame, as: SecureAggregationMessages.SurvivorsMessage.self, session: session).survivors
+                return try SecureAggregationMessages.frame(.secaggSurvivors, SecureAggregationMessages.SurvivorsMessage(session: session, survivors: survivors, signatures: signatures))
+            }
         }
         for k in dropouts..<n {
             down[k] += survivorsFrame.payload.count
             let frame = try timed(&nodeCPU[k]) { () throws -> Frame in
                 let survivors = try SecureAggregationMessages.parse(survivorsFrame, as: SecureAggregationMessages.SurvivorsMessage.self, session: session)
-                return try SecureAggregationMessages.frame(.secaggUnmask, SecureAggregationMessages.UnmaskMessage(session: session, try clients[k].unmask(survivors: survivors.survivors)))
+                let unmasking: SecureAggregation.Unmasking
+                if let signed = survivors.signatures {
+                    var table: [UInt32: [UInt8]] = [:]
+                    for s in signed { table[s.node] = Array(s.signature) }
+                    unmasking = try clients[k].unmask(survivors: survivors.survivors, signatures: table)
+                } else {
+                    unmasking = try clients[k].unmask(survivors: survivors.survivors)
+                }
+                return try SecureAggregationMessages.frame(.secaggUnmask, SecureAggregationMessages.UnmaskMessage(session: session, unmasking))
             }
             up[k] += frame.payload.count
             try timed(&coordinatorCPU) { try server.receive(try SecureAggregationMessages.parse(frame, as: SecureAggregationMessages.UnmaskMessage.self, session: session).value()) }

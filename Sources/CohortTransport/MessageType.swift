@@ -14,9 +14,11 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     /// The statistics round before round 1 (protocols/wire.md, "Statistics round"): the
     /// coordinator's request, a node's statistics, and the fitted preprocessing every node applies.
     case statsRequest = 22, stats = 23, preprocessing = 24
+    /// Secure aggregation's consistency round: a node's signature of the survivor set it was shown.
+    case secaggSignature = 30
 
-    /// The secure-aggregation messages (types 12–19 and 21).
-    public var isSecureAggregation: Bool { (12...19).contains(rawValue) || self == .secaggLeave }
+    /// The secure-aggregation messages (types 12–19, 21 and 30).
+    public var isSecureAggregation: Bool { (12...19).contains(rawValue) || self == .secaggLeave || self == .secaggSignature }
 }
 
 /// Protocol versions this build speaks, newest last.

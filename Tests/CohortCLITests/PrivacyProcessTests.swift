@@ -147,7 +147,11 @@ final class PrivacyProcessTests: XCTestCase {
                 XCTAssertEqual(steps, Double(record.round * max(1, Int((1 / q).rounded()))), name)
                 XCTAssertEqual(m["record_noise_multiplier"], sigma)
                 XCTAssertEqual(m["record_delta"], 1e-5)
-                XCTAssertEqual(eps, RDPAccountant.epsilon(sampleRate: q, noiseMultiplier: sigma, steps: Int(steps), delta: 1e-5), accuracy: 1e-9, name)
+                var accountant = RDPAccountant()
+                accountant.step(noiseMultiplier: sigma, sampleRate: q, count: Int(steps))
+                // Replace-one (N is announced): at least twice the add/remove ε at the same δ.
+                XCTAssertEqual(eps, accountant.replaceOnePrivacySpent(delta: 1e-5).epsilon, accuracy: 1e-9, name)
+                XCTAssertGreaterThanOrEqual(eps, 2 * accountant.epsilon(delta: 1e-5), name)
                 if let before = previous[name] { XCTAssertGreaterThan(eps, before, "\(name): ε grows with every round") }
                 previous[name] = eps
                 XCTAssertTrue(Set(m.keys).isSubset(of: ["record_epsilon", "record_delta", "record_noise_multiplier", "record_sample_rate", "record_steps",

@@ -51,6 +51,44 @@ final class RDPAccountantTests: XCTestCase {
         XCTAssertThrowsError(try RDPAccountant.noiseMultiplier(forEpsilon: 1e-9, delta: 1e-5, sampleRate: 1, steps: 1000))
     }
 
+    /// Issue 18, point 1: DP-SGD announces N, so its neighbours are replace-one; the figure it
+    /// reports comes from group privacy over the add/remove accountant.
+    func testReplaceOneGuaranteeIsGroupPrivacyAndHoldsForTheExactGaussian() throws {
+        var a = RDPAccountant()
+        a.step(noiseMultiplier: 1.1, sampleRate: 0.02, count: 500)
+        let (eps, delta1) = a.replaceOnePrivacySpent(delta: 1e-5)
+        let eps1 = a.epsilon(delta: delta1)
+        XCTAssertEqual(eps, 2 * eps1, accuracy: 1e-12)
+        XCTAssertLessThanOrEqual((1 + exp(eps1)) * delta1, 1e-5 * (1 + 1e-12), "group privacy's δ stays within the stated δ")
+        XCTAssertGreaterThan(eps, 2 * a.epsilon(delta: 1e-5), "δ₁ < δ, so more than twice the add/remove ε")
+        XCTAssertLessThan(eps, 3 * a.epsilon(delta: 1e-5), "and not absurdly more")
+        XCTAssertEqual(RDPAccountant().replaceOnePrivacySpent(delta: 1e-5).epsilon, 0)
+        for (q, steps) in [(0.02, 500), (32.0 / 319, 100), (0.67, 20)] {
+            var r = RDPAccountant()
+            r.step(noiseMultiplier: 1, sampleRate: q, count: steps)
+            let (e, d1) = r.replaceOnePrivacySpent(delta: 1e-5)
+            print("replace-one q=\(q) σ=1 T=\(steps): add/remove ε = \(r.epsilon(delta: 1e-5)), replace-one ε = \(e) (δ₁ = \(d1))")
+        }
+
+        // Without sampling a replacement moves the sum by 2C: the Gaussian mechanism at σ/2,
+        // whose exact δ(ε) (Balle and Wang 2018) must not exceed the stated δ at the stated ε.
+        func phi(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
+        for sigma in [0.5, 1.0, 2.0, 5.0] {
+            for steps in [1, 10] {
+                var g = RDPAccountant()
+                g.step(noiseMultiplier: sigma, sampleRate: 1, count: steps)
+                let e = g.replaceOnePrivacySpent(delta: 1e-5).epsilon
+                // T steps of noise σ with shift 2: one Gaussian with shift 2√T.
+                let mu = 2 * Double(steps).squareRoot() / sigma
+                let exact = phi(mu / 2 - e / mu) - exp(e) * phi(-mu / 2 - e / mu)
+                XCTAssertLessThanOrEqual(exact, 1e-5, "σ = \(sigma), T = \(steps): ε = \(e)")
+                let addRemove = g.epsilon(delta: 1e-5)
+                let broken = phi(mu / 2 - addRemove / mu) - exp(addRemove) * phi(-mu / 2 - addRemove / mu)
+                XCTAssertGreaterThan(broken, 1e-5, "the add/remove ε does not hold for replace-one (σ = \(sigma), T = \(steps))")
+            }
+        }
+    }
+
     func testStepsComposeAndMerge() {
         var a = RDPAccountant()
         for _ in 0..<30 { a.step(noiseMultiplier: 1.1, sampleRate: 0.1) }

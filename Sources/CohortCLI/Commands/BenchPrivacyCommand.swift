@@ -93,6 +93,15 @@ enum BenchPrivacyCommand {
                                 c.plain.nodeCPUSeconds, c.secure.nodeCPUSeconds, c.plain.coordinatorCPUSeconds, c.secure.coordinatorCPUSeconds,
                                 c.plain.bytesUpPerNode, c.secure.bytesUpPerNode))
         }
+        if r.cases.contains(where: { $0.consistent != nil }) {
+            lines.append("with the consistency round (signed keys and survivor sets):")
+            lines.append("nodes  drop  t   node CPU        coord CPU        up/node        down/node (secure → consistent)")
+            for c in r.cases {
+                guard let k = c.consistent else { continue }
+                lines.append(String(format: "%5d  %4d  %2d  %12.4f s  %13.4f s  %13d  %8d → %d", c.nodes, c.dropouts, c.threshold,
+                                    k.nodeCPUSeconds, k.coordinatorCPUSeconds, k.bytesUpPerNode, c.secure.bytesDownPerNode, k.bytesDownPerNode))
+            }
+        }
         if let dp = o.differentialPrivacy {
             lines.append("")
             lines.append("simulation (\(dp.kind), \(dp.sites) sites, \(dp.rounds) rounds\(dp.quick ? ", quick" : "")): arm, mean accuracy, points vs fedavg, ε at δ")

@@ -35,6 +35,8 @@ enum NodeCommand {
             OptionSpec("test-drop-round", value: "R", help: "Testing only (needs --insecure): the round of --test-drop-after (its first attempt).", default: "1"),
             OptionSpec("test-dump-secagg", value: "DIR", help: "Testing only (needs --insecure): write every secure-aggregation input vector (fixed point, before masking) to DIR."),
             OptionSpec("test-corrupt-unmasking", value: "R", help: "Testing only (needs --insecure): in the first attempt of round R, reveal corrupted self-mask shares at secure aggregation's last step (a faulty node)."),
+            OptionSpec("secagg-signing-key", value: "FILE", help: "Secure aggregation's consistency round (plan secureAggregation.consistencyCheck): this node's Ed25519 signing key, 32 bytes in hex (e.g. `openssl rand -hex 32`); its public key is printed at start. Needs --secagg-peers."),
+            OptionSpec("secagg-peers", value: "FILE", help: "JSON {\"name\": \"hex public signing key\", …} of every node, this one included, obtained outside the coordinator. Needs --secagg-signing-key."),
             .flag("require-secure-aggregation", help: "Refuse any plan without secure aggregation (the node stops with an error naming this flag)."),
             .flag("require-dp", help: "Refuse any plan whose differential privacy is not applied at this node: distributed DP or record-level DP-SGD (central DP's noise is added by the coordinator)."),
             .flag("share-metrics", help: "Send this site's evaluation scores to the coordinator even where they are kept here (secure aggregation, record-level DP, --require-*); they are not covered by the privacy guarantee."),
@@ -146,6 +148,15 @@ enum NodeCommand {
                                           train: train, validation: validation)
         config.requireSecureAggregation = command.flag("require-secure-aggregation")
         config.requireDP = command.flag("require-dp")
+        if command.isSet("secagg-signing-key") || command.isSet("secagg-peers") {
+            guard command.isSet("secagg-signing-key"), command.isSet("secagg-peers") else {
+                throw UsageError(context: command.context, problem: "--secagg-signing-key and --secagg-peers go together")
+            }
+            let identity = try SigningIdentityFiles.load(name: config.name, keyPath: try command.string("secagg-signing-key"), peersPath: try command.string("secagg-peers"))
+            config.secureAggregationIdentity = identity
+            Terminal.error("secure aggregation signing key: public key " + (identity.peers[config.name] ?? []).map { String(format: "%02x", $0) }.joined()
+                           + "; consistency round with \(identity.peers.count) registered node(s)")
+        }
         config.shareMetrics = command.flag("share-metrics")
         let lossText = try command.string("loss")
         guard let loss = RegressionLoss(text: lossText) else {

@@ -17,9 +17,12 @@ import Darwin
 ///   cannot complete with fewer than t survivors, so the sum always carries at least N(0, (σC)²),
 ///   the accounted noise (more when more than t survive); nothing tops up missing variance.
 ///
-/// Samples are computed in double precision and rounded to float32. Uniforms have 53 bits, so
-/// the tails stop at about 8.6 standard deviations, and like every floating-point Gaussian this
-/// does not defend against Mironov's (2012) least-significant-bit attacks; the spec says so.
+/// Samples are computed in double precision and rounded to float32. The radius of Box–Muller
+/// comes from a uniform with an unbounded exponent (`standardNormalPair`), so the tail is not
+/// cut off at 8.6 standard deviations as with a 53-bit uniform: it reaches 301 standard
+/// deviations, beyond which the exact Gaussian has mass 2⁻⁶⁵⁵³⁷ (privacy.md, "Noise"). Like
+/// every floating-point Gaussian this does not defend against Mironov's (2012)
+/// least-significant-bit attacks; the spec says so.
 public struct GaussianNoise {
     private let random: CryptoRandom
     private var spare: Double?
@@ -36,10 +39,37 @@ public struct GaussianNoise {
     /// A standard normal sample.
     public mutating func next() -> Double {
         if let s = spare { spare = nil; return s }
-        let u1 = random.unitIntervalOpenAtZero(), u2 = random.unitIntervalOpenAtZero()
-        let r = (-2 * log(u1)).squareRoot(), a = 2 * Double.pi * u2
-        spare = r * sin(a)
-        return r * cos(a)
+        let random = self.random
+        let (a, b) = Self.standardNormalPair { random.next() }
+        spare = b
+        return a
+    }
+
+    /// The most leading zero bits the radius's uniform counts (1 024 zero words in a row, which
+    /// happens with probability 2⁻⁶⁵⁵³⁶): the radius is at most √(2·65 537·ln 2) ≈ 301.4.
+    static let maxLeadingZeros = 1 << 16
+
+    /// Two independent standard normals by Box–Muller from 64-bit words of `word`.
+    ///
+    /// The radius's uniform is u₁ = 2^−(k+1) · (1 + (m + ½)·2⁻⁵²): k, the number of leading zero
+    /// bits of a stream of words (geometric, P(k) = 2^−(k+1), so u₁ falls in [2^−(k+1), 2^−k)
+    /// with the probability a uniform does), capped at `maxLeadingZeros`; m, 52 fresh bits, its
+    /// place within that binade. −log u₁ = (k+1)·ln 2 − log1p((m + ½)·2⁻⁵²) > 0 is computed
+    /// without forming u₁, so it never underflows and log(0) cannot occur. The angle's uniform
+    /// has 53 bits (it bounds nothing).
+    static func standardNormalPair(_ word: () -> UInt64) -> (Double, Double) {
+        var k = 0
+        while k < maxLeadingZeros {
+            let w = word()
+            if w != 0 { k += w.leadingZeroBitCount; break }
+            k += 64
+        }
+        k = min(k, maxLeadingZeros)
+        let m = word() >> 12
+        let minusLogU1 = Double(k + 1) * M_LN2 - log1p((Double(m) + 0.5) * 0x1p-52)
+        let r = (2 * minusLogU1).squareRoot()
+        let a = 2 * Double.pi * (Double(word() >> 11) * 0x1p-53)
+        return (r * cos(a), r * sin(a))
     }
 
     /// Adds independent N(0, `standardDeviation`²) to every value.

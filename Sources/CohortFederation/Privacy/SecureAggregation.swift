@@ -49,11 +49,15 @@ public enum SecureAggregation {
         public var encryptionKey: [UInt8]
         /// s_u: agrees the pairwise mask seeds.
         public var maskingKey: [UInt8]
+        /// Under the consistency round: the node's Ed25519 signature of its keys
+        /// (`signedKeys`), which every other node checks against its registered public key.
+        public var signature: [UInt8]? = nil
 
-        public init(node: UInt32, encryptionKey: [UInt8], maskingKey: [UInt8]) {
+        public init(node: UInt32, encryptionKey: [UInt8], maskingKey: [UInt8], signature: [UInt8]? = nil) {
             self.node = node
             self.encryptionKey = encryptionKey
             self.maskingKey = maskingKey
+            self.signature = signature
         }
     }
 

@@ -9,6 +9,10 @@ public enum SecureAggregationError: Error, Equatable, CustomStringConvertible, S
     /// A message that does not fit the protocol: wrong step, unknown or repeated node, wrong
     /// length, a bundle that fails authentication, …
     case invalidMessage(String)
+    /// The consistency round failed: fewer than t valid signatures on the survivor set this
+    /// node was shown (a coordinator that shows nodes different sets, or forged signatures).
+    /// The node reveals nothing.
+    case inconsistentSurvivors(String)
 
     public var description: String {
         switch self {
@@ -18,6 +22,8 @@ public enum SecureAggregationError: Error, Equatable, CustomStringConvertible, S
             return "secure aggregation: the shares for node \(node) are wrong (\(reason)); the round is abandoned"
         case let .invalidMessage(text):
             return "secure aggregation: \(text)"
+        case let .inconsistentSurvivors(text):
+            return "secure aggregation: consistency check failed: \(text); revealing nothing"
         }
     }
 }

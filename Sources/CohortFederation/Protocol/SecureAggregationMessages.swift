@@ -37,8 +37,14 @@ public enum SecureAggregationMessages {
         public var node: UInt32
         public var encryptionKey: Data
         public var maskingKey: Data
-        public init(_ k: SecureAggregation.PublicKeys) { node = k.node; encryptionKey = Data(k.encryptionKey); maskingKey = Data(k.maskingKey) }
-        public var value: SecureAggregation.PublicKeys { .init(node: node, encryptionKey: Array(encryptionKey), maskingKey: Array(maskingKey)) }
+        /// Under the consistency round: the node's signature of its keys (absent otherwise).
+        public var signature: Data?
+        public init(_ k: SecureAggregation.PublicKeys) {
+            node = k.node; encryptionKey = Data(k.encryptionKey); maskingKey = Data(k.maskingKey); signature = k.signature.map { Data($0) }
+        }
+        public var value: SecureAggregation.PublicKeys {
+            .init(node: node, encryptionKey: Array(encryptionKey), maskingKey: Array(maskingKey), signature: signature.map { Array($0) })
+        }
     }
 
     /// SECAGG_KEYS, node → coordinator (step 1).
@@ -98,11 +104,25 @@ public enum SecureAggregationMessages {
         }
     }
 
-    /// SECAGG_SURVIVORS, coordinator → node: U₃.
+    /// SECAGG_SURVIVORS, coordinator → node: U₃. Under the consistency round it is sent twice:
+    /// first without `signatures` (each node signs the set and answers SECAGG_SIGNATURE), then
+    /// with the signatures collected (each node checks them and answers SECAGG_UNMASK).
     public struct SurvivorsMessage: Codable, Sendable {
         public var session: UInt64
         public var survivors: [UInt32]
-        public init(session: UInt64, survivors: [UInt32]) { self.session = session; self.survivors = survivors }
+        public var signatures: [SignatureMessage]?
+        public init(session: UInt64, survivors: [UInt32], signatures: [SignatureMessage]? = nil) {
+            self.session = session; self.survivors = survivors; self.signatures = signatures
+        }
+    }
+
+    /// SECAGG_SIGNATURE, node → coordinator (consistency round): the node's Ed25519 signature
+    /// of the survivor set it was shown (`SecureAggregation.signedSurvivors`).
+    public struct SignatureMessage: Codable, Sendable {
+        public var session: UInt64
+        public var node: UInt32
+        public var signature: Data
+        public init(session: UInt64, node: UInt32, signature: [UInt8]) { self.session = session; self.node = node; self.signature = Data(signature) }
     }
 
     /// One revealed share: of node `of`'s secret, at the sender's point.
@@ -233,6 +253,7 @@ extension SecureAggregationMessages.SharesMessage: SessionBound {}
 extension SecureAggregationMessages.BundlesMessage: SessionBound {}
 extension SecureAggregationMessages.MaskedHeader: SessionBound {}
 extension SecureAggregationMessages.SurvivorsMessage: SessionBound {}
+extension SecureAggregationMessages.SignatureMessage: SessionBound {}
 extension SecureAggregationMessages.UnmaskMessage: SessionBound {}
 extension SecureAggregationMessages.AbortMessage: SessionBound {}
 extension SecureAggregationMessages.LeaveMessage: SessionBound {}

@@ -17,14 +17,19 @@ public struct SecureAggregationPlan: Codable, Equatable, Sendable {
     /// C without privacy: the L2 norm every update is clipped to before fixed-point encoding,
     /// which bounds the encoding's range. Under `privacy`, `privacy.clipNorm` is used instead.
     public var clipNorm: Double = 10
+    /// The consistency round against a malicious coordinator: nodes sign their keys and the
+    /// survivor set they are shown, and reveal shares only with t signatures of the same set.
+    /// Every node needs a signing key and its peers' public keys (`SecureAggregation.Identity`).
+    public var consistencyCheck: Bool = false
 
-    public init(threshold: Int? = nil, clipNorm: Double = 10, allowMinorityThreshold: Bool = false) {
+    public init(threshold: Int? = nil, clipNorm: Double = 10, allowMinorityThreshold: Bool = false, consistencyCheck: Bool = false) {
         self.threshold = threshold
         self.clipNorm = clipNorm
         self.allowMinorityThreshold = allowMinorityThreshold
+        self.consistencyCheck = consistencyCheck
     }
 
-    private enum CodingKeys: String, CodingKey { case threshold, clipNorm, allowMinorityThreshold }
+    private enum CodingKeys: String, CodingKey { case threshold, clipNorm, allowMinorityThreshold, consistencyCheck }
 
     /// Decodes the section; a field left out keeps its default.
     public init(from decoder: Decoder) throws {
@@ -32,14 +37,16 @@ public struct SecureAggregationPlan: Codable, Equatable, Sendable {
         threshold = try c.decodeIfPresent(Int.self, forKey: .threshold)
         clipNorm = try c.decodeIfPresent(Double.self, forKey: .clipNorm) ?? SecureAggregationPlan().clipNorm
         allowMinorityThreshold = try c.decodeIfPresent(Bool.self, forKey: .allowMinorityThreshold) ?? false
+        consistencyCheck = try c.decodeIfPresent(Bool.self, forKey: .consistencyCheck) ?? false
     }
 
-    /// Encodes the section; `allowMinorityThreshold` only when set.
+    /// Encodes the section; `allowMinorityThreshold` and `consistencyCheck` only when set.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encodeIfPresent(threshold, forKey: .threshold)
         try c.encode(clipNorm, forKey: .clipNorm)
         if allowMinorityThreshold { try c.encode(true, forKey: .allowMinorityThreshold) }
+        if consistencyCheck { try c.encode(true, forKey: .consistencyCheck) }
     }
 
     /// The threshold of a round with `participants` nodes.

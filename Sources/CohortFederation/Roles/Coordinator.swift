@@ -299,7 +299,8 @@ public final class Coordinator: @unchecked Sendable {
     }
 
     /// Writes all round records, the strategy's state (`server-state-R.ckpt`, server optimizers
-    /// only) and then the global checkpoint, each durably (temp file, fsync, rename, directory
+    /// only) and then the global checkpoint (whose metadata carries the nodes' mean validation
+    /// accuracy only without `plan.privacy`), each durably (temp file, fsync, rename, directory
     /// fsync). The records go first, so after a crash between the writes the checkpoint can
     /// only lag the records, and resuming never applies a round twice.
     func journal(_ records: [RoundRecord]) throws {
@@ -308,7 +309,9 @@ public final class Coordinator: @unchecked Sendable {
         if let r = records.last { config.metrics?.roundJournaled(round: r.round, seconds: r.seconds, accepted: r.accepted.count, bytesUp: r.bytesUp, bytesDown: r.bytesDown, epsilon: r.epsilon) }
         try journalServerState(round: records.count, strategy: strategy)
         var metrics = ["round": Double(records.count)]
-        if let accuracy = records.last?.globalValidationAccuracy, accuracy.isFinite { metrics["global_val_accuracy"] = accuracy }
+        // Under DP the checkpoint is released, and the nodes' validation accuracies are not
+        // noised: the metadata then holds only the round (privacy.md, "What is released").
+        if plan.privacy == nil, let accuracy = records.last?.globalValidationAccuracy, accuracy.isFinite { metrics["global_val_accuracy"] = accuracy }
         let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics, preprocessing: preprocessing)
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))

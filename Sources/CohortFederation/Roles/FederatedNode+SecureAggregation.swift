@@ -38,8 +38,15 @@ extension FederatedNode {
             guard a.threshold == planned else {
                 throw AggregationError("the assignment's threshold \(a.threshold) is not the plan's \(planned) for \(a.participants) participants")
             }
+            let identity = config.secureAggregationIdentity
+            guard secure.consistencyCheck || identity == nil else {
+                throw AggregationError("this node has a signing key and requires the consistency round; the plan lacks secureAggregation.consistencyCheck")
+            }
+            guard !secure.consistencyCheck || identity != nil else {
+                throw AggregationError("the plan asks for the consistency round (secureAggregation.consistencyCheck) but this node has no signing key (--secagg-signing-key, --secagg-peers)")
+            }
             let encoding = try SecureUpdateEncoding(plan: header.plan, architecture: header.architecture, participants: a.participants, threshold: a.threshold)
-            let client = try SecureAggregation.Client(node: a.node, parameters: a.parameters(length: encoding.length), random: .system())
+            let client = try SecureAggregation.Client(node: a.node, parameters: a.parameters(length: encoding.length), random: .system(), identity: identity)
             // Step 1: advertise keys.
             try send(conn, .secaggKeys, SecureAggregationMessages.KeysMessage(session: a.session, keys: .init(try client.advertiseKeys())))
             try dropIfTesting(.keys, header: header, session: a.session, conn: conn)
@@ -83,7 +90,20 @@ extension FederatedNode {
             // Step 4: unmask.
             let survivorsFrame = try awaitStep(conn, .secaggSurvivors, session: a.session, tag: tag, log: log)
             let survivors = try SecureAggregationMessages.parse(survivorsFrame, as: SecureAggregationMessages.SurvivorsMessage.self, session: a.session)
-            var unmasking = try client.unmask(survivors: survivors.survivors)
+            var unmasking: SecureAggregation.Unmasking
+            if client.checksConsistency {
+                // Consistency round: sign the set shown, then reveal only with t signatures of it.
+                let signature = try client.signSurvivors(survivors.survivors)
+                try send(conn, .secaggSignature, SecureAggregationMessages.SignatureMessage(session: a.session, node: a.node, signature: signature))
+                let signedFrame = try awaitStep(conn, .secaggSurvivors, session: a.session, tag: tag, log: log)
+                let signed = try SecureAggregationMessages.parse(signedFrame, as: SecureAggregationMessages.SurvivorsMessage.self, session: a.session)
+                var table: [UInt32: [UInt8]] = [:]
+                for s in signed.signatures ?? [] where s.session == a.session { table[s.node] = Array(s.signature) }
+                unmasking = try client.unmask(survivors: signed.survivors, signatures: table)
+                log("\(tag): consistency check passed: \(table.count) signature(s) of the survivor set \(signed.survivors.sorted())")
+            } else {
+                unmasking = try client.unmask(survivors: survivors.survivors)
+            }
             if let r = config.testCorruptUnmasking, r == header.round, a.session & 0xFF == 0 {
                 unmasking = Self.corrupted(unmasking)
                 log("\(tag): testing: corrupted the self-mask shares about to be revealed (--test-corrupt-unmasking)")

@@ -40,6 +40,10 @@ public final class FederatedNode {
         /// Testing only: in the first attempt of this round, reveal corrupted self-mask shares at
         /// secure aggregation's step 4 (a faulty node: the coordinator cannot rebuild the sum).
         public var testCorruptUnmasking: Int?
+        /// The consistency round against a malicious coordinator: this node's signing key and
+        /// its peers' public keys (`--secagg-signing-key`, `--secagg-peers`). With it the node
+        /// refuses any secure round whose plan lacks `secureAggregation.consistencyCheck`.
+        public var secureAggregationIdentity: SecureAggregation.Identity?
         /// Refuse any plan without secure aggregation (`--require-secure-aggregation`).
         public var requireSecureAggregation = false
         /// Refuse any plan whose differential privacy is not applied at this node: distributed

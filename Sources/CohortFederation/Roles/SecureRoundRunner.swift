@@ -168,8 +168,29 @@ final class SecureRoundRunner: @unchecked Sendable {
     /// unapplied) when the sum cannot be rebuilt.
     func unmask(_ u3: [Coordinator.Session], survivors: [UInt32], record: inout Coordinator.RoundRecord) throws -> [UInt32]? {
         let server = self.server!
-        let survivorsFrame = try SecureAggregationMessages.frame(.secaggSurvivors, SecureAggregationMessages.SurvivorsMessage(session: session, survivors: survivors))
-        let u4 = step(u3, "unmasking", outgoing: Dictionary(uniqueKeysWithValues: u3.map { ($0.name, .frame(survivorsFrame)) }), expect: .secaggUnmask) { [self] s, payload, state in
+        var survivorsFrame = try SecureAggregationMessages.frame(.secaggSurvivors, SecureAggregationMessages.SurvivorsMessage(session: session, survivors: survivors))
+        var asked = u3
+        if coordinator.plan.secureAggregation?.consistencyCheck == true {
+            // Consistency round: every survivor signs the set; all signatures go back with it.
+            let signers = step(u3, "consistency", outgoing: Dictionary(uniqueKeysWithValues: u3.map { ($0.name, .frame(survivorsFrame)) }),
+                               expect: .secaggSignature) { [self] s, payload, state in
+                let m = try parse(.secaggSignature, payload, as: SecureAggregationMessages.SignatureMessage.self)
+                try checkID(s, m.node)
+                guard m.signature.count == 64 else { throw AggregationError("a signature of \(m.signature.count) bytes, not 64") }
+                signatures[m.node] = m
+                return nil
+            }
+            let collected = signers.compactMap { signatures[ids[$0.name]!] }
+            guard collected.count >= threshold else {
+                fill(&record)
+                record.unapplied = "secure aggregation failed after the survivors were announced: \(collected.count) signature(s) of the survivor set, fewer than t = \(threshold)"
+                coordinator.log("\(tag): consistency round failed (\(collected.count) signatures, t = \(threshold)); the sum is not applied, the release is accounted\(note)")
+                return nil
+            }
+            survivorsFrame = try SecureAggregationMessages.frame(.secaggSurvivors, SecureAggregationMessages.SurvivorsMessage(session: session, survivors: survivors, signatures: collected))
+            asked = signers
+        }
+        let u4 = step(asked, "unmasking", outgoing: Dictionary(uniqueKeysWithValues: asked.map { ($0.name, .frame(survivorsFrame)) }), expect: .secaggUnmask) { [self] s, payload, state in
             let m = try parse(.secaggUnmask, payload, as: SecureAggregationMessages.UnmaskMessage.self)
             try checkID(s, m.node)
             try server.receive(try m.value())
@@ -190,6 +211,8 @@ final class SecureRoundRunner: @unchecked Sendable {
         }
     }
     private var unmasked = 0
+    /// The consistency round's signatures by node id (written under the state's lock).
+    private var signatures: [UInt32: SecureAggregationMessages.SignatureMessage] = [:]
 
     /// The mean of the survivors' inputs becomes the next global model. DP-FedAvg divides by
     /// the n sampled (fixed denominator, equal weights); otherwise by the survivors' share of the
