@@ -7,6 +7,7 @@
 # Usage: scripts/bench-node-images.sh [OUT_DIR] [COUNT] [COHORT_BINARY]   (default binary: the
 # debug build, .build/debug/cohort). Prints one JSON line.
 set -euo pipefail
+umask 077   # secrets and keys must be 0600: the coordinator and nodes refuse wider modes
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/cohort-bench-node-images}
 count=${2:-50000}

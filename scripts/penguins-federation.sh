@@ -17,6 +17,7 @@
 # EPOCHS (local-only and pooled pretraining, default 60), HIDDEN (default 16), SEED (split, default 0),
 # TEST_FRACTION (default 0.3).
 set -euo pipefail
+umask 077   # secrets and keys must be 0600: the coordinator and nodes refuse wider modes
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 COHORT="${COHORT:-$root/.build/debug/cohort}"

@@ -57,6 +57,7 @@ def rounds(out):
     return [json.loads(l) for l in open(path)] if os.path.exists(path) else []
 
 def main():
+    os.umask(0o077)  # secrets and keys must be 0600: the coordinator and nodes refuse wider modes
     d = tempfile.mkdtemp(prefix="cohort-metrics-")
     p = lambda n: os.path.join(d, n)
     import random
