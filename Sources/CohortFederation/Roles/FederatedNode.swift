@@ -40,6 +40,9 @@ public final class FederatedNode {
         /// Testing only: in the first attempt of this round, reveal corrupted self-mask shares at
         /// secure aggregation's step 4 (a faulty node: the coordinator cannot rebuild the sum).
         public var testCorruptUnmasking: Int?
+        /// Testing only: act as a hostile site (`--test-attack`): corrupt every update, train
+        /// on flipped labels or claim 10⁹ samples (see `ByzantineAttack`).
+        public var testAttack: ByzantineAttack?
         /// Refuse any plan without secure aggregation (`--require-secure-aggregation`).
         public var requireSecureAggregation = false
         /// Refuse any plan whose differential privacy is not applied at this node: distributed
@@ -86,9 +89,17 @@ public final class FederatedNode {
     private lazy var adaptation = LocalAdaptation(node: config.name, train: config.train, unlabelled: config.unlabelled, validation: config.validation)
     /// The weight announced in HELLO and every UPDATE: labelled training rows; a node with none
     /// (it only adapts) announces 1.
-    var samples: Int { max(config.train.count, 1) }
+    /// A hostile test node (`Config.testAttack`) may claim another count.
+    var samples: Int {
+        let honest = max(config.train.count, 1)
+        return config.testAttack?.claimedSamples(honest: honest) ?? honest
+    }
 
-    public init(config: Config) { self.config = config }
+    public init(config: Config) {
+        var config = config
+        if let attack = config.testAttack { config.train.labels = attack.trainingLabels(config.train.labels) }
+        self.config = config
+    }
 
     /// Connects (with backoff), serves rounds until BYE; returns the rounds served. When an
     /// established session is lost (coordinator restarted, link cut, deadline missed), the node
@@ -332,7 +343,13 @@ public final class FederatedNode {
     func handleModel(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> [UInt8] {
         let update = try trainLocally(header, weights: weights)
         let plan = header.plan
-        let (encoded, preClipNorm) = try Self.encodeUpdate(update.delta, plan: plan, feedback: &feedback)
+        var delta = update.delta
+        if let attack = config.testAttack {
+            delta = try attack.corrupt(delta, seed: plan.seed &+ UInt64(header.round) &* 0x9E37_79B9_7F4A_7C15)
+            log("\(config.name): round \(header.round): TEST ATTACK \(attack.rawValue): update norm \(String(format: "%.4g", ByzantineAttack.norm(update.delta))) "
+                + "sent as \(String(format: "%.4g", ByzantineAttack.norm(delta))), claiming \(samples) samples")
+        }
+        let (encoded, preClipNorm) = try Self.encodeUpdate(delta, plan: plan, feedback: &feedback)
         let metrics = outgoingMetrics(update, plan: plan)
             .merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
             .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
