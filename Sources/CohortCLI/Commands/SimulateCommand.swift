@@ -36,7 +36,7 @@ enum SimulateCommand {
             OptionSpec("model", value: "PRESET", help: "Pre-train and federate a published architecture (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))) instead of the small CNN (imaging only; arms default to \(SimulationArm.modelDefaultNames.joined(separator: ",")))."),
             OptionSpec("preset-options", value: "JSON", help: "With --model: size knobs, e.g. '{\"width\":16}' (default: a reduced size that runs in minutes)."),
             OptionSpec("lora-rank", value: "R", help: "The fedavg-lora arm's LoRA rank (default 4)."),
-            OptionSpec("byzantine", value: "K", help: "Instead of the arms: the Byzantine experiment. The first K hospitals turn hostile (their nodes run --test-attack); for each defence, one clean run and one per attack; prints and writes OUT/byzantine.txt and OUT/byzantine.json (mean accuracy of the honest hospitals, clean vs attacked)."),
+            OptionSpec("byzantine", value: "K", help: "Instead of the arms: the Byzantine experiment (on the --quick cohort, 10 rounds, unless --config or --rounds say otherwise). The first K hospitals turn hostile (their nodes run --test-attack); for each defence, one clean run and one per attack; prints and writes OUT/byzantine.txt and OUT/byzantine.json (mean accuracy of the honest hospitals, clean vs attacked)."),
             OptionSpec("attack", value: "LIST", help: "With --byzantine: comma-separated attacks, or all (\(ByzantineAttack.allCases.map(\.rawValue).joined(separator: ", "))).", default: "all"),
             OptionSpec("defences", value: "LIST", help: "With --byzantine: comma-separated defences (\(ByzantineDefence.allCases.map(\.rawValue).joined(separator: ", "))).",
                        default: ByzantineDefence.defaultSet.map(\.rawValue).joined(separator: ",")),
@@ -45,7 +45,9 @@ enum SimulateCommand {
 
     static func run(_ command: ParsedCommand) throws {
         var config = command.isSet("config") ? try SimulationConfig.load(path: try command.string("config")) : SimulationConfig()
-        if command.flag("quick") { config.applyQuickPreset() }
+        // The Byzantine experiment runs 6 × 5 federations: on the CI-sized cohort unless a config says otherwise.
+        if command.flag("quick") || (command.isSet("byzantine") && !command.isSet("config")) { config.applyQuickPreset() }
+        if command.isSet("byzantine") && !command.isSet("config") && !command.isSet("rounds") { config.rounds = 10 }
         if command.isSet("kind") || !command.isSet("config") { config.kind = try command.string("kind") }
         if command.isSet("sites") || !command.isSet("config") { config.sites = try command.int("sites", range: 2...50) }
         if command.isSet("rounds") { config.rounds = try command.int("rounds", range: 1...1000) }

@@ -86,6 +86,7 @@ public enum ByzantineAttack: String, CaseIterable, Sendable {
 /// A name that is not a `ByzantineAttack`.
 public struct UnknownAttack: Error, CustomStringConvertible, Equatable, Sendable {
     public let name: String
+    public init(name: String) { self.name = name }
     public var description: String {
         "unknown attack '\(name)' (known: \(ByzantineAttack.allCases.map(\.rawValue).joined(separator: ", ")))"
     }

@@ -44,7 +44,8 @@ public struct ByzantineResults: Codable, Sendable, Equatable {
         public func attacksBeyond(points: Double) -> [String] {
             runs.filter { $0.attack != ByzantineResults.clean }.filter { run in
                 guard let clean, let attacked = run.meanAccuracy else { return true }
-                return (clean - attacked) * 100 > points
+                // A hair of rounding (0.40 − 0.38 is 2.0000000000000018 points) is not a drop.
+                return (clean - attacked) * 100 > points + 1e-9
             }.map(\.attack)
         }
     }
