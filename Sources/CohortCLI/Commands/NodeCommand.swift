@@ -37,13 +37,15 @@ enum NodeCommand {
             OptionSpec("test-corrupt-unmasking", value: "R", help: "Testing only (needs --insecure): in the first attempt of round R, reveal corrupted self-mask shares at secure aggregation's last step (a faulty node)."),
             OptionSpec("secagg-signing-key", value: "FILE", help: "Secure aggregation's consistency round (plan secureAggregation.consistencyCheck): this node's Ed25519 signing key, 32 bytes in hex (e.g. `openssl rand -hex 32`); its public key is printed at start. Needs --secagg-peers."),
             OptionSpec("secagg-peers", value: "FILE", help: "JSON {\"name\": \"hex public signing key\", …} of every node, this one included, obtained outside the coordinator. Needs --secagg-signing-key."),
+            OptionSpec("test-attack", value: "KIND", help: "Testing only (needs --insecure and a loopback --coordinator): act as a hostile site: \(ByzantineAttack.allCases.map(\.rawValue).joined(separator: ", ")) (see cohort simulate --byzantine)."),
             .flag("require-secure-aggregation", help: "Refuse any plan without secure aggregation (the node stops with an error naming this flag)."),
             .flag("require-dp", help: "Refuse any plan whose differential privacy is not applied at this node: distributed DP or record-level DP-SGD (central DP's noise is added by the coordinator)."),
             .flag("share-metrics", help: "Send this site's evaluation scores to the coordinator even where they are kept here (secure aggregation, record-level DP, --require-*); they are not covered by the privacy guarantee."),
         ] + LogFormatOption.options)
 
     static func run(_ command: ParsedCommand) throws {
-        try TestingFlags.check(command, ["test-drop-after", "test-dump-secagg", "test-corrupt-unmasking"])
+        try TestingFlags.check(command, ["test-drop-after", "test-dump-secagg", "test-corrupt-unmasking", "test-attack"])
+        _ = try testAttack(command)
         let label = try command.string("label")
         let dataPath = try command.string("data")
         let valFraction = try command.double("val-fraction", range: 0...0.9), seed = UInt64(try command.int("seed", range: 0...))
@@ -123,6 +125,20 @@ enum NodeCommand {
                   test: test, preprocessing: prepared.preprocessing, rawTable: table)
     }
 
+    /// The `--test-attack` a hostile test node runs (nil when not given). A hostile node is for
+    /// loopback tests only: the coordinator address must be a literal loopback one.
+    static func testAttack(_ command: ParsedCommand) throws -> ByzantineAttack? {
+        guard command.isSet("test-attack") else { return nil }
+        let text = try command.string("test-attack")
+        let attack: ByzantineAttack
+        do { attack = try ByzantineAttack(parsing: text) } catch { throw UsageError(context: command.context, problem: "--test-attack: \(error)") }
+        let (host, _) = try Endpoint.parse(try command.string("coordinator"), option: "coordinator", context: command.context)
+        guard CoordinatorCommand.isLoopback(host), !command.isSet("tls-ca") else {
+            throw UsageError(context: command.context, problem: "--test-attack needs a loopback --coordinator address (127.0.0.0/8 or ::1) and no TLS, got '\(host)'")
+        }
+        return attack
+    }
+
     /// Connects to the coordinator and serves rounds with this site's data.
     static func serve(_ command: ParsedCommand, train: LabelledData, validation: LabelledData, unlabelled: Tensor?, test: LabelledData?,
                       preprocessing: FittedPreprocessing? = nil, rawTable: RawSiteTable? = nil, trainSource: (any BatchSource)? = nil) throws {
@@ -172,6 +188,7 @@ enum NodeCommand {
             config.testDropAfter = (step, try command.int("test-drop-round", range: 1...1_000_000))
         }
         if command.isSet("test-dump-secagg") { config.secureAggregationDump = try command.string("test-dump-secagg") }
+        config.testAttack = try testAttack(command)
         config.unlabelled = unlabelled
         config.test = test
         config.rawTable = rawTable

@@ -1,3 +1,4 @@
+import CohortFederation
 import CohortNN
 import CohortSimulation
 import Foundation
@@ -36,12 +37,18 @@ enum SimulateCommand {
             OptionSpec("preset-options", value: "JSON", help: "With --model: size knobs, e.g. '{\"width\":16}' (default: a reduced size that runs in minutes)."),
             OptionSpec("lora-rank", value: "R", help: "The fedavg-lora arm's LoRA rank (default 4)."),
             OptionSpec("schema", value: "FILE", help: "With --kind tabular: draw the cohort from this dataset schema (protocols/dataset-schema.md: column names, categories, missing cells, class names or a regression target) and read every CSV through it (arms default to \(SimulationConfig.schemaDefaultArms.joined(separator: ","))). A regression schema's report shows MAE, RMSE and R²."),
+            OptionSpec("byzantine", value: "K", help: "Instead of the arms: the Byzantine experiment (on the --quick cohort, 10 rounds, unless --config or --rounds say otherwise). The first K hospitals turn hostile (their nodes run --test-attack); for each defence, one clean run and one per attack; prints and writes OUT/byzantine.txt and OUT/byzantine.json (mean accuracy of the honest hospitals, clean vs attacked)."),
+            OptionSpec("attack", value: "LIST", help: "With --byzantine: comma-separated attacks, or all (\(ByzantineAttack.allCases.map(\.rawValue).joined(separator: ", "))).", default: "all"),
+            OptionSpec("defences", value: "LIST", help: "With --byzantine: comma-separated defences (\(ByzantineDefence.allCases.map(\.rawValue).joined(separator: ", "))).",
+                       default: ByzantineDefence.defaultSet.map(\.rawValue).joined(separator: ",")),
             OptionSpec("lora-targets", value: "LIST", help: "The fedavg-lora arm's node-name patterns (default: the model's block convolutions, e.g. 'layer*.conv*')."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
         var config = command.isSet("config") ? try SimulationConfig.load(path: try command.string("config")) : SimulationConfig()
-        if command.flag("quick") { config.applyQuickPreset() }
+        // The Byzantine experiment runs 6 × 5 federations: on the CI-sized cohort unless a config says otherwise.
+        if command.flag("quick") || (command.isSet("byzantine") && !command.isSet("config")) { config.applyQuickPreset() }
+        if command.isSet("byzantine") && !command.isSet("config") && !command.isSet("rounds") { config.rounds = 10 }
         if command.isSet("kind") || !command.isSet("config") { config.kind = try command.string("kind") }
         if command.isSet("sites") || !command.isSet("config") { config.sites = try command.int("sites", range: 2...50) }
         if command.isSet("rounds") { config.rounds = try command.int("rounds", range: 1...1000) }
@@ -62,11 +69,39 @@ enum SimulateCommand {
             config.loraTargets = try command.string("lora-targets").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         do { try config.validate() } catch { throw UsageError(context: command.context, problem: "\(error)") }
+        if command.isSet("byzantine") { return try runByzantine(command, config: config) }
         let runner = SimulationRunner(config: config, executable: try Executable.path(), log: { Terminal.progress($0) })
         let results = try runner.run()
         print(ReportWriter.terminalTable(results))
         for note in results.notes { print("- " + note) }
         print("report: \((config.out as NSString).appendingPathComponent("report.html"))")
+    }
+}
+
+extension SimulateCommand {
+    /// `--byzantine K`: the Byzantine experiment in place of the arms.
+    static func runByzantine(_ command: ParsedCommand, config: SimulationConfig) throws {
+        let attackText = try command.string("attack")
+        let attacks: [ByzantineAttack]
+        let defences: [ByzantineDefence]
+        do {
+            attacks = attackText == "all" ? ByzantineAttack.allCases : try list(attackText).map { name throws(UnknownAttack) in try ByzantineAttack(parsing: name) }
+        } catch { throw UsageError(context: command.context, problem: "--attack: \(error)") }
+        let defenceNames = list(try command.string("defences"))
+        if let unknown = defenceNames.first(where: { ByzantineDefence(rawValue: $0) == nil }) {
+            throw UsageError(context: command.context, problem: "--defences: unknown defence '\(unknown)' (known: \(ByzantineDefence.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        defences = defenceNames.compactMap(ByzantineDefence.init(rawValue:))
+        let settings = ByzantineSettings(hostile: try command.int("byzantine", range: 1...49), attacks: attacks, defences: defences)
+        do { try settings.validate(sites: config.sites) } catch { throw UsageError(context: command.context, problem: "\(error)") }
+        let results = try ByzantineRunner(config: config, settings: settings, executable: try Executable.path(), log: { Terminal.progress($0) }).run()
+        print(ByzantineReport.table(results))
+        for note in ByzantineReport.findings(results) { print("- " + note) }
+        print("results: \((config.out as NSString).appendingPathComponent(ByzantineRunner.jsonFileName))")
+    }
+
+    private static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }
 

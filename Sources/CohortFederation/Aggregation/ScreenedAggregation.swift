@@ -61,13 +61,29 @@ public final class ScreenedAggregation: AggregationStrategy {
     static func bound(_ plan: UpdateScreeningPlan, norms: [Double]) -> Double? {
         var bound = plan.maxNorm
         if let multiple = plan.maxNormMultiple, !norms.isEmpty {
-            let sorted = norms.sorted()
-            let k = sorted.count
-            let median = k % 2 == 1 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2])
-            let relative = multiple * median
+            let relative = multiple * median(norms)
             bound = min(bound ?? relative, relative)
         }
         return bound
+    }
+
+    /// The largest sample weight this round's updates count with (nil: no cap), from their
+    /// announced counts: the smaller of `maxSamples` and `maxSamplesMultiple` × their median
+    /// (rounded down, at least 1).
+    static func weightCap(_ plan: UpdateScreeningPlan, samples: [Int]) -> Int? {
+        var cap = plan.maxSamples
+        if let multiple = plan.maxSamplesMultiple, !samples.isEmpty {
+            let relative = max(1, Int(min(multiple * median(samples.map(Double.init)), Double(Int.max / 2))))
+            cap = min(cap ?? relative, relative)
+        }
+        return cap
+    }
+
+    /// The median of a non-empty list (the mean of the middle two for an even count).
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let k = sorted.count
+        return k % 2 == 1 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2])
     }
 
     /// The verdict on every update held, in the order they came (computed once per round).
@@ -75,8 +91,9 @@ public final class ScreenedAggregation: AggregationStrategy {
         if let verdicts { return verdicts }
         let norms = held.map { Self.norm($0.delta) }
         let bound = Self.bound(plan, norms: norms)
+        let cap = Self.weightCap(plan, samples: held.map(\.samples))
         let result: [Verdict] = zip(held, norms).map { update, norm in
-            let weight = min(update.samples, plan.maxSamples ?? update.samples)
+            let weight = min(update.samples, cap ?? update.samples)
             if let bound, !(norm <= bound) {
                 return plan.action == .reject ? .rejected(norm: norm, bound: bound) : .clipped(norm: norm, bound: bound, weight: weight)
             }

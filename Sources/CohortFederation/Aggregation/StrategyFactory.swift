@@ -4,13 +4,13 @@ import CohortNN
 public enum StrategyFactory {
     /// The strategy the coordinator runs for `plan`: under `plan.privacy`, the DP-FedAvg wrapper
     /// (clip, equal weights, fixed denominator, noise) over the plan's averaging strategy, whose
-    /// local tensors (FedBN's BatchNorm) it leaves out; with `plan.screening`, `base` behind
-    /// the screening wrapper; otherwise `base`. Under privacy σ must be set
+    /// local tensors (FedBN's BatchNorm) it leaves out; with `plan.effectiveScreening` (the standard bounds
+    /// unless the plan names its own or `{}`), `base` behind the screening wrapper; otherwise `base`. Under privacy σ must be set
     /// (`privacy.noiseMultiplier`; the coordinator fills it from a target ε).
     public static func make(_ plan: TrainingPlan, model: Sequential) throws -> AggregationStrategy {
         guard let privacy = plan.privacy else {
             let strategy = try base(plan, model: model)
-            return plan.screening.map { ScreenedAggregation(base: strategy, plan: $0) } ?? strategy
+            return plan.effectiveScreening.map { ScreenedAggregation(base: strategy, plan: $0) } ?? strategy
         }
         let name = try plan.strategyName
         guard name.averagesWholeUpdates else {

@@ -33,8 +33,10 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     public var lora: LoRASpec? = nil
     /// How the tabular preprocessing is fitted (nil: each node on its own rows). See `PreprocessingPlan`.
     public var preprocessing: PreprocessingPlan? = nil
-    /// Update screening at the coordinator (nil: off): norm bounds and a sample-weight cap. See
-    /// `UpdateScreeningPlan`.
+    /// Update screening at the coordinator: norm bounds and a sample-weight cap. nil takes
+    /// `UpdateScreeningPlan.standard` where the coordinator sees each update (no privacy, no
+    /// secure aggregation); `UpdateScreeningPlan()` (`"screening": {}`) turns it off. See
+    /// `effectiveScreening`.
     public var screening: UpdateScreeningPlan? = nil
     /// Personalisation (nil: none): FedAvg-FT, Ditto, FedPer or FedRep. See `PersonalizationPlan`.
     public var personalization: PersonalizationPlan? = nil
@@ -69,6 +71,14 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         preprocessing = try c.decodeIfPresent(PreprocessingPlan.self, forKey: .preprocessing)
         screening = try c.decodeIfPresent(UpdateScreeningPlan.self, forKey: .screening)
         personalization = try c.decodeIfPresent(PersonalizationPlan.self, forKey: .personalization)
+    }
+
+    /// The screening the coordinator applies: `screening` when the plan names it (nil when it
+    /// bounds nothing); otherwise `UpdateScreeningPlan.standard`, unless privacy (DP-FedAvg
+    /// clips every update itself) or secure aggregation (the coordinator sees only the sum) is on.
+    public var effectiveScreening: UpdateScreeningPlan? {
+        if let screening { return screening.screensNothing ? nil : screening }
+        return privacy == nil && secureAggregation == nil ? .standard : nil
     }
 
     /// The strategies that may run under `privacy`.
@@ -127,7 +137,7 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
             }
         }
         if let secureAggregation { try validateSecureAggregation(secureAggregation) }
-        if let screening {
+        if let screening, !screening.screensNothing {
             try screening.validate()
             // DP-FedAvg clips every update itself; secure aggregation never shows one.
             guard privacy == nil, secureAggregation == nil else {

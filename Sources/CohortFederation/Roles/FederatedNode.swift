@@ -44,6 +44,9 @@ public final class FederatedNode {
         /// its peers' public keys (`--secagg-signing-key`, `--secagg-peers`). With it the node
         /// refuses any secure round whose plan lacks `secureAggregation.consistencyCheck`.
         public var secureAggregationIdentity: SecureAggregation.Identity?
+        /// Testing only: act as a hostile site (`--test-attack`): corrupt every update, train
+        /// on flipped labels or claim 10⁹ samples (see `ByzantineAttack`).
+        public var testAttack: ByzantineAttack?
         /// Refuse any plan without secure aggregation (`--require-secure-aggregation`).
         public var requireSecureAggregation = false
         /// Refuse any plan whose differential privacy is not applied at this node: distributed
@@ -96,11 +99,19 @@ public final class FederatedNode {
     private lazy var adaptation = LocalAdaptation(node: config.name, train: config.train, unlabelled: config.unlabelled, validation: config.validation)
     /// The weight announced in HELLO and every UPDATE: labelled training rows; a node with none
     /// (it only adapts) announces 1.
-    var samples: Int { max(trainingCount, 1) }
+    /// A hostile test node (`Config.testAttack`) may claim another count.
+    var samples: Int {
+        let honest = max(trainingCount, 1)
+        return config.testAttack?.claimedSamples(honest: honest) ?? honest
+    }
     /// Labelled training samples: the streamed source's, else `train`'s.
     var trainingCount: Int { config.trainSource?.count ?? config.train.count }
 
-    public init(config: Config) { self.config = config }
+    public init(config: Config) {
+        var config = config
+        if let attack = config.testAttack { config.train.labels = attack.trainingLabels(config.train.labels) }
+        self.config = config
+    }
 
     /// Connects (with backoff), serves rounds until BYE; returns the rounds served. When an
     /// established session is lost (coordinator restarted, link cut, deadline missed), the node
@@ -344,7 +355,13 @@ public final class FederatedNode {
     func handleModel(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> [UInt8] {
         let update = try trainLocally(header, weights: weights)
         let plan = header.plan
-        let (encoded, preClipNorm) = try Self.encodeUpdate(update.delta, plan: plan, feedback: &feedback)
+        var delta = update.delta
+        if let attack = config.testAttack {
+            delta = try attack.corrupt(delta, seed: plan.seed &+ UInt64(header.round) &* 0x9E37_79B9_7F4A_7C15)
+            log("\(config.name): round \(header.round): TEST ATTACK \(attack.rawValue): update norm \(String(format: "%.4g", ByzantineAttack.norm(update.delta))) "
+                + "sent as \(String(format: "%.4g", ByzantineAttack.norm(delta))), claiming \(samples) samples")
+        }
+        let (encoded, preClipNorm) = try Self.encodeUpdate(delta, plan: plan, feedback: &feedback)
         let metrics = outgoingMetrics(update, plan: plan)
             .merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
             .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }

@@ -17,6 +17,12 @@ struct FederatedArmRunner {
     /// The `fedavg-lora` arm's LoRA configuration and the prefixes it also trains (the head).
     var lora: LoRASpec? = nil
     var loraTrainablePrefixes: [String]? = nil
+    /// Changes to the arm's plan (the Byzantine experiment's strategy and screening).
+    var adjustPlan: (@Sendable (inout TrainingPlan) -> Void)? = nil
+    /// Extra `cohort node` arguments per hospital name (a hostile site's `--test-attack`).
+    var nodeArguments: [String: [String]] = [:]
+    /// Extra `cohort coordinator` arguments (the Byzantine experiment's `--quorum`).
+    var coordinatorArguments: [String] = []
 
     /// The plan the coordinator hands the nodes.
     var plan: TrainingPlan {
@@ -65,6 +71,7 @@ struct FederatedArmRunner {
             plan.personalization = PersonalizationPlan(method: "fedrep", personalPrefixes: ["head"])
         default: plan.strategy = "fedavg"
         }
+        adjustPlan?(&plan)
         return plan
     }
 
@@ -92,7 +99,7 @@ struct FederatedArmRunner {
             arguments: ["coordinator", "--model", sourceCheckpoint, "--plan", path("plan.json"), "--secrets", path("secrets.txt"),
                         "--listen", "127.0.0.1:0", "--port-file", path("port"), "--rounds", "\(config.rounds)",
                         "--min-nodes", "\(sites.count)", "--round-timeout", "\(config.roundTimeout)", "--wait", "60",
-                        "--out", journal, "--insecure"] + (config.fullModels ? ["--full-models"] : []),
+                        "--out", journal, "--insecure"] + (config.fullModels ? ["--full-models"] : []) + coordinatorArguments,
             logPath: path("coordinator.log"))
         var nodes: [ChildProcess] = []
         defer {
@@ -107,7 +114,7 @@ struct FederatedArmRunner {
                             "--data", site.trainPath, "--test", site.testPath, "--seed", "\(config.seed &+ UInt64(i))", "--insecure",
                             // The simulated hospitals report their scores to the coordinator under every arm (under
                             // secure aggregation they would otherwise keep them), so every arm's curves can be drawn.
-                            "--share-metrics"] + (config.schema.map { ["--schema", $0] } ?? []),
+                            "--share-metrics"] + (config.schema.map { ["--schema", $0] } ?? []) + (nodeArguments[site.name] ?? []),
                 logPath: path("\(site.name).log")))
         }
         var reported = 0

@@ -22,7 +22,7 @@ public struct SimulationRunner {
         self.log = log
     }
 
-    private func path(_ parts: String...) -> String {
+    func path(_ parts: String...) -> String {
         parts.reduce(config.out) { ($0 as NSString).appendingPathComponent($1) }
     }
 
@@ -180,7 +180,7 @@ public struct SimulationRunner {
     }
 
     /// Pre-trains the source model, or reuses the cached one for the same settings.
-    private func pretrainSource(cohort: SimulationCohort, clock: inout ProgressClock) throws -> String {
+    func pretrainSource(cohort: SimulationCohort, clock: inout ProgressClock) throws -> String {
         let cacheFile = (config.cacheDir as NSString).appendingPathComponent("source-\(config.pretrainKey).ckpt")
         if FileManager.default.fileExists(atPath: cacheFile), (try? CheckpointFile.load(cacheFile)) != nil {
             log("simulate: using the cached source model \(cacheFile)")
