@@ -3,6 +3,8 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS     fuzz TARGET; prints executions, exec/s and crashes
 #   scripts/fuzz.sh seeds [TARGET...]  regenerate fuzz/corpus/TARGET from the library's writers
+#   scripts/fuzz.sh replay TARGET      run TARGET once over its seeds, what the fuzzer added and
+#                                      the crash files (no fuzzing): a quick regression check
 #   scripts/fuzz.sh list               the targets
 #
 # The harnesses live in their own package (fuzz/harness/Package.swift), built with
@@ -21,7 +23,7 @@ targets=(frame handshake delta checkpoint tensorfile safetensors csv model plan)
 swiftb="${SWIFTB:-swiftb}"
 bin_dir="$root/fuzz/harness/.build/debug"
 
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 build() {   # builds every harness, only when a Swift source or manifest is newer than the binaries
     local stamp="$bin_dir/fuzz-${targets[0]}"
@@ -45,6 +47,17 @@ case "${1:-}" in
             COHORT_FUZZ_WRITE_SEEDS="$root/fuzz/corpus/$t" "$bin_dir/fuzz-$t"
         done
         exit 0 ;;
+    replay)
+        known "${2:-}"
+        build
+        dirs=("fuzz/corpus/$2")
+        for d in "fuzz/.work/$2" "fuzz/artifacts/$2"; do [[ -d "$d" ]] && dirs+=("$d"); done
+        set +e
+        out=$(SWIFT_BACKTRACE=enable=no COHORT_FUZZ_TMP="${COHORT_FUZZ_TMP:-/tmp}" "$bin_dir/fuzz-$2" -runs=0 "${dirs[@]}" 2>&1)
+        status=$?
+        set -e
+        grep -E '^Done|ERROR|Fatal error|SUMMARY|Running: ' <<<"$out" | tail -5 || true
+        exit "$status" ;;
     ""|-h|--help) usage ;;
 esac
 
