@@ -63,24 +63,11 @@ public final class TCPListener: @unchecked Sendable {
             let attempt = try descriptor.use(orThrow: closedError) { fd -> Attempt in
                 let left = deadline.timeIntervalSinceNow
                 guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLIN), timeout: left) else { return .timedOut }
-                var storage = sockaddr_storage()
-                var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                let client = withUnsafeMutablePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { acceptNonBlocking(fd, $0, &len) }
+                switch TCPListener.acceptOnce(fd) {
+                case let .client(client, host, port): return .accepted(client, "\(host):\(port)")
+                case .retry: return .nothingYet
+                case .failed(let error): return .failed(error)
                 }
-                let error = errno
-                guard client >= 0 else {
-                    // The connection went away between poll and accept, or a signal came.
-                    if [EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO].contains(error) { return .nothingYet }
-                    return .failed(error)
-                }
-                var host = [CChar](repeating: 0, count: Int(NI_MAXHOST)), serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
-                _ = withUnsafePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        getnameinfo($0, len, &host, socklen_t(host.count), &serv, socklen_t(serv.count), NI_NUMERICHOST | NI_NUMERICSERV)
-                    }
-                }
-                return .accepted(client, "\(String(cString: host)):\(String(cString: serv))")
             }
             switch attempt {
             case let .accepted(client, peer): return TCPSocket(fd: client, peer: peer)
@@ -96,6 +83,41 @@ public final class TCPListener: @unchecked Sendable {
         }
     }
 
+    /// What one raw `accept` on the listening descriptor gave.
+    private enum RawAccept {
+        /// A client descriptor and its peer's numeric host and port.
+        case client(Int32, host: String, port: String)
+        /// Nothing to take: the connection went away between poll and accept, or a signal came.
+        case retry
+        /// The accept failed with this `errno`.
+        case failed(Int32)
+    }
+
+    /// One non-blocking accept on `fd`, naming the peer numerically.
+    private static func acceptOnce(_ fd: Int32) -> RawAccept {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let client = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { acceptNonBlocking(fd, $0, &len) }
+        }
+        let error = errno
+        guard client >= 0 else {
+            return [EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO].contains(error) ? .retry : .failed(error)
+        }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST)), serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        _ = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, len, &host, socklen_t(host.count), &serv, socklen_t(serv.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        return .client(client, host: text(host), port: text(serv))
+    }
+
+    /// A NUL-terminated C buffer as text.
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// What one non-blocking accept attempt gave.
     public enum Immediate {
         /// A connection, and its peer's numeric host (without the port).
@@ -109,24 +131,11 @@ public final class TCPListener: @unchecked Sendable {
     /// Takes one waiting connection without blocking (for a caller that polls `fd` itself).
     public func acceptNow() -> Immediate {
         let attempt = try? descriptor.use(orThrow: TransportError("listener is closed")) { fd -> Immediate in
-            var storage = sockaddr_storage()
-            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let client = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { acceptNonBlocking(fd, $0, &len) }
+            switch TCPListener.acceptOnce(fd) {
+            case let .client(client, host, port): return .accepted(TCPSocket(fd: client, peer: "\(host):\(port)"), host: host)
+            case .retry: return .none
+            case .failed(let error): return .failed(error)
             }
-            let error = errno
-            guard client >= 0 else {
-                if [EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO].contains(error) { return .none }
-                return .failed(error)
-            }
-            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST)), serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
-            _ = withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    getnameinfo($0, len, &host, socklen_t(host.count), &serv, socklen_t(serv.count), NI_NUMERICHOST | NI_NUMERICSERV)
-                }
-            }
-            let h = String(cString: host)
-            return .accepted(TCPSocket(fd: client, peer: "\(h):\(String(cString: serv))"), host: h)
         }
         return attempt ?? .failed(-1)
     }
@@ -135,7 +144,7 @@ public final class TCPListener: @unchecked Sendable {
     /// non-blocking and close-on-exec from the start. Swift's Glibc module does not declare
     /// `accept4` (it needs _GNU_SOURCE), so it is looked up, as `HeapTuning` does `mallopt`;
     /// without it, `accept` then `fcntl`.
-    private func acceptNonBlocking(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr>, _ length: UnsafeMutablePointer<socklen_t>) -> Int32 {
+    private static func acceptNonBlocking(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr>, _ length: UnsafeMutablePointer<socklen_t>) -> Int32 {
         typealias Accept4 = @convention(c) (Int32, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<socklen_t>?, Int32) -> Int32
         if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "accept4") {
             return unsafeBitCast(symbol, to: Accept4.self)(fd, address, length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))

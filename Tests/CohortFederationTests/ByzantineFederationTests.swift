@@ -82,8 +82,8 @@ final class ByzantineFederationTests: XCTestCase {
         XCTAssertTrue(unbounded.records.allSatisfy { $0.accepted.contains("h") })
     }
 
-    func testTheDefaultScreeningRejectsTheSignflippedUpdateEveryRound() throws {
-        let defaulted = try federate(plan: plan(strategy: "fedavg", screening: nil), attack: .signflip)
+    func testTheStandardScreeningRejectsTheSignflippedUpdateEveryRound() throws {
+        let defaulted = try federate(plan: plan(strategy: "fedavg", screening: .standard), attack: .signflip)
         XCTAssertGreaterThan(defaulted.accuracy, 0.9)
         for record in defaulted.records {
             XCTAssertFalse(record.accepted.contains("h"), "round \(record.round)")
@@ -91,8 +91,8 @@ final class ByzantineFederationTests: XCTestCase {
         }
     }
 
-    func testTheDefaultScreeningCapsAnInflatedSampleCount() throws {
-        let defaulted = try federate(plan: plan(strategy: "fedavg", screening: nil), attack: .sampleInflation, rounds: 2)
+    func testTheStandardScreeningCapsAnInflatedSampleCount() throws {
+        let defaulted = try federate(plan: plan(strategy: "fedavg", screening: .standard), attack: .sampleInflation, rounds: 2)
         for record in defaulted.records {
             XCTAssertTrue(record.accepted.contains("h"))
             // Announced counts 40 × 4 and 10⁹: the median is 40, the cap 80.

@@ -5,20 +5,24 @@ import CohortNN
 import CohortTensor
 import Foundation
 
-/// The screening a plan gets when it names none (`UpdateScreeningPlan.standard`), turning it
-/// off with `"screening": {}`, and the relative sample-weight cap.
+/// Screening is off unless the plan names bounds (`UpdateScreeningPlan.standard` explicitly),
+/// `"screening": {}` also screens nothing, and the relative sample-weight cap.
 final class DefaultScreeningTests: XCTestCase {
     private func decode(_ json: String) throws -> TrainingPlan { try JSONDecoder().decode(TrainingPlan.self, from: Data(json.utf8)) }
 
-    func testAPlanWithoutScreeningGetsTheStandardBounds() throws {
+    func testAPlanWithoutScreeningScreensNothingAndStandardIsNamedExplicitly() throws {
         let plan = try decode("{}")
         XCTAssertNil(plan.screening)
-        XCTAssertEqual(plan.effectiveScreening, UpdateScreeningPlan.standard)
+        XCTAssertNil(plan.effectiveScreening)
+        let model = try Sequential(spec: ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)]), seed: 0)
+        XCTAssertTrue(try StrategyFactory.make(plan, model: model) is FedAvg)
         XCTAssertEqual(UpdateScreeningPlan.standard.maxNormMultiple, 5)
         XCTAssertEqual(UpdateScreeningPlan.standard.maxSamplesMultiple, 2)
         XCTAssertEqual(UpdateScreeningPlan.standard.action, .reject)
-        let strategy = try StrategyFactory.make(plan, model: try Sequential(spec: ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)]), seed: 0))
-        XCTAssertEqual((strategy as? ScreenedAggregation)?.plan, .standard)
+        var screened = plan
+        screened.screening = .standard
+        XCTAssertEqual(screened.effectiveScreening, .standard)
+        XCTAssertEqual((try StrategyFactory.make(screened, model: model) as? ScreenedAggregation)?.plan, .standard)
     }
 
     func testAnEmptyScreeningTurnsItOffAndSurvivesTheWire() throws {
@@ -31,7 +35,7 @@ final class DefaultScreeningTests: XCTestCase {
         XCTAssertTrue(strategy is FedAvg, "\(type(of: strategy))")
     }
 
-    func testPrivacyAndSecureAggregationGetNoDefaultScreening() throws {
+    func testPrivacyAndSecureAggregationRefuseScreening() throws {
         var privacy = TrainingPlan()
         privacy.privacy = PrivacyPlan(clipNorm: 1, noiseMultiplier: 1, delta: 1e-5, targetEpsilon: nil, mode: .central)
         XCTAssertNil(privacy.effectiveScreening)

@@ -18,12 +18,8 @@ final class StrategyNameTests: XCTestCase {
         for (name, built) in expected {
             let plan = try JSONDecoder().decode(TrainingPlan.self, from: Data(#"{"strategy":"\#(name)","proximalMu":0.1}"#.utf8))
             XCTAssertEqual(try plan.strategyName.rawValue, name)
-            // Without a screening field the plan gets the default bounds around the strategy.
             let strategy = try StrategyFactory.make(plan, model: try model())
-            XCTAssertEqual(strategy.name, "screened(\(built))", name)
-            var unscreened = plan
-            unscreened.screening = UpdateScreeningPlan()
-            XCTAssertEqual(try StrategyFactory.make(unscreened, model: try model()).name, built, name)
+            XCTAssertEqual(strategy.name, built, name)
         }
     }
 

@@ -4,8 +4,8 @@ import CohortNN
 public enum StrategyFactory {
     /// The strategy the coordinator runs for `plan`: under `plan.privacy`, the DP-FedAvg wrapper
     /// (clip, equal weights, fixed denominator, noise) over the plan's averaging strategy, whose
-    /// local tensors (FedBN's BatchNorm) it leaves out; with `plan.effectiveScreening` (the standard bounds
-    /// unless the plan names its own or `{}`), `base` behind the screening wrapper; otherwise `base`. Under privacy σ must be set
+    /// local tensors (FedBN's BatchNorm) it leaves out; with `plan.effectiveScreening` (bounds the plan
+    /// names), `base` behind the screening wrapper; otherwise `base`. Under privacy σ must be set
     /// (`privacy.noiseMultiplier`; the coordinator fills it from a target ε).
     public static func make(_ plan: TrainingPlan, model: Sequential) throws -> AggregationStrategy {
         guard let privacy = plan.privacy else {

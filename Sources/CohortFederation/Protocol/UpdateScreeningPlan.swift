@@ -5,8 +5,8 @@
 /// sample weight is capped at the smaller of `maxSamples` and `maxSamplesMultiple` × the
 /// median sample count of the round's updates. The round record says which updates were
 /// clipped, capped or rejected and why. The strategy then sees only screened updates, whole.
-/// A plan without the field gets `standard` (`TrainingPlan.effectiveScreening`); one with
-/// `"screening": {}` (no bound at all) screens nothing.
+/// A plan without the field, or with `"screening": {}` (no bound at all), screens nothing;
+/// `standard` is the recommended setting where sites may be hostile.
 public struct UpdateScreeningPlan: Codable, Equatable, Sendable {
     /// What happens to an update over the norm bound.
     public enum Action: String, Codable, Sendable {

@@ -4,7 +4,7 @@ import CohortFederation
 public enum ByzantineDefence: String, CaseIterable, Sendable {
     /// FedAvg with screening off (`"screening": {}`): the contrast.
     case fedavgNoBounds = "fedavg-no-bounds"
-    /// FedAvg as a plan gets it by default: `UpdateScreeningPlan.standard`.
+    /// FedAvg with norm bounds: `UpdateScreeningPlan.standard`.
     case fedavg
     /// The robust strategies, screening off, so they are measured alone.
     case median
@@ -26,8 +26,8 @@ public enum ByzantineDefence: String, CaseIterable, Sendable {
         }
     }
 
-    /// The plan's `screening`: nil (the default bounds) for `fedavg`, off (`{}`) for the others.
-    public var screening: UpdateScreeningPlan? { self == .fedavg ? nil : UpdateScreeningPlan() }
+    /// The plan's `screening`: the standard bounds for `fedavg`, off (`{}`) for the others.
+    public var screening: UpdateScreeningPlan { self == .fedavg ? .standard : UpdateScreeningPlan() }
 
     /// Sets the strategy and screening on `plan`.
     public func apply(to plan: inout TrainingPlan) {
@@ -39,7 +39,7 @@ public enum ByzantineDefence: String, CaseIterable, Sendable {
     public var summary: String {
         switch self {
         case .fedavgNoBounds: return "FedAvg, screening off (\"screening\": {})"
-        case .fedavg: return "FedAvg with the default screening (reject over 5× the round's median norm, sample weight capped at 2× the median count)"
+        case .fedavg: return "FedAvg with the standard screening (reject over 5× the round's median norm, sample weight capped at 2× the median count)"
         case .median: return "coordinate-wise median, screening off"
         case .trimmedMean: return "trimmed mean (20%, at least one each end from 3 updates), screening off"
         case .krum: return "Krum (the single update closest to its neighbours), screening off"
