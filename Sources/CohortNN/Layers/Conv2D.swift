@@ -126,7 +126,7 @@ public final class Conv2D: Layer {
             && (mode == .inference || WinogradKernels.tileCount(g) >= WinogradKernels.minTrainingTiles) {
             return winogradForward(x, g, mode: mode, epilogue: epilogue)
         }
-        var y = convolve(x, mode: mode)
+        var y = convolve(x, g, mode: mode)
         if let e = epilogue {
             let rows = y.count / outChannels
             y.data.withUnsafeMutableBufferPointer { p in
@@ -157,10 +157,8 @@ public final class Conv2D: Layer {
         patchWeightKey = key
     }
 
-    private func convolve(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        precondition(x.rank == 4 && x.shape[3] == inChannels,
-                     "\(spec.name): expects NHWC input with \(inChannels) channels, got \(x.shape)")
-        let g = geometry(batch: x.shape[0], shape: Array(x.shape.dropFirst()))
+    /// The im2col (or depthwise / grouped) forward for `x`, whose geometry `forward` checked and built.
+    private func convolve(_ x: Tensor, _ g: ConvGeometry, mode: ForwardMode) -> Tensor {
         geometry = g
         inputShape = x.shape
         ranWinograd = false
