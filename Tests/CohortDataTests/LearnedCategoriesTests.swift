@@ -175,4 +175,23 @@ final class LearnedCategoriesTests: XCTestCase {
         let decoded = try JSONDecoder().decode(FittedPreprocessing.self, from: try JSONEncoder().encode(lenient))
         XCTAssertEqual(decoded, lenient)
     }
+
+    /// `schema infer --learn-categories` drafts text columns without categories; a numeric 0/1
+    /// column stays binary.
+    func testInferenceCanLeaveCategoriesToBeLearned() throws {
+        let path = try write("infer.csv", "y,unit,flag,a\nno,icu,0,1.5\nyes,ward,1,2.5\nno,hdu,0,NA\nyes,ward,1,0.5\n")
+        let listed = try SchemaInference.infer(path: path, label: "y")
+        XCTAssertEqual(listed.schema.features.first { $0.name == "unit" }?.categories, ["hdu", "icu", "ward"])
+        let learned = try SchemaInference.infer(path: path, label: "y", learnCategories: true)
+        let unit = try XCTUnwrap(learned.schema.features.first { $0.name == "unit" })
+        XCTAssertTrue(unit.learnsCategories)
+        XCTAssertEqual(unit.found?.distinct, 3)
+        XCTAssertEqual(learned.schema.features.first { $0.name == "flag" }?.type, .binary)
+        XCTAssertEqual(learned.schema.learnedColumns, ["unit"])
+        XCTAssertTrue(learned.summary(path: path).contains("[learned in federation; 3 values here]"), learned.summary(path: path))
+        // The draft is a valid schema that reads the file with a dictionary and fits locally.
+        let reparsed = try DatasetSchema.decode(try learned.schema.json(), source: "draft")
+        let prepared = try SchemaPipeline.prepare(paths: [path], schema: reparsed, validationFraction: 0, seed: 0)
+        XCTAssertEqual(prepared.preprocessing.schema.features.first { $0.name == "unit" }?.categories, ["ward", "hdu", "icu"])
+    }
 }
