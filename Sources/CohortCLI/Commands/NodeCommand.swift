@@ -117,7 +117,7 @@ enum NodeCommand {
             // model another input width.
             let learned = schema.learnedColumns
             guard learned.isEmpty else {
-                throw DataError("\(dataPath): column\(learned.count == 1 ? "" : "s") \(learned.map { "'\($0)'" }.joined(separator: ", ")) learn\(learned.count == 1 ? "s" : "") its categories in federation")
+                throw DataError("\(dataPath): column\(learned.count == 1 ? "" : "s") \(learned.map { "'\($0)'" }.joined(separator: ", ")) learn\(learned.count == 1 ? "s its" : " their") categories in federation")
             }
             prepared = try SchemaPipeline.fitted(train: raw.train, validation: raw.validation, schema: schema, source: dataPath)
         } catch let error as DataError {

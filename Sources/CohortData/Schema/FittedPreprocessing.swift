@@ -69,7 +69,7 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
         guard raw.rank == 2, raw.columns == f else { throw DataError("raw rows \(raw.shape) do not have the schema's \(f) features") }
         let learned = schema.learnedColumns
         guard learned.isEmpty else {
-            throw DataError("column\(learned.count == 1 ? "" : "s") \(HeaderMatch.quoted(learned)) still learn\(learned.count == 1 ? "s" : "") its categories: fit with the rows' CategoryDictionary (SchemaPipeline.fitted) or the statistics round")
+            throw DataError("column\(learned.count == 1 ? "" : "s") \(HeaderMatch.quoted(learned)) still learn\(learned.count == 1 ? "s its" : " their") categories: fit with the rows' CategoryDictionary (SchemaPipeline.fitted) or the statistics round")
         }
         let n = raw.rows
         var columns: [Column] = []

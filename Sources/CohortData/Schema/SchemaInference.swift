@@ -155,7 +155,7 @@ public struct SchemaInference {
         for f in schema.features {
             var line = "  " + f.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                 + f.type.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-            if f.learnsCategories { line += "[learned in federation; \(f.found?.distinct ?? 0) values here]  " }
+            if f.learnsCategories { line += "[learned in federation; \(f.found?.distinct ?? 0) value\(f.found?.distinct == 1 ? "" : "s") here]  " }
             else if f.type != .numeric { line += "[" + ProblemReport.list(f.values, limit: 6) + "]  " }
             let missing = f.found?.missing ?? 0
             line += missing == 0 ? "no missing cells" : "\(missing) missing → \(f.policy.rawValue)"

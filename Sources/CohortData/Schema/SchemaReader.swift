@@ -29,7 +29,7 @@ public enum SchemaReader {
     public static func read(bytes: [UInt8], path: String, schema: DatasetSchema, predicting: Bool = false) throws -> SiteData {
         let learned = schema.learnedColumns
         guard learned.isEmpty else {
-            throw DataError("\(path): column\(learned.count == 1 ? "" : "s") \(HeaderMatch.quoted(learned)) learn\(learned.count == 1 ? "s" : "") its categories from the data (no 'categories' in the schema); read it with a fitted preprocessing (a checkpoint that carries one) or list the categories")
+            throw DataError("\(path): column\(learned.count == 1 ? "" : "s") \(HeaderMatch.quoted(learned)) learn\(learned.count == 1 ? "s its" : " their") categories from the data (no 'categories' in the schema); read the file with a fitted preprocessing (a checkpoint that carries one) or list the categories")
         }
         var categories = CategoryDictionary(schema: schema)
         return try read(bytes: bytes, path: path, schema: schema, predicting: predicting, categories: &categories)
