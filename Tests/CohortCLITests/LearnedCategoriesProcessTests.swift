@@ -57,6 +57,8 @@ final class LearnedCategoriesProcessTests: XCTestCase {
         // ward 2/3 of north + 1/2 of east + 1/4 of south; hdu from south and east; icu from north and south.
         XCTAssertEqual(unit.categories, ["ward", "hdu", "icu"], "the union by descending count")
         XCTAssertEqual(try ProcessHarness.capture(["evaluate", p("learned/global.ckpt"), "--data", p("east.csv")]).status, 0)
+        let coordinatorLog = (try? String(contentsOfFile: p("learned-coordinator.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(coordinatorLog.contains("statistics round: learned categories: unit [ward, hdu, icu]"), coordinatorLog)
 
         // The same federation with the learned list written into the schema.
         let listedSchema = learnedSchema.replacingOccurrences(of: #""name": "unit", "type": "categorical","#,

@@ -194,4 +194,31 @@ final class LearnedCategoriesTests: XCTestCase {
         let prepared = try SchemaPipeline.prepare(paths: [path], schema: reparsed, validationFraction: 0, seed: 0)
         XCTAssertEqual(prepared.preprocessing.schema.features.first { $0.name == "unit" }?.categories, ["ward", "hdu", "icu"])
     }
+
+    /// Rows of a site's validation part holding a value no training row had: an error naming
+    /// the column, the value and its rows, or -1 (all zeros) under `unknown: ignore`; a listed
+    /// column with `unknown: ignore` reads such a value as -1 and its statistics still validate.
+    func testResolvingUnseenValuesFollowsTheUnknownPolicy() throws {
+        let s = try schema()
+        var categories = CategoryDictionary(schema: s)
+        _ = try SchemaReader.read(path: try write("t.csv", "y,a,c\nno,1,p\nyes,2,q\n"), schema: s, categories: &categories)
+        let validation = try SchemaReader.read(path: try write("v.csv", "y,a,c\nno,1,zz\nyes,2,p\nno,3,zz\n"), schema: s, categories: &categories)
+        var fitted = s
+        fitted.features[1].categories = ["p", "q"]
+        fitted.features[1].learned = true
+        XCTAssertThrowsError(try categories.resolve(validation, with: fitted)) {
+            XCTAssertEqual($0 as? CategoryLearningError, .unseen(column: "c", value: "zz", rows: 2))
+        }
+        fitted.features[1].unknown = .ignore
+        let resolved = try categories.resolve(validation, with: fitted)
+        XCTAssertEqual(resolved.labelled.inputs.data.enumerated().filter { $0.offset % 2 == 1 }.map(\.element), [-1, 0, -1])
+
+        let listed = try schema(column: #"{"name": "c", "type": "categorical", "categories": ["p", "q"], "unknown": "ignore"}"#)
+        let raw = try SchemaReader.read(path: try write("l.csv", "y,a,c\nno,1,p\nyes,2,zz\n"), schema: listed)
+        XCTAssertEqual(raw.labelled.inputs.data, [1, 0, 2, -1])
+        let statistics = try SiteStatistics.compute(schema: listed, rows: raw.allInputs, sketchCapacity: 16)
+        XCTAssertEqual(statistics.features[1].count, 2)
+        XCTAssertEqual(statistics.features[1].categoryCounts, [1, 0])
+        XCTAssertNoThrow(try statistics.validate(schema: listed, sketchCapacity: 16))
+    }
 }
