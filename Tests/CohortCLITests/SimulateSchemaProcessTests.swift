@@ -76,7 +76,7 @@ final class SimulateSchemaProcessTests: XCTestCase {
         XCTAssertTrue(adapt.log.contains("arms source+tent adapt on raw tensors"), adapt.log)
         let noCategories = try simulate([], schema: Self.classification.replacingOccurrences(of: #""categories": ["typical", "atypical", "non-anginal", "asymptomatic"], "#, with: ""), in: dir)
         XCTAssertNotEqual(noCategories.status, 0)
-        XCTAssertTrue(noCategories.log.contains("feature 'chest pain': a categorical column lists its categories"), noCategories.log)
+        XCTAssertTrue(noCategories.log.contains("categorical column 'chest pain' lists no categories (the simulation draws from them)"), noCategories.log)
     }
 
     func testRegressionSchemaReportsErrorsAndR2PerArm() throws {

@@ -18,7 +18,7 @@ final class DatasetSchemaTests: XCTestCase {
                      {"name":"d","type":"numeric","missing":"constant"},{"name":"e","type":"numeric","missing":"constant","fill":"abc"}]}
         """#), "s.json: column 'a' is named more than once (feature); column 'y' is named more than once (feature); "
                + "label 'y': class '0' is listed more than once; "
-               + "feature 'a': a binary column has exactly 2 values, got 3; feature 'y': a categorical column lists its categories; "
+               + "feature 'a': a binary column has exactly 2 values, got 3; "
                + "feature 'c': category 'NA' is also a missing marker; feature 'c': 'mean' needs a numeric column; feature 'd': the 'constant' policy needs 'fill'; "
                + "feature 'e': fill 'abc' is not a finite number")
     }

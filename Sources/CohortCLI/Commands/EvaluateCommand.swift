@@ -29,7 +29,7 @@ enum EvaluateCommand {
         let schema = command.isSet("schema") ? try DatasetSchema.load(path: try command.string("schema")) : nil
         let data: LabelledData
         if let fitted = checkpoint.metadata.preprocessing {
-            if let schema, schema.withoutFindings != fitted.schema.withoutFindings {
+            if let schema, !schema.isFitted(as: fitted.schema) {
                 throw CommandError("\(try command.string("schema")): differs from the schema of the preprocessing stored in \(path); drop --schema to use the checkpoint's")
             }
             data = try fitted.load(path: dataPath).labelled

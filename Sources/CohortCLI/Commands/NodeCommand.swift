@@ -104,14 +104,23 @@ enum NodeCommand {
     /// rows, unless the plan fits them in a federated statistics round: the raw rows are kept for
     /// it. When this site alone cannot fit them (a column it has no value in), it waits for that round.
     static func serveTable(_ command: ParsedCommand, schema: DatasetSchema, dataPath: String, valFraction: Double, seed: UInt64) throws {
-        let raw = try SchemaPipeline.readSplit(paths: [dataPath], schema: schema, validationFraction: valFraction, seed: seed)
+        var categories = CategoryDictionary(schema: schema)
+        let raw = try SchemaPipeline.readSplit(paths: [dataPath], schema: schema, validationFraction: valFraction, seed: seed, categories: &categories)
         guard raw.train.labelled.count > 0 || raw.train.unlabelled.rows > 0 else {
             throw CommandError("\(dataPath): no labelled training rows left after the validation split and no unlabelled rows to adapt on")
         }
-        let rawTest = command.isSet("test") ? try SchemaReader.read(path: try command.string("test"), schema: schema) : nil
-        var table = RawSiteTable(schema: schema, train: raw.train, validation: raw.validation, test: rawTest)
+        let rawTest = command.isSet("test") ? try SchemaReader.read(path: try command.string("test"), schema: schema, categories: &categories) : nil
+        var table = RawSiteTable(schema: schema, train: raw.train, validation: raw.validation, test: rawTest, categories: categories)
         let prepared: SchemaPipeline.Prepared
-        do { prepared = try SchemaPipeline.fitted(train: raw.train, validation: raw.validation, schema: schema, source: dataPath) } catch let error as DataError {
+        do {
+            // Learned categories must be the federation's: one site's own list would give its
+            // model another input width.
+            let learned = schema.learnedColumns
+            guard learned.isEmpty else {
+                throw DataError("\(dataPath): column\(learned.count == 1 ? "" : "s") \(learned.map { "'\($0)'" }.joined(separator: ", ")) learn\(learned.count == 1 ? "s its" : " their") categories in federation")
+            }
+            prepared = try SchemaPipeline.fitted(train: raw.train, validation: raw.validation, schema: schema, source: dataPath)
+        } catch let error as DataError {
             // Nothing to encode with until the coordinator's fit arrives: the rows stay raw
             // (zero-width placeholders keep the counts the node announces).
             Terminal.error("warning: \(error.description); this site needs the federated statistics round (plan preprocessing.fit federated) to fit its preprocessing")

@@ -53,7 +53,7 @@ enum PredictCommand {
         if let schema {
             guard csv else { throw UsageError(context: command.context, problem: "--schema reads CSV; \(dataPath) is not a .csv file") }
             if let stored = preprocessing {
-                guard stored.schema.withoutFindings == schema.withoutFindings else {
+                guard schema.isFitted(as: stored.schema) else {
                     throw CommandError("\(try command.string("schema")): differs from the schema of the preprocessing stored in \(path); drop --schema to use the checkpoint's")
                 }
             } else {

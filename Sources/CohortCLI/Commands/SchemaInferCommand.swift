@@ -16,6 +16,7 @@ enum SchemaInferCommand {
             OptionSpec("task", value: "classification|regression", help: "What the label is (default: regression for a numeric label with more than 30 distinct values)."),
             OptionSpec("missing", value: "LIST", help: "Comma-separated cells that mean missing (default: empty, NA, NaN, ?)."),
             OptionSpec("out", value: "FILE", help: "Write the schema JSON here (default: print it)."),
+            .flag("learn-categories", help: "Leave text columns' categories out: they are learned in the federated statistics round (plan preprocessing.fit federated; not under secureAggregation or privacy)."),
         ],
         positionals: [PositionalSpec("file", help: "The CSV file to read.")])
 
@@ -32,7 +33,8 @@ enum SchemaInferCommand {
             }
             task = t
         }
-        let inferred = try SchemaInference.infer(path: path, label: try command.string("label"), missing: markers, task: task)
+        let inferred = try SchemaInference.infer(path: path, label: try command.string("label"), missing: markers, task: task,
+                                                  learnCategories: command.flag("learn-categories"))
         let json = String(decoding: try inferred.schema.json(), as: UTF8.self)
         if command.isSet("out") {
             let out = try command.string("out")

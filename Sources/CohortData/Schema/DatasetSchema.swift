@@ -200,6 +200,28 @@ public struct DatasetSchema: Codable, Equatable, Sendable {
         return s
     }
 
+    /// Names of the categorical columns whose categories are still to be learned.
+    public var learnedColumns: [String] { features.filter(\.learnsCategories).map(\.name) }
+
+    /// A fitted schema turned back into the one it was fitted from: columns whose categories
+    /// were learned (`learned: true`) lose their list again. A schema with nothing learned is
+    /// returned unchanged.
+    public var unlearned: DatasetSchema {
+        var s = self
+        for i in s.features.indices where s.features[i].learned == true {
+            s.features[i].categories = nil
+            s.features[i].learned = nil
+        }
+        return s
+    }
+
+    /// Whether `fitted` (a fitted preprocessing's schema) was fitted from this schema: equal
+    /// once `found` counts are dropped and learned category lists are turned back into
+    /// "learn" (a column without `categories`).
+    public func isFitted(as fitted: DatasetSchema) -> Bool {
+        withoutFindings == fitted.withoutFindings.unlearned || withoutFindings == fitted.withoutFindings
+    }
+
     /// The schema as pretty JSON with sorted keys.
     public func json() throws -> Data {
         let encoder = JSONEncoder()

@@ -55,9 +55,29 @@ public struct FeatureColumn: Codable, Equatable, Sendable {
     public var standardize: Bool?
     /// Informational, from `cohort schema infer`.
     public var found: Found?
+    /// What a cell that is not one of `categories` becomes (categorical only; nil means `error`).
+    public var unknown: UnknownPolicy?
+    /// Learned categories only: a value seen fewer times than this in all sites' training rows
+    /// is left out of the list (and is then an unknown value). Nil means 1.
+    public var minCount: Int?
+    /// Learned categories only: the most distinct values a site may hold in this column (nil
+    /// means `CategoryDictionary.defaultMaxCategories`); more is an error naming the column.
+    public var maxCategories: Int?
+    /// True in a fitted schema when `categories` were learned from the data (a statistics round
+    /// or a local fit) rather than listed; `unlearned` turns such a column back into the
+    /// schema it came from.
+    public var learned: Bool?
+
+    /// What a categorical cell that is not one of the categories becomes.
+    public enum UnknownPolicy: String, Codable, Sendable {
+        /// A problem naming the row and column (the default).
+        case error
+        /// Encoded as all zeros (no category is 1), counted as a value, not as missing.
+        case ignore
+    }
 
     private enum CodingKeys: String, CodingKey {
-        case name, type, categories, missingPolicy = "missing", fill, indicator, standardize, found
+        case name, type, categories, missingPolicy = "missing", fill, indicator, standardize, found, unknown, minCount, maxCategories, learned
     }
 
     /// A column with the given settings.
@@ -75,6 +95,16 @@ public struct FeatureColumn: Codable, Equatable, Sendable {
 
     /// The policy in force.
     public var policy: MissingPolicy { missingPolicy ?? .error }
+
+    /// Whether this column's categories are still to be learned: categorical with no
+    /// `categories` (protocols/dataset-schema.md, "Categories learned in federation").
+    public var learnsCategories: Bool { type == .categorical && categories == nil }
+
+    /// Whether a cell not among the categories is encoded as all zeros rather than a problem.
+    public var ignoresUnknown: Bool { type == .categorical && unknown == .ignore }
+
+    /// The most distinct values a site may hold in this learned column.
+    public var categoryCap: Int { maxCategories ?? CategoryDictionary.defaultMaxCategories }
 
     /// Whether an indicator feature is added.
     public var hasIndicator: Bool { indicator ?? false }
@@ -110,8 +140,26 @@ public struct FeatureColumn: Codable, Equatable, Sendable {
         case .binary:
             if values.count != 2 { out.append("\(label): a binary column has exactly 2 values, got \(values.count)") }
         case .categorical:
-            if categories == nil { out.append("\(label): a categorical column lists its categories") }
-            else if values.isEmpty { out.append("\(label): no categories") }
+            if categories != nil && values.isEmpty { out.append("\(label): no categories (leave 'categories' out to learn them)") }
+            if learned == true && categories == nil { out.append("\(label): 'learned' marks a fitted list of categories, and there is none") }
+        }
+        if unknown != nil && type != .categorical { out.append("\(label): 'unknown' applies to categorical columns only") }
+        let learns = learnsCategories || learned == true
+        if let m = minCount {
+            if !learns { out.append("\(label): 'minCount' applies to learned categories only (a categorical column without 'categories')") }
+            else if m < 1 { out.append("\(label): minCount \(m) is below 1") }
+        }
+        if let m = maxCategories {
+            if !learns { out.append("\(label): 'maxCategories' applies to learned categories only (a categorical column without 'categories')") }
+            else if m < 1 || m > DatasetSchema.Limits().categories { out.append("\(label): maxCategories \(m) is outside 1...\(DatasetSchema.Limits().categories)") }
+        }
+        if learnsCategories {
+            // Nothing is known to check a fill against before the categories are learned.
+            if policy == .constant { out.append("\(label): the 'constant' policy needs listed categories (learned ones are not known in advance)") }
+            if policy == .mean || policy == .median { out.append("\(label): '\(policy.rawValue)' needs a numeric column") }
+            if standardize != nil { out.append("\(label): 'standardize' applies to numeric columns only") }
+            if fill != nil && policy != .constant { out.append("\(label): 'fill' is only used by the 'constant' policy") }
+            return out
         }
         if type != .numeric {
             let numeric = ClassMatcher.allNumeric(values)

@@ -66,7 +66,11 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
     ///   or a regression schema comes without targets (or with no labelled row).
     public static func fit(schema: DatasetSchema, rows raw: Tensor, targets: Tensor? = nil) throws -> FittedPreprocessing {
         let f = schema.features.count
-        precondition(raw.rank == 2 && raw.columns == f, "raw rows \(raw.shape) do not have \(f) columns")
+        guard raw.rank == 2, raw.columns == f else { throw DataError("raw rows \(raw.shape) do not have the schema's \(f) features") }
+        let learned = schema.learnedColumns
+        guard learned.isEmpty else {
+            throw DataError("column\(learned.count == 1 ? "" : "s") \(HeaderMatch.quoted(learned)) still learn\(learned.count == 1 ? "s its" : " their") categories: fit with the rows' CategoryDictionary (SchemaPipeline.fitted) or the statistics round")
+        }
         let n = raw.rows
         var columns: [Column] = []
         var problems: [String] = []
@@ -187,9 +191,12 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
                             dst[o] = v
                             o += 1
                         case .categorical:
-                            let k = Int(v), count = feature.values.count
-                            guard v >= 0, k < count else { throw DataError("column '\(feature.name)': category index \(v) outside 0..<\(count)") }
-                            dst[o + k] = 1
+                            let count = feature.values.count
+                            // -1: a value not among the categories, under `unknown: ignore` (all zeros).
+                            if !(v == -1 && feature.ignoresUnknown) {
+                                guard v >= 0, v < Float(count) else { throw DataError("column '\(feature.name)': category index \(v) outside 0..<\(count)") }
+                                dst[o + Int(v)] = 1
+                            }
                             o += count
                         }
                         if feature.hasIndicator {
@@ -242,6 +249,8 @@ public struct FittedPreprocessing: Codable, Equatable, Sendable {
             throw DataError("\(source): preprocessing has \(columns.count) fitted columns for \(schema.features.count) features")
         }
         var problems: [String] = []
+        let learned = schema.learnedColumns
+        if !learned.isEmpty { problems.append("column\(learned.count == 1 ? "" : "s") \(HeaderMatch.quoted(learned)) without fitted categories") }
         for (c, feature) in zip(columns, schema.features) {
             if c.name != feature.name { problems.append("fitted column '\(c.name)' where the schema has '\(feature.name)'") }
             if !c.center.isFinite || !c.scale.isFinite || c.scale <= 0 { problems.append("column '\(c.name)': centre \(c.center), scale \(c.scale)") }

@@ -37,15 +37,18 @@ public struct SchemaInference {
     /// Reads `path` and drafts its schema with `label` as the label column.
     /// `task` forces classification or regression; nil proposes regression for a numeric label
     /// with more than `regressionDistinct` distinct values, classification otherwise.
+    /// With `learnCategories` every text column that is not ignored is drafted as a
+    /// categorical column without `categories`, to be learned in the statistics round (one
+    /// site's file cannot tell which values the others hold, nor whether there are only two).
     public static func infer(path: String, label: String, missing markers: [String] = DatasetSchema.defaultMissing,
-                             task: DatasetSchema.LabelTask? = nil) throws -> SchemaInference {
+                             task: DatasetSchema.LabelTask? = nil, learnCategories: Bool = false) throws -> SchemaInference {
         guard let bytes = FileHandleReader.contents(path) else { throw DataError("\(path): cannot read file") }
-        return try infer(bytes: bytes, path: path, label: label, missing: markers, task: task)
+        return try infer(bytes: bytes, path: path, label: label, missing: markers, task: task, learnCategories: learnCategories)
     }
 
     /// Drafts a schema from CSV bytes (see `infer(path:label:missing:)`).
     public static func infer(bytes: [UInt8], path: String, label: String, missing markers: [String] = DatasetSchema.defaultMissing,
-                             task: DatasetSchema.LabelTask? = nil) throws -> SchemaInference {
+                             task: DatasetSchema.LabelTask? = nil, learnCategories: Bool = false) throws -> SchemaInference {
         var reader = CSVReader(bytes: bytes, path: path)
         guard let rawHeader = try reader.next(), !CSVReader.isBlank(rawHeader) else { throw DataError("\(path): empty file (a header row is required)") }
         let header = rawHeader.map { $0.trimmedSpaces }
@@ -119,6 +122,10 @@ public struct SchemaInference {
             }
             if c.overflow { ignored.append((name, "text with more than \(maxCategories) distinct values")); continue }
             let values = ordered(Array(c.counts.keys), numeric: false)
+            if learnCategories {
+                features.append(FeatureColumn(name: name, type: .categorical, missingPolicy: .mostFrequent, found: found))
+                continue
+            }
             features.append(FeatureColumn(name: name, type: values.count == 2 ? .binary : .categorical, categories: values,
                                           missingPolicy: .mostFrequent, found: found))
         }
@@ -148,13 +155,15 @@ public struct SchemaInference {
         for f in schema.features {
             var line = "  " + f.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                 + f.type.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-            if f.type != .numeric { line += "[" + ProblemReport.list(f.values, limit: 6) + "]  " }
+            if f.learnsCategories { line += "[learned in federation; \(f.found?.distinct ?? 0) value\(f.found?.distinct == 1 ? "" : "s") here]  " }
+            else if f.type != .numeric { line += "[" + ProblemReport.list(f.values, limit: 6) + "]  " }
             let missing = f.found?.missing ?? 0
             line += missing == 0 ? "no missing cells" : "\(missing) missing → \(f.policy.rawValue)"
             lines.append(line)
         }
         for (name, reason) in ignored { lines.append("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + "  ignored (\(reason))") }
-        lines.append("  encoded width \(schema.encodedWidth) values per sample (numeric features standardised, categories one-hot)")
+        lines.append("  encoded width \(schema.encodedWidth) values per sample (numeric features standardised, categories one-hot"
+                     + (schema.learnedColumns.isEmpty ? ")" : "; learned categories add one each once fitted)"))
         return lines.joined(separator: "\n")
     }
 }

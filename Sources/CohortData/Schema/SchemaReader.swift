@@ -24,7 +24,31 @@ public enum SchemaReader {
     /// Reads CSV bytes with `schema` (see `read(path:schema:)`). With `predicting`, the label
     /// column may be absent and is not read; every data row becomes an unlabelled sample in file
     /// order, and a missing cell in a `drop-row` column is a problem (no row may be left out).
+    /// A schema with learned categorical columns (no `categories`) needs the
+    /// `read(path:schema:categories:)` form: this one refuses it.
     public static func read(bytes: [UInt8], path: String, schema: DatasetSchema, predicting: Bool = false) throws -> SiteData {
+        let learned = schema.learnedColumns
+        guard learned.isEmpty else {
+            throw DataError("\(path): column\(learned.count == 1 ? "" : "s") \(HeaderMatch.quoted(learned)) learn\(learned.count == 1 ? "s its" : " their") categories from the data (no 'categories' in the schema); read the file with a fitted preprocessing (a checkpoint that carries one) or list the categories")
+        }
+        var categories = CategoryDictionary(schema: schema)
+        return try read(bytes: bytes, path: path, schema: schema, predicting: predicting, categories: &categories)
+    }
+
+    /// Reads `path` with `schema`, whose learned categorical columns (no `categories`) are read
+    /// into `categories`: each cell becomes the local index of its text there (the same
+    /// dictionary is shared by every file of a site), to be mapped to the fitted categories
+    /// by `CategoryDictionary.resolve` once they are known.
+    /// - Throws: `CategoryLearningError` when a learned column passes its cap of distinct values
+    ///   or holds a text that is too long; `DataError` for the file's other problems.
+    public static func read(path: String, schema: DatasetSchema, predicting: Bool = false, categories: inout CategoryDictionary) throws -> SiteData {
+        guard let bytes = FileHandleReader.contents(path) else { throw DataError("\(path): cannot read file") }
+        return try read(bytes: bytes, path: path, schema: schema, predicting: predicting, categories: &categories)
+    }
+
+    /// `read(path:schema:predicting:categories:)` over CSV bytes.
+    public static func read(bytes: [UInt8], path: String, schema: DatasetSchema, predicting: Bool = false,
+                            categories: inout CategoryDictionary) throws -> SiteData {
         var reader = CSVReader(bytes: bytes, path: path)
         guard let rawHeader = try reader.next(), !CSVReader.isBlank(rawHeader) else {
             throw DataError("\(path): empty file (a header row is required)")
@@ -34,6 +58,8 @@ public enum SchemaReader {
         let markers = Set(schema.missingMarkers.map { $0.trimmedSpaces })
         let featureCount = schema.features.count
         let matchers = schema.features.map { $0.type == .numeric ? nil : ClassMatcher($0.values) }
+        let learns = schema.features.map(\.learnsCategories)
+        let ignores = schema.features.map(\.ignoresUnknown)
         let valueLists = schema.features.map { ProblemReport.list($0.values) }
         let labelMatcher = ClassMatcher(schema.label.classes)
         let labelList = ProblemReport.list(schema.label.classes)
@@ -68,8 +94,10 @@ public enum SchemaReader {
                     }
                     continue
                 }
-                if let matcher = matchers[j] {
-                    if let k = matcher.index(of: trimmed) { row[j] = Float(k) } else {
+                if learns[j] {
+                    row[j] = Float(try categories.index(feature: j, text: trimmed, path: path, row: line))
+                } else if let matcher = matchers[j] {
+                    if let k = matcher.index(of: trimmed) { row[j] = Float(k) } else if ignores[j] { row[j] = -1 } else {
                         problems.add(column: feature.name, kind: .notListed(values: valueLists[j]), value: cell, row: line)
                     }
                 } else if let x = ClassMatcher.number(trimmed), Float(x).isFinite {

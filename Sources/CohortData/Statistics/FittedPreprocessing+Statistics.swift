@@ -10,12 +10,19 @@ extension FittedPreprocessing {
     /// - Throws: `StatisticsError.noValues` when a column whose policy needs a statistic has
     ///   no value at any site, or a regression label has no labelled row; `.needsSketch` when a numeric column's median or most frequent
     ///   value is asked for and the statistics carry no sketch (summed under secure aggregation).
-    public static func fit(schema: DatasetSchema, statistics: SiteStatistics) throws(StatisticsError) -> FittedPreprocessing {
-        guard statistics.features.count == schema.features.count else {
-            throw .featureCount(got: statistics.features.count, expected: schema.features.count)
+    /// Learned categorical columns get their categories from the merged texts and counts
+    /// (`LearnedCategories.resolve`: at least `minCount`, by descending count then text); the
+    /// fit's schema lists them, marked `learned`.
+    public static func fit(schema original: DatasetSchema, statistics: SiteStatistics) throws(StatisticsError) -> FittedPreprocessing {
+        guard statistics.features.count == original.features.count else {
+            throw .featureCount(got: statistics.features.count, expected: original.features.count)
         }
+        let learned: [LearnedCategories.Counts?] = zip(original.features, statistics.features).map { feature, entry in
+            feature.learnsCategories ? LearnedCategories.merge([(entry.categories ?? [], entry.categoryCounts ?? [])]) : nil
+        }
+        let schema = try LearnedCategories.resolve(original, counts: learned)
         var columns: [Column] = []
-        for (feature, entry) in zip(schema.features, statistics.features) {
+        for (j, (feature, entry)) in zip(schema.features, statistics.features).enumerated() {
             var column = Column(name: feature.name, fill: nil, center: 0, scale: 1, count: entry.count)
             switch feature.policy {
             case .mean, .median, .mostFrequent:
@@ -34,6 +41,9 @@ extension FittedPreprocessing {
                 column.fitNumeric(feature, mean: mean, std: std, median: median, mode: entry.sketch?.mode.map(Float.init))
                 // Additive statistics only (secure aggregation): no median is known.
                 if entry.sketch == nil { column.median = nil }
+            } else if let found = learned[j] {
+                let byText = Dictionary(zip(found.texts, found.counts), uniquingKeysWith: +)
+                column.fitCategorical(feature, counts: feature.values.map { byText[$0] ?? 0 })
             } else {
                 let counts = entry.categoryCounts ?? [Int](repeating: 0, count: feature.values.count)
                 column.fitCategorical(feature, counts: counts)

@@ -20,8 +20,12 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
         public var sumSquares: Double?
         /// Numeric: the quantile sketch of the non-missing cells.
         public var sketch: QuantileSketch?
-        /// Categorical and binary: non-missing cells per category, in the schema's order.
+        /// Categorical and binary: non-missing cells per category, in the schema's order
+        /// (learned categories: per text of `categories`).
         public var categoryCounts: [Int]?
+        /// Learned categorical columns only: the distinct texts of the site's training rows,
+        /// in text order, each counted in `categoryCounts` (at least once).
+        public var categories: [String]? = nil
     }
 
     /// Training rows (labelled and unlabelled).
@@ -44,13 +48,17 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
 
     /// Statistics of raw rows `[n, schema.features.count]` (NaN = missing) and, for a regression
     /// schema, the labelled rows' raw `targets` (`[m, 1]`, m ≤ n).
-    public static func compute(schema: DatasetSchema, rows raw: Tensor, targets: Tensor? = nil, sketchCapacity: Int) throws -> SiteStatistics {
+    /// Learned categorical columns need the `categories` the rows were read with (their cells
+    /// are indices into it); their entries carry the texts and their counts.
+    public static func compute(schema: DatasetSchema, rows raw: Tensor, targets: Tensor? = nil, sketchCapacity: Int,
+                               categories: CategoryDictionary? = nil) throws -> SiteStatistics {
         let f = schema.features.count
         guard raw.rank == 2, raw.columns == f || raw.rows == 0 else { throw DataError("raw rows \(raw.shape) do not have the schema's \(f) features") }
         let n = raw.rank == 2 ? raw.rows : 0
         var features: [Feature] = []
         var values: [Float] = []
         values.reserveCapacity(n)
+        let learned = schema.learnedColumns.isEmpty ? [] : (categories ?? CategoryDictionary(schema: schema)).counts(in: raw)
         for (j, column) in schema.features.enumerated() {
             values.removeAll(keepingCapacity: true)
             raw.data.withUnsafeBufferPointer { p in
@@ -64,6 +72,13 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
                 entry.sumSquares = squares
                 values.sort()
                 entry.sketch = QuantileSketch(sorted: values, capacity: sketchCapacity)
+            } else if column.learnsCategories {
+                let found: LearnedCategories.Counts = j < learned.count ? learned[j] ?? ([], []) : ([], [])
+                guard found.counts.reduce(0, +) == values.count else {
+                    throw DataError("column '\(column.name)': the rows were not read with this site's category dictionary")
+                }
+                entry.categories = found.texts
+                entry.categoryCounts = found.counts
             } else {
                 var counts = [Int](repeating: 0, count: column.values.count)
                 for v in values { let k = Int(v); if k >= 0 && k < counts.count { counts[k] += 1 } }
@@ -94,6 +109,8 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
         for f in schema.features {
             bytes += 512 + f.name.utf8.count * 6
             bytes += f.type == .numeric ? sketchCapacity * 56 : f.values.count * 24
+            // A learned column: up to its cap of texts (escaped JSON, up to 6 bytes per byte) and counts.
+            if f.learnsCategories { bytes += f.categoryCap * (CategoryDictionary.maxTextBytes * 6 + 32) }
         }
         if schema.label.isRegression { bytes += 512 + schema.label.column.utf8.count * 6 + sketchCapacity * 56 }
         return bytes
@@ -122,13 +139,21 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
                     throw .wrongFields(feature: name, detail: "a \(column.type.rawValue) column has category counts only")
                 }
                 guard let counts = entry.categoryCounts else { throw .wrongFields(feature: name, detail: "a \(column.type.rawValue) column needs categoryCounts") }
-                guard counts.count == column.values.count else { throw .categoryCount(feature: name, got: counts.count, expected: column.values.count) }
+                if column.learnsCategories {
+                    try Self.validateLearned(entry, counts: counts, column: column, markers: Set(schema.missingMarkers.map(\.trimmedSpaces)))
+                } else {
+                    guard entry.categories == nil else { throw .wrongFields(feature: name, detail: "category texts for a column whose categories are listed") }
+                    guard counts.count == column.values.count else { throw .categoryCount(feature: name, got: counts.count, expected: column.values.count) }
+                }
                 var total = 0
                 for c in counts {
                     guard c >= 0, c <= rows else { throw .absurdCount(feature: name, field: "category count", value: c, limit: rows) }
                     total += c
                 }
-                guard total == entry.count else { throw .inconsistentCounts(feature: name, detail: "category counts sum to \(total), the column has \(entry.count) values") }
+                // Under `unknown: ignore` cells that are no category are values without a category count.
+                guard total == entry.count || (column.ignoresUnknown && total <= entry.count) else {
+                    throw .inconsistentCounts(feature: name, detail: "category counts sum to \(total), the column has \(entry.count) values")
+                }
             }
         }
         let label = schema.label.column
@@ -142,6 +167,25 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
             try Self.validateNumeric(t, name: label, sketchCapacity: sketchCapacity, sketches: sketches)
         } else if target != nil {
             throw .wrongFields(feature: label, detail: "target statistics for a classification label")
+        }
+    }
+
+    /// The checks of a learned column's texts: as many as counts, at most the column's cap,
+    /// each 1...`CategoryDictionary.maxTextBytes` bytes, distinct, in text order, no missing
+    /// marker, every count positive.
+    private static func validateLearned(_ entry: Feature, counts: [Int], column: FeatureColumn, markers: Set<String>) throws(StatisticsError) {
+        let name = column.name
+        guard let texts = entry.categories else { throw .wrongFields(feature: name, detail: "a learned categorical column needs categories (its texts)") }
+        guard texts.count == counts.count else { throw .categoryCount(feature: name, got: counts.count, expected: texts.count) }
+        guard texts.count <= column.categoryCap else { throw .absurdCount(feature: name, field: "distinct categories", value: texts.count, limit: column.categoryCap) }
+        for (i, t) in texts.enumerated() {
+            let bytes = t.utf8.count
+            guard bytes >= 1, bytes <= CategoryDictionary.maxTextBytes else {
+                throw .absurdCount(feature: name, field: "category text bytes", value: bytes, limit: CategoryDictionary.maxTextBytes)
+            }
+            guard t.trimmedSpaces == t, !markers.contains(t) else { throw .wrongFields(feature: name, detail: "category '\(DatasetSchema.short(t))' is untrimmed or a missing marker") }
+            guard i == 0 || texts[i - 1] < t else { throw .wrongFields(feature: name, detail: "category texts are not distinct and in text order") }
+            guard counts[i] >= 1 else { throw .absurdCount(feature: name, field: "category count", value: counts[i], limit: Self.maxRows) }
         }
     }
 
@@ -174,6 +218,10 @@ public struct SiteStatistics: Codable, Equatable, Sendable {
                 entry.sum = parts.reduce(0) { $0 + ($1.sum ?? 0) }
                 entry.sumSquares = parts.reduce(0) { $0 + ($1.sumSquares ?? 0) }
                 entry.sketch = QuantileSketch.merge(parts.compactMap(\.sketch), capacity: sketchCapacity)
+            } else if column.learnsCategories {
+                let merged = LearnedCategories.merge(parts.map { ($0.categories ?? [], $0.categoryCounts ?? []) })
+                entry.categories = merged.texts
+                entry.categoryCounts = merged.counts
             } else {
                 var counts = [Int](repeating: 0, count: column.values.count)
                 for p in parts { for (k, c) in (p.categoryCounts ?? []).enumerated() where k < counts.count { counts[k] += c } }

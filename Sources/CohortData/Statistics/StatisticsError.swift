@@ -29,6 +29,15 @@ public enum StatisticsError: Error, Equatable, CustomStringConvertible {
     /// statistics are additive only (secure aggregation masks sums, not sketches).
     case needsSketch(feature: String, policy: String)
 
+    /// A learned categorical column keeps no category (no value at any site, or none counted
+    /// at least `minCount` times).
+    case noCategories(feature: String, seen: Int, minCount: Int)
+    /// A learned categorical column would have more categories than a schema may list.
+    case tooManyCategories(feature: String, count: Int, limit: Int)
+    /// Learned categories cannot be released under `mechanism` (secure aggregation or privacy):
+    /// the columns must list their categories.
+    case learnedCategoriesRefused(features: [String], mechanism: String)
+
     public var description: String {
         switch self {
         case .tooLarge(let b, let l): return "statistics message of \(b) bytes, more than the \(l) its schema allows"
@@ -43,6 +52,12 @@ public enum StatisticsError: Error, Equatable, CustomStringConvertible {
         case .categoryCount(let f, let g, let e): return "column '\(f)': \(g) category counts for \(e) categories"
         case .sketch(let f, let d): return "column '\(f)': quantile sketch: \(d)"
         case .noValues(let f, let p, let r): return "column '\(f)': no values in the \(r) training rows of all sites to fit the '\(p)' fill"
+        case .noCategories(let f, let seen, let m):
+            return "column '\(f)': no category to learn (\(seen) distinct value\(seen == 1 ? "" : "s") in all sites' training rows, none counted at least minCount \(m) times)"
+        case .tooManyCategories(let f, let c, let l): return "column '\(f)': \(c) learned categories, more than the limit of \(l)"
+        case .learnedCategoriesRefused(let fs, let m):
+            let names = fs.map { "'\($0)'" }.joined(separator: ", ")
+            return "the schema learns the categories of column\(fs.count == 1 ? "" : "s") \(names) in the statistics round, and under \(m) the category texts cannot be released (the masked sum adds numbers in fixed positions, and the privacy accountant does not cover the set of texts); list the categories of \(fs.count == 1 ? "that column" : "those columns") in the schema (\"categories\": [...])"
         case .needsSketch(let f, let p):
             return "column '\(f)': the '\(p)' fill needs the sites' quantile sketches, which secure aggregation cannot sum (only counts and sums are masked); use 'mean' or 'constant' for this column, or run the statistics round without secureAggregation"
         }

@@ -38,6 +38,12 @@ extension Coordinator {
                 : outcome.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             log("coordinator: statistics round: fitted the preprocessing on \(outcome.preprocessing.rows) rows (\(sites)); "
                 + "normalisation \(section.normalise.rawValue)")
+            let learned = outcome.preprocessing.schema.features.filter { $0.learned == true }
+            if !learned.isEmpty {
+                log("coordinator: statistics round: learned categories: " + learned.map { f in
+                    "\(f.name) [" + f.values.prefix(12).joined(separator: ", ") + (f.values.count > 12 ? ", … (\(f.values.count))" : "") + "]"
+                }.joined(separator: "; "))
+            }
         }
         for s in connected where failed[s.name] != nil {
             log("coordinator: statistics round: dropping '\(s.name)': \(failed[s.name]!)")

@@ -26,6 +26,9 @@ extension FederatedNode {
         } catch {
             throw refuse("\(error)")
         }
+        if !table.schema.learnedColumns.isEmpty {
+            throw refuse(StatisticsError.learnedCategoriesRefused(features: table.schema.learnedColumns, mechanism: a.privacy == nil ? "secure aggregation" : "privacy").description)
+        }
         if let column = SiteStatistics.columnsNeedingSketch(schema: table.schema).first {
             let policy = table.schema.features.first { $0.name == column }?.policy.rawValue ?? "?"
             throw refuse(StatisticsError.needsSketch(feature: column, policy: policy).description)

@@ -17,12 +17,16 @@ public struct RawSiteTable: Sendable {
     /// Why this site could not fit its preprocessing on its own rows (e.g. a column it has no
     /// value in), or nil: then it can serve only a plan with a federated statistics round.
     public var localFitProblem: String?
+    /// The texts of the schema's learned categorical columns, which the raw rows' cells index
+    /// (`SchemaReader.read(path:schema:categories:)`); empty when every column lists its categories.
+    public var categories: CategoryDictionary
 
-    public init(schema: DatasetSchema, train: SiteData, validation: SiteData, test: SiteData?) {
+    public init(schema: DatasetSchema, train: SiteData, validation: SiteData, test: SiteData?, categories: CategoryDictionary? = nil) {
         self.schema = schema
         self.train = train
         self.validation = validation
         self.test = test
+        self.categories = categories ?? CategoryDictionary(schema: schema)
     }
 }
 
@@ -53,7 +57,8 @@ extension FederatedNode {
             _ = Handshake.refuse(conn, "node '\(config.name)' refuses the statistics round: \(reason)")
             throw PolicyRefusal(description: "\(config.name): refused the statistics round: \(reason)")
         }
-        let statistics = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, targets: table.train.labelled.targets, sketchCapacity: request.sketchSize)
+        let statistics = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, targets: table.train.labelled.targets,
+                                                    sketchCapacity: request.sketchSize, categories: table.categories)
         let body = Array(try JSONEncoder().encode(statistics))
         let payload = try RoundMessages.payload(StatisticsMessages.ReplyHeader(schema: table.schema.withoutFindings), body: body)
         do { try conn.send(Frame(version: frame.version, type: MessageType.stats.rawValue, payload: payload)) } catch {
@@ -72,12 +77,14 @@ extension FederatedNode {
             throw TransportError("\(config.name): malformed preprocessing message: \(error)")
         }
         try fitted.preprocessing.validate(source: "\(config.name): the coordinator's preprocessing")
-        guard fitted.preprocessing.schema.withoutFindings == table.schema.withoutFindings else {
+        guard table.schema.isFitted(as: fitted.preprocessing.schema) else {
             throw DataError("\(config.name): the coordinator's preprocessing is for another schema than this node's --schema")
         }
         var fit = fitted.preprocessing
+        // Learned categories: the rows' local indices become indices into the shipped list.
+        let rawTrain = try table.categories.resolve(table.train, with: fit.schema)
         if fitted.normalise == .perSite {
-            let own = try SiteStatistics.compute(schema: table.schema, rows: table.train.allInputs, sketchCapacity: 1)
+            let own = try SiteStatistics.compute(schema: fit.schema, rows: rawTrain.allInputs, sketchCapacity: 1)
             fit = fit.scaled(bySite: own)
         }
         if roundsServed > 0 || preprocessing != nil {
@@ -86,14 +93,16 @@ extension FederatedNode {
             guard fit == preprocessing else { throw DataError("\(config.name): received a different preprocessing fit after round 1 had started") }
             return
         }
-        let train = try fit.apply(table.train)
-        let validation = try fit.apply(table.validation)
+        let train = try fit.apply(rawTrain)
+        let validation = try fit.apply(table.categories.resolve(table.validation, with: fit.schema))
         config.train = train.labelled
         config.validation = validation.labelled
         if config.unlabelled != nil || train.unlabelled.rows > 0 { config.unlabelled = train.unlabelled }
-        if let test = table.test { config.test = try fit.apply(test).labelled }
+        if let test = table.test { config.test = try fit.apply(table.categories.resolve(test, with: fit.schema)).labelled }
         preprocessing = fit
+        let learned = fit.schema.features.filter { $0.learned == true }.map { "\($0.name) \($0.values.count)" }
         log("\(config.name): applied the federated preprocessing (\(fit.rows) rows at all sites"
+            + (learned.isEmpty ? "" : "; learned categories: " + learned.joined(separator: ", "))
             + (fitted.normalise == .perSite ? "; numeric columns scaled with this site's own statistics" : "") + ")")
     }
 

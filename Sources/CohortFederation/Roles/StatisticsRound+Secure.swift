@@ -66,6 +66,7 @@ extension StatisticsRound {
         guard let schema, group.count >= needed else {
             throw AggregationError("statistics round under secure aggregation: \(group.count) node(s) sent their schema, \(needed) needed" + Self.reasons(failed))
         }
+        try Self.checkLearnedCategories(schema, secure: true, privacy: privacy != nil)
         if let column = SiteStatistics.columnsNeedingSketch(schema: schema).first {
             throw StatisticsError.needsSketch(feature: column, policy: schema.features.first { $0.name == column }!.policy.rawValue)
         }

@@ -81,6 +81,7 @@ struct StatisticsRound {
                     }
                 } else {
                     try siteSchema.validate(source: "'\(p.name)' schema")
+                    try Self.checkLearnedCategories(siteSchema, secure: false, privacy: privacy != nil)
                     schema = siteSchema
                     schemaSource = p.name
                 }
@@ -99,6 +100,17 @@ struct StatisticsRound {
         let fitted = try FittedPreprocessing.fit(schema: schema, statistics: merged)
         try ship(fitted, to: asked.filter { failed[$0.name] == nil }, failed: &failed)
         return Outcome(preprocessing: fitted, rows: Dictionary(uniqueKeysWithValues: received.map { ($0.name, $0.statistics.rows) }), failed: failed)
+    }
+
+    /// Refuses a schema that learns categories (a categorical column without `categories`)
+    /// under secure aggregation or privacy: the category texts would have to be released in the
+    /// clear, which the masked sum cannot hide and the privacy accountant does not cover
+    /// (protocols/wire.md, "Statistics round").
+    /// - Throws: `StatisticsError.learnedCategoriesRefused` naming the columns.
+    static func checkLearnedCategories(_ schema: DatasetSchema, secure: Bool, privacy: Bool) throws(StatisticsError) {
+        let learned = schema.learnedColumns
+        guard !learned.isEmpty, secure || privacy else { return }
+        throw .learnedCategoriesRefused(features: learned, mechanism: privacy ? "privacy" : "secure aggregation")
     }
 
     /// Sends an existing fit (a resumed run) to every node without asking for statistics.
