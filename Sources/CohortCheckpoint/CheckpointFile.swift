@@ -51,9 +51,18 @@ public enum CheckpointFile {
         var tensorCount: Int
     }
 
+    /// What a save cost: the file's bytes, the seconds spent writing them (to the page cache,
+    /// with writeback started along the way) and the seconds of the final fsync (the disk).
+    public struct SaveStatistics: Sendable {
+        public var bytes: Int
+        public var writeSeconds: Double
+        public var syncSeconds: Double
+    }
+
     /// Writes `checkpoint` to `path` atomically: a crash mid-save never replaces a good file
     /// with a broken one.
-    public static func save(_ checkpoint: Checkpoint, to path: String, options: WriteOptions = WriteOptions()) throws {
+    @discardableResult
+    public static func save(_ checkpoint: Checkpoint, to path: String, options: WriteOptions = WriteOptions()) throws -> SaveStatistics {
         if let bad = checkpoint.tensors.first(where: { !$0.value.isFinite }) {
             throw CheckpointError.mismatch(path: path, problems: ["tensor '\(bad.name)' holds NaN or infinity; nothing was written"])
         }
@@ -87,11 +96,13 @@ public enum CheckpointFile {
         }
         try out.write(out.hasher.finish(), hash: false)
         try out.commit()
+        return SaveStatistics(bytes: out.written, writeSeconds: out.writeSeconds, syncSeconds: out.syncSeconds)
     }
 
     /// Saves a model with its architecture.
+    @discardableResult
     public static func save(model: Sequential, metadata: CheckpointMetadata, to path: String,
-                            options: WriteOptions = WriteOptions()) throws {
+                            options: WriteOptions = WriteOptions()) throws -> SaveStatistics {
         try save(Checkpoint(model: model, metadata: metadata), to: path, options: options)
     }
 
@@ -124,6 +135,8 @@ public enum CheckpointFile {
         }
         var tensors: [(name: String, value: Tensor)] = []
         var names = Set<String>()
+        // Checked as each payload is read, reported only after the checksum passes.
+        var firstNonFinite: String? = nil
         for index in 0..<header.tensorCount {
             let recordStart = r.offset
             let nameLength = Int(try r.u16("name length of tensor \(index)"))
@@ -174,7 +187,10 @@ public enum CheckpointFile {
             }
             let payloadStart = r.offset
             if storage == .float32 && compression == 0 {
-                tensors.append((name, Tensor(shape: shape, data: try r.floats(count, for: "payload of '\(name)'"))))
+                // Read, checksummed and checked for NaN/infinity in one pass (two threads for large payloads).
+                let (values, finite) = try r.checkedFloats(count, for: "payload of '\(name)'")
+                if !finite && firstNonFinite == nil { firstNonFinite = name }
+                tensors.append((name, Tensor(shape: shape, data: values)))
                 continue
             }
             let stored = try r.bytes(Int(storedLength), for: "payload of '\(name)'")
@@ -190,6 +206,7 @@ public enum CheckpointFile {
             do { values = try storage.decode(raw, count: count) } catch {
                 throw r.corrupt("'\(name)': \(error)", at: payloadStart)
             }
+            if firstNonFinite == nil && !values.withUnsafeBufferPointer({ VectorKernels.allFinite($0) }) { firstNonFinite = name }
             tensors.append((name, Tensor(shape: shape, data: values)))
         }
         let computed = r.hasher.finish()
@@ -198,7 +215,7 @@ public enum CheckpointFile {
             throw CheckpointError.checksumMismatch(path: path, stored: hex(stored), computed: hex(computed))
         }
         guard r.remaining == 0 else { throw r.corrupt("\(r.remaining) unexpected bytes after the checksum") }
-        for (name, value) in tensors where !value.isFinite {
+        if let name = firstNonFinite {
             throw CheckpointError.corrupt(path: path, offset: 0, reason: "tensor '\(name)' holds NaN or infinity")
         }
         return Checkpoint(architecture: header.architecture, metadata: header.metadata, tensors: tensors)
