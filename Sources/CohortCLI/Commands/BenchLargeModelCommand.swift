@@ -17,13 +17,14 @@ enum BenchLargeModelCommand {
             OptionSpec("work", value: "DIR", help: "Working directory (files and logs are kept).", default: "runs/bench-large-model"),
             OptionSpec("out", value: "FILE", help: "Also write the JSON report to FILE."),
             .flag("stages-only", help: "Skip the real run (processes)."),
+            .flag("tls", help: "Run the real round over TLS 1.3 (a private CA and certificate made with openssl in the work directory)."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
         let params = try command.int("params", range: 1_000...4_000_000_000)
         let out = command.isSet("out") ? try command.string("out") : nil
         let report = try LargeModelBenchmark.run(params: params, executable: try Executable.path(), dir: try command.string("work"),
-                                                 realRun: !command.flag("stages-only"), progress: Terminal.progress)
+                                                 realRun: !command.flag("stages-only"), tls: command.flag("tls"), progress: Terminal.progress)
         try Terminal.emit(try Terminal.json(report), to: out)
     }
 }
