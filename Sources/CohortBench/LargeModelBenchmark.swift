@@ -52,6 +52,8 @@ public enum LargeModelBenchmark {
         public var stages: [Stage]
         public var roundSeconds: Double?
         public var launchToRoundDoneSeconds: Double?
+        /// From the coordinator's launch until it listens (the nodes are started then).
+        public var coordinatorStartupSeconds: Double?
         public var processes: [ProcessPeak]
         public var realRunError: String?
         public var benchProcessPeakResidentBytes: Int
@@ -110,6 +112,13 @@ public enum LargeModelBenchmark {
                 try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "bench large-model"), to: path)
             }
             noteSync(written)
+            // The same save with all writeback left to the final fsync: splits the page cache's
+            // share (writing alone) from the disk's (the fsync).
+            let split = try timed("checkpoint write, writeback left to the fsync", bytes: modelBytes) {
+                try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "bench large-model"), to: path,
+                                        options: .init(earlyWriteback: false))
+            }
+            noteSync(split)
             let weights = try timed("checkpoint read and checksum (format 2: CRC-32C; 1: SHA-256)", bytes: modelBytes) { try CheckpointFile.load(path).tensors }
             _ = timed("model digest (SHA-256 of the weights)", bytes: modelBytes) { ModelDigest.sha256Hex(weights) }
             let shapes = Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value.shape) })
@@ -141,8 +150,13 @@ public enum LargeModelBenchmark {
                                         to: p("stage-journal.ckpt"))
             }
             noteSync(journal)
+            try timed("export (checkpoint read + safetensors write, what `cohort export` does)", bytes: modelBytes) {
+                let checkpoint = try CheckpointFile.load(p("stage-journal.ckpt"))
+                try Safetensors.save(checkpoint.tensors, metadata: ["source": checkpoint.metadata.source], to: p("stage.safetensors"))
+            }
             try? FileManager.default.removeItem(atPath: path)
             try? FileManager.default.removeItem(atPath: p("stage-journal.ckpt"))
+            try? FileManager.default.removeItem(atPath: p("stage.safetensors"))
         }
         let modelBytes = 4 * parameterCount
         var report = Report(date: ISO8601DateFormatter().string(from: Date()), parameters: parameterCount, modelBytes: modelBytes,
@@ -212,6 +226,14 @@ public enum LargeModelBenchmark {
         var nodes: [ChildProcess] = []
         defer { coordinator.stop(); for n in nodes { n.stop() }; watch.stop() }
         watch.watch(coordinator)
+        // Start-up: from launch until the coordinator says it listens (checkpoint read, model
+        // description, strategy); the nodes start after that.
+        while coordinator.isRunning, !((try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "").contains("listening on"),
+              Date().timeIntervalSince(start) < timeout {
+            usleep(10_000)
+        }
+        report.coordinatorStartupSeconds = Date().timeIntervalSince(start)
+        progress(String(format: "large-model: coordinator listening after %.2f s", report.coordinatorStartupSeconds ?? 0))
         for c in 0..<2 {
             let node = try ChildProcess(name: "node \(c)", executable: executable, arguments: [
                 "node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(c)", "--secret-file", p("site\(c).key"), "--data", p("site\(c).csv"),

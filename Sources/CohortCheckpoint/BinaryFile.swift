@@ -157,7 +157,7 @@ final class AtomicFileWriter {
             try writeAll(slice)
             done += slice.count
             written += slice.count
-            if written - writebackStart >= Self.writebackBytes { startWriteback() }
+            if earlyWriteback && written - writebackStart >= Self.writebackBytes { startWriteback() }
         }
     }
 
@@ -167,6 +167,8 @@ final class AtomicFileWriter {
     static let writebackBytes = 64 << 20
     /// Where the range not yet handed to writeback begins.
     private var writebackStart = 0
+    /// Whether writeback is started while writing (else the final fsync does it all).
+    var earlyWriteback = true
 
     /// Asks the kernel to start writing what was written since the last call (no waiting; a
     /// failure here only means the fsync does all the work).
