@@ -7,12 +7,13 @@ import Foundation
 
 /// `cohort bench large-model --params N`: where the time of a large model's round goes
 /// (issue 19). A model of one dense layer 1000 → U and a 10-class head (about N parameters),
-/// two nodes, one FedAvg round on loopback (plain TCP), one local epoch of three batches of 32
+/// two nodes, one FedAvg round on loopback (plain TCP, or TLS 1.3), one local epoch of three batches of 32
 /// with SGD + momentum.
 ///
 /// Two parts. Stages, timed in this process with the calls each role makes (one at a time,
 /// each allocation released before the next): architecture build (`model init`), checkpoint
-/// write, checkpoint read with its SHA-256 check, the whole-model digest (`ModelDigest`, what a
+/// write (also with writeback left to the fsync, to split page cache from disk), checkpoint read
+/// with its checksum, the whole-model digest (`ModelDigest`, what a
 /// node checks), the weights encoded as a dense float32 delta message (the MODEL body) and
 /// decoded, a delta encoded (the UPDATE body), decoded, checked and folded
 /// (`CheckedUpdateFold`), and a checkpoint write again (the journal's global model). Then the
