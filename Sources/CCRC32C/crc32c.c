@@ -29,10 +29,10 @@ static uint32_t crc_table(uint32_t crc, const uint8_t *p, size_t n) {
     return crc;
 }
 
+static uint32_t shift_operator(size_t n);
 #if defined(__x86_64__)
 enum { block = 8192 };
 static uint32_t shift1 = 0, shift2 = 0;
-static uint32_t shift_operator(size_t n);
 #endif
 
 /* Tables and shift operators are made once, before main (no lazy initialisation to race on). */
@@ -44,7 +44,6 @@ __attribute__((constructor)) static void cohort_crc32c_init(void) {
 #endif
 }
 
-#if defined(__x86_64__)
 /* x^(8·n·2^k) mod P, to shift a CRC over n zero bytes (GF(2) polynomial multiply, reflected). */
 static uint32_t gf_multiply(uint32_t a, uint32_t b) {
     uint32_t product = 0;
@@ -68,6 +67,12 @@ static uint32_t shift_operator(size_t n) {
     return result;
 }
 
+uint32_t cohort_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+    /* crc(A‖B) = crc(A)·x^(8·|B|) mod P ^ crc(B): the pre- and post-inversions cancel (see zlib's crc32_combine). */
+    return gf_multiply(shift_operator((size_t)length_b), crc_a) ^ crc_b;
+}
+
+#if defined(__x86_64__)
 __attribute__((target("sse4.2")))
 static uint32_t crc_hardware(uint32_t crc, const uint8_t *p, size_t n) {
     uint64_t c0 = crc;

@@ -7,12 +7,13 @@ import Foundation
 
 /// `cohort bench large-model --params N`: where the time of a large model's round goes
 /// (issue 19). A model of one dense layer 1000 → U and a 10-class head (about N parameters),
-/// two nodes, one FedAvg round on loopback (plain TCP), one local epoch of three batches of 32
+/// two nodes, one FedAvg round on loopback (plain TCP, or TLS 1.3), one local epoch of three batches of 32
 /// with SGD + momentum.
 ///
 /// Two parts. Stages, timed in this process with the calls each role makes (one at a time,
 /// each allocation released before the next): architecture build (`model init`), checkpoint
-/// write, checkpoint read with its SHA-256 check, the whole-model digest (`ModelDigest`, what a
+/// write (also with writeback left to the fsync, to split page cache from disk), checkpoint read
+/// with its checksum, the whole-model digest (`ModelDigest`, what a
 /// node checks), the weights encoded as a dense float32 delta message (the MODEL body) and
 /// decoded, a delta encoded (the UPDATE body), decoded, checked and folded
 /// (`CheckedUpdateFold`), and a checkpoint write again (the journal's global model). Then the
@@ -27,6 +28,10 @@ public enum LargeModelBenchmark {
         /// Bytes the stage moves (the model's float32 bytes, or the message or file size).
         public var bytes: Int
         public var gigabytesPerSecond: Double
+        /// For file writes: seconds of the final fsync (the disk), and the rate of the writing
+        /// alone (bytes / seconds before that fsync).
+        public var fsyncSeconds: Double? = nil
+        public var gigabytesPerSecondExcludingFsync: Double? = nil
     }
 
     /// One process's peak memory.
@@ -48,9 +53,13 @@ public enum LargeModelBenchmark {
         public var stages: [Stage]
         public var roundSeconds: Double?
         public var launchToRoundDoneSeconds: Double?
+        /// From the coordinator's launch until it listens (the nodes are started then).
+        public var coordinatorStartupSeconds: Double?
         public var processes: [ProcessPeak]
         public var realRunError: String?
         public var benchProcessPeakResidentBytes: Int
+        /// The real run's transport: "plain TCP" or "TLS 1.3".
+        public var transport: String
         public var method: String
     }
 
@@ -65,7 +74,9 @@ public enum LargeModelBenchmark {
     }
 
     /// Runs both parts in `dir` (kept for its logs and files); `realRun` false skips the processes.
-    public static func run(params: Int, executable: String, dir: String, realRun: Bool = true, timeout: Double = 900,
+    /// With `tls`, the real run uses TLS 1.3 with a private CA and certificate made for it by
+    /// `openssl` in `dir/certs` (as scripts/make-certs.sh does).
+    public static func run(params: Int, executable: String, dir: String, realRun: Bool = true, tls: Bool = false, timeout: Double = 900,
                            progress: (String) -> Void = { _ in }) throws -> Report {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func p(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
@@ -81,6 +92,14 @@ public enum LargeModelBenchmark {
             return result
         }
 
+        /// Adds a save's fsync share to the stage just timed.
+        func noteSync(_ saved: CheckpointFile.SaveStatistics) {
+            stages[stages.count - 1].fsyncSeconds = saved.syncSeconds
+            stages[stages.count - 1].gigabytesPerSecondExcludingFsync = Double(saved.bytes) / saved.writeSeconds / 1e9
+            progress(String(format: "large-model:   of which fsync %.3f s; writing alone %.2f GB/s", saved.syncSeconds,
+                            Double(saved.bytes) / saved.writeSeconds / 1e9))
+        }
+
         var parameterCount = 0
         do {
             progress("large-model: stages in this process, \(units) hidden units")
@@ -90,9 +109,17 @@ public enum LargeModelBenchmark {
             stages[stages.count - 1].bytes = modelBytes
             stages[stages.count - 1].gigabytesPerSecond = Double(modelBytes) / stages[stages.count - 1].seconds / 1e9
             let path = p("stage.ckpt")
-            try timed("checkpoint write", bytes: modelBytes) {
+            let written = try timed("checkpoint write", bytes: modelBytes) {
                 try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "bench large-model"), to: path)
             }
+            noteSync(written)
+            // The same save with all writeback left to the final fsync: splits the page cache's
+            // share (writing alone) from the disk's (the fsync).
+            let split = try timed("checkpoint write, writeback left to the fsync", bytes: modelBytes) {
+                try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "bench large-model"), to: path,
+                                        options: .init(earlyWriteback: false))
+            }
+            noteSync(split)
             let weights = try timed("checkpoint read and checksum (format 2: CRC-32C; 1: SHA-256)", bytes: modelBytes) { try CheckpointFile.load(path).tensors }
             _ = timed("model digest (SHA-256 of the weights)", bytes: modelBytes) { ModelDigest.sha256Hex(weights) }
             let shapes = Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value.shape) })
@@ -119,31 +146,43 @@ public enum LargeModelBenchmark {
             }
             for s in sums { s.buffer.deallocate() }
             _ = try folded.get()
-            try timed("journal write (global checkpoint)", bytes: modelBytes) {
+            let journal = try timed("journal write (global checkpoint)", bytes: modelBytes) {
                 try CheckpointFile.save(Checkpoint(architecture: spec, metadata: CheckpointMetadata(source: "bench large-model"), tensors: weights),
                                         to: p("stage-journal.ckpt"))
             }
+            noteSync(journal)
+            try timed("export (checkpoint read + safetensors write, what `cohort export` does)", bytes: modelBytes) {
+                let checkpoint = try CheckpointFile.load(p("stage-journal.ckpt"))
+                try Safetensors.save(checkpoint.tensors, metadata: ["source": checkpoint.metadata.source], to: p("stage.safetensors"))
+            }
             try? FileManager.default.removeItem(atPath: path)
             try? FileManager.default.removeItem(atPath: p("stage-journal.ckpt"))
+            try? FileManager.default.removeItem(atPath: p("stage.safetensors"))
         }
         let modelBytes = 4 * parameterCount
         var report = Report(date: ISO8601DateFormatter().string(from: Date()), parameters: parameterCount, modelBytes: modelBytes,
                             hiddenUnits: units, stages: stages, processes: [], benchProcessPeakResidentBytes: ProcessMemory.peakResidentBytes(),
+                            transport: tls ? "TLS 1.3" : "plain TCP",
                             method: "stages: one run each in this process (wall seconds; GB/s = the model's float32 bytes / seconds). "
-                                + "Real run: cohort model init, then a coordinator and 2 node processes on 127.0.0.1, plain TCP, FedAvg, "
+                                + "Real run: cohort model init, then a coordinator and 2 node processes on 127.0.0.1, \(tls ? "TLS 1.3" : "plain TCP"), FedAvg, "
                                 + "1 round, 96 rows per node (3 batches of 32, SGD momentum 0.9, no validation split); round seconds "
                                 + "from the journal; peak RSS = VmHWM polled every 20 ms.")
         guard realRun else { return report }
         do {
-            try realRound(units: units, modelBytes: modelBytes, executable: executable, dir: dir, timeout: timeout, report: &report, progress: progress)
+            try realRound(units: units, modelBytes: modelBytes, executable: executable, dir: dir, tls: tls, timeout: timeout, report: &report,
+                          progress: progress)
         } catch { report.realRunError = "\(error)" }
         return report
     }
 
     /// The processes' part.
-    private static func realRound(units: Int, modelBytes: Int, executable: String, dir: String, timeout: Double, report: inout Report,
+    private static func realRound(units: Int, modelBytes: Int, executable: String, dir: String, tls: Bool, timeout: Double, report: inout Report,
                                   progress: (String) -> Void) throws {
         func p(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+        let certs = p("certs")
+        if tls { try BenchCertificates.make(in: certs) }
+        let coordinatorSecurity = tls ? ["--tls-cert", certs + "/coordinator.pem", "--tls-key", certs + "/coordinator.key"] : ["--insecure"]
+        let nodeSecurity = tls ? ["--tls-ca", certs + "/ca.pem"] : ["--insecure"]
         let archJSON = try JSONEncoder().encode(spec(units: units))
         try archJSON.write(to: URL(fileURLWithPath: p("arch.json")))
         try #"{"batchSize":32,"learningRate":0.01,"momentum":0.9,"localEpochs":1}"#.write(toFile: p("plan.json"), atomically: true, encoding: .utf8)
@@ -184,14 +223,22 @@ public enum LargeModelBenchmark {
         let start = Date()
         let coordinator = try ChildProcess(name: "coordinator", executable: executable, arguments: [
             "coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"), "--listen", "127.0.0.1:\(port)",
-            "--rounds", "1", "--min-nodes", "2", "--out", p("journal"), "--insecure"], logPath: p("coordinator.log"))
+            "--rounds", "1", "--min-nodes", "2", "--out", p("journal")] + coordinatorSecurity, logPath: p("coordinator.log"))
         var nodes: [ChildProcess] = []
         defer { coordinator.stop(); for n in nodes { n.stop() }; watch.stop() }
         watch.watch(coordinator)
+        // Start-up: from launch until the coordinator says it listens (checkpoint read, model
+        // description, strategy); the nodes start after that.
+        while coordinator.isRunning, !((try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "").contains("listening on"),
+              Date().timeIntervalSince(start) < timeout {
+            usleep(10_000)
+        }
+        report.coordinatorStartupSeconds = Date().timeIntervalSince(start)
+        progress(String(format: "large-model: coordinator listening after %.2f s", report.coordinatorStartupSeconds ?? 0))
         for c in 0..<2 {
             let node = try ChildProcess(name: "node \(c)", executable: executable, arguments: [
                 "node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(c)", "--secret-file", p("site\(c).key"), "--data", p("site\(c).csv"),
-                "--val-fraction", "0", "--insecure"], logPath: p("node\(c).log"))
+                "--val-fraction", "0"] + nodeSecurity, logPath: p("node\(c).log"))
             nodes.append(node)
             watch.watch(node)
         }

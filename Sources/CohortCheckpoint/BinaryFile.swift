@@ -1,3 +1,4 @@
+import CCRC32C
 import CohortTensor
 import Foundation
 #if canImport(Glibc)
@@ -15,6 +16,8 @@ final class BinaryFileReader {
     private(set) var offset = 0
     private let fd: Int32
     let hasher: FileChecksum
+    /// The open file, for positioned reads (`pread`) that do not move `offset`.
+    var descriptor: Int32 { fd }
 
     /// A reader of `path` computing `checksum` over what it reads (nil: chosen later with
     /// `hasher.select`, bytes read before that are held).
@@ -79,6 +82,17 @@ final class BinaryFileReader {
         return out
     }
 
+    /// Moves past `count` bytes already consumed with positioned reads (not hashed here).
+    func skip(_ count: Int) throws {
+        guard count >= 0, count <= remaining else {
+            throw CheckpointError.truncated(path: path, offset: offset, needed: count, fileSize: size, what: "skipped bytes")
+        }
+        guard lseek(fd, off_t(offset + count), SEEK_SET) >= 0 else {
+            throw CheckpointError.io(path: path, reason: "seek to \(offset + count) failed: \(String(cString: strerror(errno)))")
+        }
+        offset += count
+    }
+
     func u8(_ what: String) throws -> UInt8 { try bytes(1, for: what)[0] }
     func u16(_ what: String) throws -> UInt16 { UInt16(littleEndianBytes: try bytes(2, for: what)) }
     func u32(_ what: String) throws -> UInt32 { UInt32(littleEndianBytes: try bytes(4, for: what)) }
@@ -98,6 +112,10 @@ final class AtomicFileWriter {
     private var buffer: [UInt8] = []
     let hasher: FileChecksum
     private(set) var written = 0
+    private let opened = DispatchTime.now().uptimeNanoseconds
+    /// Seconds from opening to the start of the final fsync, and in that fsync (set by `commit`).
+    private(set) var writeSeconds = 0.0
+    private(set) var syncSeconds = 0.0
 
     init(path: String, checksum: FileChecksum.Kind = .off) throws {
         self.path = path
@@ -126,11 +144,37 @@ final class AtomicFileWriter {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    /// Writes straight from the caller's memory (e.g. a tensor's storage), with no staging copy:
+    /// in slices that are checksummed just before they are written (still in cache), with the
+    /// disk's writeback started every `writebackBytes` so the final fsync waits only for the tail.
     func write(raw: UnsafeRawBufferPointer) throws {
-        hasher.update(raw)
         try flush()
-        try writeAll(raw)
-        written += raw.count
+        guard let base = raw.baseAddress else { return }
+        var done = 0
+        while done < raw.count {
+            let slice = UnsafeRawBufferPointer(start: base + done, count: min(Self.sliceBytes, raw.count - done))
+            hasher.update(slice)
+            try writeAll(slice)
+            done += slice.count
+            written += slice.count
+            if earlyWriteback && written - writebackStart >= Self.writebackBytes { startWriteback() }
+        }
+    }
+
+    /// Bytes checksummed and written per step.
+    static let sliceBytes = 8 << 20
+    /// Bytes written between two writeback starts.
+    static let writebackBytes = 64 << 20
+    /// Where the range not yet handed to writeback begins.
+    private var writebackStart = 0
+    /// Whether writeback is started while writing (else the final fsync does it all).
+    var earlyWriteback = true
+
+    /// Asks the kernel to start writing what was written since the last call (no waiting; a
+    /// failure here only means the fsync does all the work).
+    private func startWriteback() {
+        _ = cohort_start_writeback(fd, Int64(writebackStart), Int64(written - writebackStart))
+        writebackStart = written
     }
 
     func u8(_ v: UInt8) throws { try write([v]) }
@@ -157,7 +201,10 @@ final class AtomicFileWriter {
     /// Flushes, fsyncs, and renames over the target; then fsyncs the directory.
     func commit() throws {
         try flush()
+        let syncStart = DispatchTime.now().uptimeNanoseconds
+        writeSeconds = Double(syncStart - opened) / 1e9
         guard fsync(fd) == 0 else { throw CheckpointError.io(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+        syncSeconds = Double(DispatchTime.now().uptimeNanoseconds - syncStart) / 1e9
         close(fd)
         fd = -1
         guard rename(temporaryPath, path) == 0 else {

@@ -54,6 +54,13 @@ final class FileChecksum {
         }
     }
 
+    /// Continues a CRC-32C over `length` bytes whose own CRC-32C (from 0) is `crc`, computed
+    /// elsewhere (e.g. on other threads). Only for a `.crc32c` checksum.
+    func append(crc part: UInt32, length: Int) {
+        guard kind == .crc32c, length > 0 else { return }
+        crc = cohort_crc32c_combine(crc, part, UInt64(length))
+    }
+
     func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
     /// The stored form: the 32-byte digest, or the CRC as 4 little-endian bytes.

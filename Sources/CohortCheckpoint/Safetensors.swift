@@ -65,7 +65,7 @@ public enum Safetensors {
         for e in entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
             let what = "data of '\(e.name)'"
             let values = e.dtype == "F32"
-                ? try r.floats((e.end - e.begin) / 4, for: what)
+                ? try r.checkedFloats((e.end - e.begin) / 4, for: what).values
                 : try r.bytes(e.end - e.begin, for: what).withUnsafeBytes { convert($0, dtype: e.dtype) }
             tensors.append((e.name, Tensor(shape: e.shape, data: values)))
         }

@@ -8,7 +8,17 @@
 /// instruction (three interleaved streams) when the CPU has it, else slicing-by-8 tables.
 uint32_t cohort_crc32c(uint32_t crc, const void *data, size_t length);
 
+/// CRC-32C of A‖B from crc_a = CRC-32C of A, crc_b = CRC-32C of B (each started from 0) and
+/// |B| = length_b bytes: lets parts of one stream be checksummed on different threads.
+uint32_t cohort_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+
 /// 1 when the SSE4.2 instruction is used, 0 for the table version.
 int cohort_crc32c_hardware(void);
+
+/// Starts writing `length` bytes of `fd` from `offset` back to disk without waiting (Linux
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`; a no-op elsewhere), so a large file's writeback
+/// overlaps its writing and the final fsync waits only for the tail. Not a durability
+/// guarantee: fsync still follows. Returns 0, or -1 with errno.
+int cohort_start_writeback(int fd, int64_t offset, int64_t length);
 
 #endif

@@ -7,23 +7,25 @@ enum BenchLargeModelCommand {
         ["bench", "large-model"], summary: "Where a large model's round goes: per-stage seconds, round time, each process's peak RSS.",
         discussion: """
         A model of one dense layer 1000 → U and a 10-class head (about P parameters). Stages are timed in this process with \
-        the calls each role makes (architecture build, checkpoint write, read and SHA-256 check, model digest, MODEL encode and \
-        decode, delta encode, UPDATE decode-check-fold, journal write). Then a real run: cohort model init, a coordinator and two \
-        nodes on 127.0.0.1 (plain TCP, FedAvg, one round, three batches of 32 per node), the round's seconds from the journal \
-        and each process's peak resident memory. Needs about 15× the model's size in free memory for the real run.
+        the calls each role makes (architecture build, checkpoint write with and without early writeback and its fsync share, \
+        read and CRC-32C check, model digest, MODEL encode and decode, delta encode, UPDATE decode-check-fold, journal write, \
+        export). Then a real run: cohort model init, a coordinator (timed to listening) and two nodes on 127.0.0.1 (plain TCP, \
+        or TLS 1.3 with --tls; FedAvg, one round, three batches of 32 per node), the round's seconds from the journal and each \
+        process's peak resident memory. Needs about 15× the model's size in free memory for the real run.
         """,
         options: [
             OptionSpec("params", value: "P", help: "Parameters of the model.", default: "300000000"),
             OptionSpec("work", value: "DIR", help: "Working directory (files and logs are kept).", default: "runs/bench-large-model"),
             OptionSpec("out", value: "FILE", help: "Also write the JSON report to FILE."),
             .flag("stages-only", help: "Skip the real run (processes)."),
+            .flag("tls", help: "Run the real round over TLS 1.3 (a private CA and certificate made with openssl in the work directory)."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
         let params = try command.int("params", range: 1_000...4_000_000_000)
         let out = command.isSet("out") ? try command.string("out") : nil
         let report = try LargeModelBenchmark.run(params: params, executable: try Executable.path(), dir: try command.string("work"),
-                                                 realRun: !command.flag("stages-only"), progress: Terminal.progress)
+                                                 realRun: !command.flag("stages-only"), tls: command.flag("tls"), progress: Terminal.progress)
         try Terminal.emit(try Terminal.json(report), to: out)
     }
 }

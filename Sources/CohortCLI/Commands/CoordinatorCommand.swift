@@ -147,9 +147,13 @@ enum CoordinatorCommand {
             if let lora = config.plan.lora { initial = try initial.addingLoRA(lora, seed: config.plan.seed, path: modelPath) }
         }
         guard let arch = initial.architecture else { throw CommandError("the model checkpoint has no architecture") }
-        // Under privacy the coordinator swaps in the DP-FedAvg wrapper once σ is known.
-        let model = try Sequential(spec: arch, seed: 0)
-        let strategy = config.plan.privacy == nil ? try StrategyFactory.make(config.plan, model: model) : try StrategyFactory.base(config.plan, model: model)
+        // Under privacy the coordinator swaps in the DP-FedAvg wrapper once σ is known. The
+        // strategy needs only the model's tensor names: the model built for them (a whole
+        // model and its gradients) is released before the coordinator starts.
+        let strategy = try {
+            let model = try Sequential(spec: arch, seed: 0)
+            return config.plan.privacy == nil ? try StrategyFactory.make(config.plan, model: model) : try StrategyFactory.base(config.plan, model: model)
+        }()
         try CoordinatorMetricsOptions.start(command, config: &config, completed: completed)
         let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }

@@ -55,9 +55,9 @@ public final class MultiHeadAttention: Layer {
         let hasBias = spec.bias ?? true
         let inBound = (6 / Float(4 * d)).squareRoot(), outBound = 1 / Float(d).squareRoot()
         inWeight = Parameter(name: spec.name + (torch ? ".in_proj_weight" : ".qkv.weight"),
-                             value: Tensor(shape: [3 * d, d], data: (0..<(3 * d * d)).map { _ in rng.uniform(-inBound, inBound) }))
+                             value: Tensor(shape: [3 * d, d], data: rng.uniformArray(count: 3 * d * d, -inBound, inBound)))
         outWeight = Parameter(name: spec.name + (torch ? ".out_proj.weight" : ".proj.weight"),
-                              value: Tensor(shape: [d, d], data: (0..<(d * d)).map { _ in rng.uniform(-outBound, outBound) }))
+                              value: Tensor(shape: [d, d], data: rng.uniformArray(count: d * d, -outBound, outBound)))
         inBias = hasBias ? Parameter(name: spec.name + (torch ? ".in_proj_bias" : ".qkv.bias"), value: Tensor(shape: [3 * d])) : nil
         outBias = hasBias ? Parameter(name: spec.name + (torch ? ".out_proj.bias" : ".proj.bias"), value: Tensor(shape: [d])) : nil
     }

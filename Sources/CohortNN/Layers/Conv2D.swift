@@ -74,9 +74,9 @@ public final class Conv2D: Layer {
         let count = outChannels * fanIn
         weight = Parameter(name: spec.name + ".weight",
                            value: Tensor(shape: [outChannels, inChannels / groups, kernel, kernel],
-                                         data: (0..<count).map { _ in rng.uniform(-bound, bound) }))
+                                         data: rng.uniformArray(count: count, -bound, bound)))
         bias = (spec.bias ?? true)
-            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [outChannels], data: (0..<outChannels).map { _ in rng.uniform(-bound, bound) }))
+            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [outChannels], data: rng.uniformArray(count: outChannels, -bound, bound)))
             : nil
     }
 

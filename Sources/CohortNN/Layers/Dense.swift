@@ -21,9 +21,9 @@ public final class Dense: Layer {
         self.units = units
         let bound = 1 / Float(inputs).squareRoot()
         weight = Parameter(name: spec.name + ".weight",
-                           value: Tensor(shape: [units, inputs], data: (0..<(units * inputs)).map { _ in rng.uniform(-bound, bound) }))
+                           value: Tensor(shape: [units, inputs], data: rng.uniformArray(count: units * inputs, -bound, bound)))
         bias = (spec.bias ?? true)
-            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [units], data: (0..<units).map { _ in rng.uniform(-bound, bound) }))
+            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [units], data: rng.uniformArray(count: units, -bound, bound)))
             : nil
     }
 

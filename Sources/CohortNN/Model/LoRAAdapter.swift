@@ -35,7 +35,7 @@ final class LoRAAdapter {
                 var rng = root.derived(stream: names.a.hashValueStable)
                 let bound = 1 / Float(columns).squareRoot()
                 let aShape = [spec.rank] + Array(p.value.shape.dropFirst())
-                let a = Parameter(name: names.a, value: Tensor(shape: aShape, data: (0..<(spec.rank * columns)).map { _ in rng.uniform(-bound, bound) }),
+                let a = Parameter(name: names.a, value: Tensor(shape: aShape, data: rng.uniformArray(count: spec.rank * columns, -bound, bound)),
                                   isAdapter: true)
                 let b = Parameter(name: names.b, value: Tensor(shape: [rows, spec.rank]), isAdapter: true)
                 p.adapters = [a, b]

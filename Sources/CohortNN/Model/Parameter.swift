@@ -9,8 +9,10 @@ public final class Parameter {
     /// Changes whenever `value` does (assignment or in-place mutation through `value`), so a
     /// layer can key a cache derived from the value (e.g. a permuted weight) on it.
     public private(set) var version = 0
-    /// Gradient accumulated by backward passes since the last `zeroGrad()`.
-    public var grad: Tensor
+    /// Gradient accumulated by backward passes since the last `zeroGrad()`. Zero until then;
+    /// allocated on first use, so a model that is only built, loaded, saved or evaluated (model
+    /// init, the coordinator, export) holds one copy of its weights instead of two.
+    public lazy var grad: Tensor = Tensor(shape: value.shape)
     /// True for normalisation affine parameters (BatchNorm, LayerNorm, GroupNorm): TENT adapts
     /// these, and FedBN keeps them at each site.
     public let isNormalization: Bool
@@ -20,11 +22,10 @@ public final class Parameter {
     public internal(set) var adapters: [Parameter] = []
     private var trainableFlag = true
 
-    /// A parameter with a zero gradient of the same shape.
+    /// A parameter with a zero gradient of the same shape (allocated when first used).
     public init(name: String, value: Tensor, isNormalization: Bool = false, isAdapter: Bool = false) {
         self.name = name
         self.value = value
-        self.grad = Tensor(shape: value.shape)
         self.isNormalization = isNormalization
         self.isAdapter = isAdapter
     }
