@@ -110,7 +110,7 @@ enum CoordinatorCommand {
         let secretsPath = try command.string("secrets")
         let secretsText: String
         do { secretsText = try LocalFile.text(secretsPath, what: "secrets file", secret: true) } catch { throw CommandError("\(error)") }
-        config.secrets = try NodeSecrets.parseSecretsFile(secretsText, path: secretsPath)
+        (config.secrets, config.expectedSamples) = try NodeSecrets.parseSecretsFileEntries(secretsText, path: secretsPath)
         config.tls = try tlsServer(command)
         if command.isSet("plan") {
             let planPath = try command.string("plan")
@@ -148,8 +148,9 @@ enum CoordinatorCommand {
         }
         guard let arch = initial.architecture else { throw CommandError("the model checkpoint has no architecture") }
         // Under privacy the coordinator swaps in the DP-FedAvg wrapper once σ is known.
-        let model = try Sequential(spec: arch, seed: 0)
-        let strategy = config.plan.privacy == nil ? try StrategyFactory.make(config.plan, model: model) : try StrategyFactory.base(config.plan, model: model)
+        // Built only when the strategy needs tensor names (FedBN, privacy), and dropped at once.
+        let strategy = config.plan.privacy == nil ? try StrategyFactory.make(config.plan, model: try Sequential(spec: arch, seed: 0))
+            : try StrategyFactory.base(config.plan, model: try Sequential(spec: arch, seed: 0))
         try CoordinatorMetricsOptions.start(command, config: &config, completed: completed)
         let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }
