@@ -313,8 +313,17 @@ public final class Coordinator: @unchecked Sendable {
         // noised: the metadata then holds only the round (privacy.md, "What is released").
         if plan.privacy == nil, let accuracy = records.last?.globalValidationAccuracy, accuracy.isFinite { metrics["global_val_accuracy"] = accuracy }
         let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics, preprocessing: preprocessing)
+        // The checkpoint is the whole global model (what `--resume` starts from): for a large
+        // model it is the journal's cost, the records are small.
+        let writing = Date()
         try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
                                 to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
+        let bytes = global.reduce(0) { $0 + 4 * $1.value.count }
+        if bytes >= 64 << 20 {
+            let seconds = Date().timeIntervalSince(writing)
+            log(String(format: "coordinator: round %d journaled: global.ckpt (%ld bytes of weights) written durably in %.2f s (%.2f GB/s)",
+                       records.count, bytes, seconds, Double(bytes) / max(seconds, 1e-9) / 1e9))
+        }
         pruneServerState(before: records.count)
     }
 

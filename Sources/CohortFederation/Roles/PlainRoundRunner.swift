@@ -99,7 +99,14 @@ struct PlainRoundRunner: Sendable {
         let c = coordinator
         var rejection: RoundRejection? = nil
         do {
+            let sending = Date()
             try session.conn.send(p.models[session.name]!.message, version: ProtocolVersion.current)
+            let length = p.models[session.name]!.message.length
+            if length >= 64 << 20 {   // large models: where the downlink's time goes (issue 19)
+                let seconds = Date().timeIntervalSince(sending)
+                c.log(String(format: "coordinator: round %d: MODEL to '%@' (%ld bytes) sent in %.2f s (%.2f GB/s)", round, session.name, length, seconds,
+                             Double(length) / max(seconds, 1e-9) / 1e9))
+            }
             let (h, bytes) = try c.receiveUpdate(from: session, round: round, modelVersion: p.expectedVersion, shapes: p.shapes,
                                                  budget: p.budget, token: token, fold: p.fold, deadline: deadline)
             c.acknowledge(session, version: p.expectedVersion)
