@@ -76,7 +76,10 @@ final class ScreenedRecordFoldTests: XCTestCase {
             UpdateScreeningPlan(maxNorm: 1e9, action: .reject),                                 // keeps all
         ]
         for plan in plans {
-            for base in [{ FedAvg() as AggregationStrategy }, { ServerOptimizer(.adam) as AggregationStrategy }] {
+            // Record-folding bases (fold at finish from the wire bytes) and a whole-update one
+            // (the held records decoded one at a time at finish).
+            for base in [{ FedAvg() as AggregationStrategy }, { ServerOptimizer(.adam) as AggregationStrategy },
+                         { RobustAggregation(.median) as AggregationStrategy }] {
                 let fused = ScreenedAggregation(base: base(), plan: plan)
                 let old = ScreenedAggregation(base: base(), plan: plan)
                 let a = try viaRecords(fused, u)
@@ -149,5 +152,43 @@ final class ScreenedRecordFoldTests: XCTestCase {
         XCTAssertEqual(screened.updateCount, 0)
         try screened.accumulate(records: u["n0"]!, samples: 3)
         XCTAssertEqual(screened.updateCount, 1)
+    }
+
+    /// A participant left out before it sent anything (an over-claimed sample count under a
+    /// rejecting plan) has its update read in pieces and dropped: nothing of it is folded.
+    func testPiecesOfAFailedParticipantAreDropped() throws {
+        let plain = FedAvg()
+        plain.begin(round: 1, global: global)
+        let fold = OrderedFold(participants: ["n0", "n3"], samples: samples, strategy: plain)
+        fold.fail("n0")
+        XCTAssertTrue(fold.hasFailed("n0"))
+        XCTAssertFalse(fold.hasFailed("n3"))
+        var rng = SeededRandom(seed: 7)
+        let delta = try ModelDelta(["b", "a", "c"].map { n in (n, Tensor(shape: shapes[n]!, data: (0..<shapes[n]![0]).map { _ in rng.normal() })) })
+        let bytes = try DeltaEncoder(config: DeltaCodecConfig()).encode(delta)
+        let decoder = DeltaStreamDecoder(expectedShapes: shapes, maxBytes: 1 << 24, messageLength: bytes.count)
+        var pieces = 0
+        try bytes.withUnsafeBytes { all in
+            var at = 0
+            while at < all.count {
+                let n = min(100_000, all.count - at)
+                try decoder.feed(UnsafeRawBufferPointer(rebasing: all[at..<(at + n)]), piecewise: true, pieces: { piece in
+                    pieces += 1
+                    try fold.offer("n0", piece: piece)
+                }) { try fold.offer("n0", record: $0) }
+                at += n
+            }
+        }
+        try decoder.finish()
+        XCTAssertGreaterThan(pieces, 1)
+        let u = try updates()
+        for r in u["n3"]! { try fold.offer("n3", record: r) }
+        try fold.complete("n3")
+        fold.close()
+        XCTAssertEqual(fold.folded, ["n3"])
+        let reference = FedAvg()
+        reference.begin(round: 1, global: global)
+        try reference.accumulate(try ModelDelta(u["n3"]!.map { ($0.name, $0.decoded()) }), samples: samples["n3"]!)
+        XCTAssertEqual(bits(try plain.finish()), bits(try reference.finish()))
     }
 }

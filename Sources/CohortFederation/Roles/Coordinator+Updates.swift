@@ -46,7 +46,7 @@ extension Coordinator {
                 }
             }
         }, consume: { data in
-            let piecewise = (try? withPlainRound(token) { $0.fold.foldsPieces(name) }) ?? false
+            let piecewise = (try? withPlainRound(token) { $0.fold.foldsPieces(name) || $0.fold.hasFailed(name) }) ?? false
             try reader.feed(data, piecewise: piecewise, pieces: { piece in try withPlainRound(token) { try $0.fold.offer(name, piece: piece) } }) { record in
                 try withPlainRound(token) { try $0.fold.offer(name, record: record) }
             }

@@ -106,6 +106,11 @@ public final class OrderedFold: @unchecked Sendable {
         !closed && folder != nil && !failed.contains(name) && !foldedNames.contains(name) && parts[name]?.committing == true
     }
 
+    /// Whether `name` has no (further) update this round (failed, or left out before it sent
+    /// anything): what it still sends is read, checked and dropped, its large records best in
+    /// pieces (`offer(_:piece:)` ignores them) so none is gathered whole for nothing.
+    public func hasFailed(_ name: String) -> Bool { failed.contains(name) }
+
     /// The chunk `reserve` reserved `reserved` bytes for has been read and its records
     /// offered: `received` message bytes stay held until they are folded.
     public func read(_ name: String, reserved: Int, received: Int) {
