@@ -50,7 +50,7 @@ enum CoordinatorCommand {
             OptionSpec("lora-rank", value: "R", help: "Federate LoRA factors of rank R instead of whole weights (sets the plan's lora)."),
             OptionSpec("lora-alpha", value: "A", help: "LoRA scale α (the update is α/r·B·A; default α = r)."),
             OptionSpec("lora-targets", value: "LIST", help: "Comma-separated node-name patterns LoRA adapts, e.g. 'layer*.conv*,fc' (with --lora-rank)."),
-            OptionSpec("secrets", value: "FILE", help: "Node secrets: one 'name secret-hex' per line."),
+            OptionSpec("secrets", value: "FILE", help: "Node secrets: one 'name secret-hex [expected-samples]' per line."),
             OptionSpec("listen", value: "HOST:PORT", help: "Address to listen on.", default: "127.0.0.1:7070"),
             OptionSpec("rounds", value: "N", help: "Rounds to run.", default: "3"),
             OptionSpec("min-nodes", value: "N", help: "Nodes to wait for before the first round.", default: "1"),
