@@ -55,6 +55,12 @@ public enum AggregationBenchmark {
         /// buffer that stays in cache, checked there) and each piece folded at once, one thread.
         public var millisecondsPiecewiseCheckFold: BenchTiming.Summary
         public var gigabytesPerSecondPiecewiseCheckFold: Double
+        /// The coordinator's screened path (`plan.screening`, here `UpdateScreeningPlan.standard`):
+        /// the K updates' checked records held by `ScreenedAggregation` (norms from the decoder's
+        /// scan), screened and folded from their wire bytes at `finish`, one thread per tensor
+        /// pass as the fold. Decoding (the `decode` figure) comes before it.
+        public var millisecondsScreened: BenchTiming.Summary?
+        public var gigabytesPerSecondScreened: Double?
         public var maxAbsErrorVsDouble: Double
         public var method: String
     }
@@ -153,8 +159,8 @@ public enum AggregationBenchmark {
         }
 
         /// One aggregation; `together` completes every update before the first is in turn.
-        func aggregate(together: Bool) throws -> (ms: Double, result: [String: Tensor]) {
-            let strategy = FedAvg()
+        func aggregate(together: Bool, screened: Bool = false) throws -> (ms: Double, result: [String: Tensor]) {
+            let strategy: AggregationStrategy = screened ? ScreenedAggregation(base: FedAvg(), plan: .standard) as AggregationStrategy : FedAvg()
             strategy.begin(round: 1, global: global)
             let fold = OrderedFold(participants: participants, samples: samples, strategy: strategy)
             let start = BenchTiming.now()
@@ -166,13 +172,19 @@ public enum AggregationBenchmark {
             let result = try strategy.finish()
             return ((BenchTiming.now() - start) * 1000, result)
         }
-        var batched: [Double] = [], single: [Double] = []
+        var batched: [Double] = [], single: [Double] = [], screenedTimes: [Double] = []
         var result: [String: Tensor] = [:]
         for r in 0..<(repeats + 1) {
             let (a, out) = try aggregate(together: true)
             let (b, _) = try aggregate(together: false)
-            if r > 0 { batched.append(a); single.append(b) }
+            let (c, screenedOut) = try aggregate(together: true, screened: true)
+            if r > 0 { batched.append(a); single.append(b); screenedTimes.append(c) }
             result = out
+            // The standard screening caps the weights of this benchmark's unequal counts, so its
+            // result differs from plain FedAvg's; it must still be finite and of the same tensors.
+            guard screenedOut.keys.sorted() == out.keys.sorted(), screenedOut.values.allSatisfy(\.isFinite) else {
+                throw AggregationError("the screened aggregate lost tensors or is not finite")
+            }
         }
         // Check against a double-precision reference at a sample of coordinates.
         var maxErr = 0.0
@@ -197,20 +209,24 @@ public enum AggregationBenchmark {
                             gigabytesPerSecondDecodeCheckFold: rate(BenchTiming.median(checkedFoldTimes)),
                             millisecondsPiecewiseCheckFold: BenchTiming.Summary(piecewiseTimes),
                             gigabytesPerSecondPiecewiseCheckFold: rate(BenchTiming.median(piecewiseTimes)),
+                            millisecondsScreened: BenchTiming.Summary(screenedTimes),
+                            gigabytesPerSecondScreened: rate(BenchTiming.median(screenedTimes)),
                             maxAbsErrorVsDouble: maxErr,
                             method: "sample-weighted FedAvg of K float32 updates (tensor sizes as the peer harness) through OrderedFold and "
                                 + "DeltaFold from the records a coordinator keeps (wire bytes), plus finish (global + mean); "
                                 + "GB/s = K·P·4 bytes / median time. Decode = DeltaStreamDecoder over each update in 1 MiB pieces, "
                                 + "keeping each record's bytes (done as chunks arrive, before aggregation), its values copied and checked "
                                 + "(finite, sum of squares) in one pass. Decode in place = the same checks on each whole update where it "
-                                + "lies. Decode-check-fold = CheckedUpdateFold per update (checks and norm in one read, then the fold).")
+                                + "lies. Decode-check-fold = CheckedUpdateFold per update (checks and norm in one read, then the fold). "
+                                + "Screened = the same held records through ScreenedAggregation(fedavg, standard screening): norms from "
+                                + "the decoder's scan, kept updates folded from their wire bytes at finish.")
         progress(String(format: "aggregate %d × %d float32: batched %.1f ms (%.1f GB/s), one at a time %.1f ms (%.1f GB/s), decode %.1f ms (%.1f GB/s), "
-                        + "decode in place %.1f GB/s, decode-check-fold %.1f GB/s, piecewise %.1f GB/s",
+                        + "decode in place %.1f GB/s, decode-check-fold %.1f GB/s, piecewise %.1f GB/s, screened %.1f GB/s",
                         updates, parameters, report.millisecondsBatched.median, report.gigabytesPerSecondBatched,
                         report.millisecondsOneAtATime.median, report.gigabytesPerSecondOneAtATime,
                         report.millisecondsDecode.median, report.gigabytesPerSecondDecode,
                         report.gigabytesPerSecondDecodeInPlace, report.gigabytesPerSecondDecodeCheckFold,
-                        report.gigabytesPerSecondPiecewiseCheckFold))
+                        report.gigabytesPerSecondPiecewiseCheckFold, report.gigabytesPerSecondScreened ?? 0))
         return report
     }
 }

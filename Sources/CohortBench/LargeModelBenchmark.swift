@@ -146,6 +146,9 @@ public enum LargeModelBenchmark {
             }
             for s in sums { s.buffer.deallocate() }
             _ = try folded.get()
+            try timed("UPDATE fold as the coordinator receives it (1 MiB chunks, OrderedFold, FedAvg finish)", bytes: modelBytes) {
+                try coordinatorFold(update, global: weights, shapes: shapes)
+            }
             let journal = try timed("journal write (global checkpoint)", bytes: modelBytes) {
                 try CheckpointFile.save(Checkpoint(architecture: spec, metadata: CheckpointMetadata(source: "bench large-model"), tensors: weights),
                                         to: p("stage-journal.ckpt"))
@@ -173,6 +176,39 @@ public enum LargeModelBenchmark {
                           progress: progress)
         } catch { report.realRunError = "\(error)" }
         return report
+    }
+
+    /// The coordinator's uplink path for one UPDATE body (`Coordinator.receiveUpdate`): fed in
+    /// 1 MiB chunks to the stream decoder, each chunk's room asked of an `OrderedFold` with the
+    /// default buffer budget (the node in turn commits and its dense records are checked and
+    /// folded piece by piece), then FedAvg's `finish` (global + mean).
+    static func coordinatorFold(_ update: [UInt8], global: [(name: String, value: Tensor)], shapes: [String: [Int]]) throws {
+        let strategy = FedAvg()
+        strategy.begin(round: 1, global: Dictionary(uniqueKeysWithValues: global.map { ($0.name, $0.value) }))
+        let fold = OrderedFold(participants: ["node"], samples: ["node": 96], strategy: strategy, bufferBudget: Coordinator.defaultUpdateBufferBytes)
+        let decoder = DeltaStreamDecoder(expectedShapes: shapes, maxBytes: update.count, requireAllTensors: false, messageLength: update.count)
+        try update.withUnsafeBytes { all in
+            var at = 0
+            while at < all.count {
+                let n = min(1 << 20, all.count - at)
+                let wasPiecewise = fold.foldsPieces("node")
+                guard let reserved = fold.reserve("node", bytes: n) else { throw BenchError("the node in turn was made to wait") }
+                if !wasPiecewise && fold.foldsPieces("node") {
+                    try decoder.feed(UnsafeRawBufferPointer(start: nil, count: 0), piecewise: true, pieces: { try fold.offer("node", piece: $0) }) {
+                        try fold.offer("node", record: $0)
+                    }
+                }
+                try decoder.feed(UnsafeRawBufferPointer(rebasing: all[at..<(at + n)]), piecewise: fold.foldsPieces("node"),
+                                 pieces: { try fold.offer("node", piece: $0) }) { try fold.offer("node", record: $0) }
+                fold.read("node", reserved: reserved, received: n)
+                at += n
+            }
+        }
+        try decoder.finish()
+        try fold.complete("node")
+        fold.close()
+        guard fold.folded == ["node"] else { throw BenchError("the update was not folded: \(fold.rejected)") }
+        _ = try strategy.finish()
     }
 
     /// The processes' part.

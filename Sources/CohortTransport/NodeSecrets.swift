@@ -10,15 +10,33 @@ public enum NodeSecrets {
     /// Minimum secret length in bytes.
     public static let minimumSecretBytes = 16
 
-    /// Parses a coordinator's secrets file: one `name secret-hex` pair per line; blank lines and
-    /// lines starting with `#` are ignored. Errors name the file and line.
+    /// Parses a coordinator's secrets file: one `name secret-hex [expected-samples]` line per
+    /// node; blank lines and lines starting with `#` are ignored. Errors name the file and line.
+    /// The optional third field (see `parseSecretsFileEntries`) is accepted and left out here.
     public static func parseSecretsFile(_ text: String, path: String) throws -> [String: [UInt8]] {
+        try parseSecretsFileEntries(text, path: path).secrets
+    }
+
+    /// The largest per-node expected sample count a secrets file may give (10¹²).
+    public static let maxExpectedSamples = 1_000_000_000_000
+
+    /// Parses a coordinator's secrets file: one `name secret-hex [expected-samples]` line per
+    /// node; blank lines and lines starting with `#` are ignored. The optional third field is
+    /// the number of training samples the operator knows the node holds (a decimal integer,
+    /// 1…10¹²): the coordinator caps the sample weight the node claims at it, or rejects its
+    /// update, by the plan's screening action (protocols/wire.md, "Expected sample counts").
+    /// Errors name the file and line.
+    public static func parseSecretsFileEntries(_ text: String, path: String) throws
+        -> (secrets: [String: [UInt8]], expectedSamples: [String: Int]) {
         var secrets: [String: [UInt8]] = [:]
+        var expected: [String: Int] = [:]
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard parts.count == 2 else { throw TransportError("\(path):\(index + 1): expected 'name secret-hex', got \(parts.count) fields") }
+            guard parts.count == 2 || parts.count == 3 else {
+                throw TransportError("\(path):\(index + 1): expected 'name secret-hex [expected-samples]', got \(parts.count) fields")
+            }
             let name = String(parts[0])
             guard NodeName.isValid(name) else { throw TransportError("\(path):\(index + 1): node names are \(NodeName.rule)") }
             guard let secret = hexBytes(String(parts[1])) else { throw TransportError("\(path):\(index + 1): secret of '\(name)' is not hex") }
@@ -26,8 +44,16 @@ public enum NodeSecrets {
                 throw TransportError("\(path):\(index + 1): secret of '\(name)' has \(secret.count) bytes; at least \(minimumSecretBytes) are required")
             }
             guard secrets.updateValue(secret, forKey: name) == nil else { throw TransportError("\(path):\(index + 1): node '\(name)' is listed twice") }
+            if parts.count == 3 {
+                let field = parts[2]
+                guard field.allSatisfy({ $0.isASCII && $0.isNumber }), field.count <= 13, let count = Int(field),
+                      (1...maxExpectedSamples).contains(count) else {
+                    throw TransportError("\(path):\(index + 1): expected sample count of '\(name)' must be a whole number from 1 to \(maxExpectedSamples), got '\(field)'")
+                }
+                expected[name] = count
+            }
         }
-        return secrets
+        return (secrets, expected)
     }
 
     /// Parses a node's secret file: the hex secret alone (surrounding whitespace ignored).

@@ -34,8 +34,27 @@ final class NodeSecretsTests: XCTestCase {
         }
         XCTAssertEqual(message("site-a 0011"), "s.txt:1: secret of 'site-a' has 2 bytes; at least 16 are required")
         XCTAssertEqual(message("\nsite-a zz"), "s.txt:2: secret of 'site-a' is not hex")
-        XCTAssertEqual(message("site-a"), "s.txt:1: expected 'name secret-hex', got 1 fields")
+        XCTAssertEqual(message("site-a"), "s.txt:1: expected 'name secret-hex [expected-samples]', got 1 fields")
         XCTAssertEqual(message("a 000102030405060708090a0b0c0d0e0f\na 000102030405060708090a0b0c0d0e0f"), "s.txt:2: node 'a' is listed twice")
         XCTAssertEqual(try NodeSecrets.parseNodeSecret(" 000102030405060708090a0b0c0d0e0f\n", path: "k"), secret)
+    }
+
+    /// Issue 16 point 2: the optional third field is the node's expected sample count.
+    func testASecretsLineMayGiveTheNodesExpectedSampleCount() throws {
+        let text = "site-a 000102030405060708090a0b0c0d0e0f 1200\nsite-b 000102030405060708090a0b0c0d0e0f\n"
+        let parsed = try NodeSecrets.parseSecretsFileEntries(text, path: "s.txt")
+        XCTAssertEqual(parsed.secrets.keys.sorted(), ["site-a", "site-b"])
+        XCTAssertEqual(parsed.expectedSamples, ["site-a": 1200])
+        XCTAssertEqual(try NodeSecrets.parseSecretsFile(text, path: "s.txt").keys.sorted(), ["site-a", "site-b"])
+        func message(_ field: String) -> String {
+            do { _ = try NodeSecrets.parseSecretsFileEntries("site-a 000102030405060708090a0b0c0d0e0f \(field)", path: "s.txt"); return "ok" } catch {
+                return "\(error)"
+            }
+        }
+        for bad in ["0", "-5", "1e9", "12x", "1000000000001", "99999999999999999999999"] {
+            XCTAssertEqual(message(bad), "s.txt:1: expected sample count of 'site-a' must be a whole number from 1 to 1000000000000, got '\(bad)'", bad)
+        }
+        XCTAssertEqual(message("1000000000000"), "ok")
+        XCTAssertEqual(message("40 extra"), "s.txt:1: expected 'name secret-hex [expected-samples]', got 4 fields")
     }
 }

@@ -50,7 +50,7 @@ enum CoordinatorCommand {
             OptionSpec("lora-rank", value: "R", help: "Federate LoRA factors of rank R instead of whole weights (sets the plan's lora)."),
             OptionSpec("lora-alpha", value: "A", help: "LoRA scale α (the update is α/r·B·A; default α = r)."),
             OptionSpec("lora-targets", value: "LIST", help: "Comma-separated node-name patterns LoRA adapts, e.g. 'layer*.conv*,fc' (with --lora-rank)."),
-            OptionSpec("secrets", value: "FILE", help: "Node secrets: one 'name secret-hex' per line."),
+            OptionSpec("secrets", value: "FILE", help: "Node secrets: one 'name secret-hex [expected-samples]' per line."),
             OptionSpec("listen", value: "HOST:PORT", help: "Address to listen on.", default: "127.0.0.1:7070"),
             OptionSpec("rounds", value: "N", help: "Rounds to run.", default: "3"),
             OptionSpec("min-nodes", value: "N", help: "Nodes to wait for before the first round.", default: "1"),
@@ -110,7 +110,7 @@ enum CoordinatorCommand {
         let secretsPath = try command.string("secrets")
         let secretsText: String
         do { secretsText = try LocalFile.text(secretsPath, what: "secrets file", secret: true) } catch { throw CommandError("\(error)") }
-        config.secrets = try NodeSecrets.parseSecretsFile(secretsText, path: secretsPath)
+        (config.secrets, config.expectedSamples) = try NodeSecrets.parseSecretsFileEntries(secretsText, path: secretsPath)
         config.tls = try tlsServer(command)
         if command.isSet("plan") {
             let planPath = try command.string("plan")
@@ -147,13 +147,10 @@ enum CoordinatorCommand {
             if let lora = config.plan.lora { initial = try initial.addingLoRA(lora, seed: config.plan.seed, path: modelPath) }
         }
         guard let arch = initial.architecture else { throw CommandError("the model checkpoint has no architecture") }
-        // Under privacy the coordinator swaps in the DP-FedAvg wrapper once σ is known. The
-        // strategy needs only the model's tensor names: the model built for them (a whole
-        // model and its gradients) is released before the coordinator starts.
-        let strategy = try {
-            let model = try Sequential(spec: arch, seed: 0)
-            return config.plan.privacy == nil ? try StrategyFactory.make(config.plan, model: model) : try StrategyFactory.base(config.plan, model: model)
-        }()
+        // Under privacy the coordinator swaps in the DP-FedAvg wrapper once σ is known.
+        // Built only when the strategy needs tensor names (FedBN, privacy), and dropped at once.
+        let strategy = config.plan.privacy == nil ? try StrategyFactory.make(config.plan, model: try Sequential(spec: arch, seed: 0))
+            : try StrategyFactory.base(config.plan, model: try Sequential(spec: arch, seed: 0))
         try CoordinatorMetricsOptions.start(command, config: &config, completed: completed)
         let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }

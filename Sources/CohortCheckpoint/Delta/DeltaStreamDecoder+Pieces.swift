@@ -1,6 +1,8 @@
 /// Handing a dense record out in pieces as its bytes arrive (`feed(_:piecewise:pieces:_:)`).
 ///
-/// The values go through a scratch buffer of `pieceBytes`: each time it fills (or the bytes at
+/// In a plain (not zlib) body, float32 and float16 values lying whole in the bytes fed are
+/// checked and handed out where they lie, `pieceBytes` at a time, with no copy
+/// (`DeltaStreamDecoder.piecesInPlace`). Otherwise the values go through a scratch buffer of `pieceBytes`: each time it fills (or the bytes at
 /// hand run out) the whole values in it are checked and handed out as one piece, and the bytes
 /// of a value cut by the end of the input wait at its start for the rest. An int8 record's block
 /// scales come before its values: they are gathered first (4 bytes per block) and checked, and
@@ -76,7 +78,7 @@ extension DeltaStreamDecoder {
     /// Checks the values of `elements` at `values` and hands them out as a piece; on a bad
     /// value (or reaching `limit`, the first bad int8 scale's block), hands out those before it
     /// and throws the error the whole-record check gives.
-    private func handOut(_ values: UnsafeMutableRawPointer, elements: Range<Int>, of state: PieceState, limit: Int, valuesAt: Int,
+    func handOut(_ values: UnsafeMutableRawPointer, elements: Range<Int>, of state: PieceState, limit: Int, valuesAt: Int,
                          _ pieces: (DeltaRecordPiece) throws -> Void) throws {
         let h = state.header, n = h.elements, width = h.encoding.width
         let checked = min(elements.upperBound, limit) - elements.lowerBound

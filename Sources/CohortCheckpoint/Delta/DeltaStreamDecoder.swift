@@ -209,6 +209,7 @@ public final class DeltaStreamDecoder {
                       _ emit: (DeltaRecord) throws -> Void) throws {
         while recordsDone < tensorCount {
             if piecing != nil {
+                if try piecesInPlace(&input, pieces) { continue }
                 guard try pumpPieces({ try pull(&input, into: $0, count: $1) }, pieces) else { return }
                 continue
             }
@@ -258,6 +259,35 @@ public final class DeltaStreamDecoder {
             try finishRecord(DeltaRecord(header: p.header, storage: p.storage, base: UnsafeRawPointer(p.base)), prescanned: scan, emit)
         }
         try checkBodyEnd(&input)
+    }
+
+    /// A plain body's float32 or float16 record being handed out in pieces, with no bytes of a
+    /// cut value waiting in the scratch buffer: the whole values in `input` are checked and
+    /// handed out where they lie, at most `pieceBytes` per piece (the same pieces' contract as
+    /// through the scratch buffer, one copy fewer); `input` moves past them. Returns whether
+    /// the record is complete.
+    private func piecesInPlace(_ input: inout UnsafeRawBufferPointer, _ pieces: (DeltaRecordPiece) throws -> Void) throws -> Bool {
+        guard inflater == nil, var state = piecing, state.scales == nil, state.carry == 0, let base = input.baseAddress else { return false }
+        let h = state.header, width = h.encoding.width, n = h.elements
+        let perPiece = max(1, pieceBytes / width)
+        var at = 0
+        var complete = false
+        defer { if !complete { piecing = state } }
+        while state.done < n {
+            let k = min(perPiece, n - state.done, (input.count - at) / width)
+            guard k > 0 else { break }
+            try handOut(UnsafeMutableRawPointer(mutating: base + at), elements: state.done..<(state.done + k), of: state, limit: n,
+                        valuesAt: h.headerBytes, pieces)
+            state.done += k
+            at += k * width
+        }
+        input = UnsafeRawBufferPointer(rebasing: input[at...])
+        bodyDone += at
+        guard state.done == n else { return false }
+        recordDone(h.name)
+        piecing = nil
+        complete = true
+        return true
     }
 
     /// The next record of a plain body when it lies whole in `input` (checked in place, not

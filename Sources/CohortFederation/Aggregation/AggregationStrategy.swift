@@ -43,6 +43,15 @@ public protocol RecordFolding: AnyObject {
     func countUpdate()
 }
 
+/// A whole-update strategy that takes each update as the checked tensor records the delta
+/// decoder handed out (each owning its bytes) instead of decoded tensors, so a coordinator
+/// never decodes an update only to hold it (`ScreenedAggregation`).
+public protocol WholeRecordIntake: AnyObject {
+    /// Holds one update given as its records (at most one per tensor) with its sample count;
+    /// throws `AggregationError` (and holds nothing) when it does not fit the round.
+    func accumulate(records: [DeltaRecord], samples: Int) throws
+}
+
 /// A strategy whose state carries over from round to round (a server optimizer's moments):
 /// the coordinator journals it with every round, so a resumed run continues bit for bit.
 public protocol PersistentStrategyState: AnyObject {

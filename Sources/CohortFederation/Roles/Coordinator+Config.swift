@@ -7,6 +7,11 @@ extension Coordinator {
         public var host = "127.0.0.1"
         public var port: UInt16 = 7070
         public var secrets: [String: [UInt8]] = [:]
+        /// Per-node expected sample counts, where the operator knows them (the secrets file's
+        /// third field): a node claiming more has its sample weight capped at its count, or its
+        /// update rejected when the plan's screening action is `reject` (protocols/wire.md,
+        /// "Expected sample counts").
+        public var expectedSamples: [String: Int] = [:]
         public var tls: TLSContext?
         public var rounds = 3
         public var minNodes = 1

@@ -23,6 +23,7 @@ extension Coordinator {
                        token: Int, fold: OrderedFold, deadline: Date) throws -> (header: RoundMessages.UpdateHeader, bytes: Int) {
         let conn = session.conn, name = session.name
         let start = try Handshake.expect(conn, .update, timeout: config.roundTimeout)
+        let began = Date()
         let announced = try StreamedMessage.announcedLength(start)
         guard announced <= UInt64(budget) else { throw StreamedMessageError.overBudget(type: start.type, length: announced, budget: budget) }
         let reader = RoundMessageReader<RoundMessages.UpdateHeader>(length: Int(announced)) { h, bodyLength in
@@ -45,7 +46,7 @@ extension Coordinator {
                 }
             }
         }, consume: { data in
-            let piecewise = (try? withPlainRound(token) { $0.fold.foldsPieces(name) }) ?? false
+            let piecewise = (try? withPlainRound(token) { $0.fold.foldsPieces(name) || $0.fold.hasFailed(name) }) ?? false
             try reader.feed(data, piecewise: piecewise, pieces: { piece in try withPlainRound(token) { try $0.fold.offer(name, piece: piece) } }) { record in
                 try withPlainRound(token) { try $0.fold.offer(name, record: record) }
             }
@@ -53,6 +54,11 @@ extension Coordinator {
         })
         let header = try reader.finish()
         try withPlainRound(token) { try $0.fold.complete(name) }
+        let seconds = Date().timeIntervalSince(began)
+        if length >= 64 << 20 {   // large updates: where the uplink's time goes (issue 19)
+            log(String(format: "coordinator: round %d: UPDATE of '%@' (%ld bytes) received, checked and folded in %.2f s (%.2f GB/s from its first byte)",
+                       round, name, length, seconds, Double(length) / max(seconds, 1e-9) / 1e9))
+        }
         return (header, length)
     }
 

@@ -49,6 +49,9 @@ public final class Coordinator: @unchecked Sendable {
     /// On resume: `journaled` holds a released round the checkpoint does not record, so `run`
     /// journals again first (see `loadJournal`).
     private var rejournal = false
+    /// The last journaled round's global checkpoint, still being written (`CheckpointWriteBehind`).
+    private var pendingCheckpoint: CheckpointWriteBehind?
+    private var pendingRound = 0
 
     /// Binds the listening socket; `run` starts the rounds. `completed` holds the records of
     /// rounds already done (when resuming): the run continues after them from `initial`.
@@ -129,9 +132,11 @@ public final class Coordinator: @unchecked Sendable {
         self.log = log
         do {
             let records = try runRounds()
+            try finishJournal()
             shutdown(failure: nil)
             return records
         } catch {
+            try? finishJournal()
             shutdown(failure: "the coordinator stopped: \(error)")
             throw error
         }
@@ -302,8 +307,11 @@ public final class Coordinator: @unchecked Sendable {
     /// only) and then the global checkpoint (whose metadata carries the nodes' mean validation
     /// accuracy only without `plan.privacy`), each durably (temp file, fsync, rename, directory
     /// fsync). The records go first, so after a crash between the writes the checkpoint can
-    /// only lag the records, and resuming never applies a round twice.
+    /// only lag the records, and resuming never applies a round twice. The checkpoint is written
+    /// behind the next round (`CheckpointWriteBehind`); the next journal, and the end of the
+    /// run, wait for it first.
     func journal(_ records: [RoundRecord]) throws {
+        try finishJournal()   // the previous round's checkpoint is on disk before these records
         try writeRoundRecords(records)
         journaled = records
         if let r = records.last { config.metrics?.roundJournaled(round: r.round, seconds: r.seconds, accepted: r.accepted.count, bytesUp: r.bytesUp, bytesDown: r.bytesDown, epsilon: r.epsilon) }
@@ -313,9 +321,27 @@ public final class Coordinator: @unchecked Sendable {
         // noised: the metadata then holds only the round (privacy.md, "What is released").
         if plan.privacy == nil, let accuracy = records.last?.globalValidationAccuracy, accuracy.isFinite { metrics["global_val_accuracy"] = accuracy }
         let meta = CheckpointMetadata(source: "coordinator round \(records.count)", history: [], metrics: metrics, preprocessing: preprocessing)
-        try CheckpointFile.save(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
-                                to: (config.outDir as NSString).appendingPathComponent("global.ckpt"))
-        pruneServerState(before: records.count)
+        // The checkpoint is the whole global model (what `--resume` starts from): for a large
+        // model it is the journal's cost, the records are small. It is written while the next
+        // round runs (`CheckpointWriteBehind`).
+        let bytes = global.reduce(0) { $0 + 4 * $1.value.count }
+        let round = records.count, log = self.log
+        pendingCheckpoint = CheckpointWriteBehind(Checkpoint(architecture: architecture, metadata: meta, tensors: global),
+                                                  to: (config.outDir as NSString).appendingPathComponent("global.ckpt")) { seconds in
+            if bytes >= 64 << 20 {
+                log(String(format: "coordinator: round %d journaled: global.ckpt (%ld bytes of weights) written durably in %.2f s (%.2f GB/s), "
+                           + "behind the next round", round, bytes, seconds, Double(bytes) / max(seconds, 1e-9) / 1e9))
+            }
+        }
+        pendingRound = round   // older server states go once this checkpoint is on disk
+    }
+
+    /// Waits for the last journaled checkpoint to be on disk; throws its write's error.
+    func finishJournal() throws {
+        guard let pending = pendingCheckpoint else { return }
+        pendingCheckpoint = nil
+        try pending.wait()
+        pruneServerState(before: pendingRound)
     }
 
     /// Stops admitting and closes every session, after BYE, or with `failure` an ERROR saying why.

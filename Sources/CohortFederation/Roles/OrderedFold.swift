@@ -24,7 +24,8 @@ import Foundation
 /// weight counts in the tensor's total; its other elements count as zero), never a value that
 /// was not checked. The node is reported as rejected with the counts. Strategies that need
 /// whole updates (`recordFolding` nil: robust statistics, DP clipping) get each update decoded
-/// and whole once complete, whatever its size; a cut-off one is dropped.
+/// and whole once complete, whatever its size (as its checked records, without decoding, to
+/// those that take them: `WholeRecordIntake`); a cut-off one is dropped.
 ///
 /// Not thread-safe: the coordinator calls it under its lock.
 public final class OrderedFold: @unchecked Sendable {
@@ -104,6 +105,11 @@ public final class OrderedFold: @unchecked Sendable {
     public func foldsPieces(_ name: String) -> Bool {
         !closed && folder != nil && !failed.contains(name) && !foldedNames.contains(name) && parts[name]?.committing == true
     }
+
+    /// Whether `name` has no (further) update this round (failed, or left out before it sent
+    /// anything): what it still sends is read, checked and dropped, its large records best in
+    /// pieces (`offer(_:piece:)` ignores them) so none is gathered whole for nothing.
+    public func hasFailed(_ name: String) -> Bool { failed.contains(name) }
 
     /// The chunk `reserve` reserved `reserved` bytes for has been read and its records
     /// offered: `received` message bytes stay held until they are folded.
@@ -231,10 +237,17 @@ public final class OrderedFold: @unchecked Sendable {
         for tensor in tensorOrder { folder!.fold(tensor: tensor, records: byTensor[tensor]!.records, weights: byTensor[tensor]!.weights) }
     }
 
-    /// Decodes a complete update and hands it to a strategy that takes whole updates.
+    /// Hands a complete update to a strategy that takes whole updates: as its checked records
+    /// when the strategy takes them (`WholeRecordIntake`), else decoded.
     private func accumulateWhole(_ name: String) {
         do {
             let records = parts[name]?.records ?? []
+            parts[name]?.records = []
+            if let intake = strategy as? WholeRecordIntake {
+                try intake.accumulate(records: records, samples: Int(weights[name]!))
+                markFolded(name)
+                return
+            }
             let delta = try ModelDelta(records.map { ($0.name, $0.decoded()) })
             try strategy.accumulate(delta, samples: Int(weights[name]!))
             markFolded(name)

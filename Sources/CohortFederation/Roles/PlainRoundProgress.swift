@@ -40,11 +40,16 @@ indirect enum RoundRejection: CustomStringConvertible {
     /// The fold rejected the update (a whole-update strategy refused it), or cut it off after
     /// aggregating part of it; `after` is the exchange's own failure, if any.
     case fold(reason: String, after: RoundRejection?)
+    /// The node claimed more samples than the secrets file expects and the plan rejects such
+    /// updates (`ExpectedSampleCheck`); it keeps its connection.
+    case overClaimed(ExpectedSampleCheck)
 
     /// Whether the node keeps its connection.
     var keepsSession: Bool {
-        if case .late = self { return true }
-        return false
+        switch self {
+        case .late, .overClaimed: return true
+        default: return false
+        }
     }
 
     var description: String {
@@ -54,6 +59,7 @@ indirect enum RoundRejection: CustomStringConvertible {
         case .missedDeadline(let seconds): return "no update within \(seconds) s"
         case .notConnected: return "sampled, not connected"
         case .fold(let reason, let after): return after.map { "\($0); \(reason)" } ?? reason
+        case .overClaimed(let check): return "screening: \(check)"
         }
     }
 }

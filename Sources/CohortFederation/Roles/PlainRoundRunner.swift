@@ -30,6 +30,8 @@ struct PlainRoundRunner: Sendable {
         let fold: OrderedFold
         let adaptive: Coordinator.AdaptiveRound?
         let expectedVersion: Int
+        /// Each participant's claimed sample count against its expected one (secrets file).
+        let sampleChecks: [String: ExpectedSampleCheck]
     }
 
     /// Runs the round; nil when the quorum was not reached (the global model is unchanged).
@@ -53,11 +55,25 @@ struct PlainRoundRunner: Sendable {
         let models = try Dictionary(uniqueKeysWithValues: participants.map { ($0.name, try c.modelMessage(.model, header: header, for: $0, cache: &cache)) })
         let shapes = globalDict.mapValues(\.shape)
         let parameters = shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
-        let fold = OrderedFold(participants: participants.map(\.name), samples: Dictionary(uniqueKeysWithValues: participants.map { ($0.name, $0.samples) }),
+        // Claims over the secrets file's expected counts are capped, or rejected by the plan.
+        let action = c.plan.effectiveScreening?.action ?? .clip
+        let checks = Dictionary(uniqueKeysWithValues: participants.map {
+            ($0.name, ExpectedSampleCheck(claimed: $0.samples, expected: c.config.expectedSamples[$0.name], action: action))
+        })
+        let fold = OrderedFold(participants: participants.map(\.name),
+                               samples: Dictionary(uniqueKeysWithValues: participants.map { ($0.name, checks[$0.name]!.weight(claimed: $0.samples)) }),
                                strategy: c.strategy, bufferBudget: c.config.updateBufferBytes)
-        c.state.withLock { $0.plain = PlainRoundProgress(token: token, fold: fold) }
+        var progress = PlainRoundProgress(token: token, fold: fold)
+        for (name, check) in checks.sorted(by: { $0.key < $1.key }) where check != .within {
+            if case .rejected = check {
+                fold.fail(name)
+                progress.rejected[name] = .overClaimed(check)
+            }
+            c.log("coordinator: round \(round): '\(name)' \(check)")
+        }
+        c.state.withLock { $0.plain = progress }
         return Prepared(participants: participants, offline: offline, models: models, shapes: shapes, budget: parameters * 8 + 1 << 20,
-                        fold: fold, adaptive: adaptive, expectedVersion: c.version)
+                        fold: fold, adaptive: adaptive, expectedVersion: c.version, sampleChecks: checks)
     }
 
     /// Sends every participant its MODEL and takes its UPDATE, each on its own thread, until all
@@ -83,7 +99,14 @@ struct PlainRoundRunner: Sendable {
         let c = coordinator
         var rejection: RoundRejection? = nil
         do {
+            let sending = Date()
             try session.conn.send(p.models[session.name]!.message, version: ProtocolVersion.current)
+            let length = p.models[session.name]!.message.length
+            if length >= 64 << 20 {   // large models: where the downlink's time goes (issue 19)
+                let seconds = Date().timeIntervalSince(sending)
+                c.log(String(format: "coordinator: round %d: MODEL to '%@' (%ld bytes) sent in %.2f s (%.2f GB/s)", round, session.name, length, seconds,
+                             Double(length) / max(seconds, 1e-9) / 1e9))
+            }
             let (h, bytes) = try c.receiveUpdate(from: session, round: round, modelVersion: p.expectedVersion, shapes: p.shapes,
                                                  budget: p.budget, token: token, fold: p.fold, deadline: deadline)
             c.acknowledge(session, version: p.expectedVersion)
@@ -147,9 +170,12 @@ struct PlainRoundRunner: Sendable {
         }
         // Screening (plan.screening): updates over the norm bound are clipped or left out.
         var screening: [String: String] = [:]
+        for (name, check) in p.sampleChecks {
+            if case .capped = check { screening[name] = check.description }
+        }
         if let screened = c.strategy as? ScreenedAggregation {
             for (name, verdict) in zip(progress.folded, screened.screen()) where verdict != .kept {
-                screening[name] = verdict.description
+                screening[name] = screening[name].map { "\($0); \(verdict)" } ?? verdict.description
                 if case .rejected = verdict {
                     progress.rejected[name] = "screening: \(verdict)"
                     progress.accepted.removeAll { $0 == name }
