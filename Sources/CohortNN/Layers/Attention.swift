@@ -77,7 +77,7 @@ public final class MultiHeadAttention: Layer {
                                 units: Int, into c: UnsafeMutablePointer<Float>) {
         if let bias {
             bias.value.data.withUnsafeBufferPointer { b in
-                for r in 0..<rows { (c + r * units).update(from: b.baseAddress!, count: units) }
+                VectorKernels.fillRows(rows: rows, cols: units, row: b.baseAddress!, into: c)
             }
         }
         weight.value.data.withUnsafeBufferPointer { w in

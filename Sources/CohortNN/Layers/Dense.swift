@@ -67,9 +67,7 @@ public final class Dense: Layer {
         var out = [Float].uninitialized(count: n * units)
         if let bias {
             bias.value.data.withUnsafeBufferPointer { b in
-                out.withUnsafeMutableBufferPointer { o in
-                    for r in 0..<n { (o.baseAddress! + r * units).update(from: b.baseAddress!, count: units) }
-                }
+                out.withUnsafeMutableBufferPointer { o in VectorKernels.fillRows(rows: n, cols: units, row: b.baseAddress!, into: o.baseAddress!) }
             }
         }
         Gemm.multiply(transA: false, transB: true, m: n, n: units, k: inputs, a: x.data, lda: inputs,

@@ -71,9 +71,7 @@ public enum InferenceProjection {
                 }
             }
         } else if let bias {
-            bias.value.data.withUnsafeBufferPointer { b in
-                for i in 0..<rows { (out + i * units).update(from: b.baseAddress!, count: units) }
-            }
+            bias.value.data.withUnsafeBufferPointer { b in VectorKernels.fillRows(rows: rows, cols: units, row: b.baseAddress!, into: out) }
         }
         if let packed = cache.packed(weight, units: units, inputs: inputs) {
             Gemm.multiply(transA: false, m: rows, a: x, lda: inputs, packedB: packed, beta: hasStart ? 1 : 0, c: out, ldc: units)

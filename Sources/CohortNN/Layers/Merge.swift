@@ -23,7 +23,7 @@ public final class Add: MergeLayer {
             a.data.withUnsafeBufferPointer { ap in
                 b.data.withUnsafeBufferPointer { bp in
                     out.withUnsafeMutableBufferPointer { o in
-                        for i in 0..<o.count { o[i] = ap[i] + bp[i] }
+                        VectorKernels.sum(count: o.count, ap.baseAddress!, bp.baseAddress!, into: o.baseAddress!)
                     }
                 }
             }
