@@ -3,13 +3,14 @@
 # training and eval-mode inference throughput, and each process's peak resident memory measured
 # the same way for both (GNU time's maximum resident set size of one process per case).
 # Usage: scripts/bench-backbones.sh [OUT_DIR]   (needs ../shared/bench/setup-peers.sh first and
-# a release build: swift build -c release --product cohort). Prints one JSON summary.
+# a release build: swift build -c release --product cohort). Prints one JSON summary. PEERS=DIR
+# overrides the peer harness folder (a git worktree has no ../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/cohort-bench-backbones}
 mkdir -p "$out"
 PY=${PEER_VENV:-$HOME/.cache/cohort-peer-venv}/bin/python
-peers=../shared/bench/peers
+peers=${PEERS:-../shared/bench/peers}
 cohort=.build/release/cohort
 seconds=${SECONDS_PER_REPEAT:-3}
 repeats=${REPEATS:-5}

@@ -9,6 +9,13 @@ public enum BenchTiming {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
+    /// CPU seconds used so far by every thread of this process.
+    public static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
     /// Runs `body` repeatedly for at least `seconds` (and `minIterations`); returns iterations
     /// per second.
     public static func rate(seconds: Double, minIterations: Int = 3, _ body: () -> Void) -> Double {

@@ -99,9 +99,13 @@ public enum TrainBenchmark {
             // Real backbones take a large fraction of a second per step: fewer minimum iterations.
             let heavy = model.parameterCount > 1_000_000
             _ = BenchTiming.rate(seconds: warmup, minIterations: heavy ? 2 : 20, step)
+            let cpu0 = BenchTiming.processCPUSeconds(), steps0 = stepIndex
             let rates = (0..<repeats).map { _ in BenchTiming.rate(seconds: seconds, minIterations: heavy ? 3 : 10, step) * Double(batch) }
             let summary = BenchTiming.Summary(rates)
-            progress("\(inference ? "inference" : "train") \(name) threads=\(threads): \(Int(summary.median)) samples/s (median of \(repeats))")
+            // CPU time per step (all threads) is steadier than wall time on a shared machine.
+            let cpuPerStep = (BenchTiming.processCPUSeconds() - cpu0) / Double(max(1, stepIndex - steps0)) * 1000
+            progress("\(inference ? "inference" : "train") \(name) threads=\(threads): \(Int(summary.median)) samples/s (median of \(repeats)), "
+                     + "process CPU \(String(format: "%.1f", cpuPerStep)) ms/step")
             results[name] = CaseResult(batch: batch, params: model.parameterCount, samplesPerSecond: summary,
                                        stepMicrosecondsMedian: Double(batch) / summary.median * 1e6, finalLoss: lastLoss)
         }

@@ -72,6 +72,39 @@ public enum Gemm {
         }
     }
 
+    /// Computes `C = alpha·op(A)·B + beta·C` with B packed in advance (`GemmPackedB`, which
+    /// gives `k` and `n`): the same values as `multiply` with the unpacked B, without packing
+    /// it again on every call and thread. Rows of C are split across up to `threads` threads
+    /// (0 picks by problem size).
+    public static func multiply(
+        transA: Bool, m: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, packedB: GemmPackedB,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 0
+    ) {
+        let n = packedB.n, k = packedB.k
+        precondition(m >= 0 && lda >= (transA ? m : k) && ldc >= n,
+                     "GEMM dimensions: m=\(m) lda=\(lda) ldc=\(ldc) for n=\(n) k=\(k)")
+        if m == 0 { return }
+        if alpha == 0 { scale(c, ldc: ldc, m: m, n: n, beta: beta); return }
+        let pool = WorkerPool.shared
+        let work = m * n * k
+        let wanted = threads > 0 ? min(threads, pool.width) : (work >= parallelThreshold ? pool.width : 1)
+        let parts = m >= 2 * mr * wanted ? min(wanted, 2) : 1
+        let bp = UnsafePointer(packedB.storage)
+        if parts == 1 {
+            blocked(transA: transA, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: bp, ldb: n,
+                    beta: beta, c: c, ldc: ldc, packed: packedB)
+            return
+        }
+        let pa = SendablePointer(a), pc = SendableMutablePointer(c), pb = SendablePointer(bp)
+        pool.run(tasks: parts) { t in
+            let half = ((m / 2) + mr - 1) / mr * mr
+            let i0 = t == 0 ? 0 : half, i1 = t == 0 ? half : m
+            blocked(transA: transA, transB: false, m: i1 - i0, n: n, k: k, alpha: alpha,
+                    a: transA ? pa.p + i0 : pa.p + i0 * lda, lda: lda, b: pb.p, ldb: n,
+                    beta: beta, c: pc.p + i0 * ldc, ldc: ldc, packed: packedB)
+        }
+    }
+
     /// Depth of one pass over k: at most `kc`, with the passes balanced so the last one is not
     /// a short remainder (576 = 3×192 rather than 256+256+64). Depends on k alone, so every
     /// row of C sees the same summation order whatever m, n or the thread split is.
@@ -98,26 +131,32 @@ public enum Gemm {
     static func blocked(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, packed: GemmPackedB? = nil
     ) {
         let kcMax = passDepth(k: k)
         let inPlace = readsAInPlace(transA: transA, n: n, lda: lda)
         // Rounded up to 16 floats so bPack stays 64-byte aligned: the micro-kernel loads B panels
         // with aligned SIMD8 loads (a debug build traps on a misaligned one, e.g. m = 65, k = 2).
         let aSize = inPlace ? 0 : ((min(mc, m) + mr - 1) / mr * mr * kcMax + 15) / 16 * 16
-        let bSize = ((min(nc, n) + nr - 1) / nr * nr) * kcMax
+        let bSize = packed == nil ? ((min(nc, n) + nr - 1) / nr * nr) * kcMax : 0
         // A in place: step p of tile row r is a[r·rowStride + p·stepStride].
         let rowStride = transA ? 1 : lda, stepStride = transA ? lda : 1
         ScratchBuffers.with(count: aSize + bSize) { scratch in
             let aPack = scratch
-            let bPack = scratch + aSize
+            let bScratch = scratch + aSize
             var jc = 0
             while jc < n {
                 let nb = min(nc, n - jc)
                 var pc = 0
                 while pc < k {
                     let kb = min(kcMax, k - pc)
-                    GemmPacking.packB(transB: transB, b: b, ldb: ldb, row: pc, col: jc, k: kb, n: nb, into: bPack)
+                    let bPack: UnsafePointer<Float>
+                    if let packed {
+                        bPack = packed.block(jc: jc, pc: pc)
+                    } else {
+                        GemmPacking.packB(transB: transB, b: b, ldb: ldb, row: pc, col: jc, k: kb, n: nb, into: bScratch)
+                        bPack = UnsafePointer(bScratch)
+                    }
                     let betaHere: Float = pc == 0 ? beta : 1
                     var ic = 0
                     while ic < m {

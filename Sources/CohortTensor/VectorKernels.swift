@@ -33,6 +33,25 @@ public enum VectorKernels {
         return (acc0 + acc1).sum() + tail == 0
     }
 
+    /// Writes `row` (`cols` values) into every row of a `rows × cols` matrix (a bias that a
+    /// GEMM with beta = 1 then accumulates onto), split over two threads when large: done on
+    /// one thread it left the other idle while it wrote every projection's whole output.
+    public static func fillRows(rows: Int, cols: Int, row: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>) {
+        let src = SendablePointer(row), dst = SendableMutablePointer(m)
+        NormKernels.forRowSlices(rows: rows, channels: cols) { _, lo, hi in
+            for r in lo..<hi { (dst.p + r * cols).update(from: src.p, count: cols) }
+        }
+    }
+
+    /// `z = x + y` over `count` values, split over two threads when large.
+    public static func sum(count: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>) {
+        let px = SendablePointer(x), py = SendablePointer(y), pz = SendableMutablePointer(z)
+        let chunks = (count + 7) / 8
+        NormKernels.forRowSlices(rows: chunks, channels: 8) { _, lo, hi in
+            for i in (lo * 8)..<min(hi * 8, count) { pz.p[i] = px.p[i] + py.p[i] }
+        }
+    }
+
     /// Adds `bias[j]` to every row of a `rows × cols` matrix.
     @inlinable
     public static func addRowVector(rows: Int, cols: Int, bias: UnsafePointer<Float>, to m: UnsafeMutablePointer<Float>) {

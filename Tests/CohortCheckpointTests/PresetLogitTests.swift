@@ -42,11 +42,14 @@ final class PresetLogitTests: XCTestCase {
         try model.load(Dictionary(uniqueKeysWithValues: state.map { ($0.name, $0.value) }))
         let io = Dictionary(uniqueKeysWithValues: try Safetensors.load(folder.appendingPathComponent(c.io).path).tensors.map { ($0.name, $0.value) })
         let input = try XCTUnwrap(io["input"]?.nchwToNHWC()), expected = try XCTUnwrap(io["logits"])
-        let logits = model.forward(input, mode: .evaluation)
-        XCTAssertEqual(logits.shape, expected.shape)
-        let scale = expected.data.map(abs).max() ?? 1
-        let worst = zip(logits.data, expected.data).map { abs($0 - $1) }.max() ?? 0
-        XCTAssertLessThan(worst / scale, 1e-4, "\(name): max |Δlogit| \(worst) against max |logit| \(scale)")
+        // Evaluation runs node by node; inference fuses (conv+BN+ReLU, projection+GELU/residual).
+        for mode in [ForwardMode.evaluation, .inference] {
+            let logits = model.forward(input, mode: mode)
+            XCTAssertEqual(logits.shape, expected.shape)
+            let scale = expected.data.map(abs).max() ?? 1
+            let worst = zip(logits.data, expected.data).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst / scale, 1e-4, "\(name) \(mode): max |Δlogit| \(worst) against max |logit| \(scale)")
+        }
     }
 
     func testResNet18() throws { try check("resnet18") }

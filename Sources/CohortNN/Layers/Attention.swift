@@ -44,6 +44,8 @@ public final class MultiHeadAttention: Layer {
     private var probs: [Float] = []
     private var context: [Float] = []
     private var tokens = 0
+    private let packedIn = PackedWeightCache()
+    private let packedOut = PackedWeightCache()
 
     /// An attention layer over `features`-wide tokens.
     public init(spec: LayerSpec, features d: Int, rng: inout SeededRandom) {
@@ -75,7 +77,7 @@ public final class MultiHeadAttention: Layer {
                                 units: Int, into c: UnsafeMutablePointer<Float>) {
         if let bias {
             bias.value.data.withUnsafeBufferPointer { b in
-                for r in 0..<rows { (c + r * units).update(from: b.baseAddress!, count: units) }
+                VectorKernels.fillRows(rows: rows, cols: units, row: b.baseAddress!, into: c)
             }
         }
         weight.value.data.withUnsafeBufferPointer { w in
@@ -98,6 +100,7 @@ public final class MultiHeadAttention: Layer {
     }
 
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        if mode == .inference && InferenceProjection.enabled { return inferenceForward(x, epilogue: .none) }
         let n = x.rows, t = x.shape[1], d = features, h = heads, hd = headDim
         let rows = n * t, ld = 3 * d
         let scale = 1 / Float(hd).squareRoot()
@@ -133,6 +136,51 @@ public final class MultiHeadAttention: Layer {
         context.withUnsafeBufferPointer { cb in
             out.withUnsafeMutableBufferPointer { o in
                 Self.project(cb.baseAddress!, rows: rows, inputs: d, weight: outWeight, bias: outBias, units: d, into: o.baseAddress!)
+            }
+        }
+        return Tensor(shape: x.shape, data: out)
+    }
+
+    /// The inference forward: the same products and softmax as `forward`, with the projection
+    /// weights packed once and kept (`PackedWeightCache`), the projection buffers and each
+    /// (sample, head)'s scores local to the call (nothing kept for backward), and the output
+    /// projection's epilogue (a residual sum) fused in.
+    func inferenceForward(_ x: Tensor, epilogue: ProjectionEpilogue) -> Tensor {
+        precondition(x.rank == 3 && x.shape[2] == features, "\(spec.name): expects [N, tokens, \(features)] input, got \(x.shape)")
+        let n = x.rows, t = x.shape[1], d = features, h = heads, hd = headDim
+        let rows = n * t, ld = 3 * d
+        let scale = 1 / Float(hd).squareRoot()
+        input = Tensor(shape: [0])
+        qkv = []
+        probs = []
+        context = []
+        var qkvLocal = [Float].uninitialized(count: rows * ld)
+        var contextLocal = [Float].uninitialized(count: rows * d)
+        var out = [Float].uninitialized(count: rows * d)
+        x.data.withUnsafeBufferPointer { xp in
+            qkvLocal.withUnsafeMutableBufferPointer { qp in
+                InferenceProjection.run(x: xp.baseAddress!, rows: rows, inputs: d, units: ld, weight: inWeight, cache: packedIn,
+                                        bias: inBias, epilogue: .none, into: qp.baseAddress!)
+            }
+        }
+        qkvLocal.withUnsafeBufferPointer { qb in
+            contextLocal.withUnsafeMutableBufferPointer { cb in
+                let q0 = SendablePointer(qb.baseAddress!), c0 = SendableMutablePointer(cb.baseAddress!)
+                forEachPair(n * h, tokens: t, scratch: t * t) { pair, s in
+                    let b = pair / h, head = pair % h
+                    let q = q0.p + b * t * ld + head * hd, k = q + d, v = q + 2 * d
+                    Gemm.multiply(transA: false, transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: ld,
+                                  b: k, ldb: ld, beta: 0, c: s, ldc: t, threads: 1)
+                    Self.softmaxRows(s, rows: t, columns: t)
+                    Gemm.multiply(transA: false, transB: false, m: t, n: hd, k: t, a: s, lda: t, b: v, ldb: ld,
+                                  beta: 0, c: c0.p + b * t * d + head * hd, ldc: d, threads: 1)
+                }
+            }
+        }
+        contextLocal.withUnsafeBufferPointer { cb in
+            out.withUnsafeMutableBufferPointer { o in
+                InferenceProjection.run(x: cb.baseAddress!, rows: rows, inputs: d, units: d, weight: outWeight, cache: packedOut,
+                                        bias: outBias, epilogue: epilogue, into: o.baseAddress!)
             }
         }
         return Tensor(shape: x.shape, data: out)

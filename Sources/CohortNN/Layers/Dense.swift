@@ -12,6 +12,7 @@ public final class Dense: Layer {
     public let inputs: Int
     public let units: Int
     private var input = Tensor(shape: [0])
+    private let packedWeight = PackedWeightCache()
 
     /// A layer initialised like PyTorch's `Linear` (uniform in ±1/√inputs).
     public init(spec: LayerSpec, inputs: Int, rng: inout SeededRandom) {
@@ -46,27 +47,49 @@ public final class Dense: Layer {
         return [units]
     }
 
-    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        let n: Int
+    /// Rows of the product for input `x` (checked against `inputs`).
+    private func productRows(_ x: Tensor) -> Int {
         if isTokenwise {
             precondition(x.shape.last == inputs, "\(spec.name): input has \(x.shape.last ?? 0) features on the last axis, expected \(inputs)")
-            n = x.count / inputs
-        } else {
-            precondition(x.columns == inputs, "\(spec.name): input has \(x.columns) features per sample, expected \(inputs)")
-            n = x.rows
+            return x.count / inputs
         }
+        precondition(x.columns == inputs, "\(spec.name): input has \(x.columns) features per sample, expected \(inputs)")
+        return x.rows
+    }
+
+    /// Output shape for input `x`.
+    private func outputShape(of x: Tensor, rows n: Int) -> [Int] { isTokenwise ? x.shape.dropLast() + [units] : [n, units] }
+
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        if mode == .inference && InferenceProjection.enabled { return inferenceForward(x, epilogue: .none) }
+        let n = productRows(x)
         input = x
         var out = [Float].uninitialized(count: n * units)
         if let bias {
             bias.value.data.withUnsafeBufferPointer { b in
-                out.withUnsafeMutableBufferPointer { o in
-                    for r in 0..<n { (o.baseAddress! + r * units).update(from: b.baseAddress!, count: units) }
-                }
+                out.withUnsafeMutableBufferPointer { o in VectorKernels.fillRows(rows: n, cols: units, row: b.baseAddress!, into: o.baseAddress!) }
             }
         }
         Gemm.multiply(transA: false, transB: true, m: n, n: units, k: inputs, a: x.data, lda: inputs,
                       b: weight.value.data, ldb: inputs, beta: bias == nil ? 0 : 1, c: &out, ldc: units)
-        return Tensor(shape: isTokenwise ? x.shape.dropLast() + [units] : [n, units], data: out)
+        return Tensor(shape: outputShape(of: x, rows: n), data: out)
+    }
+
+    /// The inference forward: the weight packed once and kept (`PackedWeightCache`), nothing
+    /// kept for backward, and the epilogue (a residual sum, GELU) fused in. Without an epilogue
+    /// the values equal `.evaluation`'s; with a residual, `x·Wᵀ + (b + r)` may differ from
+    /// `(x·Wᵀ + b) + r` in the last bit.
+    func inferenceForward(_ x: Tensor, epilogue: ProjectionEpilogue) -> Tensor {
+        let n = productRows(x)
+        input = Tensor(shape: [0])
+        var out = [Float].uninitialized(count: n * units)
+        x.data.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { o in
+                InferenceProjection.run(x: xp.baseAddress!, rows: n, inputs: inputs, units: units, weight: weight, cache: packedWeight,
+                                        bias: bias, epilogue: epilogue, into: o.baseAddress!)
+            }
+        }
+        return Tensor(shape: outputShape(of: x, rows: n), data: out)
     }
 
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {

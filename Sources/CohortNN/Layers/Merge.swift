@@ -14,6 +14,21 @@ public final class Add: MergeLayer {
 
     public func forward(_ inputs: [Tensor], mode: ForwardMode) -> Tensor {
         inputCount = inputs.count
+        if inputs.count == 2 {
+            // One pass `a + b` into a fresh buffer (copying `a` and then adding `b` read `a`
+            // twice); the same values as `axpy` with scale 1.
+            let a = inputs[0], b = inputs[1]
+            precondition(a.shape == b.shape, "\(spec.name): add of shapes \(a.shape) and \(b.shape)")
+            var out = [Float].uninitialized(count: a.count)
+            a.data.withUnsafeBufferPointer { ap in
+                b.data.withUnsafeBufferPointer { bp in
+                    out.withUnsafeMutableBufferPointer { o in
+                        VectorKernels.sum(count: o.count, ap.baseAddress!, bp.baseAddress!, into: o.baseAddress!)
+                    }
+                }
+            }
+            return Tensor(shape: a.shape, data: out)
+        }
         var out = inputs[0]
         for x in inputs.dropFirst() { out.add(x) }
         return out

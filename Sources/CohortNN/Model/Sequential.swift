@@ -158,6 +158,17 @@ public final class Sequential {
             } else if mode == .inference, let fused = inferenceFusion(at: i) {
                 out = fused.conv.forward(sources[0] < 0 ? h : outputs[sources[0]]!, mode: mode, epilogue: fused.epilogue)
                 fusedUntil = fused.last
+            } else if mode == .inference, InferenceProjection.enabled, let fused = projectionFusion(at: i) {
+                let x = sources[0] < 0 ? h : outputs[sources[0]]!
+                var epilogue = ProjectionEpilogue()
+                epilogue.gelu = fused.gelu
+                epilogue.residual = fused.residual.map { $0 < 0 ? h : outputs[$0]! }
+                if let dense = layers[i] as? Dense {
+                    out = dense.inferenceForward(x, epilogue: epilogue)
+                } else {
+                    out = (layers[i] as! MultiHeadAttention).inferenceForward(x, epilogue: epilogue)
+                }
+                fusedUntil = i + 1
             } else if sources.count == 1 {
                 out = layers[i].forward(sources[0] < 0 ? h : outputs[sources[0]]!, mode: mode)
             } else {
@@ -186,6 +197,26 @@ public final class Sequential {
             last = i + 2
         }
         return (conv, Conv2D.Epilogue(scale: scale, shift: shift, relu: relu), last)
+    }
+
+    /// In inference mode, a projection (`linear`/`dense`, or attention) whose output only the
+    /// next node reads, that node being a `gelu` or an `add` of it and one other node of the
+    /// same shape (a residual connection), runs with that node fused into its output pass
+    /// (`ProjectionEpilogue`). Returns whether GELU is fused, or the residual's source (-1 is
+    /// the model input); the fused node is `i + 1`.
+    private func projectionFusion(at i: Int) -> (gelu: Bool, residual: Int?)? {
+        guard i + 1 < layers.count, wiring[i].count == 1, lastReader[i] == i + 1,
+              layers[i] is Dense || layers[i] is MultiHeadAttention else { return nil }
+        let next = layers[i + 1], reads = wiring[i + 1]
+        if let act = next as? Activation, act.spec.kind == .gelu, reads == [i], layers[i] is Dense {
+            return (true, nil)
+        }
+        if next is Add, reads.count == 2, reads.filter({ $0 == i }).count == 1 {
+            let other = reads[0] == i ? reads[1] : reads[0]
+            guard (other < 0 ? inputShape : shapes[other]) == shapes[i] else { return nil }
+            return (false, other)
+        }
+        return nil
     }
 
     /// Index of the earliest layer with a trainable parameter, or nil when all are frozen.
