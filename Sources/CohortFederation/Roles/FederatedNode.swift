@@ -420,8 +420,11 @@ public final class FederatedNode {
                                            plan: plan, seed: seed &+ 1)
             for p in model.parameters { p.isTrainable = plan.trains(p) && !personalNames.contains(p.name) }
         }
-        let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: plan.learningRate, weightDecay: plan.weightDecay)],
-                            momentum: plan.momentum)
+        let groups = [ParameterGroup(parameters: model.parameters, learningRate: plan.learningRate, weightDecay: plan.weightDecay)]
+        // Momentum kept in the gradient buffers (weights, velocity and the received global: 3× the
+        // model), except where the gradient itself is read: DP-SGD's clipping, LoRA's base weights.
+        let optimizer: Optimizer = plan.momentum > 0 && plan.recordPrivacy == nil && header.architecture.lora == nil
+            ? try GradientMomentumSGD(groups: groups, momentum: plan.momentum) : SGD(groups: groups, momentum: plan.momentum)
         // FedProx's proximal term μ/2‖w − w_global‖² is L2-SP with the global weights as reference.
         let prox = plan.proximalMu > 0 ? L2SP(reference: model.parameters, alpha: plan.proximalMu) : nil
         let trainer = Trainer(model: model, optimizer: optimizer,
