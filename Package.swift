@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "CohortCheckpoint", dependencies: ["CohortTensor", "CohortNN", "CohortData", "CZlib", "COpenSSL", "CCRC32C"], swiftSettings: kernelFlags),
         .target(name: "CohortData", dependencies: ["CohortTensor", "CohortNN", "CZlib", "CPNG", "CJPEG"]),
         .target(name: "CohortAdapt", dependencies: ["CohortTensor", "CohortNN"], swiftSettings: kernelFlags),
-        .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL"]),
+        .target(name: "CohortTransport", dependencies: ["CZlib", "COpenSSL", "CCRC32C"]),
         .target(name: "CohortFederation", dependencies: ["CohortTensor", "CohortNN", "CohortCheckpoint", "CohortTransport", "CohortData",
                                                         "CohortAdapt", "COpenSSL", "CCRC32C"],
                 swiftSettings: kernelFlags),
