@@ -67,6 +67,48 @@ final class StreamedDownlinkTests: XCTestCase {
         }
     }
 
+    /// Decoded into the node's model: the model's tensors become the received ones in place
+    /// (no second copy), and a tensor whose storage something else shares is copied, not changed.
+    func testAModelDecodedIntoTheModelsStorageLeavesSharedTensorsAlone() throws {
+        let spec = ModelSpec(inputShape: [50], layers: [LayerSpec(.dense, name: "fc", units: 40), LayerSpec(.relu, name: "r"),
+                                                        LayerSpec(.dense, name: "head", units: 3)])
+        let model = try Sequential(spec: spec, seed: 1)
+        let w = try Sequential(spec: spec, seed: 2).stateDict()
+        let kept = model.parameters[0].value   // shares fc.weight's storage, as a site's own tensor would
+        let before = kept.data
+        var h = RoundMessages.ModelHeader(round: 1, modelVersion: 1, plan: TrainingPlan(), architecture: spec)
+        h.modelDigest = ModelDigest.hex(w)
+        let body = try RoundMessages.weightsBody(w)
+        var node = ReceivedGlobal()
+        let assembly = try node.begin(h, shapes: shapes(w), slots: ModelAssembly.modelSlots(model))
+        let decoder = ReceivedGlobal.decoder(h, shapes: shapes(w), bodyLength: body.count, pieceBytes: 256)
+        try body.withUnsafeBytes { b in
+            var at = 0
+            while at < b.count {
+                let n = min(500, b.count - at)
+                try decoder.feed(UnsafeRawBufferPointer(rebasing: b[at..<(at + n)]), piecewise: true,
+                                 pieces: { try assembly.take($0) }) { try assembly.take($0) }
+                at += n
+            }
+        }
+        try decoder.finish()
+        let got = try node.finish(h, assembly)
+        XCTAssertEqual(kept.data, before, "a shared tensor is not written")
+        for (name, t) in w { XCTAssertEqual(got[name]?.data.map(\.bitPattern), t.data.map(\.bitPattern), name) }
+        // The records handed out in pieces (the weights) went into the model's own storage: the
+        // received global is the model's tensor, already holding the new values before any load.
+        for name in ["fc.weight", "head.weight"] {
+            let p = try XCTUnwrap(model.parameters.first { $0.name == name })
+            XCTAssertEqual(p.value.data.map(\.bitPattern), got[name]?.data.map(\.bitPattern), name)
+            let same = p.value.data.withUnsafeBufferPointer { a in got[name]!.data.withUnsafeBufferPointer { $0.baseAddress == a.baseAddress } }
+            XCTAssertTrue(same, "\(name) shares the model's storage")
+        }
+        try model.load(got)
+        for (name, t) in w {
+            XCTAssertEqual(model.stateDict().first { $0.name == name }?.value.data.map(\.bitPattern), t.data.map(\.bitPattern), name)
+        }
+    }
+
     func testACorruptedModelFailsTheDigestAndATruncatedOneIsATypedDecodeError() throws {
         let w = weights()
         var body = try RoundMessages.weightsBody(w)

@@ -45,7 +45,9 @@ extension FederatedNode {
             let m = try modelObject(for: header)
             model = m
             let shapes = Dictionary(uniqueKeysWithValues: m.stateDict().map { ($0.name, $0.value.shape) })
-            assembly = try receivedGlobal.begin(header, shapes: shapes)
+            let a = try receivedGlobal.begin(header, shapes: shapes, slots: ModelAssembly.modelSlots(m))
+            a.onRecordStart = { [unowned self] name in receivedGlobal.release(name) }
+            assembly = a
             return ReceivedGlobal.decoder(header, shapes: shapes, bodyLength: bodyLength)
         }
         do {
@@ -56,6 +58,7 @@ extension FederatedNode {
                     } catch { throw Decoding(error: error) }
                 }
             } catch let error as TransportError {
+                receivedGlobal.forget()   // a delta may have released part of the copy
                 throw SessionLost(reason: "\(error)")
             } catch let decoding as Decoding {
                 throw decoding.error
@@ -73,6 +76,7 @@ extension FederatedNode {
         } catch let bad as BadGlobalModel {
             try report(bad, conn: conn, log: log)
         } catch let mismatch as ReceivedGlobal.Mismatch {
+            receivedGlobal.forget()
             let message = "node '\(config.name)' cannot use the model of round \(seenHeader?.round ?? -1): \(mismatch); reconnecting for the whole model"
             log("\(config.name): \(message)")
             _ = Handshake.refuse(conn, message)

@@ -1,4 +1,5 @@
 import CohortCheckpoint
+import CohortNN
 import CohortTensor
 import CohortTransport
 
@@ -20,7 +21,8 @@ struct ReceivedGlobal {
     /// Starts receiving the MODEL of `header` for a model with `shapes`: checks that a delta
     /// can apply to the copy held (throwing `Mismatch`, keeping the copy, when it cannot); a
     /// whole model drops the copy first, so the old and the new are never both held.
-    mutating func begin(_ header: RoundMessages.ModelHeader, shapes: [String: [Int]]) throws -> ModelAssembly {
+    mutating func begin(_ header: RoundMessages.ModelHeader, shapes: [String: [Int]],
+                        slots: [String: ModelAssembly.Slot] = [:]) throws -> ModelAssembly {
         guard header.modelDigest != nil else { throw AggregationError("the MODEL of version \(header.modelVersion) carries no modelDigest") }
         if let base = header.baseVersion {
             guard let held = version, held >= base, held <= header.modelVersion, weights.mapValues(\.shape) == shapes else {
@@ -30,7 +32,13 @@ struct ReceivedGlobal {
         } else {
             forget()
         }
-        return ModelAssembly(shapes: shapes)
+        return ModelAssembly(shapes: shapes, slots: slots)
+    }
+
+    /// Drops the held tensor `name` (a delta's record for it has started: the new value
+    /// replaces it). The copy is then incomplete until `finish`, and forgotten on any failure.
+    mutating func release(_ name: String) {
+        weights[name] = nil
     }
 
     /// The decoder for a MODEL body of `bodyLength` bytes (every tensor required unless the
@@ -87,23 +95,70 @@ struct ReceivedGlobal {
 }
 
 /// The tensors of one MODEL body as its records and pieces arrive, each decoded once into
-/// its own storage (allocated when its record's first piece or whole record comes).
+/// its own storage: the model's own tensor of that name when one is given (`slots`: the
+/// node's model, whose weights a new MODEL replaces anyway, so the received global and the
+/// model share one copy until training changes the weights), else storage allocated when the
+/// record's first piece or whole record comes. Writing into a model tensor whose storage is
+/// shared (a site's own tensor kept apart, a frozen tensor the held copy shares) copies it
+/// first, as any write to a shared tensor does, so nothing else ever sees the new values.
 final class ModelAssembly {
+    /// Where a tensor of the model lives (a parameter's or a buffer's value).
+    struct Slot {
+        let get: () -> Tensor
+        let update: ((inout Tensor) -> Void) -> Void
+    }
+
     private let shapes: [String: [Int]]
+    private let slots: [String: Slot]
+    /// Called with a tensor's name when its record starts (the held copy's tensor can go).
+    var onRecordStart: (String) -> Void = { _ in }
     /// One tensor's values (a class, so filling it never copies the array).
     private final class Values { var data: [Float]; init(_ data: [Float]) { self.data = data } }
     private var filling: [String: Values] = [:]
+    private var inSlots: Set<String> = []
 
-    init(shapes: [String: [Int]]) { self.shapes = shapes }
+    init(shapes: [String: [Int]], slots: [String: Slot] = [:]) {
+        self.shapes = shapes
+        self.slots = slots
+    }
+
+    /// The slots of `model`'s parameters and buffers (none for a LoRA model, whose base
+    /// weights load through their adapter).
+    static func modelSlots(_ model: Sequential) -> [String: Slot] {
+        guard model.spec.lora == nil else { return [:] }
+        var out: [String: Slot] = [:]
+        for p in model.parameters { out[p.name] = Slot(get: { p.value }, update: { body in body(&p.value) }) }
+        for b in model.buffers { out[b.name] = Slot(get: { b.value }, update: { body in body(&b.value) }) }
+        return out
+    }
 
     /// Takes a whole checked record (decoded to a tensor of its own).
     func take(_ record: DeltaRecord) throws {
+        onRecordStart(record.name)
+        inSlots.remove(record.name)
         filling[record.name] = Values(record.decoded().data)
     }
 
     /// Takes a checked piece of a large dense record, decoding its values in place.
     func take(_ piece: DeltaRecordPiece) throws {
-        if piece.isFirst { filling[piece.name] = Values(.uninitialized(count: piece.recordElements)) }
+        if piece.isFirst {
+            onRecordStart(piece.name)
+            if let slot = slots[piece.name], slot.get().count == piece.recordElements {
+                inSlots.insert(piece.name)
+                filling[piece.name] = nil
+            } else {
+                inSlots.remove(piece.name)
+                filling[piece.name] = Values(.uninitialized(count: piece.recordElements))
+            }
+        }
+        if inSlots.contains(piece.name), let slot = slots[piece.name] {
+            var failure: (any Error)?
+            slot.update { tensor in
+                do { try tensor.data.withUnsafeMutableBufferPointer { try piece.decode(into: $0) } } catch { failure = error }
+            }
+            if let failure { throw failure }
+            return
+        }
         guard let values = filling[piece.name] else {
             throw DeltaDecodeError("a piece arrived before its record's first", tensor: piece.name)
         }
@@ -114,7 +169,9 @@ final class ModelAssembly {
     func tensors() -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         for (name, values) in filling { out[name] = Tensor(shape: shapes[name] ?? [values.data.count], data: values.data) }
+        for name in inSlots { if let slot = slots[name] { out[name] = slot.get() } }
         filling = [:]
+        inSlots = []
         return out
     }
 }
