@@ -75,6 +75,7 @@ final class StreamedDownlinkTests: XCTestCase {
         let model = try Sequential(spec: spec, seed: 1)
         let w = try Sequential(spec: spec, seed: 2).stateDict()
         let kept = model.parameters[0].value   // shares fc.weight's storage, as a site's own tensor would
+        let headStorage = try XCTUnwrap(model.parameters.first { $0.name == "head.weight" }).value.data.withUnsafeBufferPointer { $0.baseAddress }
         let before = kept.data
         var h = RoundMessages.ModelHeader(round: 1, modelVersion: 1, plan: TrainingPlan(), architecture: spec)
         h.modelDigest = ModelDigest.hex(w)
@@ -103,6 +104,8 @@ final class StreamedDownlinkTests: XCTestCase {
             let same = p.value.data.withUnsafeBufferPointer { a in got[name]!.data.withUnsafeBufferPointer { $0.baseAddress == a.baseAddress } }
             XCTAssertTrue(same, "\(name) shares the model's storage")
         }
+        // head.weight was the model's alone: written where it lay, never copied (not even once per piece).
+        XCTAssertEqual(got["head.weight"]!.data.withUnsafeBufferPointer { $0.baseAddress }, headStorage)
         try model.load(got)
         for (name, t) in w {
             XCTAssertEqual(model.stateDict().first { $0.name == name }?.value.data.map(\.bitPattern), t.data.map(\.bitPattern), name)

@@ -34,8 +34,10 @@ extension FederatedNode {
     {
         let length = Int(try StreamedMessage.announcedLength(start))
         var model: Sequential?
+        var completed = false
         var assembly: ModelAssembly?
         var seenHeader: RoundMessages.ModelHeader?
+        defer { if assembly != nil && !completed { self.model = nil } }   // tensors may have been taken out of it
         let reader = RoundMessageReader<RoundMessages.ModelHeader>(length: length) { [self] header, bodyLength in
             seenHeader = header
             if policy {
@@ -64,6 +66,7 @@ extension FederatedNode {
                 throw decoding.error
             }
             let header = try reader.finish()
+            completed = true
             guard let model, let assembly else { throw AggregationError("the MODEL ended before its body") }
             let weights = try receivedGlobal.finish(header, assembly)
             try BadGlobalModel.check(weights, parameters: Set(model.parameters.map(\.name)), bound: Self.maxGlobalMagnitude,

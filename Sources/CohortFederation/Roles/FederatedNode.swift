@@ -81,7 +81,9 @@ public final class FederatedNode {
     /// The preprocessing received in the statistics round, as this site applies it; nil when
     /// there was none.
     public internal(set) var preprocessing: FittedPreprocessing?
-    private var model: Sequential?
+    /// The model object (rebuilt when the architecture changes, or after a MODEL that failed
+    /// while decoding into it).
+    var model: Sequential?
     /// The model this site ends with: the last final-evaluation model as the site uses it (the
     /// global weights with its own local tensors and the plan's adaptation step), a copy owned
     /// by the caller; nil until the coordinator has sent one.

@@ -97,7 +97,9 @@ struct ReceivedGlobal {
 /// The tensors of one MODEL body as its records and pieces arrive, each decoded once into
 /// its own storage: the model's own tensor of that name when one is given (`slots`: the
 /// node's model, whose weights a new MODEL replaces anyway, so the received global and the
-/// model share one copy until training changes the weights), else storage allocated when the
+/// model share one copy until training changes the weights: the tensor is taken out of the
+/// model while it is filled and put back by `tensors()`; a model left with a tensor taken out
+/// by a failed MODEL must be rebuilt), else storage allocated when the
 /// record's first piece or whole record comes. Writing into a model tensor whose storage is
 /// shared (a site's own tensor kept apart, a frozen tensor the held copy shares) copies it
 /// first, as any write to a shared tensor does, so nothing else ever sees the new values.
@@ -105,7 +107,10 @@ final class ModelAssembly {
     /// Where a tensor of the model lives (a parameter's or a buffer's value).
     struct Slot {
         let get: () -> Tensor
-        let update: ((inout Tensor) -> Void) -> Void
+        /// Takes the tensor out (leaving an empty placeholder), so its storage is written
+        /// without a copy; `put` gives the model its tensor back.
+        let take: () -> Tensor
+        let put: (Tensor) -> Void
     }
 
     private let shapes: [String: [Int]]
@@ -127,8 +132,12 @@ final class ModelAssembly {
     static func modelSlots(_ model: Sequential) -> [String: Slot] {
         guard model.spec.lora == nil else { return [:] }
         var out: [String: Slot] = [:]
-        for p in model.parameters { out[p.name] = Slot(get: { p.value }, update: { body in body(&p.value) }) }
-        for b in model.buffers { out[b.name] = Slot(get: { b.value }, update: { body in body(&b.value) }) }
+        for p in model.parameters {
+            out[p.name] = Slot(get: { p.value }, take: { let t = p.value; p.value = Tensor(shape: [0]); return t }, put: { p.value = $0 })
+        }
+        for b in model.buffers {
+            out[b.name] = Slot(get: { b.value }, take: { let t = b.value; b.value = Tensor(shape: [0]); return t }, put: { b.value = $0 })
+        }
         return out
     }
 
@@ -145,19 +154,11 @@ final class ModelAssembly {
             onRecordStart(piece.name)
             if let slot = slots[piece.name], slot.get().count == piece.recordElements {
                 inSlots.insert(piece.name)
-                filling[piece.name] = nil
+                filling[piece.name] = Values(slot.take().data)
             } else {
                 inSlots.remove(piece.name)
                 filling[piece.name] = Values(.uninitialized(count: piece.recordElements))
             }
-        }
-        if inSlots.contains(piece.name), let slot = slots[piece.name] {
-            var failure: (any Error)?
-            slot.update { tensor in
-                do { try tensor.data.withUnsafeMutableBufferPointer { try piece.decode(into: $0) } } catch { failure = error }
-            }
-            if let failure { throw failure }
-            return
         }
         guard let values = filling[piece.name] else {
             throw DeltaDecodeError("a piece arrived before its record's first", tensor: piece.name)
@@ -168,8 +169,11 @@ final class ModelAssembly {
     /// The decoded tensors (call once the decoder has finished).
     func tensors() -> [String: Tensor] {
         var out: [String: Tensor] = [:]
-        for (name, values) in filling { out[name] = Tensor(shape: shapes[name] ?? [values.data.count], data: values.data) }
-        for name in inSlots { if let slot = slots[name] { out[name] = slot.get() } }
+        for (name, values) in filling {
+            let tensor = Tensor(shape: shapes[name] ?? [values.data.count], data: values.data)
+            if inSlots.contains(name) { slots[name]?.put(tensor) }
+            out[name] = tensor
+        }
         filling = [:]
         inSlots = []
         return out
