@@ -121,17 +121,29 @@ public enum LargeModelBenchmark {
             }
             noteSync(split)
             let weights = try timed("checkpoint read and checksum (format 2: CRC-32C; 1: SHA-256)", bytes: modelBytes) { try CheckpointFile.load(path).tensors }
-            _ = timed("model digest (SHA-256 of the weights)", bytes: modelBytes) { ModelDigest.sha256Hex(weights) }
+            _ = timed("model digest, protocol 3 (SHA-256 of the weights; no longer used)", bytes: modelBytes) { ModelDigest.sha256Hex(weights) }
+            let digest = timed("model digest (protocol 4: block CRC-32C, hashed)", bytes: modelBytes) { ModelDigest.hex(weights) }
             let shapes = Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value.shape) })
-            var message = try timed("MODEL encode (dense float32 delta message)", bytes: modelBytes) {
+            var header = RoundMessages.ModelHeader(round: 1, modelVersion: 0, plan: TrainingPlan(), architecture: spec)
+            header.modelDigest = digest
+            _ = try timed("MODEL message made for every node (streamed from the tensors: chunk CRCs)", bytes: modelBytes) {
+                try RoundMessages.modelMessage(.model, header: header, weights: weights).length
+            }
+            var message = try timed("MODEL body encoded into one buffer (old path, not used)", bytes: modelBytes) {
                 try DeltaEncoder(config: DeltaCodecConfig()).encode(try ModelDelta(weights))
             }
-            _ = try timed("MODEL decode (to tensors)", bytes: modelBytes) {
-                try DeltaDecoder(expectedShapes: shapes, maxBytes: message.count).decode(message).names.count
+            _ = try timed("MODEL decode into the tensors as a node does (1 MiB feeds, pieces, digest check)", bytes: modelBytes) {
+                try message.withUnsafeBytes { try RoundMessages.decodeModelBodyAsANodeDoes($0, header: header, shapes: shapes).count }
             }
             message = []
             let local = model.stateDict().map { (name: $0.name, value: Tensor(shape: $0.value.shape, data: $0.value.data.map { $0 + 1e-3 })) }
-            let update = try timed("delta encode (local − global, UPDATE body)", bytes: modelBytes) {
+            _ = try timed("UPDATE made as a node does (streamed delta: one pass for the chunk CRCs)", bytes: modelBytes) {
+                try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: 1, modelVersion: 0, samples: 96, metrics: [:]),
+                                                local: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.value) }),
+                                                global: Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value) }),
+                                                names: local.map(\.name)).length
+            }
+            let update = try timed("delta encode into one buffer (old path, kept for the fold stage)", bytes: modelBytes) {
                 try DeltaEncoder(config: DeltaCodecConfig()).encode(
                     try ModelDelta(local: local, global: weights, trainable: Set(weights.map(\.name))))
             }

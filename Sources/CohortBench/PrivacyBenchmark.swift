@@ -138,7 +138,7 @@ public enum PrivacyBenchmark {
     private static func modelPayload(_ model: Sequential, round: Int, plan: TrainingPlan, assignment: SecureAggregationMessages.Assignment?) throws -> [UInt8] {
         var header = RoundMessages.ModelHeader(round: round, modelVersion: round - 1, plan: plan, architecture: model.spec)
         header.secureAggregation = assignment
-        header.modelSHA256 = ModelDigest.sha256Hex(model.stateDict())
+        header.modelDigest = ModelDigest.hex(model.stateDict())
         return try RoundMessages.payload(header, body: try RoundMessages.weightsBody(model.stateDict()))
     }
 

@@ -26,6 +26,8 @@ public enum ProtocolVersion {
     /// Version 2 streams MODEL, UPDATE and EVALUATE as a start frame and CHUNK frames
     /// (version 1 sent each as one frame). Version 3 lets MODEL and EVALUATE carry only the
     /// tensors changed since the node's last version, with the whole model's SHA-256.
-    public static let supported: [UInt16] = [3]
+    /// Version 4 replaces that SHA-256 with `modelDigest`, block CRC-32Cs hashed together (a
+    /// digest at memory speed; the threat it covers is corruption, TLS and HMAC cover tampering).
+    public static let supported: [UInt16] = [4]
     public static var current: UInt16 { supported.last! }
 }

@@ -69,7 +69,7 @@ public final class StreamedMessage: @unchecked Sendable {
             defer { segmentStart += count }
             guard start < end, segmentStart + count > start else { continue }
             let lo = start - segmentStart, hi = min(count, end - segmentStart)
-            try segment.withBytes { try body(UnsafeRawBufferPointer(rebasing: $0[lo..<hi])) }
+            try segment.withBytes(lo..<hi) { try body($0) }
             start = segmentStart + hi
         }
     }
@@ -78,31 +78,44 @@ public final class StreamedMessage: @unchecked Sendable {
     func crc(ofChunk index: Int) -> UInt32 { crcs[index] }
 }
 
-/// Bytes a streamed message is made of, used where they are (not copied into one buffer).
+/// Bytes a streamed message is made of, used where they are (not copied into one buffer), or
+/// made on demand a range at a time (`generated`).
 public struct MessageSegment: @unchecked Sendable {
     /// Bytes in the segment.
     public let count: Int
-    private let access: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    private let access: (Range<Int>, (UnsafeRawBufferPointer) throws -> Void) throws -> Void
 
     /// A segment holding `bytes`.
     public static func bytes(_ bytes: [UInt8]) -> MessageSegment {
-        MessageSegment(count: bytes.count) { body in try bytes.withUnsafeBytes { try body($0) } }
+        MessageSegment(count: bytes.count) { range, body in try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) } }
     }
 
     /// A segment holding `values` as they lie in memory (little-endian float32 on every
     /// platform Cohort builds for).
     public static func floats(_ values: [Float]) -> MessageSegment {
-        MessageSegment(count: 4 * values.count) { body in try values.withUnsafeBytes { try body($0) } }
+        MessageSegment(count: 4 * values.count) { range, body in
+            try values.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        }
     }
 
-    private init(count: Int, access: @escaping ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
+    /// A segment of `count` bytes that `produce` makes on demand: asked for a range (at most
+    /// one chunk of the message), it calls its body with exactly those bytes. It must give
+    /// the same bytes every time (the chunk CRCs are computed from a first pass, the sending
+    /// from a second), and is called from one thread at a time.
+    public static func generated(count: Int, _ produce: @escaping (Range<Int>, (UnsafeRawBufferPointer) throws -> Void) throws -> Void)
+        -> MessageSegment
+    {
+        MessageSegment(count: count, access: produce)
+    }
+
+    private init(count: Int, access: @escaping (Range<Int>, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
         self.count = count
         self.access = access
     }
 
-    /// Calls `body` with the segment's bytes.
-    func withBytes(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        try withoutActuallyEscaping(body) { body in try access(body) }
+    /// Calls `body` with the segment's bytes in `range`.
+    func withBytes(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try withoutActuallyEscaping(body) { body in try access(range, body) }
     }
 }
 

@@ -14,7 +14,7 @@ final class BadGlobalModelTests: XCTestCase {
 
     private func model(_ weights: [(name: String, value: Tensor)]) throws -> StreamedMessage {
         var header = RoundMessages.ModelHeader(round: 1, modelVersion: 1, plan: TrainingPlan(), architecture: spec)
-        header.modelSHA256 = ModelDigest.sha256Hex(weights)
+        header.modelDigest = ModelDigest.hex(weights)
         return try RoundMessages.modelMessage(.model, header: header, weights: weights)
     }
 
@@ -22,7 +22,7 @@ final class BadGlobalModelTests: XCTestCase {
     /// values included (the encoder refuses them, so the body is laid out here).
     private func rawModel(_ weights: [(name: String, value: Tensor)]) throws -> StreamedMessage {
         var header = RoundMessages.ModelHeader(round: 1, modelVersion: 1, plan: TrainingPlan(), architecture: spec)
-        header.modelSHA256 = String(repeating: "0", count: 64)
+        header.modelDigest = String(repeating: "0", count: 64)
         let finite = weights.map { (name: $0.name, value: Tensor(shape: $0.value.shape, data: [Float](repeating: 0, count: $0.value.count))) }
         var body: [UInt8] = []
         var next = 0

@@ -20,7 +20,7 @@ final class DownlinkTests: XCTestCase {
                                                architecture: ModelSpec(inputShape: [1], layers: []))
         let changed = tracker.changed(after: base, current: version)
         header.baseVersion = changed == nil ? nil : base
-        header.modelSHA256 = tracker.digest(of: global, version: version)
+        header.modelDigest = tracker.digest(of: global, version: version)
         // The same bytes as the streamed MODEL (RoundMessageStreamTests).
         return try RoundMessages.payload(header, body: try RoundMessages.weightsBody(global.filter { changed?.contains($0.name) ?? true }))
     }
@@ -87,7 +87,7 @@ final class DownlinkTests: XCTestCase {
         delta[delta.count - 4] ^= 1
         XCTAssertThrowsError(try apply(&node, delta)) { error in
             XCTAssertTrue(error is ReceivedGlobal.Mismatch, "\(error)")
-            XCTAssertTrue("\(error)".contains("has SHA-256"), "\(error)")
+            XCTAssertTrue("\(error)".contains("has digest"), "\(error)")
         }
         XCTAssertNil(node.version, "a copy that failed its check is dropped: the next MODEL must be whole")
         // Without a copy, a delta is refused before anything is decoded.

@@ -18,7 +18,7 @@ final class NodeDownlinkRecoveryTests: XCTestCase {
                        digestOf: [(name: String, value: Tensor)]? = nil) throws -> StreamedMessage {
         var header = RoundMessages.ModelHeader(round: version, modelVersion: version, plan: TrainingPlan(), architecture: spec)
         header.baseVersion = base
-        header.modelSHA256 = ModelDigest.sha256Hex(digestOf ?? weights)
+        header.modelDigest = ModelDigest.hex(digestOf ?? weights)
         return try RoundMessages.modelMessage(.model, header: header, weights: base == nil ? weights : weights.filter { only.contains($0.name) })
     }
 
@@ -59,7 +59,7 @@ final class NodeDownlinkRecoveryTests: XCTestCase {
         v3[0].value.data[0] += 1
         try second.send(try model(v3, version: 3, base: 2, only: ["head.bias"]), version: ProtocolVersion.current)
         let mismatch = try errorMessage(second)
-        XCTAssertTrue(mismatch.contains("the global model of version 3 rebuilt from the MODEL (a delta from version 2) has SHA-256"), mismatch)
+        XCTAssertTrue(mismatch.contains("the global model of version 3 rebuilt from the MODEL (a delta from version 2) has digest"), mismatch)
         let third = try script.acceptNode()
         try third.send(Frame(version: ProtocolVersion.current, type: MessageType.bye.rawValue, payload: []))
         XCTAssertEqual(node.wait(), "rounds 2", node.log)

@@ -29,7 +29,7 @@ final class RoundMessageStreamTests: XCTestCase {
         let (parsed, body) = try RoundMessages.parse(bytes, as: RoundMessages.ModelHeader.self)
         XCTAssertEqual(body, try RoundMessages.weightsBody(weights))
         XCTAssertEqual(bytes.count, try RoundMessages.payload(parsed, body: body).count)
-        XCTAssertEqual(parsed.modelSHA256, ModelDigest.sha256Hex(weights), "a whole model's header carries its digest")
+        XCTAssertEqual(parsed.modelDigest, ModelDigest.hex(weights), "a whole model's header carries its digest")
         XCTAssertNil(parsed.baseVersion)
         XCTAssertEqual(parsed.round, 3)
         XCTAssertEqual(parsed.modelVersion, 2)

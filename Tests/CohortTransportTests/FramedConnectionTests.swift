@@ -83,7 +83,12 @@ final class FramedConnectionTests: XCTestCase {
         }
     }
 
-    func testCRC32MatchesTheStandardCheckValue() {
-        XCTAssertEqual(Frame.crc32(Array("123456789".utf8)), 0xCBF4_3926)
+    /// Protocol 4's frame checksum is CRC-32C: the standard check value, and continuing a
+    /// checksum over a split input gives the whole input's.
+    func testFrameChecksumIsCRC32C() {
+        XCTAssertEqual(Frame.crc32(Array("123456789".utf8)), 0xE306_9283)
+        let whole = Array("streamed frames, chunk by chunk".utf8)
+        let first = whole.withUnsafeBytes { Frame.crc32(UnsafeRawBufferPointer(rebasing: $0[..<9]), continuing: 0) }
+        XCTAssertEqual(whole.withUnsafeBytes { Frame.crc32(UnsafeRawBufferPointer(rebasing: $0[9...]), continuing: first) }, Frame.crc32(whole))
     }
 }

@@ -63,8 +63,8 @@ final class HandshakeGateTests: XCTestCase {
         // header each) arrive, which evict one another, never the node.
         let conn = FramedConnection(stream: try TCPSocket.connect(host: "127.0.0.1", port: port, timeout: 2))
         defer { conn.close() }
-        let hello = #"{"versions":[3],"node":"site-a","samples":5}"#
-        try conn.send(Frame(version: 3, type: MessageType.hello.rawValue, payload: Array(hello.utf8)))
+        let hello = #"{"versions":[4],"node":"site-a","samples":5}"#
+        try conn.send(Frame(version: 4, type: MessageType.hello.rawValue, payload: Array(hello.utf8)))
         let challenge = try Handshake.expect(conn, .challenge, timeout: 5)
         var stalled: [TCPSocket] = []
         for _ in 0..<12 {
@@ -79,7 +79,7 @@ final class HandshakeGateTests: XCTestCase {
         struct C: Decodable { var challenge: String }
         let nonce = NodeSecrets.hexBytes(try JSONDecoder().decode(C.self, from: Data(challenge.payload)).challenge)!
         let answer = NodeSecrets.response(secret: secret, node: "site-a", challenge: nonce).map { String(format: "%02x", $0) }.joined()
-        try conn.send(Frame(version: 3, type: MessageType.auth.rawValue, payload: Array(#"{"response":"\#(answer)"}"#.utf8)))
+        try conn.send(Frame(version: 4, type: MessageType.auth.rawValue, payload: Array(#"{"response":"\#(answer)"}"#.utf8)))
         _ = try Handshake.expect(conn, .welcome, timeout: 5)
         while admitted.value.isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         XCTAssertEqual(admitted.value, "site-a 5")
@@ -106,8 +106,8 @@ final class HandshakeGateTests: XCTestCase {
         defer { stop() }
         let conn = FramedConnection(stream: try TCPSocket.connect(host: "127.0.0.1", port: port, timeout: 2))
         defer { conn.close() }
-        let hello = #"{"versions":[3],"node":"site-a","samples":5}"#
-        try conn.send(Frame(version: 3, type: MessageType.hello.rawValue, payload: Array(hello.utf8)))
+        let hello = #"{"versions":[4],"node":"site-a","samples":5}"#
+        try conn.send(Frame(version: 4, type: MessageType.hello.rawValue, payload: Array(hello.utf8)))
         let challenge = try Handshake.expect(conn, .challenge, timeout: 5)
         struct C: Decodable { var challenge: String }
         let nonce = NodeSecrets.hexBytes(try JSONDecoder().decode(C.self, from: Data(challenge.payload)).challenge)!
@@ -115,12 +115,12 @@ final class HandshakeGateTests: XCTestCase {
         // A correct answer in a frame of another version.
         try conn.send(Frame(version: 2, type: MessageType.auth.rawValue, payload: Array(#"{"response":"\#(answer)"}"#.utf8)))
         XCTAssertThrowsError(try Handshake.expect(conn, .welcome, timeout: 5)) {
-            XCTAssertTrue("\($0)".contains("frame of protocol version 2 on a connection that agreed on version 3"), "\($0)")
+            XCTAssertTrue("\($0)".contains("frame of protocol version 2 on a connection that agreed on version 4"), "\($0)")
         }
         let deadline = Date().addingTimeInterval(5)   // the ERROR goes out before the gate reports
         while refusals.value.isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         XCTAssertEqual(admitted.value, "")
-        XCTAssertEqual(refusals.value, [FrameError.unexpectedVersion(got: 2, expected: 3).description])
+        XCTAssertEqual(refusals.value, [FrameError.unexpectedVersion(got: 2, expected: 4).description])
     }
 
     func testBlockingAcceptAlsoChecksTheAuthFrameVersion() throws {
@@ -135,14 +135,14 @@ final class HandshakeGateTests: XCTestCase {
         }
         let conn = FramedConnection(stream: try TCPSocket.connect(host: "127.0.0.1", port: listener.port, timeout: 2))
         defer { conn.close() }
-        try conn.send(Frame(version: 3, type: MessageType.hello.rawValue, payload: Array(#"{"versions":[3],"node":"site-a","samples":5}"#.utf8)))
+        try conn.send(Frame(version: 4, type: MessageType.hello.rawValue, payload: Array(#"{"versions":[4],"node":"site-a","samples":5}"#.utf8)))
         let challenge = try Handshake.expect(conn, .challenge, timeout: 5)
         struct C: Decodable { var challenge: String }
         let nonce = NodeSecrets.hexBytes(try JSONDecoder().decode(C.self, from: Data(challenge.payload)).challenge)!
         let answer = NodeSecrets.response(secret: secret, node: "site-a", challenge: nonce).map { String(format: "%02x", $0) }.joined()
         try conn.send(Frame(version: 2, type: MessageType.auth.rawValue, payload: Array(#"{"response":"\#(answer)"}"#.utf8)))
         XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
-        XCTAssertEqual(outcome.value, FrameError.unexpectedVersion(got: 2, expected: 3).description)
+        XCTAssertEqual(outcome.value, FrameError.unexpectedVersion(got: 2, expected: 4).description)
     }
 
     func testLimitsFittedToTheDescriptorLimitLeaveTheReserve() {

@@ -29,10 +29,10 @@ final class HandshakeTests: XCTestCase {
     func testRightSecretIsWelcomed() throws {
         let result = try coordinator { conn in
             let (version, session) = try Handshake.connect(conn, node: "site-a", secret: secrets["site-a"]!, samples: 120)
-            XCTAssertEqual(version, 3)
+            XCTAssertEqual(version, 4)
             XCTAssertEqual(session.count, 32)
         }
-        XCTAssertEqual(result, "welcomed site-a v3 samples 120")
+        XCTAssertEqual(result, "welcomed site-a v4 samples 120")
     }
 
     func testWrongSecretUnknownNodeAndVersionAreRefusedWithReasons() throws {
@@ -61,16 +61,16 @@ final class HandshakeTests: XCTestCase {
         XCTAssertFalse(result.contains("\n"), result)
         result = try coordinator { conn in
             XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: [7, 9])) {
-                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [7, 9], coordinator speaks [3]"), "\($0)")
+                XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks [7, 9], coordinator speaks [4]"), "\($0)")
             }
         }
         XCTAssertTrue(result.contains("no common protocol version"), result)
-        // A version-1 node (one frame per model) or a version-2 node (no MODEL deltas) is told
-        // why it cannot join a version-3 coordinator.
-        for old in [[UInt16(1)], [2]] {
+        // A version-1 node (one frame per model), a version-2 node (no MODEL deltas) or a
+        // version-3 node (SHA-256 model digest) is told why it cannot join a version-4 coordinator.
+        for old in [[UInt16(1)], [2], [3]] {
             result = try coordinator { conn in
                 XCTAssertThrowsError(try Handshake.connect(conn, node: "site-a", secret: wrong, samples: 1, versions: old)) {
-                    XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks \(old), coordinator speaks [3]"), "\($0)")
+                    XCTAssertTrue("\($0)".hasSuffix("no common protocol version: node speaks \(old), coordinator speaks [4]"), "\($0)")
                 }
             }
             XCTAssertTrue(result.contains("no common protocol version"), result)

@@ -1,14 +1,52 @@
+import CCRC32C
 import CohortCheckpoint
 import CohortTensor
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The SHA-256 of a whole set of weights in a canonical order, carried in every MODEL and
-/// EVALUATE header (`modelSHA256`) so a node can check that the weights it rebuilt from a
-/// delta are bit for bit the coordinator's (protocols/wire.md, "Model deltas").
+/// The digest of a whole set of weights in a canonical order, carried in every MODEL and
+/// EVALUATE header (`modelDigest`) so a node can check that the weights it rebuilt from a
+/// delta, or received whole, are bit for bit the coordinator's (protocols/wire.md, "Model
+/// deltas"). The threat is corruption (a bug, a bad copy): tampering is for TLS and the
+/// handshake's HMAC. So the weights go through CRC-32C (the SSE4.2 instruction, memory speed)
+/// in blocks, and only the short list of block CRCs through SHA-256.
 public enum ModelDigest {
-    /// Hex SHA-256 over the tensors in ascending byte order of their UTF-8 names, each as:
+    /// Bytes of a tensor's float32 data per CRC-32C block of `hex` (the last may be shorter).
+    public static let blockBytes = 1 << 20
+
+    /// The protocol-4 digest, hex: SHA-256 over the tensors in ascending byte order of their
+    /// UTF-8 names, each as u32 name length, the name, u32 rank, u64 per dimension, then the
+    /// u32 CRC-32C of each `blockBytes` block of its float32 elements in order (none for an
+    /// empty tensor), all little-endian.
+    public static func hex(_ weights: [(name: String, value: Tensor)]) -> String {
+        let hasher = SHA256()
+        var crcs: [UInt8] = []
+        for (name, t) in weights.sorted(by: { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }) {
+            hasher.update(le(UInt32(name.utf8.count), bytes: 4) + Array(name.utf8) + le(UInt32(t.shape.count), bytes: 4))
+            for d in t.shape { hasher.update(le(UInt64(d), bytes: 8)) }
+            crcs.removeAll(keepingCapacity: true)
+            t.data.withUnsafeBytes { b in
+                var at = 0
+                while at < b.count {
+                    let n = min(blockBytes, b.count - at)
+                    let crc = cohort_crc32c(0, b.baseAddress! + at, n)
+                    withUnsafeBytes(of: crc.littleEndian) { crcs += $0 }
+                    at += n
+                }
+            }
+            hasher.update(crcs)
+        }
+        return hasher.finish().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `hex` of a dictionary of tensors.
+    public static func hex(_ weights: [String: Tensor]) -> String {
+        hex(weights.map { (name: $0.key, value: $0.value) })
+    }
+
+    /// Protocol 3's digest (`modelDigest`), kept for comparison in benchmarks: hex SHA-256
+    /// over the tensors in ascending byte order of their UTF-8 names, each as:
     /// u32 name length, the name, u32 rank, u64 per dimension, then the float32 elements, all
     /// little-endian.
     public static func sha256Hex(_ weights: [(name: String, value: Tensor)]) -> String {

@@ -6,14 +6,14 @@ import Foundation
 extension RoundMessages {
     /// A MODEL or EVALUATE message (header, then the weights as a dense float32 delta-codec
     /// body), streamed straight from the tensors: the message is never built in memory, and
-    /// the same message can go to every node. A header without `modelSHA256` gets the digest
+    /// the same message can go to every node. A header without `modelDigest` gets the digest
     /// of `weights`, which must then be the whole model (a delta's header carries its own).
     public static func modelMessage(_ type: MessageType, header: ModelHeader, weights: [(name: String, value: Tensor)],
                                     chunkSize: Int = StreamedMessage.defaultChunkSize) throws -> StreamedMessage {
         var header = header
-        if header.modelSHA256 == nil {
+        if header.modelDigest == nil {
             precondition(header.baseVersion == nil, "a delta MODEL's header must carry the whole model's digest")
-            header.modelSHA256 = ModelDigest.sha256Hex(weights)
+            header.modelDigest = ModelDigest.hex(weights)
         }
         let json = Array(try JSONEncoder().encode(header))
         let parts = try DeltaEncoder.float32Parts(weights).map { part -> MessageSegment in

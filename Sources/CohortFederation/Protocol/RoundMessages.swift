@@ -22,8 +22,9 @@ public enum RoundMessages {
         /// Absent: the body holds every tensor. Set: the body holds the tensors whose bits
         /// changed after global version `baseVersion`; every other tensor is as in that version.
         public var baseVersion: Int? = nil
-        /// `ModelDigest.sha256Hex` of the whole global model of `modelVersion`.
-        public var modelSHA256: String? = nil
+        /// `ModelDigest.hex` of the whole global model of `modelVersion` (protocol 4; protocol 3
+        /// carried `modelSHA256`).
+        public var modelDigest: String? = nil
 
         public init(round: Int, modelVersion: Int, plan: TrainingPlan, architecture: ModelSpec,
                     secureAggregation: SecureAggregationMessages.Assignment? = nil) {

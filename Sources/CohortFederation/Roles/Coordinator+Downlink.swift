@@ -22,7 +22,7 @@ extension Coordinator {
         if header.secureAggregation == nil, let m = cache[key] { return m }
         var header = header
         header.baseVersion = base
-        header.modelSHA256 = downlink.digest(of: global, version: version)
+        header.modelDigest = downlink.digest(of: global, version: version)
         let message = try RoundMessages.modelMessage(type, header: header, weights: weights)
         if header.secureAggregation == nil { cache[key] = message }
         return message

@@ -42,7 +42,7 @@ final class DownlinkTracker {
     /// The digest of `global`, the model of `version` (computed once per version).
     func digest(of global: [(name: String, value: Tensor)], version: Int) -> String {
         if let digest, digest.version == version { return digest.hex }
-        let hex = ModelDigest.sha256Hex(global)
+        let hex = ModelDigest.hex(global)
         digest = (version, hex)
         return hex
     }

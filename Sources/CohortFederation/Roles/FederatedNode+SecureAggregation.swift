@@ -70,7 +70,7 @@ extension FederatedNode {
             do {
                 let weight = encoding.equalWeights ? 1 : Double(trainingCount) / Double(a.totalSamples)
                 var noise = GaussianNoise.secure()
-                (words, preClipNorm) = try encoding.words(for: update.delta, weight: weight, noise: &noise)
+                (words, preClipNorm) = try encoding.words(for: try update.delta(), weight: weight, noise: &noise)
                 if let dir = config.secureAggregationDump {
                     try SecureAggregationDump.write(words, to: dir, name: "input-s\(a.session)-n\(a.node).u32")
                 }

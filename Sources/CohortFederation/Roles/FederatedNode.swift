@@ -81,7 +81,9 @@ public final class FederatedNode {
     /// The preprocessing received in the statistics round, as this site applies it; nil when
     /// there was none.
     public internal(set) var preprocessing: FittedPreprocessing?
-    private var model: Sequential?
+    /// The model object (rebuilt when the architecture changes, or after a MODEL that failed
+    /// while decoding into it).
+    var model: Sequential?
     /// The model this site ends with: the last final-evaluation model as the site uses it (the
     /// global weights with its own local tensors and the plan's adaptation step), a copy owned
     /// by the caller; nil until the coordinator has sent one.
@@ -149,23 +151,20 @@ public final class FederatedNode {
             }
             switch MessageType(rawValue: frame.type) {
             case .model:
-                let (header, body) = try RoundMessages.parse(try receiveStreamed(frame, on: conn), as: RoundMessages.ModelHeader.self)
-                try enforcePolicy(header, conn: conn, log: log)
-                try checkPreprocessing(header.plan)
-                let weights = try globalWeights(header, body: body, conn: conn, log: log)
+                let (header, weights) = try receiveGlobal(frame, conn: conn, policy: true, log: log)
                 if let assignment = header.secureAggregation {
                     pending = try serveSecureRound(header, weights: weights, assignment: assignment, conn: conn, log: log)
                     rounds += 1
                     continue
                 }
                 let reply = try handleModel(header, weights: weights, log: log)
-                do { try conn.send(StreamedMessage(type: MessageType.update.rawValue, bytes: reply), version: frame.version) } catch {
+                do { try conn.send(reply, version: frame.version) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
                 rounds += 1
             case .evaluate:
-                let (header, body) = try RoundMessages.parse(try receiveStreamed(frame, on: conn), as: RoundMessages.ModelHeader.self)
-                let reply = try handleEvaluate(header, weights: try globalWeights(header, body: body, conn: conn, log: log), log: log)
+                let (header, weights) = try receiveGlobal(frame, conn: conn, policy: false, log: log)
+                let reply = try handleEvaluate(header, weights: weights, log: log)
                 do { try conn.send(Frame(version: frame.version, type: MessageType.evalResult.rawValue, payload: reply)) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
@@ -188,13 +187,6 @@ public final class FederatedNode {
             default:
                 throw TransportError("unexpected message type \(frame.type) from the coordinator")
             }
-        }
-    }
-
-    /// The whole of a streamed MODEL or EVALUATE message whose start frame is `start`.
-    private func receiveStreamed(_ start: Frame, on conn: FramedConnection) throws -> [UInt8] {
-        do { return try conn.receiveStreamedBytes(start, budget: config.maxModelBytes, timeout: config.timeout) } catch let error as TransportError {
-            throw SessionLost(reason: "\(error)")
         }
     }
 
@@ -339,7 +331,14 @@ public final class FederatedNode {
 
     /// What one round of local training produced.
     struct LocalUpdate {
-        let delta: ModelDelta
+        /// The trained tensors the plan sends, in the model's order, and the global model they
+        /// are measured against: the delta is `local − global` of each, made only when asked
+        /// for (`delta()`), or streamed to the socket without being made (`RoundMessages.updateMessage`).
+        let sent: [String]
+        let local: [String: Tensor]
+        let global: [String: Tensor]
+        /// A delta made during training (top-k's statistics for the sent weights), if any.
+        var prepared: ModelDelta? = nil
         /// Metrics of the model as received (`global_val_accuracy`, `test_*`): nothing about the update.
         let received: [String: Double]
         /// Metrics of the trained model: `local_val_accuracy`, `train_loss`.
@@ -349,16 +348,37 @@ public final class FederatedNode {
         var accounting: [String: Double] = [:]
         /// Lines for the node's log: what the plan's adaptation step and guard did.
         var notes: [String] = []
+
+        /// `local − global` of every sent tensor, in order.
+        func delta() throws -> ModelDelta {
+            if let prepared { return prepared }
+            return try ModelDelta(local: sent.compactMap { name in local[name].map { (name, $0) } },
+                                  global: global.map { ($0.key, $0.value) }, trainable: Set(sent))
+        }
     }
 
     /// Trains on one MODEL message (its whole global `weights`) and returns the UPDATE payload.
-    func handleModel(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> [UInt8] {
+    ///
+    /// A plain dense float32 update (`RoundMessages.streamsDenseUpdate`, no test attack, no
+    /// error-feedback residual held) is streamed: the delta is computed chunk by chunk as the
+    /// UPDATE goes out, never held whole. Any other is encoded by `encodeUpdate` and sent from
+    /// its bytes.
+    func handleModel(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> StreamedMessage {
         let update = try trainLocally(header, weights: weights)
         let plan = header.plan
-        var delta = update.delta
+        if config.testAttack == nil && update.prepared == nil && feedback.names.isEmpty && RoundMessages.streamsDenseUpdate(plan) {
+            let metrics = outgoingMetrics(update, plan: plan).filter { $0.value.isFinite }
+            let message = try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
+                                                                                     samples: samples, metrics: metrics),
+                                                          local: update.local, global: update.global, names: update.sent)
+            logRound(header, update, sent: message.length, log: log)
+            return message
+        }
+        var delta = try update.delta()
         if let attack = config.testAttack {
+            let honest = delta
             delta = try attack.corrupt(delta, seed: plan.seed &+ UInt64(header.round) &* 0x9E37_79B9_7F4A_7C15)
-            log("\(config.name): round \(header.round): TEST ATTACK \(attack.rawValue): update norm \(String(format: "%.4g", ByzantineAttack.norm(update.delta))) "
+            log("\(config.name): round \(header.round): TEST ATTACK \(attack.rawValue): update norm \(String(format: "%.4g", ByzantineAttack.norm(honest))) "
                 + "sent as \(String(format: "%.4g", ByzantineAttack.norm(delta))), claiming \(samples) samples")
         }
         let (encoded, preClipNorm) = try Self.encodeUpdate(delta, plan: plan, feedback: &feedback)
@@ -366,11 +386,16 @@ public final class FederatedNode {
             .merging(["update_bytes": Double(encoded.count)]) { a, _ in a }
             .merging(preClipNorm.map { ["update_norm": $0, "clipped": $0 > plan.privacy!.clipNorm ? 1 : 0] } ?? [:]) { a, _ in a }
             .filter { $0.value.isFinite }   // JSON has no NaN: a metric the node cannot measure (no validation split) is left out
+        logRound(header, update, sent: encoded.count, log: log)
+        return StreamedMessage(type: MessageType.update.rawValue,
+                               bytes: try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
+                                                                                           samples: samples, metrics: metrics), body: encoded))
+    }
+
+    private func logRound(_ header: RoundMessages.ModelHeader, _ update: LocalUpdate, sent: Int, log: (String) -> Void) {
         for note in update.notes { log("\(config.name): round \(header.round): \(note)") }
         log("\(config.name): round \(header.round): global val acc \(String(format: "%.3f", update.received["global_val_accuracy"] ?? .nan)), "
-            + "after local training \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), sent \(encoded.count) bytes")
-        return try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
-                                                                    samples: samples, metrics: metrics), body: encoded)
+            + "after local training \(String(format: "%.3f", update.trained["local_val_accuracy"] ?? .nan)), sent \(sent) bytes")
     }
 
     /// Loads the MODEL's weights, trains per its plan, and returns the delta of the tensors the
@@ -397,8 +422,11 @@ public final class FederatedNode {
                                            plan: plan, seed: seed &+ 1)
             for p in model.parameters { p.isTrainable = plan.trains(p) && !personalNames.contains(p.name) }
         }
-        let optimizer = SGD(groups: [ParameterGroup(parameters: model.parameters, learningRate: plan.learningRate, weightDecay: plan.weightDecay)],
-                            momentum: plan.momentum)
+        let groups = [ParameterGroup(parameters: model.parameters, learningRate: plan.learningRate, weightDecay: plan.weightDecay)]
+        // Momentum kept in the gradient buffers (weights, velocity and the received global: 3× the
+        // model), except where the gradient itself is read: DP-SGD's clipping, LoRA's base weights.
+        let optimizer: Optimizer = plan.momentum > 0 && plan.recordPrivacy == nil && header.architecture.lora == nil
+            ? try GradientMomentumSGD(groups: groups, momentum: plan.momentum) : SGD(groups: groups, momentum: plan.momentum)
         // FedProx's proximal term μ/2‖w − w_global‖² is L2-SP with the global weights as reference.
         let prox = plan.proximalMu > 0 ? L2SP(reference: model.parameters, alpha: plan.proximalMu) : nil
         let trainer = Trainer(model: model, optimizer: optimizer,
@@ -423,16 +451,19 @@ public final class FederatedNode {
         // The trained parameters and the BatchNorm running statistics go back, except what stays
         // here (FedBN's BatchNorm tensors; the statistics under privacy; FedPer / FedRep's personal tensors).
         let trainable = plan.sentTensorNames(of: model)
-        var delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
+        let sent = local.map(\.name).filter { trainable.contains($0) }
+        var prepared: ModelDelta?
         if plan.codec.topKFraction != nil && plan.privacy == nil && plan.recordPrivacy == nil {
-            delta = try statisticsForSentWeights(delta, global: global, model: model, plan: plan, feedback: feedback)
+            let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, trainable: trainable)
+            prepared = try statisticsForSentWeights(delta, global: global, model: model, plan: plan, feedback: feedback)
         }
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         let guarded = try incoming.map { try adaptation.guardChoice(incoming: $0, adapted: model, plan: plan) }
         let trained = ["local_val_accuracy": localAccuracy, "train_loss": trainLoss].merging(step.metrics) { a, _ in a }
             .merging(Inference.regressionMetrics(model, config.validation, prefix: "local_val_")) { a, _ in a }
             .merging(guarded?.metrics ?? [:]) { a, _ in a }.merging(personal.metrics) { a, _ in a }
-        return LocalUpdate(delta: delta, received: received, trained: trained, accounting: accounting,
+        return LocalUpdate(sent: sent, local: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.value) }), global: global,
+                           prepared: prepared, received: received, trained: trained, accounting: accounting,
                            notes: [step.line, guarded?.line ?? "", personal.line].filter { !$0.isEmpty })
     }
 }

@@ -36,6 +36,9 @@ public protocol Optimizer: AnyObject {
     /// Applies one update with every group's rate multiplied by `learningRateScale` (from a
     /// schedule). Frozen parameters are left bit-for-bit unchanged.
     func step(learningRateScale: Float)
+    /// Readies the gradients for the next backward pass (zeroes them, unless the optimizer
+    /// keeps its state in them: `GradientMomentumSGD`).
+    func zeroGrad()
 }
 
 extension Optimizer {

@@ -1,0 +1,114 @@
+import CohortCheckpoint
+import CohortTensor
+import CohortTransport
+import Foundation
+
+extension RoundMessages {
+    /// Whether a node's UPDATE under `plan` is a plain dense float32 delta (the default codec:
+    /// no top-k, no quantisation, no zlib, no central-DP clipping), which `updateMessage`
+    /// streams without building the delta or the message.
+    public static func streamsDenseUpdate(_ plan: TrainingPlan) -> Bool {
+        plan.codec.topKFraction == nil && plan.codec.zlibLevel == nil && plan.privacy == nil && {
+            if case .none = plan.codec.quantization { return true }
+            return false
+        }()
+    }
+
+    /// An UPDATE message: the header (`metrics` gets `update_bytes`, the body's size), then
+    /// `local − global` for each tensor of `names` in that order as a dense float32 delta-codec
+    /// body, byte for byte what `DeltaEncoder(config: DeltaCodecConfig()).encode(ModelDelta(local:global:trainable:))`
+    /// gives. No delta and no message is built: each chunk's values are computed from the two
+    /// models as the chunk is sent (and once before, for the chunk CRCs, which is also where a
+    /// non-finite value is found: `ModelDeltaError`, as the encoder throws).
+    public static func updateMessage(_ header: UpdateHeader, local: [String: Tensor], global: [String: Tensor], names: [String],
+                                     chunkSize: Int = StreamedMessage.defaultChunkSize) throws -> StreamedMessage {
+        var pairs: [(name: String, local: Tensor, global: Tensor)] = []
+        for name in names {
+            guard let a = local[name] else { throw ModelDeltaError("trainable tensor '\(name)' is not in the local state") }
+            guard let b = global[name] else {
+                throw ModelDeltaError("trainable tensor '\(name)' is in the local state but not in the global state")
+            }
+            guard a.shape == b.shape else { throw ModelDeltaError("tensor '\(name)': local shape \(a.shape) differs from global shape \(b.shape)") }
+            pairs.append((name, a, b))
+        }
+        let layout = try DeltaEncoder.float32Layout(pairs.map { ($0.name, $0.local.shape) })
+        let bodyBytes = layout.reduce(0) { total, part in
+            switch part {
+            case .bytes(let b): return total + b.count
+            case .values(_, let count): return total + 4 * count
+            }
+        }
+        var header = header
+        header.metrics["update_bytes"] = Double(bodyBytes)
+        let json = Array(try JSONEncoder().encode(header))
+        let differences = DeltaDifferences()
+        let segments = layout.map { part -> MessageSegment in
+            switch part {
+            case .bytes(let b): return .bytes(b)
+            case .values(let index, let count):
+                let pair = pairs[index]
+                return .generated(count: 4 * count) { range, body in
+                    try differences.produce(pair.name, pair.local, pair.global, bytes: range, body)
+                }
+            }
+        }
+        let message = StreamedMessage(type: MessageType.update.rawValue, segments: [.bytes(headerLength(json.count) + json)] + segments,
+                                      chunkSize: chunkSize)
+        if let bad = differences.firstBad {
+            throw ModelDeltaError("tensor '\(bad.name)': delta is \(bad.value) at element \(bad.index) (values must be finite)")
+        }
+        return message
+    }
+}
+
+/// Makes `local − global` values a byte range at a time in one scratch buffer, noting the
+/// first non-finite difference it meets.
+final class DeltaDifferences: @unchecked Sendable {
+    private var scratch: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+    /// The first non-finite difference found (tensor, element, value).
+    private(set) var firstBad: (name: String, index: Int, value: Float)?
+
+    deinit { scratch?.deallocate() }
+
+    /// Calls `body` with bytes `range` of tensor `name`'s float32 difference values.
+    func produce(_ name: String, _ local: Tensor, _ global: Tensor, bytes range: Range<Int>,
+                 _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let first = range.lowerBound / 4, end = (range.upperBound + 3) / 4, n = end - first
+        if n > capacity {
+            scratch?.deallocate()
+            scratch = .allocate(capacity: n)
+            capacity = n
+        }
+        guard let out = scratch, n > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let finite = local.data.withUnsafeBufferPointer { a in
+            global.data.withUnsafeBufferPointer { b in Self.subtract(a.baseAddress! + first, b.baseAddress! + first, into: out, count: n) }
+        }
+        if !finite && firstBad == nil, let j = (0..<n).first(where: { !out[$0].isFinite }) {
+            firstBad = (name, first + j, out[j])
+        }
+        try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(out) + (range.lowerBound - 4 * first), count: range.count))
+    }
+
+    /// `out = a − b` (the same operation, bit for bit, as the delta encoder's); whether every
+    /// result is finite.
+    static func subtract(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+        let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b), orr = UnsafeMutableRawPointer(out)
+        let exponent = SIMD8<UInt32>(repeating: 0x7F80_0000)
+        var worst = SIMD8<UInt32>(repeating: 0)
+        var i = 0
+        while i &+ 8 <= count {
+            let d = ar.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) - br.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            orr.storeBytes(of: d, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            worst = pointwiseMax(worst, unsafeBitCast(d, to: SIMD8<UInt32>.self) & exponent)
+            i &+= 8
+        }
+        var finite = worst.max() != 0x7F80_0000
+        while i < count {
+            out[i] = a[i] - b[i]
+            finite = finite && out[i].isFinite
+            i &+= 1
+        }
+        return finite
+    }
+}
