@@ -99,6 +99,20 @@ public final class MultiHeadAttention: Layer {
         }
     }
 
+    /// One (sample, head) pair's attention: scores q·kᵀ·scale into `scores` ([t, t]), softmax
+    /// by row, then the context scores·v into its place in `context` ([N·t, d]).
+    private func attend(pair: Int, qkv: UnsafePointer<Float>, scores s: UnsafeMutablePointer<Float>,
+                        context: UnsafeMutablePointer<Float>, tokens t: Int, scale: Float) {
+        let d = features, hd = headDim, ld = 3 * d
+        let b = pair / heads, head = pair % heads
+        let q = qkv + b * t * ld + head * hd, k = q + d, v = q + 2 * d
+        Gemm.multiply(transA: false, transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: ld,
+                      b: k, ldb: ld, beta: 0, c: s, ldc: t, threads: 1)
+        Self.softmaxRows(s, rows: t, columns: t)
+        Gemm.multiply(transA: false, transB: false, m: t, n: hd, k: t, a: s, lda: t, b: v, ldb: ld,
+                      beta: 0, c: context + b * t * d + head * hd, ldc: d, threads: 1)
+    }
+
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         if mode == .inference && InferenceProjection.enabled { return inferenceForward(x, epilogue: .none) }
         let n = x.rows, t = x.shape[1], d = features, h = heads, hd = headDim
@@ -121,14 +135,7 @@ public final class MultiHeadAttention: Layer {
                     let q0 = SendablePointer(qb.baseAddress!), p0 = SendableMutablePointer(pb.baseAddress!)
                     let c0 = SendableMutablePointer(cb.baseAddress!)
                     forEachPair(n * h, tokens: t, scratch: 0) { pair, _ in
-                        let b = pair / h, head = pair % h
-                        let q = q0.p + b * t * ld + head * hd, k = q + d, v = q + 2 * d
-                        let s = p0.p + pair * t * t
-                        Gemm.multiply(transA: false, transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: ld,
-                                      b: k, ldb: ld, beta: 0, c: s, ldc: t, threads: 1)
-                        Self.softmaxRows(s, rows: t, columns: t)
-                        Gemm.multiply(transA: false, transB: false, m: t, n: hd, k: t, a: s, lda: t, b: v, ldb: ld,
-                                      beta: 0, c: c0.p + b * t * d + head * hd, ldc: d, threads: 1)
+                        attend(pair: pair, qkv: q0.p, scores: p0.p + pair * t * t, context: c0.p, tokens: t, scale: scale)
                     }
                 }
             }
@@ -167,13 +174,7 @@ public final class MultiHeadAttention: Layer {
             contextLocal.withUnsafeMutableBufferPointer { cb in
                 let q0 = SendablePointer(qb.baseAddress!), c0 = SendableMutablePointer(cb.baseAddress!)
                 forEachPair(n * h, tokens: t, scratch: t * t) { pair, s in
-                    let b = pair / h, head = pair % h
-                    let q = q0.p + b * t * ld + head * hd, k = q + d, v = q + 2 * d
-                    Gemm.multiply(transA: false, transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: ld,
-                                  b: k, ldb: ld, beta: 0, c: s, ldc: t, threads: 1)
-                    Self.softmaxRows(s, rows: t, columns: t)
-                    Gemm.multiply(transA: false, transB: false, m: t, n: hd, k: t, a: s, lda: t, b: v, ldb: ld,
-                                  beta: 0, c: c0.p + b * t * d + head * hd, ldc: d, threads: 1)
+                    attend(pair: pair, qkv: q0.p, scores: s, context: c0.p, tokens: t, scale: scale)
                 }
             }
         }
