@@ -8,57 +8,11 @@ import Foundation
 /// Issue 16, point 3, over the real path: five `FederatedNode`s on loopback, one of them
 /// hostile (`Config.testAttack`), against a coordinator whose strategy the plan's factory makes.
 final class ByzantineFederationTests: XCTestCase {
-    /// Two separable classes: label 1 when x0 > x1.
-    private static func data(count: Int, seed: UInt64) -> LabelledData {
-        var rng = SeededRandom(seed: seed)
-        var inputs: [Float] = [], labels: [Int] = []
-        for _ in 0..<count {
-            let a = rng.uniform(-1, 1), b = rng.uniform(-1, 1)
-            inputs += [a, b]
-            labels.append(a > b ? 1 : 0)
-        }
-        return LabelledData(inputs: Tensor(shape: [count, 2], data: inputs), labels: labels)
-    }
-
     /// Runs `rounds` rounds with node "h" running `attack`; returns the final global model's
     /// accuracy on held-out data and the round records.
     private func federate(plan: TrainingPlan, attack: ByzantineAttack?, rounds: Int = 6) throws -> (accuracy: Float, records: [Coordinator.RoundRecord]) {
-        let names = ["a", "b", "c", "d", "h"]
-        let spec = ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)])
-        let model = try Sequential(spec: spec, seed: 3)
-        var outDir = ""
-        let (template, cleanup) = try TinyFederation.coordinator(nodes: names, spec: spec) { config in
-            config.rounds = rounds
-            config.minNodes = names.count
-            // A round goes on when screening leaves the hostile update out.
-            config.quorum = names.count - 1
-            config.roundTimeout = 30
-            config.finalEvaluation = false
-            config.plan = plan
-            outDir = config.outDir
-        }
-        defer { cleanup() }
-        let coordinator = try Coordinator(config: template.config, initial: Checkpoint(model: model, metadata: CheckpointMetadata(source: "test")),
-                                          strategy: try StrategyFactory.make(plan, model: model))
-        let port = coordinator.port
-        let results = ResultsBox()
-        let done = DispatchGroup()
-        for (i, name) in names.enumerated() {
-            done.enter()
-            Thread {
-                defer { done.leave() }
-                var config = TinyFederation.node(name, secret: TinyFederation.secret(i), port: port)
-                config.train = Self.data(count: 40, seed: UInt64(10 + i))
-                config.validation = Self.data(count: 10, seed: UInt64(20 + i))
-                if name == "h", let attack { config.testAttack = attack }
-                do { results.set(name, "rounds \(try FederatedNode(config: config).run())") } catch { results.set(name, "\(error)") }
-            }.start()
-        }
-        let records = try coordinator.run()
-        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
-        for name in names { XCTAssertEqual(results.get(name), "rounds \(rounds)", name) }
-        let final = try CheckpointFile.load((outDir as NSString).appendingPathComponent("global.ckpt")).makeModel()
-        return (Inference.accuracy(final, Self.data(count: 400, seed: 99)), records)
+        let (final, records) = try HostileNodeFederation.run(names: ["a", "b", "c", "d", "h"], plan: plan, attack: attack, rounds: rounds)
+        return (Inference.accuracy(try final.makeModel(), HostileNodeFederation.data(count: 400, seed: 99)), records)
     }
 
     private func plan(strategy: String, screening: UpdateScreeningPlan?) -> TrainingPlan {

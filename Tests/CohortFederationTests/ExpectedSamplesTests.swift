@@ -9,55 +9,11 @@ import Foundation
 /// samples (`ByzantineAttack.sampleInflation`, over real sockets) counts with its expected count,
 /// or is left out when the plan's screening rejects; the round record says which and why.
 final class ExpectedSamplesTests: XCTestCase {
-    private static func data(count: Int, seed: UInt64) -> LabelledData {
-        var rng = SeededRandom(seed: seed)
-        var inputs: [Float] = [], labels: [Int] = []
-        for _ in 0..<count {
-            let a = rng.uniform(-1, 1), b = rng.uniform(-1, 1)
-            inputs += [a, b]
-            labels.append(a > b ? 1 : 0)
-        }
-        return LabelledData(inputs: Tensor(shape: [count, 2], data: inputs), labels: labels)
-    }
-
     /// Runs `rounds` rounds of four nodes, "h" inflating its sample count, with the given
     /// expected counts; returns the final global weights and the round records.
     private func federate(plan: TrainingPlan, expected: [String: Int], rounds: Int = 2) throws -> (weights: [UInt32], records: [Coordinator.RoundRecord]) {
-        let names = ["a", "b", "c", "h"]
-        let spec = ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)])
-        let model = try Sequential(spec: spec, seed: 3)
-        var outDir = ""
-        let (template, cleanup) = try TinyFederation.coordinator(nodes: names, spec: spec) { config in
-            config.rounds = rounds
-            config.minNodes = names.count
-            config.quorum = names.count - 1
-            config.roundTimeout = 30
-            config.finalEvaluation = false
-            config.plan = plan
-            config.expectedSamples = expected
-            outDir = config.outDir
-        }
-        defer { cleanup() }
-        let coordinator = try Coordinator(config: template.config, initial: Checkpoint(model: model, metadata: CheckpointMetadata(source: "test")),
-                                          strategy: try StrategyFactory.make(plan, model: model))
-        let port = coordinator.port
-        let results = ResultsBox()
-        let done = DispatchGroup()
-        for (i, name) in names.enumerated() {
-            done.enter()
-            Thread {
-                defer { done.leave() }
-                var config = TinyFederation.node(name, secret: TinyFederation.secret(i), port: port)
-                config.train = Self.data(count: 40, seed: UInt64(10 + i))
-                config.validation = Self.data(count: 10, seed: UInt64(20 + i))
-                if name == "h" { config.testAttack = .sampleInflation }
-                do { results.set(name, "rounds \(try FederatedNode(config: config).run())") } catch { results.set(name, "\(error)") }
-            }.start()
-        }
-        let records = try coordinator.run()
-        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
-        for name in names { XCTAssertEqual(results.get(name), "rounds \(rounds)", name) }   // h keeps its session
-        let final = try CheckpointFile.load((outDir as NSString).appendingPathComponent("global.ckpt"))
+        let (final, records) = try HostileNodeFederation.run(names: ["a", "b", "c", "h"], plan: plan, attack: .sampleInflation,
+                                                             expectedSamples: expected, rounds: rounds)
         return (final.tensors.flatMap { $0.value.data.map(\.bitPattern) }, records)
     }
 
