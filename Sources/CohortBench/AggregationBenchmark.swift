@@ -46,7 +46,7 @@ public enum AggregationBenchmark {
         /// aggregation's records (`DeltaRecordBuffers.retainLimit` raised to K × P × 4 plus
         /// slack, as a coordinator that holds whole updates would): records land in memory
         /// already mapped and touched, so the copy is not slowed by a page fault per 4 KiB.
-        /// The plain figure above runs with the default limit (32 MiB).
+        /// The plain figure above runs with the default limit (0: nothing kept).
         public var millisecondsDecodePooled: BenchTiming.Summary?
         public var gigabytesPerSecondDecodePooled: Double?
         /// The default `DeltaRecordBuffers.retainLimit` in bytes, and the one of the pooled figure.

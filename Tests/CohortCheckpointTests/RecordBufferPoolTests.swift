@@ -9,7 +9,7 @@ final class RecordBufferPoolTests: XCTestCase {
     let shapes = ["w": [700_000], "b": [10]]
 
     override func tearDown() {
-        DeltaRecordBuffers.retainLimit = 32 << 20
+        DeltaRecordBuffers.retainLimit = DeltaRecordBuffers.defaultRetainLimit
         DeltaRecordBuffers.releaseRetained()
     }
 
@@ -78,6 +78,7 @@ final class RecordBufferPoolTests: XCTestCase {
     }
 
     func testTheLimitBoundsWhatIsKept() throws {
+        XCTAssertEqual(DeltaRecordBuffers.retainLimit, 0, "nothing is kept unless a process asks for it")
         DeltaRecordBuffers.retainLimit = 0
         DeltaRecordBuffers.releaseRetained()
         _ = try gathered(try message(seed: 6).bytes)

@@ -118,7 +118,7 @@ public struct DeltaRecord: @unchecked Sendable {
 /// filled, and a huge page costs up to 2 MiB more than what was written: with records of a
 /// 40 MB model that would weigh on the coordinator's memory floor (3× the model), while for
 /// a large model's records it is noise. Smaller mapped buffers keep 4 KiB pages, and are
-/// taken from and given back to `RecordBufferPool` (bounded by `DeltaRecordBuffers.retainLimit`):
+/// taken from and given back to `RecordBufferPool` (bounded by `DeltaRecordBuffers.retainLimit`, 0 by default):
 /// a reused buffer is already touched, so gathering into it is a copy, not a page fault per 4 KiB.
 final class RecordStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
