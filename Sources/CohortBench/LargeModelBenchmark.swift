@@ -56,6 +56,9 @@ public enum LargeModelBenchmark {
         /// From the coordinator's launch until it listens (the nodes are started then).
         public var coordinatorStartupSeconds: Double?
         public var processes: [ProcessPeak]
+        /// The coordinator's own stages in the real round, from its log (MODEL sent and UPDATE
+        /// received per node, the strategy's finish, the journal write).
+        public var coordinatorStages: [Stage]?
         public var realRunError: String?
         public var benchProcessPeakResidentBytes: Int
         /// The real run's transport: "plain TCP" or "TLS 1.3".
@@ -126,9 +129,10 @@ public enum LargeModelBenchmark {
             let shapes = Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value.shape) })
             var header = RoundMessages.ModelHeader(round: 1, modelVersion: 0, plan: TrainingPlan(), architecture: spec)
             header.modelDigest = digest
-            _ = try timed("MODEL message made for every node (streamed from the tensors: chunk CRCs)", bytes: modelBytes) {
-                try RoundMessages.modelMessage(.model, header: header, weights: weights).length
+            let modelMessage = try timed("MODEL message made for every node (streamed from the tensors: chunk CRCs)", bytes: modelBytes) {
+                try RoundMessages.modelMessage(.model, header: header, weights: weights)
             }
+            try wireSendStages(modelMessage, tls: tls, certs: p("certs"), stages: &stages, progress: progress)
             var message = try timed("MODEL body encoded into one buffer (old path, not used)", bytes: modelBytes) {
                 try DeltaEncoder(config: DeltaCodecConfig()).encode(try ModelDelta(weights))
             }
@@ -302,6 +306,7 @@ public enum LargeModelBenchmark {
         guard done, coordinator.exitStatus == 0 else {
             throw BenchError("the coordinator did not finish well within \(Int(timeout)) s (log: \(p("coordinator.log")))\n\(coordinator.logTail())")
         }
+        report.coordinatorStages = coordinatorStages(log: (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "")
         let records = try Coordinator.loadRoundRecords(outDir: p("journal"))
         guard let first = records.first else { throw BenchError("no round was journaled") }
         report.roundSeconds = first.seconds

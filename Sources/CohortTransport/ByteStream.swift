@@ -13,6 +13,12 @@ public protocol ByteStream: AnyObject {
     func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8]
     /// Writes all of `bytes` within `timeout` seconds.
     func write(_ bytes: UnsafeRawBufferPointer, timeout: Double) throws
+    /// Writes all of `first` then all of `second` within `timeout` seconds, as one gathered
+    /// write where the stream can (a frame's header and its payload in one system call).
+    func write(_ first: UnsafeRawBufferPointer, then second: UnsafeRawBufferPointer, timeout: Double) throws
+    /// Fills all of `buffer` (a caller's reused buffer: nothing is allocated) by `deadline`,
+    /// which was set for a larger read of `timeout` seconds, or throws as `read(exactly:)`.
+    func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Date, timeout: Double) throws
     /// Closes the stream; further use throws. Safe to call more than once, and from another
     /// thread while a read or write is in progress: that call then fails promptly.
     func close()
@@ -31,9 +37,31 @@ extension ByteStream {
         try bytes.withUnsafeBytes { try write($0, timeout: timeout) }
     }
 
+    /// For streams without gathered writes: two writes.
+    public func write(_ first: UnsafeRawBufferPointer, then second: UnsafeRawBufferPointer, timeout: Double) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        try write(first, timeout: timeout)
+        try write(second, timeout: max(deadline.timeIntervalSinceNow, 0))
+    }
+
+    /// For streams without reads into a caller's buffer: a read, then a copy.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Date, timeout: Double) throws {
+        let bytes = try read(exactly: buffer.count, deadline: deadline, timeout: timeout)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    }
+
     /// For streams without deadline support: the time left before `deadline`.
     public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
         try read(exactly: count, timeout: deadline.timeIntervalSinceNow)
+    }
+}
+
+/// Fills all of `buffer` from `readSome(destination, room, done)` (as `readGrowing`, into a
+/// buffer the caller already holds).
+func readFilling(_ buffer: UnsafeMutableRawBufferPointer, _ readSome: (UnsafeMutableRawPointer, Int, Int) throws -> Int) throws {
+    var done = 0
+    while done < buffer.count {
+        done += try readSome(buffer.baseAddress! + done, buffer.count - done, done)
     }
 }
 

@@ -60,12 +60,32 @@ public final class FramedConnection: @unchecked Sendable {
         return Frame(version: header.version, type: header.type, payload: payload)
     }
 
+    /// Receives one frame as `receive(timeout:maxPayload:)` does, its payload read into
+    /// `buffer` (reused from frame to frame, grown to the announced length once that is checked
+    /// against `maxPayload`) rather than a new array: returns the header and the payload, valid
+    /// until the buffer's next use.
+    func receive(into buffer: FrameBuffer, timeout: Double?, maxPayload: Int) throws -> (header: FrameHeader, payload: UnsafeRawBufferPointer) {
+        let limit = timeout ?? readTimeout
+        let deadline = Date().addingTimeInterval(limit)
+        let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, deadline: deadline, timeout: limit),
+                                           maxPayload: maxPayload)
+        if let expected = expectedVersion, header.version != expected {
+            throw FrameError.unexpectedVersion(got: header.version, expected: expected)
+        }
+        let payload = buffer.prefix(header.length)
+        try stream.read(into: payload, deadline: deadline, timeout: limit)
+        let crc = Frame.crc32(UnsafeRawBufferPointer(payload), continuing: 0)
+        guard crc == header.crc else { throw FrameError.checksum(expected: header.crc, computed: crc) }
+        return (header, UnsafeRawBufferPointer(payload))
+    }
+
     /// Sends one frame whose header (with its CRC) was made by the caller, then its payload as
-    /// the given pieces, under the write lock (so no other frame lands in between).
-    func sendFrame(header: [UInt8], payload: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    /// the given pieces, under the write lock (so no other frame lands in between). `write`
+    /// takes bytes to go first (small ones gathered by the caller, e.g. the header) and then a
+    /// large slice, sent together in one gathered write where the stream can.
+    func sendFrame(payload: (_ write: (_ small: UnsafeRawBufferPointer, _ large: UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         try writeLock.withLock {
-            try stream.write(header, timeout: writeTimeout)
-            try payload { try stream.write($0, timeout: writeTimeout) }
+            try payload { try stream.write($0, then: $1, timeout: writeTimeout) }
         }
     }
 

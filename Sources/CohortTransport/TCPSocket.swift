@@ -83,40 +83,78 @@ public final class TCPSocket: ByteStream, @unchecked Sendable {
 
     public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
         try withDescriptor { fd in
-            try readGrowing(count: count) { destination, room, done in
-                while true {
-                    let left = deadline.timeIntervalSinceNow
-                    guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLIN), timeout: left) else {
-                        throw TransportError("\(peer): read timed out after \(timeout) s (\(done) of \(count) bytes)", kind: .timedOut)
-                    }
-                    let n = recv(fd, destination, room, 0)
-                    let error = errno
-                    if n > 0 { return n }
-                    if n < 0 && (error == EINTR || error == EAGAIN) { continue }
-                    if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(count) bytes)", kind: .closedLocally) }
-                    if n == 0 { throw TransportError("\(peer): connection closed by peer (\(done) of \(count) bytes)", kind: .closedByPeer) }
-                    throw TransportError("\(peer): read failed: \(String(cString: strerror(error)))", kind: Self.kind(ofErrno: error))
-                }
+            try readGrowing(count: count) { try receiveSome(fd, $0, $1, done: $2, of: count, deadline: deadline, timeout: timeout) }
+        }
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Date, timeout: Double) throws {
+        try withDescriptor { fd in
+            try readFilling(buffer) { try receiveSome(fd, $0, $1, done: $2, of: buffer.count, deadline: deadline, timeout: timeout) }
+        }
+    }
+
+    /// One `recv` of between 1 and `room` bytes into `destination`, waiting until `deadline`;
+    /// `done` of `count` bytes have come so far (for messages).
+    private func receiveSome(_ fd: Int32, _ destination: UnsafeMutableRawPointer, _ room: Int, done: Int, of count: Int,
+                             deadline: Date, timeout: Double) throws -> Int {
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLIN), timeout: left) else {
+                throw TransportError("\(peer): read timed out after \(timeout) s (\(done) of \(count) bytes)", kind: .timedOut)
             }
+            let n = recv(fd, destination, room, 0)
+            let error = errno
+            if n > 0 { return n }
+            if n < 0 && (error == EINTR || error == EAGAIN) { continue }
+            if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(count) bytes)", kind: .closedLocally) }
+            if n == 0 { throw TransportError("\(peer): connection closed by peer (\(done) of \(count) bytes)", kind: .closedByPeer) }
+            throw TransportError("\(peer): read failed: \(String(cString: strerror(error)))", kind: Self.kind(ofErrno: error))
         }
     }
 
     public func write(_ buf: UnsafeRawBufferPointer, timeout: Double) throws {
+        try write(buf, then: UnsafeRawBufferPointer(start: nil, count: 0), timeout: timeout)
+    }
+
+    /// Writes `first` then `second` with `sendmsg` over both (one system call for a frame's
+    /// header and a large payload slice, no copy to join them), going on from where a short
+    /// write stopped.
+    public func write(_ first: UnsafeRawBufferPointer, then second: UnsafeRawBufferPointer, timeout: Double) throws {
         let deadline = Date().addingTimeInterval(timeout)
+        let total = first.count + second.count
         try withDescriptor { fd in
             var done = 0
-            while done < buf.count {
+            while done < total {
                 let left = deadline.timeIntervalSinceNow
                 guard left > 0, TCPSocket.waitFor(fd: fd, events: Int16(POLLOUT), timeout: left) else {
-                    throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(buf.count) bytes)", kind: .timedOut)
+                    throw TransportError("\(peer): write timed out after \(timeout) s (\(done) of \(total) bytes)", kind: .timedOut)
                 }
-                let n = send(fd, buf.baseAddress! + done, buf.count - done, Int32(MSG_NOSIGNAL))
+                let n = Self.sendGathered(fd, first, second, from: done)
                 let error = errno
                 if n >= 0 { done += n; continue }
                 if error == EINTR || error == EAGAIN { continue }
-                if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(buf.count) bytes written)", kind: .closedLocally) }
+                if descriptor.isClosed { throw TransportError("\(peer): connection is closed (\(done) of \(total) bytes written)", kind: .closedLocally) }
                 throw TransportError("\(peer): write failed: \(String(cString: strerror(error)))", kind: Self.kind(ofErrno: error))
             }
+        }
+    }
+
+    /// One `sendmsg` of the bytes of `first` then `second` from offset `done` on.
+    private static func sendGathered(_ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, from done: Int) -> Int {
+        var parts: [iovec] = []
+        parts.reserveCapacity(2)
+        if done < first.count {
+            parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress! + done), iov_len: first.count - done))
+        }
+        let intoSecond = max(0, done - first.count)
+        if intoSecond < second.count {
+            parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress! + intoSecond), iov_len: second.count - intoSecond))
+        }
+        return parts.withUnsafeMutableBufferPointer { iov in
+            var message = msghdr()
+            message.msg_iov = iov.baseAddress
+            message.msg_iovlen = iov.count
+            return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
         }
     }
 

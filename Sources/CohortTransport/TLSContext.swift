@@ -19,6 +19,19 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, Int(TLS1_3_VERSION), nil) == 1 else {
             throw TransportError("TLS: cannot require TLS 1.3: \(TLSContext.lastError())")
         }
+        Self.tuneForBulk(ctx)
+    }
+
+    /// Settings for models of a gigabyte (issue 19), which change nothing of what is checked:
+    /// AES-128-GCM preferred (the same TLS 1.3 suites, in another order; about a quarter
+    /// faster than AES-256-GCM on this kind of CPU), and read-ahead into a 256 KiB buffer so
+    /// one `read` takes many 16 KiB records instead of two `read`s per record. Read-ahead is
+    /// safe here because every read asks OpenSSL first and waits on the socket only when it
+    /// says it needs more (`SSL_ERROR_WANT_READ`), never on the socket's readability alone.
+    static func tuneForBulk(_ ctx: OpaquePointer) {
+        _ = SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256")
+        _ = SSL_CTX_ctrl(ctx, SSL_CTRL_SET_READ_AHEAD, 1, nil)   // SSL_CTX_set_read_ahead is a macro
+        SSL_CTX_set_default_read_buffer_len(ctx, 256 << 10)
     }
 
     deinit { SSL_CTX_free(context) }

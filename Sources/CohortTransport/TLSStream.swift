@@ -100,15 +100,26 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
 
     public func read(exactly count: Int, deadline: Date, timeout: Double) throws -> [UInt8] {
         try socket.withDescriptor { fd in
-            try readGrowing(count: count) { destination, room, done in
-                do {
-                    return Int(try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "read") { ssl in
-                        SSL_read(ssl, destination, Int32(min(room, Int(Int32.max))))
-                    })
-                } catch {
-                    throw TransportError("\(error) (\(done) of \(count) bytes)")
-                }
-            }
+            try readGrowing(count: count) { try readSome(fd, $0, $1, done: $2, of: count, deadline: deadline, timeout: timeout) }
+        }
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Date, timeout: Double) throws {
+        try socket.withDescriptor { fd in
+            try readFilling(buffer) { try readSome(fd, $0, $1, done: $2, of: buffer.count, deadline: deadline, timeout: timeout) }
+        }
+    }
+
+    /// One `SSL_read` of between 1 and `room` bytes into `destination` (decrypted straight
+    /// there), waiting until `deadline`; `done` of `count` bytes have come so far.
+    private func readSome(_ fd: Int32, _ destination: UnsafeMutableRawPointer, _ room: Int, done: Int, of count: Int,
+                          deadline: Date, timeout: Double) throws -> Int {
+        do {
+            return Int(try perform(fd: fd, deadline: deadline, timeout: timeout, doing: "read") { ssl in
+                SSL_read(ssl, destination, Int32(min(room, Int(Int32.max))))
+            })
+        } catch {
+            throw TransportError("\(error) (\(done) of \(count) bytes)")
         }
     }
 

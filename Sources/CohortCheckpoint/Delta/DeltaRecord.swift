@@ -117,7 +117,9 @@ public struct DeltaRecord: @unchecked Sendable {
 /// (64 MiB) because a record being gathered while its node waits for buffer room is partly
 /// filled, and a huge page costs up to 2 MiB more than what was written: with records of a
 /// 40 MB model that would weigh on the coordinator's memory floor (3× the model), while for
-/// a large model's records it is noise. Smaller mapped buffers keep 4 KiB pages.
+/// a large model's records it is noise. Smaller mapped buffers keep 4 KiB pages, and are
+/// taken from and given back to `RecordBufferPool` (bounded by `DeltaRecordBuffers.retainLimit`, 0 by default):
+/// a reused buffer is already touched, so gathering into it is a copy, not a page fault per 4 KiB.
 final class RecordStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
@@ -134,7 +136,12 @@ final class RecordStorage: @unchecked Sendable {
         self.byteCount = byteCount
         let huge = byteCount >= Self.hugeThreshold
         let length = huge ? byteCount + Self.hugePage : byteCount
-        if byteCount >= Self.mapThreshold,
+        if byteCount >= Self.mapThreshold, !huge, let reused = RecordBufferPool.shared.take(length: length) {
+            // Already mapped and touched: gathering into it is a copy, with no page faults.
+            mapping = reused.mapping
+            mapped = reused.length
+            base = reused.mapping
+        } else if byteCount >= Self.mapThreshold,
            let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
             mapping = p
             mapped = length
@@ -153,6 +160,8 @@ final class RecordStorage: @unchecked Sendable {
     }
 
     deinit {
-        if let mapping { munmap(mapping, mapped) } else { base.deallocate() }
+        guard let mapping else { return base.deallocate() }
+        // Buffers under the huge threshold go back to the pool (which unmaps what it cannot keep).
+        if byteCount < Self.hugeThreshold { RecordBufferPool.shared.give(mapping, length: mapped) } else { munmap(mapping, mapped) }
     }
 }

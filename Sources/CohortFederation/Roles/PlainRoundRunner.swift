@@ -188,7 +188,13 @@ struct PlainRoundRunner: Sendable {
             c.log("coordinator: round \(round): \(progress.accepted.count) update(s), quorum \(quorum)")
             return nil
         }
+        let finishing = Date()
         let next = try c.strategy.finish()
+        let weightBytes = c.global.reduce(0) { $0 + 4 * $1.value.count }
+        if weightBytes >= 64 << 20 {   // large models: the aggregate's share of the round (issue 19)
+            c.log(String(format: "coordinator: round %d: aggregate finished in %.2f s (%ld bytes of weights)", round,
+                         Date().timeIntervalSince(finishing), weightBytes))
+        }
         let nonFinite = c.global.map(\.name).filter { name in next[name].map { !$0.isFinite } ?? true }
         var record = Coordinator.RoundRecord(round: round, participants: p.participants.map(\.name), accepted: progress.accepted,
                                              rejected: progress.rejected, globalValidationAccuracy: nil, nodeMetrics: progress.metrics,
