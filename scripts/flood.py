@@ -2,7 +2,9 @@
 """Bounded loopback connection flood against a real `cohort coordinator` (issue 16, point 1).
 
 Starts a coordinator under `ulimit -n COORDINATOR_FDS`, holds CONNECTIONS unauthenticated
-connections to it (idle, or half-open: a partial frame header), replaces each one the
+connections to it (idle, or half-open: a partial frame header; with --tls the coordinator
+and nodes use TLS with the test certificates, and half-open is half a ClientHello, `hello` a
+whole ClientHello, each then silent), replaces each one the
 coordinator closes (at most MAX_ATTEMPTS connections in all), and meanwhile runs NODES real
 nodes through ROUNDS rounds. Samples the coordinator's threads (/proc/PID/status), descriptors
 (/proc/PID/fd) and RSS every 0.2 s. Prints one JSON object.
@@ -11,8 +13,9 @@ Loopback only, bounded in count (--max-attempts) and time (--seconds). The flood
 descriptor limit is raised to its hard limit; it needs CONNECTIONS + a few.
 
     scripts/flood.py --cohort .build/debug/cohort --connections 10000 --nodes 10 --rounds 3
+    scripts/flood.py --cohort .build/debug/cohort --tls --mode hello --connections 10000
 """
-import argparse, errno, json, math, os, random, resource, select, shutil, socket, subprocess, sys, tempfile, time
+import argparse, errno, json, math, os, random, resource, select, shutil, socket, ssl, subprocess, sys, tempfile, time
 
 
 def write_sites(d, nodes):
@@ -58,8 +61,11 @@ def main():
     ap.add_argument("--max-attempts", type=int, default=0,
                     help="connections opened in all (default --connections + --rate x --seconds, at most 1,000,000)")
     ap.add_argument("--rate", type=float, default=2000, help="at most this many connections opened per second")
-    ap.add_argument("--mode", choices=["idle", "half"], default="idle",
-                    help="idle: send nothing; half: send 6 bytes of a frame header and stall")
+    ap.add_argument("--mode", choices=["idle", "half", "hello"], default="idle",
+                    help="idle: send nothing; half: send 6 bytes of a frame header (with --tls: half a ClientHello) "
+                         "and stall; hello (--tls only): send a whole ClientHello and stall")
+    ap.add_argument("--tls", action="store_true",
+                    help="coordinator and nodes over TLS (Tests/CohortTransportTests/Fixtures certificates)")
     ap.add_argument("--sources", type=int, default=1, help="spread the flood over 127.0.0.1 .. 127.0.0.N")
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
@@ -70,6 +76,8 @@ def main():
     a.connections = max(1, min(a.connections, 60000))
     a.seconds = min(a.seconds, 1800)
     a.max_attempts = min(a.max_attempts or int(a.connections + a.rate * a.seconds), 1_000_000)
+    if a.mode == "hello" and not a.tls:
+        ap.error("--mode hello needs --tls")
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, a.connections + 256)
@@ -81,12 +89,30 @@ def main():
     d = tempfile.mkdtemp(prefix="cohort-flood-")
     p = lambda n: os.path.join(d, n)
     write_sites(d, a.nodes)
+    coord_security, node_security = ["--insecure"], ["--insecure"]
+    half = b"CHRT\x01\x00"
+    if a.tls:
+        fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CohortTransportTests", "Fixtures")
+        shutil.copy(os.path.join(fixtures, "coordinator.key"), p("tls.key"))
+        os.chmod(p("tls.key"), 0o600)
+        coord_security = ["--tls-cert", os.path.join(fixtures, "coordinator.pem"), "--tls-key", p("tls.key")]
+        node_security = ["--tls-ca", os.path.join(fixtures, "ca.pem")]
+        # One real ClientHello (TLS 1.3 offered), sent as is on every flood connection.
+        ctx = ssl.create_default_context(cafile=os.path.join(fixtures, "ca.pem"))
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls_obj = ctx.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+        try:
+            tls_obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        client_hello = outgoing.read()
+        half = client_hello if a.mode == "hello" else client_hello[:len(client_hello) // 2]
     subprocess.run([a.cohort, "model", "init", "--arch", p("arch.json"), "--out", p("init.ckpt"), "--seed", "1"],
                    check=True, stderr=open(p("init.log"), "w"))
     coord_cmd = " ".join([a.cohort, "coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
                           "--listen", "127.0.0.1:0", "--port-file", p("port"), "--rounds", str(a.rounds),
                           "--min-nodes", str(a.nodes), "--round-timeout", "60", "--wait", str(int(a.seconds)),
-                          "--out", p("out"), "--insecure"])
+                          "--out", p("out")] + coord_security)
     coordinator = subprocess.Popen(["/bin/sh", "-c", "ulimit -n %d && exec %s" % (a.coordinator_fds, coord_cmd)],
                                    stdout=subprocess.DEVNULL, stderr=open(p("coordinator.log"), "w"))
     start = time.time()
@@ -98,7 +124,6 @@ def main():
     socks = {}            # fd -> (socket, connected?)
     attempted = established = closed_by_coordinator = connect_failures = 0
     peak_held = 0
-    half = b"CHRT\x01\x00"
 
     def open_one():
         nonlocal attempted, connect_failures
@@ -136,7 +161,7 @@ def main():
             # The flood is up: now the real nodes start.
             for s in range(a.nodes):
                 nodes.append(subprocess.Popen([a.cohort, "node", "--coordinator", "127.0.0.1:%d" % port, "--name", "site%d" % s,
-                                               "--secret-file", p("site%d.key" % s), "--data", p("site%d.csv" % s), "--insecure"],
+                                               "--secret-file", p("site%d.key" % s), "--data", p("site%d.csv" % s)] + node_security,
                                               stdout=subprocess.DEVNULL, stderr=open(p("site%d.log" % s), "w")))
         for fd, ev in ep.poll(0.05):
             entry = socks.get(fd)
@@ -150,7 +175,7 @@ def main():
                 entry[1] = True
                 established += 1
                 ep.modify(fd, select.EPOLLIN | select.EPOLLRDHUP)
-                if a.mode == "half":
+                if a.mode in ("half", "hello"):
                     try: s.send(half)
                     except OSError: pass
                 continue
@@ -185,7 +210,7 @@ def main():
         rounds_done = sum(1 for line in open(p("out/rounds.jsonl")) if line.strip())
     log = open(p("coordinator.log")).read()
     result = {
-        "mode": a.mode, "sources": a.sources,
+        "mode": a.mode, "tls": a.tls, "sources": a.sources,
         "connectionsTarget": a.connections, "connectionsAttempted": attempted, "connectionsEstablished": established,
         "peakConnectionsHeld": peak_held, "closedByCoordinator": closed_by_coordinator, "connectFailures": connect_failures,
         "coordinatorDescriptorLimit": a.coordinator_fds,

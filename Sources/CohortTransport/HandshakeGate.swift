@@ -6,13 +6,14 @@ import Glibc
 /// A coordinator's front door: accepts connections and runs their handshakes with bounded work
 /// before authentication (spec: `protocols/wire.md`, "Connection limits").
 ///
-/// One thread (the caller of `run`) polls the listener and every unauthenticated connection.
-/// Plain TCP handshakes run on it without blocking: a frame's bytes are collected as they
-/// arrive (at most `limits.maxPayload` per frame), and only a complete HELLO or AUTH is acted
-/// on. TLS handshakes block, so a connection that has sent its first bytes goes to one of
-/// `limits.tlsWorkers` threads. Threads therefore stay at 1 (plain) or 1 + `tlsWorkers` (TLS)
-/// whatever arrives, unauthenticated connections at `limits.maxPending` (per address
-/// `maxPendingPerAddress`), each for at most `limits.deadline` seconds.
+/// One thread (the caller of `run`) polls the listener and every unauthenticated connection,
+/// and runs every handshake on it without blocking. Under TLS, `SSL_accept` runs on the
+/// non-blocking socket each time it is ready, and the socket is polled for what OpenSSL asks
+/// next (readable or writable). Then a frame's bytes are collected as they arrive (at most
+/// `limits.maxPayload` per frame), and only a complete HELLO or AUTH is acted on. Threads
+/// therefore stay at 1 whatever arrives (plain or TLS), unauthenticated connections at
+/// `limits.maxPending` (per address `maxPendingPerAddress`), each for at most
+/// `limits.deadline` seconds.
 public final class HandshakeGate: @unchecked Sendable {
     /// What the gate has done so far.
     public struct Counters: Sendable, Equatable {
@@ -28,12 +29,15 @@ public final class HandshakeGate: @unchecked Sendable {
         public var closedByPeer = 0
         /// `accept` failures (EMFILE and the like); accepting pauses 0.1 s after each.
         public var acceptFailures = 0
+        /// TLS handshakes that failed (not TLS, a bad record, an alert); counted, not logged
+        /// one by one.
+        public var tlsFailed = 0
         /// The most unauthenticated connections held at once.
         public var peakPending = 0
     }
 
-    /// Called with an authenticated connection (on the gate's thread for plain TCP, a TLS
-    /// worker's otherwise); throwing refuses it (its socket is closed and `onRefused` called).
+    /// Called with an authenticated connection, on the gate's thread (so it must not block);
+    /// throwing refuses it (its socket is closed and `onRefused` called).
     public typealias Admit = (FramedConnection, Handshake.NodeIdentity) throws -> Void
 
     private let listener: TCPListener
@@ -52,16 +56,23 @@ public final class HandshakeGate: @unchecked Sendable {
         let host: String
         let since: Date
         let conn: FramedConnection
+        /// The TLS layer, under TLS; `tlsReady` once its handshake is complete.
+        let tls: TLSStream?
+        var tlsReady = false
+        /// Poll for writability (TLS asked for it) instead of readability.
+        var wantWrite = false
+        /// When the peer last moved its handshake on (accept, TLS progress, frame bytes).
+        var lastProgress: Date
         var buffer: [UInt8] = []
         var need = Frame.headerSize
         var header: FrameHeader?
         var challenged: Handshake.Challenged?
-        var handedOff = false
-        init(id: Int, socket: TCPSocket, fd: Int32, host: String, since: Date, conn: FramedConnection) {
+        init(id: Int, socket: TCPSocket, fd: Int32, host: String, since: Date, conn: FramedConnection, tls: TLSStream?) {
             self.id = id; self.socket = socket; self.fd = fd; self.host = host; self.since = since; self.conn = conn
+            self.tls = tls; self.lastProgress = since
         }
-        /// True once the peer was sent CHALLENGE (or, under TLS, went to a handshake thread).
-        var pastHello: Bool { challenged != nil || handedOff }
+        /// True once the peer was sent CHALLENGE.
+        var pastHello: Bool { challenged != nil }
     }
 
     // Touched by the gate thread only.
@@ -74,11 +85,6 @@ public final class HandshakeGate: @unchecked Sendable {
 
     private let countersLock = NSLock()
     private var counters = Counters()
-    /// TLS handoff: the queue the workers take from, and the ids they are done with.
-    private let queue = NSCondition()
-    private var handed: [Pending] = []
-    private var finished: [Int] = []
-    private var stopping = false
 
     /// A gate for `listener`'s connections, authenticating against `secrets` (over `tls` if
     /// given). `admissible(name)` is asked before WELCOME (false: the name has a live session).
@@ -103,28 +109,19 @@ public final class HandshakeGate: @unchecked Sendable {
     /// Accepts and authenticates until `stopped()` is true (checked at least every 0.1 s), then
     /// closes every connection still unauthenticated. Call from one thread.
     public func run(until stopped: () -> Bool) {
-        var workers: [Thread] = []
-        if tls != nil {
-            for _ in 0..<limits.tlsWorkers {
-                let t = Thread { [self] in tlsWorker() }
-                t.start()
-                workers.append(t)
-            }
-        }
         var acceptPausedUntil = Date.distantPast
         var fds: [pollfd] = []
         var ids: [Int] = []
         while !stopped() {
             let now = Date()
-            collectFinished()
             expire(now: now)
             reportIfDue(now: now)
             fds.removeAll(keepingCapacity: true)
             ids.removeAll(keepingCapacity: true)
             let listenFD = now >= acceptPausedUntil ? listener.fd : -1
             if listenFD >= 0 { fds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)) }
-            for p in pending.values where !p.handedOff {
-                fds.append(pollfd(fd: p.fd, events: Int16(POLLIN), revents: 0))
+            for p in pending.values {
+                fds.append(pollfd(fd: p.fd, events: Int16(p.wantWrite ? POLLOUT : POLLIN), revents: 0))
                 ids.append(p.id)
             }
             let n = poll(&fds, nfds_t(fds.count), 100)
@@ -142,7 +139,6 @@ public final class HandshakeGate: @unchecked Sendable {
         for p in pending.values { p.socket.close() }
         pending.removeAll()
         perAddress.removeAll()
-        queue.withLock { stopping = true; queue.broadcast() }
     }
 
     /// Accepts up to 16 waiting connections; false after an accept failure (EMFILE, ...).
@@ -156,8 +152,16 @@ public final class HandshakeGate: @unchecked Sendable {
             case let .accepted(socket, host):
                 makeRoom(for: host)
                 let fd = socket.fd
-                let conn = FramedConnection(stream: socket, maxPayload: limits.maxPayload, readTimeout: limits.deadline, writeTimeout: 1)
-                let p = Pending(id: nextID, socket: socket, fd: fd, host: host, since: Date(), conn: conn)
+                var stream: TLSStream?
+                if let tls {
+                    do { stream = try TLSStream(unshaken: socket, context: tls) } catch {
+                        socket.close()
+                        count { $0.accepted += 1; $0.tlsFailed += 1 }
+                        continue
+                    }
+                }
+                let conn = FramedConnection(stream: stream ?? socket, maxPayload: limits.maxPayload, readTimeout: limits.deadline, writeTimeout: 1)
+                let p = Pending(id: nextID, socket: socket, fd: fd, host: host, since: Date(), conn: conn, tls: stream)
                 nextID += 1
                 pending[p.id] = p
                 perAddress[host, default: 0] += 1
@@ -178,16 +182,18 @@ public final class HandshakeGate: @unchecked Sendable {
         }
     }
 
-    /// The oldest connection that has not yet sent a complete HELLO, else the oldest. A real
-    /// node sends HELLO at once and is answered within the same turn, so it is never the oldest
-    /// of those (whatever the flood sends: nothing, or a frame it never finishes).
+    /// Of the connections that have not yet sent a complete HELLO, the one whose handshake
+    /// has stood still longest (no TLS progress, no frame bytes); else the oldest. A real node
+    /// moves on at every turn (ClientHello, TLS Finished, HELLO), so it is never the one that
+    /// stood still longest, whatever the flood sends: nothing, part of a ClientHello or a
+    /// frame, or a whole ClientHello and then silence.
     private func victim(where matches: (Pending) -> Bool) -> Pending? {
-        var early: Pending?, oldest: Pending?
+        var stalled: Pending?, oldest: Pending?
         for p in pending.values where matches(p) {
             if oldest == nil || p.id < oldest!.id { oldest = p }
-            if !p.pastHello, early == nil || p.id < early!.id { early = p }
+            if !p.pastHello, stalled == nil || (p.lastProgress, p.id) < (stalled!.lastProgress, stalled!.id) { stalled = p }
         }
-        return early ?? oldest
+        return stalled ?? oldest
     }
 
     /// Closes `p` and forgets it.
@@ -208,87 +214,93 @@ public final class HandshakeGate: @unchecked Sendable {
         }
     }
 
-    /// Reads what `p` has sent and acts on a complete frame.
+    /// Moves `p`'s handshake on as far as its socket allows without waiting: TLS first (under
+    /// TLS), then reads what it has sent and acts on each complete frame.
     private func step(_ p: Pending) {
-        if tls != nil {
-            p.handedOff = true
-            queue.withLock { handed.append(p); queue.signal() }
-            return
-        }
-        let room = p.need - p.buffer.count
-        let n = scratch.withUnsafeMutableBytes { recv(p.fd, $0.baseAddress!, room, Int32(MSG_DONTWAIT)) }
-        let error = errno
-        if n == 0 || (n < 0 && error != EAGAIN && error != EINTR) {
-            drop(p); count { $0.closedByPeer += 1 }
-            return
-        }
-        guard n > 0 else { return }
-        p.buffer.append(contentsOf: scratch[0..<n])
-        do {
-            if p.header == nil && p.buffer.count == Frame.headerSize {
-                let header = try FrameHeader.parse(p.buffer, maxPayload: limits.maxPayload)
-                p.header = header
-                p.need = Frame.headerSize + header.length
-            }
-            guard let header = p.header, p.buffer.count == p.need else { return }
-            let payload = Array(p.buffer[Frame.headerSize...])
-            let crc = Frame.crc32(payload)
-            guard crc == header.crc else { throw FrameError.checksum(expected: header.crc, computed: crc) }
-            let frame = Frame(version: header.version, type: header.type, payload: payload)
-            p.buffer = []
-            p.header = nil
-            p.need = Frame.headerSize
-            if let challenged = p.challenged {
-                let id = try Handshake.finish(p.conn, challenged, reply: frame, admissible: admissible)
-                forget(p)
-                p.conn.writeTimeout = 30
-                count { $0.admitted += 1 }
-                try onAdmitted(p.conn, id)
-            } else {
-                p.challenged = try Handshake.answerHello(p.conn, frame, secrets: secrets)
-            }
-        } catch {
-            drop(p)
-            count { $0.refused += 1 }
-            onRefused(p.socket.peer, error)
-        }
-    }
-
-    /// A TLS handshake thread: TLS, then the session handshake, with the gate's deadline.
-    private func tlsWorker() {
-        guard let tls else { return }
-        while true {
-            queue.lock()
-            while handed.isEmpty && !stopping { queue.wait() }
-            if handed.isEmpty { queue.unlock(); return }
-            let p = handed.removeFirst()
-            queue.unlock()
-            let left = limits.deadline - Date().timeIntervalSince(p.since)
+        if let stream = p.tls, !p.tlsReady {
             do {
-                guard left > 0 else { throw TransportError("\(p.socket.peer): handshake deadline passed", kind: .timedOut) }
-                let stream = try TLSStream(socket: p.socket, context: tls, timeout: left)
-                let conn = FramedConnection(stream: stream, maxPayload: limits.maxPayload, readTimeout: left)
-                let id = try Handshake.accept(conn, secrets: secrets, timeout: left, admissible: admissible)
-                queue.withLock { finished.append(p.id) }
-                count { $0.admitted += 1 }
-                do { try onAdmitted(conn, id) } catch {
-                    conn.close()
-                    onRefused(p.socket.peer, error)
+                switch try stream.handshakeStep() {
+                case .done:
+                    p.tlsReady = true
+                    p.wantWrite = false
+                    p.lastProgress = Date()
+                case .wantRead:
+                    p.wantWrite = false
+                    p.lastProgress = Date()
+                    return
+                case .wantWrite:
+                    p.wantWrite = true
+                    return
                 }
             } catch {
-                p.socket.close()
-                queue.withLock { finished.append(p.id) }
+                drop(p)
+                let byPeer = (error as? TransportError)?.kind == .closedByPeer
+                count { if byPeer { $0.closedByPeer += 1 } else { $0.tlsFailed += 1 } }
+                return
+            }
+        }
+        // Each pass reads at most to the end of the current frame, so nothing past AUTH is
+        // taken from the session; it ends when the socket has no more (or `p` left the gate).
+        while pending[p.id] === p {
+            let received: Int?
+            do { received = try receive(p, room: p.need - p.buffer.count) } catch {
+                drop(p)
+                let byPeer = (error as? TransportError)?.kind != .other
+                count { if byPeer { $0.closedByPeer += 1 } else { $0.tlsFailed += 1 } }
+                return
+            }
+            guard let n = received else { return }
+            p.buffer.append(contentsOf: scratch[0..<n])
+            p.lastProgress = Date()
+            do { try act(p) } catch {
+                drop(p)
                 count { $0.refused += 1 }
                 onRefused(p.socket.peer, error)
+                return
             }
         }
     }
 
-    /// Forgets the connections the TLS workers are done with (their sockets are theirs).
-    private func collectFinished() {
-        guard tls != nil else { return }
-        let done: [Int] = queue.withLock { let d = finished; finished = []; return d }
-        for id in done { if let p = pending[id] { forget(p) } }
+    /// Up to `room` bytes from `p` into `scratch` without waiting: the count, or nil if none
+    /// are there. Throws when the peer closed the connection (`.closedByPeer`) or, under TLS,
+    /// sent a bad record (`.other`).
+    private func receive(_ p: Pending, room: Int) throws -> Int? {
+        let limit = min(room, scratch.count)
+        if let stream = p.tls {
+            return try scratch.withUnsafeMutableBytes { try stream.readAvailable(into: $0.baseAddress!, room: limit) }
+        }
+        let n = scratch.withUnsafeMutableBytes { recv(p.fd, $0.baseAddress!, limit, Int32(MSG_DONTWAIT)) }
+        let error = errno
+        if n > 0 { return n }
+        if n < 0 && (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) { return nil }
+        throw TransportError("\(p.socket.peer): connection closed by peer before authenticating", kind: .closedByPeer)
+    }
+
+    /// Acts on `p`'s buffer once it holds a complete header or frame: HELLO is answered with
+    /// CHALLENGE, AUTH ends the handshake (WELCOME, then `onAdmitted`). Throws to refuse.
+    private func act(_ p: Pending) throws {
+        if p.header == nil && p.buffer.count == Frame.headerSize {
+            let header = try FrameHeader.parse(p.buffer, maxPayload: limits.maxPayload)
+            p.header = header
+            p.need = Frame.headerSize + header.length
+        }
+        guard let header = p.header, p.buffer.count == p.need else { return }
+        let payload = Array(p.buffer[Frame.headerSize...])
+        let crc = Frame.crc32(payload)
+        guard crc == header.crc else { throw FrameError.checksum(expected: header.crc, computed: crc) }
+        let frame = Frame(version: header.version, type: header.type, payload: payload)
+        p.buffer = []
+        p.header = nil
+        p.need = Frame.headerSize
+        if let challenged = p.challenged {
+            let id = try Handshake.finish(p.conn, challenged, reply: frame, admissible: admissible)
+            forget(p)
+            p.conn.writeTimeout = 30
+            count { $0.admitted += 1 }
+            try onAdmitted(p.conn, id)
+        } else {
+            p.challenged = try Handshake.answerHello(p.conn, frame, secrets: secrets)
+        }
     }
 
     /// Every 10 s, one log line for the connections dropped before authenticating (never one
@@ -299,10 +311,12 @@ public final class HandshakeGate: @unchecked Sendable {
         let c = snapshot
         let evicted = c.evicted - reported.evicted, expired = c.expired - reported.expired
         let closed = c.closedByPeer - reported.closedByPeer, failures = c.acceptFailures - reported.acceptFailures
+        let tlsFailed = c.tlsFailed - reported.tlsFailed
         reported = c
-        guard evicted + expired + closed + failures > 0 else { return }
+        guard evicted + expired + closed + failures + tlsFailed > 0 else { return }
         log("unauthenticated connections in the last 10 s: \(evicted) closed to stay within \(limits.maxPending) pending "
             + "(\(limits.maxPendingPerAddress) per address), \(expired) past the \(Int(limits.deadline)) s deadline, "
-            + "\(closed) closed by the peer, \(failures) accept failures; \(pending.count) pending now")
+            + "\(closed) closed by the peer, \(failures) accept failures"
+            + (tls == nil ? "" : ", \(tlsFailed) failed TLS handshakes") + "; \(pending.count) pending now")
     }
 }

@@ -15,9 +15,6 @@ public struct HandshakeLimits: Sendable, Equatable {
     public var maxPendingPerAddress: Int
     /// Seconds from accept to WELCOME; a connection still unauthenticated then is closed.
     public var deadline: Double
-    /// Handshake threads for TLS connections (a TLS handshake blocks); plain TCP handshakes run
-    /// on the gate's own thread without blocking.
-    public var tlsWorkers: Int
     /// Largest frame payload before authentication (HELLO and AUTH are a few hundred bytes).
     public var maxPayload: Int
 
@@ -30,11 +27,10 @@ public struct HandshakeLimits: Sendable, Equatable {
     public static let defaultMaxPendingPerAddress = 64
 
     public init(maxPending: Int = defaultMaxPending, maxPendingPerAddress: Int = defaultMaxPendingPerAddress,
-                deadline: Double = 10, tlsWorkers: Int = 4, maxPayload: Int = 4096) {
+                deadline: Double = 10, maxPayload: Int = 4096) {
         self.maxPending = max(1, maxPending)
         self.maxPendingPerAddress = max(1, maxPendingPerAddress)
         self.deadline = deadline
-        self.tlsWorkers = max(1, tlsWorkers)
         self.maxPayload = maxPayload
     }
 

@@ -141,4 +141,48 @@ final class MetricsTests: XCTestCase {
         defer { silent.close() }
         XCTAssertEqual(try get(server.port, "GET /healthz HTTP/1.1\r\n\r\n").status, "HTTP/1.1 200 OK")
     }
+
+    /// Stalled clients (silent, half a request head, more than the connection cap) cost only
+    /// their own connections: a scrape made while they are all held is answered (each read
+    /// below allows 5 s; the old one-at-a-time endpoint gave each stalled client its 2 s in
+    /// turn, 10 s or more before the scrape). Past the cap the oldest connection is closed.
+    func testStalledClientsDoNotHoldUpAScrape() throws {
+        let metrics = try CoordinatorMetrics(plannedRounds: 2)
+        metrics.coordinatorStarted { 3 }
+        let server = try MetricsServer(host: "127.0.0.1", port: 0, registry: metrics.registry, ready: { metrics.ready })
+        server.start()
+        defer { server.stop() }
+        var stalled: [TCPSocket] = []
+        defer { stalled.forEach { $0.close() } }
+        for i in 0..<(MetricsServer.maxConnections + 4) {
+            let s = try TCPSocket.connect(host: "127.0.0.1", port: server.port, timeout: 5)
+            if i % 2 == 1 { try s.write(Array("GET /metrics HTTP/1.1\r\nHost:".utf8), timeout: 1) }
+            stalled.append(s)
+        }
+        let scrape = try get(server.port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(scrape.status, "HTTP/1.1 200 OK")
+        XCTAssertEqual(scrape.body, metrics.registry.render())
+        XCTAssertTrue(scrape.body.contains("cohort_connected_nodes 3\n"))
+        // The first stalled connections were closed to keep within the cap; the last are held.
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertFalse(stalled[0].isOpen)
+        XCTAssertTrue(stalled[stalled.count - 1].isOpen)
+        // A request head split over several writes is answered too.
+        let split = try TCPSocket.connect(host: "127.0.0.1", port: server.port, timeout: 5)
+        defer { split.close() }
+        try split.write(Array("GET /healthz HTTP/1.1\r\n".utf8), timeout: 1)
+        Thread.sleep(forTimeInterval: 0.05)
+        try split.write(Array("Host: x\r\n\r\n".utf8), timeout: 1)
+        var bytes: [UInt8] = []
+        while let b = try? split.read(exactly: 1, timeout: 5) { bytes += b }
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200 OK\r\n"))
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasSuffix("\r\n\r\nok\n"))
+    }
+
+    func testEndOfHeadFindsTheFirstBlankLine() {
+        XCTAssertNil(MetricsServer.endOfHead(Array("GET / HTTP/1.1\r\nX: y\r\n".utf8)))
+        XCTAssertEqual(MetricsServer.endOfHead(Array("GET / HTTP/1.1\r\n\r\nbody".utf8)), 18)
+        XCTAssertEqual(MetricsServer.endOfHead(Array("GET / HTTP/1.0\n\nbody".utf8)), 16)
+        XCTAssertNil(MetricsServer.endOfHead([10]))
+    }
 }

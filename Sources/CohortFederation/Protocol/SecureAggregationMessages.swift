@@ -18,12 +18,17 @@ public enum SecureAggregationMessages {
         public var threshold: Int
         /// n: nodes sampled for the round (the fixed-point encoding's number of summands).
         public var participants: Int
-        /// Samples of all n participants together (a node's weight is its share of them).
+        /// Samples of all n participants together, each counted as in `samples` (a node's
+        /// weight is its share of them).
         public var totalSamples: Int
+        /// The samples this node's update counts with: its announced count, capped at its
+        /// expected count in the coordinator's secrets file. Nil (a coordinator before this
+        /// field): the node's own count.
+        public var samples: Int?
 
-        public init(session: UInt64, node: UInt32, threshold: Int, participants: Int, totalSamples: Int) {
+        public init(session: UInt64, node: UInt32, threshold: Int, participants: Int, totalSamples: Int, samples: Int? = nil) {
             self.session = session; self.node = node; self.threshold = threshold
-            self.participants = participants; self.totalSamples = totalSamples
+            self.participants = participants; self.totalSamples = totalSamples; self.samples = samples
         }
 
         /// The protocol parameters of this attempt for vectors of `length` words.

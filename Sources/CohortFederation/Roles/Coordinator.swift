@@ -208,7 +208,7 @@ public final class Coordinator: @unchecked Sendable {
     }
 
     /// Accepts nodes through a `HandshakeGate` on this thread: bounded pre-authentication work
-    /// (one thread for plain TCP, plus `tlsWorkers` under TLS; `config.handshakeLimits` caps
+    /// (one thread, plain TCP or TLS; `config.handshakeLimits` caps
     /// unauthenticated connections in all and per address, fitted to the descriptor limit).
     private func acceptLoop() {
         let gate = HandshakeGate(

@@ -30,9 +30,14 @@ extension FederatedNode {
         do {
             try header.plan.validate()
             guard let secure = header.plan.secureAggregation else { throw AggregationError("the MODEL assigns secure aggregation but the plan has none") }
-            guard a.participants >= a.threshold, a.totalSamples >= trainingCount, trainingCount > 0 else {
-                throw AggregationError("inconsistent assignment: \(a.participants) participants, threshold \(a.threshold), \(a.totalSamples) samples in all")
+            // The coordinator may lower this node's weight (its expected sample count), never
+            // raise it past the node's own count.
+            let weighted = min(a.samples ?? trainingCount, trainingCount)
+            guard a.participants >= a.threshold, weighted >= 1, a.totalSamples >= weighted, trainingCount > 0 else {
+                throw AggregationError("inconsistent assignment: \(a.participants) participants, threshold \(a.threshold), \(a.totalSamples) samples in all, "
+                                       + "\(weighted) for this node of its \(trainingCount)")
             }
+            if weighted < trainingCount { log("\(tag): the coordinator weights this node's update by \(weighted) of its \(trainingCount) samples (its expected count)") }
             let planned = secure.threshold(participants: a.participants)
             if let warning = try secure.checkThreshold(participants: a.participants) { log("\(tag): \(warning)") }
             guard a.threshold == planned else {
@@ -68,7 +73,7 @@ extension FederatedNode {
                 return nil
             }
             do {
-                let weight = encoding.equalWeights ? 1 : Double(trainingCount) / Double(a.totalSamples)
+                let weight = encoding.equalWeights ? 1 : Double(weighted) / Double(a.totalSamples)
                 var noise = GaussianNoise.secure()
                 (words, preClipNorm) = try encoding.words(for: try update.delta(), weight: weight, noise: &noise)
                 if let dir = config.secureAggregationDump {

@@ -28,6 +28,9 @@ final class SecureRoundRunner: @unchecked Sendable {
     private var threshold = 0
     private var needed = 0
     private var totalSamples = 0
+    /// Each participant's sample weight: its announced count, capped at its expected count.
+    private var weights: [String: Int] = [:]
+    private var sampleChecks: [String: ExpectedSampleCheck] = [:]
     private var encoding: SecureUpdateEncoding!
     private var server: SecureAggregation.Server!
     private var deltaModels = 0
@@ -60,7 +63,15 @@ final class SecureRoundRunner: @unchecked Sendable {
         }
         encoding = try SecureUpdateEncoding(plan: c.roundPlan, architecture: c.architecture, participants: n, threshold: threshold)
         server = try SecureAggregation.Server(parameters: .init(round: session, threshold: threshold, vectorLength: encoding.length))
-        totalSamples = participants.reduce(0) { $0 + $1.samples }
+        // Claims over the secrets file's expected counts are capped (a masked input cannot be
+        // left out alone, so a plan's "reject" caps too); the node is told its weight.
+        for s in participants {
+            let check = ExpectedSampleCheck(claimed: s.samples, expected: c.config.expectedSamples[s.name], action: .clip)
+            sampleChecks[s.name] = check
+            weights[s.name] = check.weight(claimed: s.samples)
+            if check != .within { c.log("\(tag): '\(s.name)' \(check)") }
+        }
+        totalSamples = participants.reduce(0) { $0 + weights[$1.name]! }
         c.state.withLock { $0.secure = SecureRoundProgress(session: session) }
         defer { c.state.withLock { if $0.secure?.session == session { $0.secure = nil } } }
         c.log("\(tag): \(n) participants, threshold \(threshold), \(encoding.length) words per update, clip \(Coordinator.format(encoding.clipNorm))")
@@ -83,7 +94,8 @@ final class SecureRoundRunner: @unchecked Sendable {
         var cache: [Int: StreamedMessage] = [:]
         for s in participants {
             var header = RoundMessages.ModelHeader(round: round, modelVersion: c.version, plan: c.roundPlan, architecture: c.architecture)
-            header.secureAggregation = .init(session: session, node: ids[s.name]!, threshold: threshold, participants: participants.count, totalSamples: totalSamples)
+            header.secureAggregation = .init(session: session, node: ids[s.name]!, threshold: threshold, participants: participants.count, totalSamples: totalSamples,
+                                                         samples: weights[s.name])
             let (message, delta) = try c.modelMessage(.model, header: header, for: s, cache: &cache)
             models[s.name] = .message(message)
             deltaModels += delta ? 1 : 0
@@ -220,7 +232,7 @@ final class SecureRoundRunner: @unchecked Sendable {
     func apply(_ sum: [UInt32], survivors: [UInt32], record: inout Coordinator.RoundRecord) throws {
         let c = coordinator, encoding = self.encoding!, n = participants.count
         let byID = Dictionary(uniqueKeysWithValues: participants.map { (ids[$0.name]!, $0) })
-        let survivorSamples = survivors.reduce(0) { $0 + byID[$1]!.samples }
+        let survivorSamples = survivors.reduce(0) { $0 + weights[byID[$1]!.name]! }
         let divisor = encoding.equalWeights ? Double(n) : Double(survivorSamples) / Double(totalSamples)
         let centralNoise = c.plan.privacy.map { $0.mode == .central ? GaussianNoise.centralStandardDeviation(noiseMultiplier: encoding.noiseMultiplier!, clipNorm: encoding.clipNorm) : 0 } ?? 0
         var noise = GaussianNoise(random: c.roundRandom(round, "update-noise"))
@@ -264,6 +276,8 @@ final class SecureRoundRunner: @unchecked Sendable {
         var rejected = seen.rejected
         for s in participants where !accepted.contains(s.name) && rejected[s.name] == nil { rejected[s.name] = "not a survivor" }
         record.rejected = rejected
+        let capped = sampleChecks.filter { if case .capped = $0.value { return true } else { return false } }.mapValues(\.description)
+        record.screening = capped.isEmpty ? nil : capped
         record.nodeMetrics = seen.metrics.filter { accepted.contains($0.key) }
         record.bytesDown = seen.bytesDown
         record.bytesUp = seen.bytesUp
