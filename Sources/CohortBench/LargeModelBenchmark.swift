@@ -61,6 +61,8 @@ public enum LargeModelBenchmark {
         /// The real run's transport: "plain TCP" or "TLS 1.3".
         public var transport: String
         public var method: String
+        /// Each node's stages of the real run's round (seconds, resident memory), from its log.
+        public var nodeStages: [NodeStages]? = nil
     }
 
     /// Hidden units U so that 1000·U + U + 10·U + 10 is about `params`.
@@ -304,6 +306,7 @@ public enum LargeModelBenchmark {
         }
         let records = try Coordinator.loadRoundRecords(outDir: p("journal"))
         guard let first = records.first else { throw BenchError("no round was journaled") }
+        report.nodeStages = nodeStages(dir: dir, nodes: nodes.count, modelBytes: modelBytes, progress: progress)
         report.roundSeconds = first.seconds
         report.launchToRoundDoneSeconds = first.finishedAt - start.timeIntervalSince1970
     }
