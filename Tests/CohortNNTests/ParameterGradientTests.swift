@@ -53,4 +53,22 @@ final class ParameterGradientTests: XCTestCase {
         fc.grad.data[0] += 1
         XCTAssertEqual(held.data[0] + 1, fc.grad.data[0])
     }
+
+    /// Zeroing the gradient of a parameter that never had one (a frozen weight, which every
+    /// optimizer's zeroGrad visits) allocates nothing, and it still reads as zeros.
+    func testZeroingAnUnusedGradientAllocatesNothing() throws {
+        let p = Parameter(name: "w", value: Tensor(shape: [3], data: [1, 2, 3]))
+        p.zeroGrad()
+        XCTAssertFalse(p.hasGradientStorage)
+        let optimizer = try GradientMomentumSGD(groups: [ParameterGroup(parameters: [p], learningRate: 0.1)], momentum: 0.9)
+        p.isTrainable = false
+        optimizer.zeroGrad()
+        optimizer.step(learningRateScale: 1)
+        XCTAssertFalse(p.hasGradientStorage, "a frozen parameter gets no gradient buffer")
+        XCTAssertEqual(p.grad, Tensor(shape: [3]))
+        XCTAssertTrue(p.hasGradientStorage)
+        p.grad.data[1] = 4
+        p.zeroGrad()
+        XCTAssertEqual(p.grad, Tensor(shape: [3]))
+    }
 }

@@ -60,8 +60,12 @@ public final class Parameter {
     /// Whether optimizers update this parameter: trainable and not a LoRA base.
     public var isUpdated: Bool { isTrainable && !isLoRABase }
 
-    /// Sets the gradient to zero.
-    public func zeroGrad() { grad.fill(0) }
+    /// Sets the gradient to zero (a gradient never allocated stays so: it reads as zeros), so
+    /// zeroing a frozen parameter's gradient, as optimizers do, never allocates one.
+    public func zeroGrad() { gradStorage?.fill(0) }
+
+    /// Whether the gradient buffer exists (it is allocated on first use).
+    public var hasGradientStorage: Bool { gradStorage != nil }
 }
 
 /// A non-trainable tensor a layer keeps as state, e.g. BatchNorm running statistics.
