@@ -70,6 +70,9 @@ public final class FederatedNode {
         /// need every training sample in memory (record-level DP, personalization, local
         /// adaptation) are refused (`StreamedTrainingError`).
         public var trainSource: (any BatchSource)?
+        /// After each plain round, the tensors trained and sent (before the delta) are written
+        /// here as safetensors (`--save-trained`), replacing the file.
+        public var saveTrainedTo: String?
         /// Whether the model object is built without drawing its weights (they are all
         /// overwritten by the MODEL's); false only in tests that compare the two.
         var skipsInitialization = true
@@ -388,6 +391,11 @@ public final class FederatedNode {
     func handleModel(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> StreamedMessage {
         let update = try trainLocally(header, weights: weights)
         let plan = header.plan
+        if let path = config.saveTrainedTo {
+            try Safetensors.save(update.sent.compactMap { name in update.local[name].map { (name, $0) } },
+                                 metadata: ["node": config.name, "round": "\(header.round)", "modelVersion": "\(header.modelVersion)"], to: path)
+            stageClock?.mark("trained tensors saved (--save-trained)")
+        }
         if config.testAttack == nil && update.prepared == nil && feedback.names.isEmpty && RoundMessages.streamsDenseUpdate(plan) {
             let metrics = outgoingMetrics(update, plan: plan).filter { $0.value.isFinite }
             let message = try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
