@@ -32,8 +32,12 @@ extension LargeModelBenchmark {
         public var values: Int
         /// The tensors the nodes trained and sent (the rest must equal the initial checkpoint).
         public var trainedTensors: [String]
-        /// The nodes in the order the coordinator folded their updates (its log).
+        /// The nodes in the order the reference folded their updates: the coordinator's, from its
+        /// log, when it logs them (updates of 64 MiB or more); else each order was tried and this
+        /// is the one that matched (or the first, when none did).
         public var foldOrder: [String]
+        /// Whether `foldOrder` is the coordinator's logged one (false: found by trying each order).
+        public var foldOrderLogged: Bool
         /// The first differences found (tensor, element, both values), if any.
         public var mismatches: [String]
         public var method: String
@@ -44,30 +48,60 @@ extension LargeModelBenchmark {
         func p(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
         let log = try String(contentsOfFile: p("coordinator.log"), encoding: .utf8)
         // "coordinator: round 1: UPDATE of 'site0' (… bytes) received, checked and folded in …"
-        let order: [String] = log.split(separator: "\n").compactMap { line in
+        let logged: [String] = log.split(separator: "\n").compactMap { line in
             guard line.contains("round 1: UPDATE of '"), line.contains("folded"),
                   let open = line.range(of: "UPDATE of '"), let close = line[open.upperBound...].firstIndex(of: "'") else { return nil }
             return String(line[open.upperBound..<close])
         }
-        guard Set(order) == Set((0..<nodes).map { "site\($0)" }), order.count == nodes else {
-            throw BenchError("reference check: the coordinator's log does not name the \(nodes) nodes' folds (found \(order))")
-        }
-        progress("large-model: reference check: FedAvg of the nodes' trained tensors over init.ckpt, folded in order \(order)")
+        let sites = (0..<nodes).map { "site\($0)" }
+        let loggedOrder = Set(logged) == Set(sites) && logged.count == nodes
+        // Without the coordinator's order (it logs only large updates), every order is tried.
+        let orders = loggedOrder ? [logged] : permutations(sites)
         var global: [String: Tensor] = [:]
         for (name, value) in try CheckpointFile.load(p("init.ckpt")).tensors { global[name] = value }
-        let strategy = FedAvg()
-        strategy.begin(round: 1, global: global)
+        var locals: [String: [(name: String, value: Tensor)]] = [:]
         var trained: Set<String> = []
-        for site in order {
-            guard let c = Int(site.dropFirst(4)) else { throw BenchError("reference check: unexpected node name '\(site)'") }
-            let local = try Safetensors.load(p("trained\(c).safetensors")).tensors
-            trained.formUnion(local.map(\.name))
-            let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }, trainable: Set(local.map(\.name)))
-            try strategy.accumulate(delta, samples: rows)
+        for (c, site) in sites.enumerated() {
+            locals[site] = try Safetensors.load(p("trained\(c).safetensors")).tensors
+            trained.formUnion(locals[site]!.map(\.name))
         }
-        let reference = try strategy.finish()
-        global = [:]
         let journal = try CheckpointFile.load(p("journal/global.ckpt")).tensors
+        var first: (order: [String], mismatches: [String], values: Int)?
+        for order in orders {
+            progress("large-model: reference check: FedAvg of the nodes' trained tensors over init.ckpt, folded in order \(order)"
+                     + (loggedOrder ? " (the coordinator's, from its log)" : " (one of \(orders.count) orders tried: the coordinator did not log its order)"))
+            let strategy = FedAvg()
+            strategy.begin(round: 1, global: global)
+            for site in order {
+                let local = locals[site]!
+                let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }, trainable: Set(local.map(\.name)))
+                try strategy.accumulate(delta, samples: rows)
+            }
+            let (mismatches, values) = compare(journal, try strategy.finish())
+            if first == nil { first = (order, mismatches, values) }
+            if mismatches.isEmpty { first = (order, mismatches, values); break }
+        }
+        let (order, mismatches, values) = first!
+        let check = ReferenceCheck(equal: mismatches.isEmpty, tensors: journal.count, values: values, trainedTensors: trained.sorted(),
+                                   foldOrder: order, foldOrderLogged: loggedOrder, mismatches: Array(mismatches.prefix(10)),
+                                   method: "each node's trained tensors (cohort node --save-trained, safetensors) minus init.ckpt's (ModelDelta), "
+                                       + "folded by FedAvg (\(rows) samples each) over init.ckpt in this process, in the coordinator's logged order "
+                                       + "(or, when it logs none, each order in turn until one matches); compared bit for bit with journal/global.ckpt")
+        progress("large-model: reference check: \(check.equal ? "EQUAL" : "DIFFERENT"), \(check.tensors) tensors, \(check.values) values"
+                 + (mismatches.isEmpty ? "" : ": \(mismatches.prefix(3).joined(separator: "; "))"))
+        return check
+    }
+
+    /// Every ordering of `items`.
+    static func permutations(_ items: [String]) -> [[String]] {
+        guard items.count > 1 else { return [items] }
+        return items.indices.flatMap { i in
+            permutations(Array(items[..<i] + items[(i + 1)...])).map { [items[i]] + $0 }
+        }
+    }
+
+    /// Differences between the journal's tensors and the reference's (at most one per tensor), and the values compared.
+    static func compare(_ journal: [(name: String, value: Tensor)], _ reference: [String: Tensor]) -> (mismatches: [String], values: Int) {
         var mismatches: [String] = []
         var values = 0
         for (name, value) in journal {
@@ -80,13 +114,6 @@ extension LargeModelBenchmark {
             }
         }
         for name in reference.keys where !journal.contains(where: { $0.name == name }) { mismatches.append("'\(name)': not in the journal") }
-        let check = ReferenceCheck(equal: mismatches.isEmpty, tensors: journal.count, values: values, trainedTensors: trained.sorted(),
-                                   foldOrder: order, mismatches: Array(mismatches.prefix(10)),
-                                   method: "each node's trained tensors (cohort node --save-trained, safetensors) minus init.ckpt's (ModelDelta), "
-                                       + "folded by FedAvg (\(rows) samples each) in the coordinator's logged order over init.ckpt, in this process; "
-                                       + "compared bit for bit with journal/global.ckpt")
-        progress("large-model: reference check: \(check.equal ? "EQUAL" : "DIFFERENT"), \(check.tensors) tensors, \(check.values) values"
-                 + (mismatches.isEmpty ? "" : ": \(mismatches.prefix(3).joined(separator: "; "))"))
-        return check
+        return (mismatches, values)
     }
 }

@@ -25,6 +25,20 @@ final class WeightInitializationTests: XCTestCase {
         XCTAssertEqual(zeros.forward(x, mode: .training).data.map(\.bitPattern), seeded.forward(x, mode: .training).data.map(\.bitPattern))
     }
 
+    /// `.unfilled` (the node's model object, `copy()`'s twin) loaded with a seeded model's
+    /// state is that model; `copy()` is an equal, independent model.
+    func testUnfilledLoadedAndCopiesAreTheSeededModel() throws {
+        let seeded = try Sequential(spec: spec, seed: 5)
+        let unfilled = try Sequential(spec: spec, seed: 5, initialization: .unfilled)
+        try unfilled.load(Dictionary(uniqueKeysWithValues: seeded.stateDict().map { ($0.name, $0.value) }))
+        let copy = try seeded.copy()
+        for model in [unfilled, copy] {
+            XCTAssertEqual(model.stateDict().map { $0.value.data.map(\.bitPattern) }, seeded.stateDict().map { $0.value.data.map(\.bitPattern) })
+        }
+        copy.parameters[0].value.data[0] += 1
+        XCTAssertNotEqual(copy.parameters[0].value.data[0], seeded.parameters[0].value.data[0], "independent")
+    }
+
     /// `.seeded` (the default) draws exactly what it drew before: the weight, then the bias,
     /// from the layer's generator; `.zeros` leaves the generator where it was.
     func testSeededDrawsAsBeforeAndZerosLeavesTheGeneratorAlone() {

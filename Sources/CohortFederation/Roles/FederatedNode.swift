@@ -238,12 +238,13 @@ public final class FederatedNode {
     }
 
     /// This site's model object for `header`'s architecture (made when it changes). Its large
-    /// weights are zeros, not random draws (`skipsInitialization`): every tensor is replaced
-    /// by the MODEL's before anything reads it (the stream decoder requires every tensor of a
-    /// whole model, and `receive` loads the whole checked global model strictly).
+    /// weights are neither drawn nor written (`.unfilled`, `skipsInitialization`): every tensor
+    /// is replaced by the MODEL's before anything reads it (the stream decoder requires every
+    /// tensor of a whole model, a failed MODEL discards the model object, and `receive` loads
+    /// the whole checked global model strictly).
     func modelObject(for header: RoundMessages.ModelHeader) throws -> Sequential {
         if model == nil || model!.spec != header.architecture {
-            let m = try Sequential(spec: header.architecture, seed: 0, initialization: config.skipsInitialization ? .zeros : .seeded)
+            let m = try Sequential(spec: header.architecture, seed: 0, initialization: config.skipsInitialization ? .unfilled : .seeded)
             let columns = m.inputShape.reduce(1, *)
             guard config.train.count == 0 || config.train.inputs.columns == columns else {
                 throw DataError("\(config.name): the data has \(config.train.inputs.columns) features, the model expects \(m.inputShape)")

@@ -38,7 +38,8 @@ public final class Sequential {
         try append(spec.layers, seed: seed, budget: budget, initialization: initialization)
         if let config = spec.lora {
             lora = try LoRAAdapter(spec: config, layers: layers, seed: seed)
-            lora?.materialize()
+            // Weights loaded next are merged then (`load`, and `forward` merges anyway).
+            if initialization == .seeded { lora?.materialize() }
         }
     }
 

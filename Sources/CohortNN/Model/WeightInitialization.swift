@@ -11,12 +11,19 @@ public enum WeightInitialization: Sendable, Equatable {
     /// embedding, normalisation layers, LoRA factors) and each layer's own generator (dropout)
     /// are made exactly as with `.seeded`.
     case zeros
+    /// Storage allocated but not written (a large allocation's pages are not even touched
+    /// until written): for a model whose every weight is replaced before anything reads it —
+    /// a strict `load` right after (`copy()`), or a federated node's model that the MODEL is
+    /// decoded into, which is discarded if the MODEL fails. The values are undefined until
+    /// then. The same draws are skipped as with `.zeros`.
+    case unfilled
 
     /// `count` values uniform in [low, high) drawn from `rng` (`.seeded`), or zeros with `rng` untouched.
     func uniform(count: Int, _ low: Float, _ high: Float, rng: inout SeededRandom) -> [Float] {
         switch self {
         case .seeded: return rng.uniformArray(count: count, low, high)
         case .zeros: return [Float](repeating: 0, count: max(0, count))
+        case .unfilled: return .uninitialized(count: max(0, count))
         }
     }
 }
