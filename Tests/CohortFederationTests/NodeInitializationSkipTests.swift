@@ -27,10 +27,11 @@ final class NodeInitializationSkipTests: XCTestCase {
     }
 
     /// The UPDATE payload a node sends for the MODEL (the node then gets BYE).
-    private func update(skipping: Bool) throws -> [UInt8] {
+    private func update(skipping: Bool, saveTrainedTo: String? = nil, lines: ((NodeRun) -> Void)? = nil) throws -> [UInt8] {
         let script = try ScriptedCoordinator()
         defer { script.close() }
-        let node = script.startNode { $0.skipsInitialization = skipping }
+        let node = script.startNode { $0.skipsInitialization = skipping; $0.saveTrainedTo = saveTrainedTo }
+        defer { lines?(node) }
         let conn = try script.acceptNode()
         try conn.send(StreamedMessage(type: MessageType.model.rawValue, bytes: try modelPayload(), chunkSize: 100), version: ProtocolVersion.current)
         var frame = try conn.receive(timeout: 20)
@@ -71,5 +72,33 @@ final class NodeInitializationSkipTests: XCTestCase {
         let bad = try XCTUnwrap(node.failure as? BadGlobalModel, "typed error, got \(String(describing: node.failure))")
         guard case .undecodable(let error) = bad.fault else { return XCTFail("\(bad.fault)") }
         XCTAssertEqual(error.tensor, "head.bias")
+    }
+
+    /// `--save-trained`: the file holds exactly the tensors sent, and each minus the global is the
+    /// UPDATE's delta bit for bit (what bench large-model's reference check relies on); the round's
+    /// stage timings are logged as one parseable line.
+    func testSavedTrainedTensorsAreTheUpdatesDeltaOverTheGlobalAndStagesAreLogged() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("trained-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var logged: [String] = []
+        let bytes = try update(skipping: true, saveTrainedTo: path) { logged = $0.log.split(separator: "\n").map(String.init) }
+        let (_, body) = try RoundMessages.parse(bytes, as: RoundMessages.UpdateHeader.self)
+        let global = try Sequential(spec: spec, seed: 1).stateDict()
+        let delta = try DeltaDecoder(expectedShapes: Dictionary(uniqueKeysWithValues: global.map { ($0.name, $0.value.shape) }),
+                                     maxBytes: 1 << 20, requireAllTensors: false).decode(body)
+        let saved = try Safetensors.load(path).tensors
+        XCTAssertEqual(Set(saved.map(\.name)), Set(delta.names))
+        for (name, local) in saved {
+            let g = try XCTUnwrap(global.first { $0.name == name }?.value)
+            XCTAssertEqual(zip(local.data, g.data).map { ($0 - $1).bitPattern }, delta[name]?.data.map(\.bitPattern), name)
+        }
+        let timings = try XCTUnwrap(logged.lazy.compactMap { NodeStageTimings.parse(logLine: $0) }.first, "\(logged)")
+        XCTAssertEqual(timings.round, 1)
+        let names = timings.stages.map(\.name)
+        XCTAssertTrue(names.contains("batch 4: forward and backward"), "8 rows, batch 4, 2 epochs: 4 steps; \(names)")
+        XCTAssertFalse(names.contains("batch 5: forward and backward"))
+        XCTAssertEqual(names.last, "UPDATE send (the delta streamed from the trained and received weights)")
+        XCTAssertTrue(timings.stages.allSatisfy { $0.seconds >= 0 })
+        XCTAssertNil(NodeStageTimings.parse(logLine: "a: round 1: global val acc 0.5"))
     }
 }
