@@ -64,6 +64,12 @@ public enum LargeModelBenchmark {
         /// The real run's transport: "plain TCP" or "TLS 1.3".
         public var transport: String
         public var method: String
+        /// Each node's stages of the real run's round (seconds, resident memory), from its log.
+        public var nodeStages: [NodeStages]? = nil
+        /// The plan's trainablePrefixes in the real run (nil: the whole model trained).
+        public var trainablePrefixes: [String]? = nil
+        /// The final global model against a reference computed another way (with `reference`).
+        public var referenceCheck: ReferenceCheck? = nil
     }
 
     /// Hidden units U so that 1000·U + U + 10·U + 10 is about `params`.
@@ -80,7 +86,7 @@ public enum LargeModelBenchmark {
     /// With `tls`, the real run uses TLS 1.3 with a private CA and certificate made for it by
     /// `openssl` in `dir/certs` (as scripts/make-certs.sh does).
     public static func run(params: Int, executable: String, dir: String, realRun: Bool = true, tls: Bool = false, timeout: Double = 900,
-                           progress: (String) -> Void = { _ in }) throws -> Report {
+                           node: NodeSideOptions = .init(), progress: (String) -> Void = { _ in }) throws -> Report {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func p(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
         let units = hiddenUnits(params: params)
@@ -103,8 +109,8 @@ public enum LargeModelBenchmark {
                             Double(saved.bytes) / saved.writeSeconds / 1e9))
         }
 
-        var parameterCount = 0
-        do {
+        var parameterCount = 1011 * units + 10   // the spec's: 1000·U + U + 10·U + 10
+        if !node.skipStages {
             progress("large-model: stages in this process, \(units) hidden units")
             let model = try timed("architecture build (model init)", bytes: 0) { try Sequential(spec: spec, seed: 1) }
             parameterCount = model.parameterCount
@@ -186,10 +192,11 @@ public enum LargeModelBenchmark {
                                 + "Real run: cohort model init, then a coordinator and 2 node processes on 127.0.0.1, \(tls ? "TLS 1.3" : "plain TCP"), FedAvg, "
                                 + "1 round, 96 rows per node (3 batches of 32, SGD momentum 0.9, no validation split); round seconds "
                                 + "from the journal; peak RSS = VmHWM polled every 20 ms.")
+        report.trainablePrefixes = node.trainablePrefixes
         guard realRun else { return report }
         do {
-            try realRound(units: units, modelBytes: modelBytes, executable: executable, dir: dir, tls: tls, timeout: timeout, report: &report,
-                          progress: progress)
+            try realRound(units: units, modelBytes: modelBytes, executable: executable, dir: dir, tls: tls, timeout: timeout, node: node,
+                          report: &report, progress: progress)
         } catch { report.realRunError = "\(error)" }
         return report
     }
@@ -228,8 +235,8 @@ public enum LargeModelBenchmark {
     }
 
     /// The processes' part.
-    private static func realRound(units: Int, modelBytes: Int, executable: String, dir: String, tls: Bool, timeout: Double, report: inout Report,
-                                  progress: (String) -> Void) throws {
+    private static func realRound(units: Int, modelBytes: Int, executable: String, dir: String, tls: Bool, timeout: Double,
+                                  node nodeSide: NodeSideOptions, report: inout Report, progress: (String) -> Void) throws {
         func p(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
         let certs = p("certs")
         if tls { try BenchCertificates.make(in: certs) }
@@ -237,7 +244,8 @@ public enum LargeModelBenchmark {
         let nodeSecurity = tls ? ["--tls-ca", certs + "/ca.pem"] : ["--insecure"]
         let archJSON = try JSONEncoder().encode(spec(units: units))
         try archJSON.write(to: URL(fileURLWithPath: p("arch.json")))
-        try #"{"batchSize":32,"learningRate":0.01,"momentum":0.9,"localEpochs":1}"#.write(toFile: p("plan.json"), atomically: true, encoding: .utf8)
+        let trainable = try nodeSide.trainablePrefixes.map { #","trainablePrefixes":"# + String(decoding: try JSONEncoder().encode($0), as: UTF8.self) } ?? ""
+        try (#"{"batchSize":32,"learningRate":0.01,"momentum":0.9,"localEpochs":1"# + trainable + "}").write(toFile: p("plan.json"), atomically: true, encoding: .utf8)
         var secrets = ""
         for c in 0..<2 {
             var rng = SeededRandom(seed: UInt64(500 + c))
@@ -290,7 +298,8 @@ public enum LargeModelBenchmark {
         for c in 0..<2 {
             let node = try ChildProcess(name: "node \(c)", executable: executable, arguments: [
                 "node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(c)", "--secret-file", p("site\(c).key"), "--data", p("site\(c).csv"),
-                "--val-fraction", "0"] + nodeSecurity, logPath: p("node\(c).log"))
+                "--val-fraction", "0"] + nodeSecurity + (nodeSide.reference ? ["--save-trained", p("trained\(c).safetensors")] : []),
+                logPath: p("node\(c).log"))
             nodes.append(node)
             watch.watch(node)
         }
@@ -309,6 +318,8 @@ public enum LargeModelBenchmark {
         report.coordinatorStages = coordinatorStages(log: (try? String(contentsOfFile: p("coordinator.log"), encoding: .utf8)) ?? "")
         let records = try Coordinator.loadRoundRecords(outDir: p("journal"))
         guard let first = records.first else { throw BenchError("no round was journaled") }
+        report.nodeStages = nodeStages(dir: dir, nodes: nodes.count, modelBytes: modelBytes, progress: progress)
+        if nodeSide.reference { report.referenceCheck = try referenceCheck(dir: dir, nodes: nodes.count, rows: 96, progress: progress) }
         report.roundSeconds = first.seconds
         report.launchToRoundDoneSeconds = first.finishedAt - start.timeIntervalSince1970
     }

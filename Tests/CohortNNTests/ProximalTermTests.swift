@@ -111,4 +111,23 @@ final class ProximalTermTests: XCTestCase {
         let gap = zip(a.parameters, c.parameters).map { ($0.value - $1.value).squaredNorm() }.reduce(0, +)
         XCTAssertGreaterThan(gap, 1e-4)
     }
+
+    /// Issue 19: the gradient, formed block by block without a model-sized `w − w⁰`, is the
+    /// whole-tensor formula's bit for bit (a tensor of more than one block with a ragged end);
+    /// the reference given as tensors is held, not copied.
+    func testBlockwiseGradientIsTheWholeTensorFormulaBitForBit() {
+        let n = L2SP.blockForTests * 2 + 13
+        var rng = SeededRandom(seed: 5)
+        let global = Tensor(shape: [n], data: (0..<n).map { _ in rng.normal() })
+        let p = Parameter(name: "w", value: Tensor(shape: [n], data: global.data.map { $0 + 0.3 * rng.normal() }))
+        p.grad = Tensor(shape: [n], data: (0..<n).map { _ in rng.normal() })
+        let mu: Float = 0.013
+        var expected = p.grad
+        let diff = p.value - global
+        expected.add(diff, scaledBy: mu)
+        let prox = L2SP(reference: ["w": global], alpha: mu)
+        let penalty = prox.addGradient(to: [p])
+        XCTAssertEqual(p.grad.data.map(\.bitPattern), expected.data.map(\.bitPattern))
+        XCTAssertEqual(penalty, 0.5 * mu * diff.squaredNorm())
+    }
 }

@@ -19,13 +19,20 @@ enum BenchLargeModelCommand {
             OptionSpec("out", value: "FILE", help: "Also write the JSON report to FILE."),
             .flag("stages-only", help: "Skip the real run (processes)."),
             .flag("tls", help: "Run the real round over TLS 1.3 (a private CA and certificate made with openssl in the work directory)."),
+            OptionSpec("trainable", value: "PREFIX,…", help: "The plan's trainablePrefixes for the real run (default: the whole model trains); e.g. head,wide.bias keeps a model too large to train whole within memory."),
+            .flag("reference", help: "Nodes save their trained tensors (cohort node --save-trained) and the final global model is compared bit for bit with their FedAvg computed in this process."),
+            .flag("no-stages", help: "Skip the in-process stages (the real run only)."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
         let params = try command.int("params", range: 1_000...4_000_000_000)
         let out = command.isSet("out") ? try command.string("out") : nil
         let report = try LargeModelBenchmark.run(params: params, executable: try Executable.path(), dir: try command.string("work"),
-                                                 realRun: !command.flag("stages-only"), tls: command.flag("tls"), progress: Terminal.progress)
+                                                 realRun: !command.flag("stages-only"), tls: command.flag("tls"),
+                                                 node: .init(trainablePrefixes: command.isSet("trainable")
+                                                                 ? try command.string("trainable").split(separator: ",").map(String.init) : nil,
+                                                             reference: command.flag("reference"), skipStages: command.flag("no-stages")),
+                                                 progress: Terminal.progress)
         try Terminal.emit(try Terminal.json(report), to: out)
     }
 }

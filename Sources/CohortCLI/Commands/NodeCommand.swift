@@ -25,6 +25,7 @@ enum NodeCommand {
             OptionSpec("test", value: "FILE", help: "Held-out test data, scored for every model received and for the final model."),
             OptionSpec("label", value: "COLUMN", help: "The label column (integer classes).", default: "target"),
             OptionSpec("save-model", value: "FILE", help: "Write the model this site ends with (the final global weights with its own local tensors and adaptation, and its preprocessing) as a checkpoint, atomically."),
+            OptionSpec("save-trained", value: "FILE", help: "After each plain round, write the tensors this site trained and sent (its weights before the delta is taken) as safetensors to FILE, replacing it: lets the coordinator's aggregate be checked against one computed another way (bench large-model --reference)."),
             OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, the preprocessing fitted on this site's training rows (or, when the plan says preprocessing.fit federated, by the coordinator from every site's statistics); or an image schema for an ImageFolder."),
             OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
             OptionSpec("loss", value: "mse|mae|huber[:DELTA]", help: "Loss for a schema's regression target (standardised units); every site should use the same.", default: "mse"),
@@ -183,6 +184,7 @@ enum NodeCommand {
                            + "; consistency round with \(identity.peers.count) registered node(s)")
         }
         config.shareMetrics = command.flag("share-metrics")
+        config.saveTrainedTo = command.isSet("save-trained") ? try command.string("save-trained") : nil
         let lossText = try command.string("loss")
         guard let loss = RegressionLoss(text: lossText) else {
             throw UsageError(context: command.context, problem: "option '--loss' expects mse, mae, huber or huber:DELTA (DELTA > 0), got '\(lossText)'")

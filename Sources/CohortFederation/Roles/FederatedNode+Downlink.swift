@@ -44,7 +44,9 @@ extension FederatedNode {
                 try enforcePolicy(header, conn: conn, log: log)
                 try checkPreprocessing(header.plan)
             }
+            stageClock?.mark("MODEL header received")
             let m = try modelObject(for: header)
+            stageClock?.mark("architecture build (the model object)")
             model = m
             let shapes = Dictionary(uniqueKeysWithValues: m.stateDict().map { ($0.name, $0.value.shape) })
             let a = try receivedGlobal.begin(header, shapes: shapes, slots: ModelAssembly.modelSlots(m))

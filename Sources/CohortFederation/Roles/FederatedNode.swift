@@ -70,6 +70,12 @@ public final class FederatedNode {
         /// need every training sample in memory (record-level DP, personalization, local
         /// adaptation) are refused (`StreamedTrainingError`).
         public var trainSource: (any BatchSource)?
+        /// After each plain round, the tensors trained and sent (before the delta) are written
+        /// here as safetensors (`--save-trained`), replacing the file.
+        public var saveTrainedTo: String?
+        /// Whether the model object is built without drawing its weights (they are all
+        /// overwritten by the MODEL's); false only in tests that compare the two.
+        var skipsInitialization = true
         public init(host: String, port: UInt16, name: String, secret: [UInt8], tls: TLSContext?, train: LabelledData, validation: LabelledData) {
             self.host = host; self.port = port; self.name = name; self.secret = secret
             self.tls = tls; self.train = train; self.validation = validation
@@ -95,6 +101,8 @@ public final class FederatedNode {
     var personalState: [String: Tensor] = [:]
     /// The global weights as last received, to which a delta MODEL applies.
     var receivedGlobal = ReceivedGlobal()
+    /// The stages of the plain round in progress, timed (logged when its UPDATE is sent).
+    var stageClock: NodeStageClock?
     /// Under `plan.recordPrivacy`: DP-SGD steps taken on this node's examples (this process's runs).
     var recordAccountant = RDPAccountant()
     /// The plan's local adaptation step and guard (see `LocalAdaptation`).
@@ -139,6 +147,9 @@ public final class FederatedNode {
         }
     }
 
+    /// What precedes the JSON of a round's `NodeStageTimings` in the node's log line.
+    public static let stagesLogMarker = ": stages "
+
     /// The connection dropped mid-session (as opposed to a refusal or a reported error).
     struct SessionLost: Error { let reason: String }
 
@@ -151,7 +162,10 @@ public final class FederatedNode {
             }
             switch MessageType(rawValue: frame.type) {
             case .model:
+                stageClock = NodeStageClock(round: 0)
+                defer { stageClock = nil }
                 let (header, weights) = try receiveGlobal(frame, conn: conn, policy: true, log: log)
+                stageClock?.mark("MODEL receive and decode into the tensors (digest and value checks)")
                 if let assignment = header.secureAggregation {
                     pending = try serveSecureRound(header, weights: weights, assignment: assignment, conn: conn, log: log)
                     rounds += 1
@@ -160,6 +174,14 @@ public final class FederatedNode {
                 let reply = try handleModel(header, weights: weights, log: log)
                 do { try conn.send(reply, version: frame.version) } catch {
                     throw SessionLost(reason: "\(error)")
+                }
+                if let clock = stageClock {
+                    clock.mark("UPDATE send (the delta streamed from the trained and received weights)")
+                    var timings = clock.timings
+                    timings.round = header.round
+                    if let json = try? JSONEncoder().encode(timings), let text = String(data: json, encoding: .utf8) {
+                        log("\(config.name): round \(header.round)\(Self.stagesLogMarker)\(text)")
+                    }
                 }
                 rounds += 1
             case .evaluate:
@@ -215,10 +237,14 @@ public final class FederatedNode {
         throw TransportError("\(config.name): could not reach the coordinator at \(config.host):\(config.port) after \(config.connectAttempts) attempts: \(lastError)")
     }
 
-    /// This site's model object for `header`'s architecture (made when it changes).
+    /// This site's model object for `header`'s architecture (made when it changes). Its large
+    /// weights are neither drawn nor written (`.unfilled`, `skipsInitialization`): every tensor
+    /// is replaced by the MODEL's before anything reads it (the stream decoder requires every
+    /// tensor of a whole model, a failed MODEL discards the model object, and `receive` loads
+    /// the whole checked global model strictly).
     func modelObject(for header: RoundMessages.ModelHeader) throws -> Sequential {
         if model == nil || model!.spec != header.architecture {
-            let m = try Sequential(spec: header.architecture, seed: 0)
+            let m = try Sequential(spec: header.architecture, seed: 0, initialization: config.skipsInitialization ? .unfilled : .seeded)
             let columns = m.inputShape.reduce(1, *)
             guard config.train.count == 0 || config.train.inputs.columns == columns else {
                 throw DataError("\(config.name): the data has \(config.train.inputs.columns) features, the model expects \(m.inputShape)")
@@ -366,11 +392,17 @@ public final class FederatedNode {
     func handleModel(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> StreamedMessage {
         let update = try trainLocally(header, weights: weights)
         let plan = header.plan
+        if let path = config.saveTrainedTo {
+            try Safetensors.save(update.sent.compactMap { name in update.local[name].map { (name, $0) } },
+                                 metadata: ["node": config.name, "round": "\(header.round)", "modelVersion": "\(header.modelVersion)"], to: path)
+            stageClock?.mark("trained tensors saved (--save-trained)")
+        }
         if config.testAttack == nil && update.prepared == nil && feedback.names.isEmpty && RoundMessages.streamsDenseUpdate(plan) {
             let metrics = outgoingMetrics(update, plan: plan).filter { $0.value.isFinite }
             let message = try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
                                                                                      samples: samples, metrics: metrics),
                                                           local: update.local, global: update.global, names: update.sent)
+            stageClock?.mark("UPDATE prepared (header, chunk checksums of the streamed delta)")
             logRound(header, update, sent: message.length, log: log)
             return message
         }
@@ -403,6 +435,7 @@ public final class FederatedNode {
     func trainLocally(_ header: RoundMessages.ModelHeader, weights: [String: Tensor]) throws -> LocalUpdate {
         let (model, global, keepLocal, globalAccuracy) = try receive(header, weights: weights)
         let received = try testMetrics(model).merging(["global_val_accuracy": globalAccuracy]) { a, _ in a }
+        stageClock?.mark("load into the model, score the received model")
         try checkStreamable(header.plan)
         guard trainingCount > 0 || adaptation.applies(header.plan) else {
             throw DataError("\(config.name): no labelled training rows, and the plan names no adaptation step for this node: nothing to do")
@@ -427,12 +460,23 @@ public final class FederatedNode {
         // model), except where the gradient itself is read: DP-SGD's clipping, LoRA's base weights.
         let optimizer: Optimizer = plan.momentum > 0 && plan.recordPrivacy == nil && header.architecture.lora == nil
             ? try GradientMomentumSGD(groups: groups, momentum: plan.momentum) : SGD(groups: groups, momentum: plan.momentum)
-        // FedProx's proximal term μ/2‖w − w_global‖² is L2-SP with the global weights as reference.
-        let prox = plan.proximalMu > 0 ? L2SP(reference: model.parameters, alpha: plan.proximalMu) : nil
+        // FedProx's proximal term μ/2‖w − w_global‖² is L2-SP with the global weights as reference:
+        // the received global this node keeps for its delta (shared tensors, not another copy;
+        // the site's own tensors in place of the global ones, as the model was loaded).
+        let prox = plan.proximalMu > 0 ? L2SP(reference: global, alpha: plan.proximalMu) : nil
         let trainer = Trainer(model: model, optimizer: optimizer,
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize, seed: seed, l2sp: prox, regressionLoss: config.regressionLoss))
         var accounting: [String: Double] = [:]
         var trainLoss = Double.nan
+        stageClock?.mark("training set-up (optimizer, personal step)")
+        var stepSeconds = 0.0
+        if let clock = stageClock {
+            trainer.onStep = { i, t in
+                clock.add("batch \(i + 1): forward and backward", seconds: t.forwardBackward)
+                clock.add("batch \(i + 1): optimizer (zeroGrad, step)", seconds: t.zeroGrad + t.update)
+                stepSeconds += t.zeroGrad + t.forwardBackward + t.update
+            }
+        }
         if let record = plan.recordPrivacy {
             (trainLoss, accounting) = try trainPrivately(model, optimizer: optimizer, plan: plan, record: record, prox: prox)
         } else {
@@ -443,6 +487,7 @@ public final class FederatedNode {
             }
             // Precise BatchNorm statistics for the trained weights, over this site's training inputs
             // (a streamed site's: its bounded sample of them).
+            stageClock?.mark("training outside the batches (epoch loop, batch assembly)", minus: stepSeconds)
             if config.train.count > 1 { AdaBN.adapt(model, inputs: config.train.inputs) }
         }
         let step = try adaptation.adapt(model, plan: plan, round: header.round)
@@ -459,6 +504,7 @@ public final class FederatedNode {
         }
         let localAccuracy = config.validation.count > 0 ? Double(Inference.accuracy(model, config.validation)) : .nan
         let guarded = try incoming.map { try adaptation.guardChoice(incoming: $0, adapted: model, plan: plan) }
+        stageClock?.mark("after training (BatchNorm statistics, adaptation, scores)")
         let trained = ["local_val_accuracy": localAccuracy, "train_loss": trainLoss].merging(step.metrics) { a, _ in a }
             .merging(Inference.regressionMetrics(model, config.validation, prefix: "local_val_")) { a, _ in a }
             .merging(guarded?.metrics ?? [:]) { a, _ in a }.merging(personal.metrics) { a, _ in a }

@@ -47,8 +47,9 @@ public final class MultiHeadAttention: Layer {
     private let packedIn = PackedWeightCache()
     private let packedOut = PackedWeightCache()
 
-    /// An attention layer over `features`-wide tokens.
-    public init(spec: LayerSpec, features d: Int, rng: inout SeededRandom) {
+    /// An attention layer over `features`-wide tokens (weights zeros, `rng` untouched, with
+    /// `initialization: .zeros`).
+    public init(spec: LayerSpec, features d: Int, rng: inout SeededRandom, initialization: WeightInitialization = .seeded) {
         self.spec = spec
         features = d
         heads = spec.heads ?? 1
@@ -57,9 +58,9 @@ public final class MultiHeadAttention: Layer {
         let hasBias = spec.bias ?? true
         let inBound = (6 / Float(4 * d)).squareRoot(), outBound = 1 / Float(d).squareRoot()
         inWeight = Parameter(name: spec.name + (torch ? ".in_proj_weight" : ".qkv.weight"),
-                             value: Tensor(shape: [3 * d, d], data: rng.uniformArray(count: 3 * d * d, -inBound, inBound)))
+                             value: Tensor(shape: [3 * d, d], data: initialization.uniform(count: 3 * d * d, -inBound, inBound, rng: &rng)))
         outWeight = Parameter(name: spec.name + (torch ? ".out_proj.weight" : ".proj.weight"),
-                              value: Tensor(shape: [d, d], data: rng.uniformArray(count: d * d, -outBound, outBound)))
+                              value: Tensor(shape: [d, d], data: initialization.uniform(count: d * d, -outBound, outBound, rng: &rng)))
         inBias = hasBias ? Parameter(name: spec.name + (torch ? ".in_proj_bias" : ".qkv.bias"), value: Tensor(shape: [3 * d])) : nil
         outBias = hasBias ? Parameter(name: spec.name + (torch ? ".out_proj.bias" : ".proj.bias"), value: Tensor(shape: [d])) : nil
     }

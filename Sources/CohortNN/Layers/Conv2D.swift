@@ -55,8 +55,9 @@ public final class Conv2D: Layer {
     private var groupOut: Int { outChannels / groups }
 
     /// A layer initialised like PyTorch's `Conv2d` (uniform in ±1/√(in/groups·k·k)). The spec
-    /// must have passed `LayerCheck` (the factory does that).
-    public init(spec: LayerSpec, inChannels: Int, rng: inout SeededRandom) throws {
+    /// must have passed `LayerCheck` (the factory does that). With `initialization: .zeros`
+    /// the weights are zeros and `rng` is untouched.
+    public init(spec: LayerSpec, inChannels: Int, rng: inout SeededRandom, initialization: WeightInitialization = .seeded) throws {
         self.spec = spec
         self.inChannels = inChannels
         guard let units = spec.units else { throw ModelSpecError.layer(spec, "missing field 'units'") }
@@ -74,9 +75,9 @@ public final class Conv2D: Layer {
         let count = outChannels * fanIn
         weight = Parameter(name: spec.name + ".weight",
                            value: Tensor(shape: [outChannels, inChannels / groups, kernel, kernel],
-                                         data: rng.uniformArray(count: count, -bound, bound)))
+                                         data: initialization.uniform(count: count, -bound, bound, rng: &rng)))
         bias = (spec.bias ?? true)
-            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [outChannels], data: rng.uniformArray(count: outChannels, -bound, bound)))
+            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [outChannels], data: initialization.uniform(count: outChannels, -bound, bound, rng: &rng)))
             : nil
     }
 

@@ -14,17 +14,18 @@ public final class Dense: Layer {
     private var input = Tensor(shape: [0])
     private let packedWeight = PackedWeightCache()
 
-    /// A layer initialised like PyTorch's `Linear` (uniform in ±1/√inputs).
-    public init(spec: LayerSpec, inputs: Int, rng: inout SeededRandom) {
+    /// A layer initialised like PyTorch's `Linear` (uniform in ±1/√inputs), or with zeros
+    /// (`initialization: .zeros`, `rng` untouched).
+    public init(spec: LayerSpec, inputs: Int, rng: inout SeededRandom, initialization: WeightInitialization = .seeded) {
         let units = spec.units!
         self.spec = spec
         self.inputs = inputs
         self.units = units
         let bound = 1 / Float(inputs).squareRoot()
         weight = Parameter(name: spec.name + ".weight",
-                           value: Tensor(shape: [units, inputs], data: rng.uniformArray(count: units * inputs, -bound, bound)))
+                           value: Tensor(shape: [units, inputs], data: initialization.uniform(count: units * inputs, -bound, bound, rng: &rng)))
         bias = (spec.bias ?? true)
-            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [units], data: rng.uniformArray(count: units, -bound, bound)))
+            ? Parameter(name: spec.name + ".bias", value: Tensor(shape: [units], data: initialization.uniform(count: units, -bound, bound, rng: &rng)))
             : nil
     }
 

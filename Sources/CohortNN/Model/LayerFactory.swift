@@ -8,16 +8,17 @@ public enum LayerFactory {
         try make(spec, inputShapes: [inputShape], rng: &rng)
     }
 
-    /// Builds the node for `spec` reading inputs of the given per-sample shapes.
+    /// Builds the node for `spec` reading inputs of the given per-sample shapes; its weights
+    /// as `initialization` says.
     public static func make(_ spec: LayerSpec, inputShapes: [[Int]], budget: ModelBudget = .standard,
-                            rng: inout SeededRandom) throws -> Layer {
+                            rng: inout SeededRandom, initialization: WeightInitialization = .seeded) throws -> Layer {
         let checked = try LayerCheck.check(spec, inputShapes: inputShapes, budget: budget)
         let shape = inputShapes[0]
         switch spec.kind {
         case .dense:
-            return Dense(spec: spec, inputs: shape.reduce(1, *), rng: &rng)
+            return Dense(spec: spec, inputs: shape.reduce(1, *), rng: &rng, initialization: initialization)
         case .conv2d:
-            return try Conv2D(spec: spec, inChannels: shape[2], rng: &rng)
+            return try Conv2D(spec: spec, inChannels: shape[2], rng: &rng, initialization: initialization)
         case .maxpool2d, .avgpool2d:
             return try Pool2D(spec: spec)
         case .globalavgpool:
@@ -31,13 +32,13 @@ public enum LayerFactory {
         case .softmax:
             return Softmax(spec: spec)
         case .linear:
-            return Dense(spec: spec, inputs: shape[shape.count - 1], rng: &rng)
+            return Dense(spec: spec, inputs: shape[shape.count - 1], rng: &rng, initialization: initialization)
         case .layernorm:
             return LayerNorm(spec: spec, features: shape[shape.count - 1])
         case .groupnorm:
             return GroupNorm(spec: spec, channels: shape[2])
         case .attention:
-            return MultiHeadAttention(spec: spec, features: shape[1], rng: &rng)
+            return MultiHeadAttention(spec: spec, features: shape[1], rng: &rng, initialization: initialization)
         case .clstoken:
             return ClassToken(spec: spec, features: shape[1], rng: &rng)
         case .posembed:

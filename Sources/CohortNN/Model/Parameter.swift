@@ -11,8 +11,24 @@ public final class Parameter {
     public private(set) var version = 0
     /// Gradient accumulated by backward passes since the last `zeroGrad()`. Zero until then;
     /// allocated on first use, so a model that is only built, loaded, saved or evaluated (model
-    /// init, the coordinator, export) holds one copy of its weights instead of two.
-    public lazy var grad: Tensor = Tensor(shape: value.shape)
+    /// init, the coordinator, export) holds one copy of its weights instead of two. Written in
+    /// place (`p.grad.data.withUnsafeMutableBufferPointer`, `p.grad.fill(0)`, a GEMM into
+    /// `&p.grad.data`): never copied on write, as a `lazy var` (get, then set) would be, which
+    /// held a second gradient-sized buffer at every write (issue 19).
+    public var grad: Tensor {
+        get {
+            if let g = gradStorage { return g }
+            let g = Tensor(shape: value.shape)
+            gradStorage = g
+            return g
+        }
+        set { gradStorage = newValue }
+        _modify {
+            if gradStorage == nil { gradStorage = Tensor(shape: value.shape) }
+            yield &gradStorage!
+        }
+    }
+    private var gradStorage: Tensor?
     /// True for normalisation affine parameters (BatchNorm, LayerNorm, GroupNorm): TENT adapts
     /// these, and FedBN keeps them at each site.
     public let isNormalization: Bool
@@ -44,8 +60,12 @@ public final class Parameter {
     /// Whether optimizers update this parameter: trainable and not a LoRA base.
     public var isUpdated: Bool { isTrainable && !isLoRABase }
 
-    /// Sets the gradient to zero.
-    public func zeroGrad() { grad.fill(0) }
+    /// Sets the gradient to zero (a gradient never allocated stays so: it reads as zeros), so
+    /// zeroing a frozen parameter's gradient, as optimizers do, never allocates one.
+    public func zeroGrad() { gradStorage?.fill(0) }
+
+    /// Whether the gradient buffer exists (it is allocated on first use).
+    public var hasGradientStorage: Bool { gradStorage != nil }
 }
 
 /// A non-trainable tensor a layer keeps as state, e.g. BatchNorm running statistics.

@@ -26,18 +26,20 @@ public final class Sequential {
     /// The LoRA factors, when the description asks for them.
     private var lora: LoRAAdapter?
 
-    /// Builds a model with fresh weights drawn from `seed`. The whole description is checked
+    /// Builds a model with fresh weights drawn from `seed` (or, with `initialization: .zeros`,
+    /// its large weights left at zero for values loaded next). The whole description is checked
     /// (names, wiring, every field, shapes and the size `budget`) before anything is allocated;
     /// an inconsistent description throws an error naming the node.
-    public init(spec: ModelSpec, seed: UInt64, budget: ModelBudget = .standard) throws {
+    public init(spec: ModelSpec, seed: UInt64, budget: ModelBudget = .standard, initialization: WeightInitialization = .seeded) throws {
         try Sequential.checkInputShape(spec.inputShape, budget: budget)
         inputShape = spec.inputShape
         layers = []
         wiring = []
-        try append(spec.layers, seed: seed, budget: budget)
+        try append(spec.layers, seed: seed, budget: budget, initialization: initialization)
         if let config = spec.lora {
             lora = try LoRAAdapter(spec: config, layers: layers, seed: seed)
-            lora?.materialize()
+            // Weights loaded next are merged then (`load`, and `forward` merges anyway).
+            if initialization == .seeded { lora?.materialize() }
         }
     }
 
@@ -82,7 +84,8 @@ public final class Sequential {
 
     /// Appends freshly initialised nodes; their names must be new. A node without `sources`
     /// reads the node listed before it (the current output for the first).
-    public func append(_ specs: [LayerSpec], seed: UInt64, budget: ModelBudget = .standard) throws {
+    public func append(_ specs: [LayerSpec], seed: UInt64, budget: ModelBudget = .standard,
+                       initialization: WeightInitialization = .seeded) throws {
         let ordered = try GraphOrder.resolve(specs, existing: layers.map(\.name))
         let total = parameterCount + buffers.reduce(0) { $0 + $1.value.count }
         let newShapes = try Sequential.plan(ordered, inputShape: inputShape, shapes: shapes, parameters: total, budget: budget)
@@ -91,7 +94,7 @@ public final class Sequential {
         for (spec, sources) in ordered {
             var rng = root.derived(stream: spec.name.hashValueStable)
             let ins = sources.map { $0 < 0 ? inputShape : ($0 < shapes.count ? shapes[$0] : newShapes[$0 - shapes.count]) }
-            built.append(try LayerFactory.make(spec, inputShapes: ins, budget: budget, rng: &rng))
+            built.append(try LayerFactory.make(spec, inputShapes: ins, budget: budget, rng: &rng, initialization: initialization))
         }
         layers += built
         wiring += ordered.map(\.sources)

@@ -71,6 +71,19 @@ public final class Trainer {
     /// Validation score (higher is better); accuracy (R² for regression) unless replaced.
     public var validationMetric: (Sequential, LabelledData) -> Float = Inference.score
     private var stepCount = 0
+    /// Seconds of every optimizer step's parts so far, in order (what benchmarks report).
+    public private(set) var stepTimings: [StepTiming] = []
+    /// Called after every optimizer step with its index (from 0) and timing.
+    public var onStep: ((Int, StepTiming) -> Void)?
+
+    /// One optimizer step's seconds: the optimizer's `zeroGrad` (with momentum kept in the
+    /// gradient buffers, a pass over them), forward and backward with any L2-SP term, and
+    /// the optimizer's update.
+    public struct StepTiming: Sendable, Equatable {
+        public var zeroGrad: Double
+        public var forwardBackward: Double
+        public var update: Double
+    }
 
     /// A trainer updating `model` with `optimizer`.
     public init(model: Sequential, optimizer: Optimizer, config: TrainingConfig) {
@@ -114,7 +127,10 @@ public final class Trainer {
     public func step(_ batch: LabelledData) throws -> (loss: Float, correct: Int) {
         guard batch.count > 0 else { throw TrainingError("an optimizer step needs at least one row") }
         if batch.count == 1 { try model.checkBatchStatistics(batchRows: 1, totalRows: nil) }
+        let clock = ContinuousClock()
+        let start = clock.now
         optimizer.zeroGrad()
+        let zeroed = clock.now
         let logits = model.forward(batch.inputs, mode: .training)
         let loss: LossResult
         if let targets = batch.targets {
@@ -131,7 +147,13 @@ public final class Trainer {
         }
         model.backward(loss.gradient.reshaped(logits.shape))
         config.l2sp?.addGradient(to: model.parameters)
+        let backwardDone = clock.now
         optimizer.step(learningRateScale: config.schedule.factor(at: stepCount))
+        let end = clock.now
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+        stepTimings.append(StepTiming(zeroGrad: seconds(zeroed - start), forwardBackward: seconds(backwardDone - zeroed),
+                                      update: seconds(end - backwardDone)))
+        onStep?(stepTimings.count - 1, stepTimings[stepTimings.count - 1])
         stepCount += 1
         if batch.isRegression { return (loss.value, 0) }
         let correct = zip(logits.argmaxRows(), batch.labels).filter { $0 == $1 }.count
