@@ -76,8 +76,11 @@ final class UpdateScreeningTests: XCTestCase {
     }
 
     func testAnAggregateThatOverflowsIsRecordedAndNeverBecomesTheModel() throws {
-        // 3.4e38 is finite, but 8 samples × 3.4e38 is not: the weighted sum overflows.
-        let r = try round(["a": (8, 0, [:]), "h": (8, 3.4e38, [:])], plan: TrainingPlan(), rounds: 2)
+        // 3.4e38 is finite, but 8 samples × 3.4e38 is not: the weighted sum overflows. With no
+        // bounds at all ("screening": {}; the default norm guard would reject the update).
+        var unbounded = TrainingPlan()
+        unbounded.screening = UpdateScreeningPlan()
+        let r = try round(["a": (8, 0, [:]), "h": (8, 3.4e38, [:])], plan: unbounded, rounds: 2)
         XCTAssertEqual(r.records.count, 2, "the coordinator goes on")
         for record in r.records {
             XCTAssertTrue(record.unapplied?.hasPrefix("the aggregate is not finite (head.weight") ?? false, "\(String(describing: record.unapplied))")

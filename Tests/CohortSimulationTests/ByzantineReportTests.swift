@@ -52,6 +52,7 @@ final class ByzantineReportTests: XCTestCase {
             defence.apply(to: &plan)
             XCTAssertEqual(plan.strategy, defence.strategy.rawValue)
             XCTAssertEqual(plan.effectiveScreening == nil, defence != .fedavg, "\(defence)")
+            XCTAssertEqual(plan.usesDefaultNormGuard, defence == .fedavgDefaultGuard, "\(defence)")
         }
     }
 }

@@ -41,6 +41,8 @@ enum SimulateCommand {
             OptionSpec("attack", value: "LIST", help: "With --byzantine: comma-separated attacks, or all (\(ByzantineAttack.allCases.map(\.rawValue).joined(separator: ", "))).", default: "all"),
             OptionSpec("defences", value: "LIST", help: "With --byzantine: comma-separated defences (\(ByzantineDefence.allCases.map(\.rawValue).joined(separator: ", "))).",
                        default: ByzantineDefence.defaultSet.map(\.rawValue).joined(separator: ",")),
+            OptionSpec("seeds", value: "N", help: "With --byzantine: run every (defence, attack) cell for N seeds (--seed, --seed + 1, ...), each with its own cohort and source model; the table shows means over seeds and the per-seed paired differences (default 1)."),
+            OptionSpec("seed-list", value: "S,S,...", help: "With --byzantine: the seeds to run, comma-separated (instead of --seeds)."),
             OptionSpec("lora-targets", value: "LIST", help: "The fedavg-lora arm's node-name patterns (default: the model's block convolutions, e.g. 'layer*.conv*')."),
         ])
 
@@ -70,6 +72,9 @@ enum SimulateCommand {
         }
         do { try config.validate() } catch { throw UsageError(context: command.context, problem: "\(error)") }
         if command.isSet("byzantine") { return try runByzantine(command, config: config) }
+        if command.isSet("seeds") || command.isSet("seed-list") {
+            throw UsageError(context: command.context, problem: "--seeds and --seed-list go with --byzantine (use --seed for the arms)")
+        }
         let runner = SimulationRunner(config: config, executable: try Executable.path(), log: { Terminal.progress($0) })
         let results = try runner.run()
         print(ReportWriter.terminalTable(results))
@@ -92,12 +97,32 @@ extension SimulateCommand {
             throw UsageError(context: command.context, problem: "--defences: unknown defence '\(unknown)' (known: \(ByzantineDefence.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         defences = defenceNames.compactMap(ByzantineDefence.init(rawValue:))
-        let settings = ByzantineSettings(hostile: try command.int("byzantine", range: 1...49), attacks: attacks, defences: defences)
+        let settings = ByzantineSettings(hostile: try command.int("byzantine", range: 1...49), attacks: attacks, defences: defences,
+                                         seeds: try seeds(command, first: config.seed))
         do { try settings.validate(sites: config.sites) } catch { throw UsageError(context: command.context, problem: "\(error)") }
         let results = try ByzantineRunner(config: config, settings: settings, executable: try Executable.path(), log: { Terminal.progress($0) }).run()
         print(ByzantineReport.table(results))
         for note in ByzantineReport.findings(results) { print("- " + note) }
         print("results: \((config.out as NSString).appendingPathComponent(ByzantineRunner.jsonFileName))")
+    }
+
+    /// `--seeds N` (N seeds from `first`) or `--seed-list A,B,...`; empty when neither is given.
+    static func seeds(_ command: ParsedCommand, first: UInt64) throws -> [UInt64] {
+        if command.isSet("seeds") && command.isSet("seed-list") {
+            throw UsageError(context: command.context, problem: "give --seeds or --seed-list, not both")
+        }
+        if command.isSet("seeds") {
+            let count = try command.int("seeds", range: 1...ByzantineSettings.maxSeeds)
+            guard first <= UInt64.max - UInt64(count) else { throw UsageError(context: command.context, problem: "--seed \(first) + --seeds \(count) overflows") }
+            return (0..<UInt64(count)).map { first + $0 }
+        }
+        guard command.isSet("seed-list") else { return [] }
+        let names = list(try command.string("seed-list"))
+        guard !names.isEmpty else { throw UsageError(context: command.context, problem: "--seed-list: no seeds given") }
+        return try names.map { name in
+            guard let seed = UInt64(name) else { throw UsageError(context: command.context, problem: "--seed-list: '\(name)' is not a seed (a whole number ≥ 0)") }
+            return seed
+        }
     }
 
     private static func list(_ text: String) -> [String] {

@@ -33,8 +33,8 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
     public var lora: LoRASpec? = nil
     /// How the tabular preprocessing is fitted (nil: each node on its own rows). See `PreprocessingPlan`.
     public var preprocessing: PreprocessingPlan? = nil
-    /// Update screening at the coordinator: norm bounds and a sample-weight cap (nil or
-    /// `"screening": {}`: off). `UpdateScreeningPlan.standard` is the recommended setting where
+    /// Update screening at the coordinator: norm bounds and a sample-weight cap (`"screening": {}`:
+    /// none at all; nil: the default norm guard, `usesDefaultNormGuard`). `UpdateScreeningPlan.standard` is the recommended setting where
     /// sites may be hostile. See `effectiveScreening`.
     public var screening: UpdateScreeningPlan? = nil
     /// Personalisation (nil: none): FedAvg-FT, Ditto, FedPer or FedRep. See `PersonalizationPlan`.
@@ -72,7 +72,8 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         personalization = try c.decodeIfPresent(PersonalizationPlan.self, forKey: .personalization)
     }
 
-    /// The screening the coordinator applies: `screening` when the plan names bounds, else none.
+    /// The screening the coordinator applies: `screening` when the plan names bounds, else none
+    /// (a plan without the field gets the default norm guard instead, `usesDefaultNormGuard`).
     /// Off by default: the standard bounds rejected an honest hospital's update in the default
     /// simulation (a small site's norm 6× the round's median) and their weight cap re-weights
     /// honest sites of unequal size, so an operator turns them on knowingly.
@@ -80,6 +81,12 @@ public struct TrainingPlan: Codable, Equatable, Sendable {
         guard let screening, !screening.screensNothing else { return nil }
         return screening
     }
+
+    /// Whether the coordinator applies its default norm guard (`UpdateNormGuard`) while updates
+    /// stream in: the plan names no `screening` (`"screening": {}` turns the guard off too) and
+    /// has neither privacy (DP-FedAvg clips every update itself) nor secure aggregation (the
+    /// coordinator never sees an update).
+    public var usesDefaultNormGuard: Bool { screening == nil && privacy == nil && secureAggregation == nil }
 
     /// The strategies that may run under `privacy`.
     public static let privateStrategies = StrategyName.allCases.filter(\.averagesWholeUpdates).map(\.rawValue)

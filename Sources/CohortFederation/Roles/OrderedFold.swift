@@ -27,6 +27,13 @@ import Foundation
 /// and whole once complete, whatever its size (as its checked records, without decoding, to
 /// those that take them: `WholeRecordIntake`); a cut-off one is dropped.
 ///
+/// With a norm bound (`normBound`, the default norm guard: `UpdateNormGuard`), every update's
+/// squared norm is summed as its checked records and pieces are offered (`DeltaRecord.squaredNorm`:
+/// for float32 the decoder's own sum, no extra pass), and the update is rejected at the first
+/// record or piece that takes it over the bound, before that record or piece is folded: an
+/// update waiting whole leaves no trace; a committing one is cut off, and what it folded stays
+/// (within the bound). Either way the node keeps its connection (`rejected`, `guarded`).
+///
 /// Not thread-safe: the coordinator calls it under its lock.
 public final class OrderedFold: @unchecked Sendable {
     private struct Part {
@@ -39,6 +46,8 @@ public final class OrderedFold: @unchecked Sendable {
         var foldedRecords = 0
         /// The record being folded piece by piece: its tensor, elements folded, elements in all.
         var partial: (tensor: String, elements: Int, of: Int)?
+        /// Σ x² over the records and pieces offered so far (kept when the records go).
+        var squaredNorm = 0.0
     }
 
     private let order: [String]
@@ -47,6 +56,8 @@ public final class OrderedFold: @unchecked Sendable {
     private let folder: RecordFolding?
     /// Bytes that waiting records and chunks being read may hold.
     public let bufferBudget: Int
+    /// The largest L2 norm an update may reach (the default norm guard); nil: none.
+    public let normBound: Double?
     private var next = 0
     private var parts: [String: Part] = [:]
     private var failed = Set<String>()
@@ -58,17 +69,24 @@ public final class OrderedFold: @unchecked Sendable {
     private var foldedNames = Set<String>()
     /// Participants rejected by the strategy or cut off after committing records, with the reason.
     public private(set) var rejected: [String: String] = [:]
+    /// Participants the norm bound left out or cut off, with the verdict (also in `rejected`).
+    public private(set) var guarded: [String: String] = [:]
+    /// The L2 norm of every update folded whole, by participant.
+    public private(set) var norms: [String: Double] = [:]
     /// Broadcast whenever room may have been made or a turn has passed, for readers waiting
     /// in `reserve` (they should still re-check now and then: a wake-up can be missed).
     public let changed = NSCondition()
 
-    /// A fold of `participants` (in this order) weighted by their sample counts.
-    public init(participants: [String], samples: [String: Int], strategy: AggregationStrategy, bufferBudget: Int = .max) {
+    /// A fold of `participants` (in this order) weighted by their sample counts, each update's
+    /// L2 norm held to `normBound` (nil: no bound).
+    public init(participants: [String], samples: [String: Int], strategy: AggregationStrategy, bufferBudget: Int = .max,
+                normBound: Double? = nil) {
         order = participants
         weights = samples.mapValues(Double.init)
         self.strategy = strategy
         folder = strategy.recordFolding
         self.bufferBudget = bufferBudget
+        self.normBound = normBound
     }
 
     /// Bytes held: waiting records and reservations.
@@ -127,6 +145,7 @@ public final class OrderedFold: @unchecked Sendable {
         guard let weight = weights[name] else { throw AggregationError("'\(name)' is not a participant of this round") }
         guard weight > 0 else { throw AggregationError("update with \(Int(weight)) samples: the sample count must be positive") }
         guard !failed.contains(name) else { return }
+        guard admits(name, squared: record.squaredNorm) else { return }
         if let folder, parts[name]?.committing == true {   // folded at once, from its bytes where they lie
             folder.fold(tensor: record.name, records: [record], weights: [weight])
             parts[name]!.foldedRecords += 1
@@ -140,9 +159,11 @@ public final class OrderedFold: @unchecked Sendable {
     public func offer(_ name: String, piece: DeltaRecordPiece) throws {
         guard !closed else { throw RoundClosed() }
         guard !failed.contains(name) else { return }
-        guard let folder, let weight = weights[name], var part = parts[name], part.committing else {
+        guard let folder, let weight = weights[name], parts[name]?.committing == true else {
             preconditionFailure("'\(name)' offered a piece while not committing its update")
         }
+        guard admits(name, squared: piece.squaredNorm) else { return }
+        var part = parts[name]!
         folder.fold(tensor: piece.name, piece: piece, weight: weight)
         if piece.isLast {
             part.foldedRecords += 1
@@ -166,8 +187,7 @@ public final class OrderedFold: @unchecked Sendable {
         guard !closed, !failed.contains(name), !foldedNames.contains(name) else { return }
         failed.insert(name)
         if let part = parts[name], part.foldedRecords > 0 || part.partial != nil, rejected[name] == nil {
-            let partial = part.partial.map { " and \($0.elements) of the \($0.of) elements of '\($0.tensor)'" } ?? ""
-            rejected[name] = "cut off after \(part.foldedRecords) tensor record(s)\(partial), which were aggregated (the update did not fit the buffer budget)"
+            rejected[name] = "cut off after \(Self.foldedSoFar(part)), which were aggregated (the update did not fit the buffer budget)"
         }
         release(name)
         drain()
@@ -184,7 +204,35 @@ public final class OrderedFold: @unchecked Sendable {
     private func markFolded(_ name: String) {
         folded.append(name)
         foldedNames.insert(name)
+        if normBound != nil { norms[name] = (parts[name]?.squaredNorm ?? 0).squareRoot() }
     }
+
+    /// What a committing node has folded: "k tensor record(s)[ and e of the n elements of 't']".
+    private static func foldedSoFar(_ part: Part) -> String {
+        let partial = part.partial.map { " and \($0.elements) of the \($0.of) elements of '\($0.tensor)'" } ?? ""
+        return "\(part.foldedRecords) tensor record(s)\(partial)"
+    }
+
+    /// Adds `squared` to `name`'s running Σ x²; false (and `name` failed, the verdict in
+    /// `guarded` and `rejected`) when that takes its norm over `normBound`.
+    private func admits(_ name: String, squared: Double) -> Bool {
+        guard let normBound else { return true }
+        var part = parts[name, default: Part()]
+        part.squaredNorm += squared
+        parts[name] = part
+        let norm = part.squaredNorm.squareRoot()
+        if norm <= normBound { return true }
+        let folded = part.foldedRecords > 0 || part.partial != nil
+        let verdict = folded
+            ? "norm guard: cut off: update norm reached \(Self.format(norm)), over the bound \(Self.format(normBound)); the \(Self.foldedSoFar(part)) folded before stay (within the bound)"
+            : "norm guard: rejected: update norm reached \(Self.format(norm)), over the bound \(Self.format(normBound))"
+        guarded[name] = verdict
+        rejected[name] = verdict
+        fail(name)
+        return false
+    }
+
+    private static func format(_ x: Double) -> String { String(format: "%.4g", x) }
 
     private func release(_ name: String) {
         defer { changed.broadcast() }

@@ -32,6 +32,8 @@ struct PlainRoundRunner: Sendable {
         let expectedVersion: Int
         /// Each participant's claimed sample count against its expected one (secrets file).
         let sampleChecks: [String: ExpectedSampleCheck]
+        /// The default norm guard's bound this round (nil: the plan screens, or has privacy).
+        let normBound: UpdateNormGuard.Bound?
     }
 
     /// Runs the round; nil when the quorum was not reached (the global model is unchanged).
@@ -60,9 +62,13 @@ struct PlainRoundRunner: Sendable {
         let checks = Dictionary(uniqueKeysWithValues: participants.map {
             ($0.name, ExpectedSampleCheck(claimed: $0.samples, expected: c.config.expectedSamples[$0.name], action: action))
         })
+        // The default norm guard: from the global model's norm and the journaled reference, so a
+        // resumed run holds its updates to the same bound as an uninterrupted one.
+        let normBound = c.plan.usesDefaultNormGuard
+            ? UpdateNormGuard.bound(globalNorm: UpdateNormGuard.norm(c.global), reference: UpdateNormGuard.reference(after: c.journaled)) : nil
         let fold = OrderedFold(participants: participants.map(\.name),
                                samples: Dictionary(uniqueKeysWithValues: participants.map { ($0.name, checks[$0.name]!.weight(claimed: $0.samples)) }),
-                               strategy: c.strategy, bufferBudget: c.config.updateBufferBytes)
+                               strategy: c.strategy, bufferBudget: c.config.updateBufferBytes, normBound: normBound?.value)
         var progress = PlainRoundProgress(token: token, fold: fold)
         for (name, check) in checks.sorted(by: { $0.key < $1.key }) where check != .within {
             if case .rejected = check {
@@ -73,7 +79,7 @@ struct PlainRoundRunner: Sendable {
         }
         c.state.withLock { $0.plain = progress }
         return Prepared(participants: participants, offline: offline, models: models, shapes: shapes, budget: parameters * 8 + 1 << 20,
-                        fold: fold, adaptive: adaptive, expectedVersion: c.version, sampleChecks: checks)
+                        fold: fold, adaptive: adaptive, expectedVersion: c.version, sampleChecks: checks, normBound: normBound)
     }
 
     /// Sends every participant its MODEL and takes its UPDATE, each on its own thread, until all
@@ -163,15 +169,21 @@ struct PlainRoundRunner: Sendable {
         let c = coordinator
         let quorum = c.config.quorum ?? c.config.minNodes
         var progress = c.state.withLock { s -> (accepted: [String], rejected: [String: String], metrics: [String: [String: Double]], bytesUp: Int,
-                                                  folded: [String], invalid: [String: [String]]) in
+                                                  folded: [String], invalid: [String: [String]], guarded: [String: String], norms: [String: Double]) in
             let plain = s.plain!
             s.plain = nil
-            return (plain.fold.folded.sorted(), plain.rejected.mapValues(\.description), plain.metrics, plain.bytesUp, plain.fold.folded, plain.invalidMetrics)
+            return (plain.fold.folded.sorted(), plain.rejected.mapValues(\.description), plain.metrics, plain.bytesUp, plain.fold.folded, plain.invalidMetrics,
+                    plain.fold.guarded, plain.fold.norms)
         }
         // Screening (plan.screening): updates over the norm bound are clipped or left out.
         var screening: [String: String] = [:]
         for (name, check) in p.sampleChecks {
             if case .capped = check { screening[name] = check.description }
+        }
+        // The default norm guard left these out (or cut them off) as they streamed in.
+        for (name, verdict) in progress.guarded.sorted(by: { $0.key < $1.key }) {
+            screening[name] = screening[name].map { "\($0); \(verdict)" } ?? verdict
+            c.log("coordinator: round \(round): update from '\(name)' \(verdict)")
         }
         if let screened = c.strategy as? ScreenedAggregation {
             for (name, verdict) in zip(progress.folded, screened.screen()) where verdict != .kept {
@@ -203,6 +215,10 @@ struct PlainRoundRunner: Sendable {
         record.deltaModels = p.models.values.filter(\.delta).count
         if c.config.noiseSeed != nil { record.testNoiseSeeded = true }
         record.screening = screening.isEmpty ? nil : screening
+        if let bound = p.normBound {
+            record.normGuard = NormGuardRecord(bound: bound.value, absolute: bound.absolute, relative: bound.relative, norms: progress.norms,
+                                               median: UpdateNormGuard.median(Array(progress.norms.values)))
+        }
         record.invalidMetrics = progress.invalid.isEmpty ? nil : progress.invalid
         if nonFinite.isEmpty {
             c.advanceGlobal(to: c.global.map { ($0.name, next[$0.name]!) })

@@ -45,9 +45,13 @@ extension Coordinator {
         /// Nodes dropped since the previous record (during this round, or a failed attempt at
         /// it): which, when and why. Absent when none were.
         public var dropped: [NodeDrop]? = nil
-        /// Under `plan.screening`: what screening did to each update it changed or left out
+        /// Under `plan.screening` or the default norm guard: what screening did to each update it changed or left out
         /// (clipped, rejected, weight capped), by node. Absent when it kept every update as sent.
         public var screening: [String: String]? = nil
+        /// Under the default norm guard (`TrainingPlan.usesDefaultNormGuard`): the round's bound,
+        /// each whole update's norm and their median (the next round's reference; `--resume`
+        /// takes it from here). Updates the guard left out or cut off are in `rejected` and `screening`.
+        public var normGuard: NormGuardRecord? = nil
         /// Metrics a node reported that were left out (not finite, out of range), by node.
         public var invalidMetrics: [String: [String]]? = nil
         /// True when the coordinator drew this round's DP noise, Poisson sample and clipping-count

@@ -8,16 +8,31 @@ public enum ByzantineReport {
     public static let floorPoints = 2.0
 
     /// One row per defence: the clean mean accuracy of the honest hospitals, then each attack's
-    /// with its difference from clean in points; a failed run shows `failed`.
+    /// with its difference from clean in points; a failed run shows `failed`. With several
+    /// seeds, a cell is the mean over seeds; the clean cell adds the per-seed min..max, an
+    /// attack's the mean of the per-seed paired differences and their min..max.
     public static func table(_ results: ByzantineResults) -> String {
         let attacks = results.attacks
         let header = ["defence", "clean"] + attacks
+        let pooled = results.seedCount > 1
         var rows: [[String]] = []
         for defence in results.defences {
-            var row = [defence.name, defence.clean.map { ValueFormat.percent($0) } ?? "failed"]
+            let cleanRun = defence.runs.first { $0.attack == ByzantineResults.clean }
+            var cleanCell = defence.clean.map { ValueFormat.percent($0) } ?? "failed"
+            if pooled, defence.clean != nil, let values = cleanRun?.seedRuns?.compactMap(\.meanAccuracy), let lo = values.min(), let hi = values.max() {
+                cleanCell += String(format: " (%.1f..%.1f)", lo * 100, hi * 100)
+            }
+            var row = [defence.name, cleanCell]
             for attack in attacks {
                 guard let run = defence.runs.first(where: { $0.attack == attack }), let acc = run.meanAccuracy else { row.append("failed"); continue }
-                let diff = defence.clean.map { String(format: " (%+.1f)", (acc - $0) * 100) } ?? ""
+                let diff: String
+                if pooled {
+                    if let mean = run.meanDifference, let lo = run.differenceMin, let hi = run.differenceMax {
+                        diff = String(format: " (%+.1f, %+.1f..%+.1f)", mean * 100, lo * 100, hi * 100)
+                    } else { diff = " (unpaired)" }
+                } else {
+                    diff = (run.meanDifference ?? defence.clean.map { acc - $0 }).map { String(format: " (%+.1f)", $0 * 100) } ?? ""
+                }
                 row.append(ValueFormat.percent(acc) + diff)
             }
             rows.append(row)
@@ -38,7 +53,11 @@ public enum ByzantineReport {
     /// the issue's floor (the default-bounded FedAvg and at least one robust strategy hold).
     public static func findings(_ results: ByzantineResults) -> [String] {
         var notes = ["Mean final test accuracy of the honest hospitals (\(results.honest.joined(separator: ", "))); "
-                     + "hostile: \(results.hostile.joined(separator: ", ")); \(results.rounds) rounds, seed \(results.seed)."]
+                     + "hostile: \(results.hostile.joined(separator: ", ")); \(results.rounds) rounds, "
+                     + (results.seedCount > 1
+                        ? "seeds \((results.seeds ?? []).map(String.init).joined(separator: ", ")) (a cell is the mean over seeds; in brackets the mean of the "
+                          + "per-seed differences attacked − clean, paired by seed, then their min..max; the clean cell's range is over seeds)."
+                        : "seed \(results.seed).")]
         for defence in results.defences {
             let beyond = defence.attacksBeyond(points: floorPoints)
             notes.append("\(defence.name): " + (beyond.isEmpty ? "every attack within \(formatPoints(floorPoints)) points of clean"
@@ -48,7 +67,8 @@ public enum ByzantineReport {
         let robust = [ByzantineDefence.median, .trimmedMean, .krum, .multiKrum].map(\.rawValue).filter(holds.contains)
         if results.defences.contains(where: { $0.name == ByzantineDefence.fedavg.rawValue }) {
             let ok = holds.contains(ByzantineDefence.fedavg.rawValue) && !robust.isEmpty
-            notes.append("Floor (default-bounded fedavg and at least one robust strategy within \(formatPoints(floorPoints)) points of clean under every attack): "
+            notes.append("Floor (default-bounded fedavg and at least one robust strategy within \(formatPoints(floorPoints)) points of clean under every attack"
+                         + (results.seedCount > 1 ? ", judged on the mean paired difference over \(results.seedCount) seeds" : "") + "): "
                          + (ok ? "HOLDS" : "DOES NOT HOLD") + " — robust strategies that hold: " + (robust.isEmpty ? "none" : robust.joined(separator: ", ")) + ".")
         }
         return notes

@@ -17,9 +17,41 @@ public struct ByzantineResults: Codable, Sendable, Equatable {
         public var wallSeconds: Double
         /// Why the run failed (the coordinator or a node exited), nil when it finished.
         public var failed: String?
+        /// With several seeds (`--seeds`): this cell's run for each seed, in the order of
+        /// `ByzantineResults.seeds`; the fields above are then pooled (`ByzantineSeedPooling`).
+        /// Nil in a single-seed result written before seeds existed.
+        public var seedRuns: [SeedRun]?
+        /// Attacked − clean accuracy (0–1 scale), paired by seed and averaged over seeds; nil for
+        /// the clean run and when any seed's clean or attacked run failed.
+        public var meanDifference: Double?
+        /// The smallest and largest per-seed paired difference.
+        public var differenceMin: Double?
+        public var differenceMax: Double?
+        /// Standard error of `meanDifference` (sample standard deviation / √seeds); nil below 2 seeds.
+        public var differenceStandardError: Double?
 
-        public init(attack: String, meanAccuracy: Double?, screenedRounds: Int, rounds: Int, wallSeconds: Double, failed: String? = nil) {
+        public init(attack: String, meanAccuracy: Double?, screenedRounds: Int, rounds: Int, wallSeconds: Double, failed: String? = nil,
+                    seedRuns: [SeedRun]? = nil, meanDifference: Double? = nil, differenceMin: Double? = nil, differenceMax: Double? = nil,
+                    differenceStandardError: Double? = nil) {
             self.attack = attack; self.meanAccuracy = meanAccuracy; self.screenedRounds = screenedRounds
+            self.rounds = rounds; self.wallSeconds = wallSeconds; self.failed = failed
+            self.seedRuns = seedRuns; self.meanDifference = meanDifference; self.differenceMin = differenceMin
+            self.differenceMax = differenceMax; self.differenceStandardError = differenceStandardError
+        }
+    }
+
+    /// One seed's run of a (defence, attack) cell.
+    public struct SeedRun: Codable, Sendable, Equatable {
+        public var seed: UInt64
+        /// Mean final test accuracy over the honest hospitals (nil: the run failed).
+        public var meanAccuracy: Double?
+        public var screenedRounds: Int
+        public var rounds: Int
+        public var wallSeconds: Double
+        public var failed: String?
+
+        public init(seed: UInt64, meanAccuracy: Double?, screenedRounds: Int, rounds: Int, wallSeconds: Double, failed: String? = nil) {
+            self.seed = seed; self.meanAccuracy = meanAccuracy; self.screenedRounds = screenedRounds
             self.rounds = rounds; self.wallSeconds = wallSeconds; self.failed = failed
         }
     }
@@ -40,12 +72,15 @@ public struct ByzantineResults: Codable, Sendable, Equatable {
         public var clean: Double? { runs.first { $0.attack == ByzantineResults.clean }?.meanAccuracy }
 
         /// The attacks whose run ended more than `points` percentage points below the clean run
-        /// (or failed, or has no clean run to compare with).
+        /// (or failed, or has no clean run to compare with). With several seeds, the mean of the
+        /// per-seed paired differences is judged.
         public func attacksBeyond(points: Double) -> [String] {
             runs.filter { $0.attack != ByzantineResults.clean }.filter { run in
-                guard let clean, let attacked = run.meanAccuracy else { return true }
+                guard let attacked = run.meanAccuracy else { return true }
+                let difference = run.seedRuns == nil ? clean.map { attacked - $0 } : run.meanDifference
+                guard let difference else { return true }
                 // A hair of rounding (0.40 − 0.38 is 2.0000000000000018 points) is not a drop.
-                return (clean - attacked) * 100 > points + 1e-9
+                return -difference * 100 > points + 1e-9
             }.map(\.attack)
         }
     }
@@ -57,15 +92,22 @@ public struct ByzantineResults: Codable, Sendable, Equatable {
     public var hostile: [String]
     public var honest: [String]
     public var kind: String
+    /// The first seed (the only one without `--seeds`).
     public var seed: UInt64
+    /// Every seed run, in order (nil in results written before `--seeds` existed).
+    public var seeds: [UInt64]?
     public var rounds: Int
     public var defences: [Defence]
     public var wallSeconds: Double
 
-    public init(hostile: [String], honest: [String], kind: String, seed: UInt64, rounds: Int, defences: [Defence], wallSeconds: Double) {
+    public init(hostile: [String], honest: [String], kind: String, seed: UInt64, rounds: Int, defences: [Defence], wallSeconds: Double,
+                seeds: [UInt64]? = nil) {
         self.hostile = hostile; self.honest = honest; self.kind = kind; self.seed = seed
-        self.rounds = rounds; self.defences = defences; self.wallSeconds = wallSeconds
+        self.rounds = rounds; self.defences = defences; self.wallSeconds = wallSeconds; self.seeds = seeds
     }
+
+    /// How many seeds each cell pools (1 for single-seed results).
+    public var seedCount: Int { seeds?.count ?? 1 }
 
     /// The attacks run, in order (every defence runs the same).
     public var attacks: [String] {

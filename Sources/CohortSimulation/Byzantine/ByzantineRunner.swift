@@ -8,9 +8,16 @@ public struct ByzantineSettings: Sendable, Equatable {
     public var hostile: Int
     public var attacks: [ByzantineAttack]
     public var defences: [ByzantineDefence]
+    /// Seeds to run every cell with (the cohort and source model regenerated per seed); empty:
+    /// the config's seed alone.
+    public var seeds: [UInt64]
 
-    public init(hostile: Int, attacks: [ByzantineAttack] = ByzantineAttack.allCases, defences: [ByzantineDefence] = ByzantineDefence.defaultSet) {
-        self.hostile = hostile; self.attacks = attacks; self.defences = defences
+    /// At most this many seeds (each one reruns the whole experiment).
+    public static let maxSeeds = 100
+
+    public init(hostile: Int, attacks: [ByzantineAttack] = ByzantineAttack.allCases, defences: [ByzantineDefence] = ByzantineDefence.defaultSet,
+                seeds: [UInt64] = []) {
+        self.hostile = hostile; self.attacks = attacks; self.defences = defences; self.seeds = seeds
     }
 
     /// Checks the settings against a cohort of `sites`; the error names what is wrong.
@@ -18,6 +25,9 @@ public struct ByzantineSettings: Sendable, Equatable {
         guard hostile >= 1, hostile < sites else { throw SimulationError("--byzantine must be in 1...\(sites - 1) (the cohort has \(sites) hospitals), got \(hostile)") }
         guard !attacks.isEmpty, Set(attacks).count == attacks.count else { throw SimulationError("--attack: name each attack once") }
         guard !defences.isEmpty, Set(defences).count == defences.count else { throw SimulationError("--defences: name each defence once") }
+        guard seeds.count <= Self.maxSeeds, Set(seeds).count == seeds.count else {
+            throw SimulationError("--seeds/--seed-list: at most \(Self.maxSeeds) seeds, each once, got \(seeds.map(String.init).joined(separator: ","))")
+        }
     }
 }
 
@@ -39,20 +49,49 @@ public struct ByzantineRunner {
     public static let jsonFileName = "byzantine.json"
     public static let tableFileName = "byzantine.txt"
 
+    /// The seeds run: `settings.seeds`, or the config's seed.
+    var seeds: [UInt64] { settings.seeds.isEmpty ? [config.seed] : settings.seeds }
+
     public func run() throws -> ByzantineResults {
         try config.validate()
         try settings.validate(sites: config.sites)
+        try FileManager.default.createDirectory(atPath: config.out, withIntermediateDirectories: true)
+        let seeds = self.seeds
+        let runs = settings.defences.count * (settings.attacks.count + 1)
+        var clock = ProgressClock(totalUnits: Double(seeds.count) * (Double(config.pretrainEpochs) + Double(runs * config.rounds * config.localEpochs)))
+        var perSeed: [[ByzantineSeedPooling.SeedRuns]] = Array(repeating: [], count: settings.defences.count)
+        var hostile: [String] = [], honest: [String] = []
+        for (index, seed) in seeds.enumerated() {
+            var seedConfig = config
+            seedConfig.seed = seed
+            // One seed keeps the single-seed layout; several get OUT/seed-S/ each.
+            if seeds.count > 1 { seedConfig.out = (config.out as NSString).appendingPathComponent("seed-\(seed)") }
+            let names = try runSeed(seedConfig, label: seeds.count > 1 ? "seed \(seed) (\(index + 1)/\(seeds.count)) " : "", clock: &clock)
+            (hostile, honest) = (names.hostile, names.honest)
+            for (i, runs) in names.runs.enumerated() { perSeed[i].append(ByzantineSeedPooling.SeedRuns(seed: seed, runs: runs)) }
+        }
+        let defences = zip(settings.defences, perSeed).map { defence, seedRuns in
+            ByzantineSeedPooling.pool(name: defence.rawValue, description: defence.summary, seeds: seedRuns)
+        }
+        let output = ByzantineResults(hostile: hostile, honest: honest, kind: config.kind, seed: seeds[0], rounds: config.rounds,
+                                      defences: defences, wallSeconds: clock.elapsed, seeds: seeds)
+        try ByzantineReport.write(output, to: config.out)
+        return output
+    }
+
+    /// One seed: its cohort and source model, then every defence's clean and attacked runs
+    /// (per defence, clean first).
+    private func runSeed(_ config: SimulationConfig, label: String, clock: inout ProgressClock) throws
+        -> (hostile: [String], honest: [String], runs: [[ByzantineResults.Run]]) {
         let base = SimulationRunner(config: config, executable: executable, log: log)
         try FileManager.default.createDirectory(atPath: config.out, withIntermediateDirectories: true)
-        let runs = settings.defences.count * (settings.attacks.count + 1)
-        var clock = ProgressClock(totalUnits: Double(config.pretrainEpochs) + Double(runs * config.rounds * config.localEpochs))
-        log("simulate: generating \(config.sites) \(config.kind) hospitals (seed \(config.seed)\(config.quick ? ", quick" : ""))")
+        log("simulate: \(label)generating \(config.sites) \(config.kind) hospitals (seed \(config.seed)\(config.quick ? ", quick" : ""))")
         let cohort = try CohortPreparation.generate(config: config, into: base.path("data"))
         let source = try base.pretrainSource(cohort: cohort, clock: &clock)
         let hostile = Array(cohort.sites.prefix(settings.hostile).map(\.name))
         let honest = cohort.sites.map(\.name).filter { !hostile.contains($0) }
         log("simulate: hostile hospitals \(hostile.joined(separator: ", ")); attacks \(settings.attacks.map(\.rawValue).joined(separator: ", "))")
-        var defences: [ByzantineResults.Defence] = []
+        var defences: [[ByzantineResults.Run]] = []
         for defence in settings.defences {
             var results: [ByzantineResults.Run] = []
             for attack in [nil] + settings.attacks.map(Optional.some) {
@@ -65,17 +104,14 @@ public struct ByzantineRunner {
                 if let attack { runner.nodeArguments = Dictionary(uniqueKeysWithValues: hostile.map { ($0, ["--test-attack", attack.rawValue]) }) }
                 let run = Self.measure(runner, label: label, hostile: hostile, honest: honest)
                 clock.advance(Double(config.rounds * config.localEpochs))
-                log("  \(defence.rawValue) / \(label): " + (run.failed.map { "FAILED: \($0)" }
+                log("  seed \(config.seed) \(defence.rawValue) / \(label): " + (run.failed.map { "FAILED: \($0)" }
                     ?? "honest mean accuracy \(ValueFormat.percent(run.meanAccuracy ?? .nan)), hostile update screened in \(run.screenedRounds)/\(run.rounds) rounds")
                     + "  [\(clock.eta)]")
                 results.append(run)
             }
-            defences.append(ByzantineResults.Defence(name: defence.rawValue, description: defence.summary, runs: results))
+            defences.append(results)
         }
-        let output = ByzantineResults(hostile: hostile, honest: honest, kind: config.kind, seed: config.seed, rounds: config.rounds,
-                                      defences: defences, wallSeconds: clock.elapsed)
-        try ByzantineReport.write(output, to: config.out)
-        return output
+        return (hostile, honest, defences)
     }
 
     /// One federated run, summarised; a run that fails is recorded, not thrown.
