@@ -49,15 +49,22 @@ public final class FramedConnection: @unchecked Sendable {
     public func receive(timeout: Double?, maxPayload: Int) throws -> Frame {
         let limit = timeout ?? readTimeout
         let deadline = Date().addingTimeInterval(limit)
-        let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, deadline: deadline, timeout: limit),
-                                           maxPayload: maxPayload)
-        if let expected = expectedVersion, header.version != expected {
-            throw FrameError.unexpectedVersion(got: header.version, expected: expected)
-        }
+        let header = try receiveHeader(deadline: deadline, timeout: limit, maxPayload: maxPayload)
         let payload = try stream.read(exactly: header.length, deadline: deadline, timeout: limit)
         let crc = Frame.crc32(payload)
         guard crc == header.crc else { throw FrameError.checksum(expected: header.crc, computed: crc) }
         return Frame(version: header.version, type: header.type, payload: payload)
+    }
+
+    /// A frame's header, checked against `maxPayload` and the expected version, before any of
+    /// its payload is read.
+    private func receiveHeader(deadline: Date, timeout: Double, maxPayload: Int) throws -> FrameHeader {
+        let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, deadline: deadline, timeout: timeout),
+                                           maxPayload: maxPayload)
+        if let expected = expectedVersion, header.version != expected {
+            throw FrameError.unexpectedVersion(got: header.version, expected: expected)
+        }
+        return header
     }
 
     /// Receives one frame as `receive(timeout:maxPayload:)` does, its payload read into
@@ -67,11 +74,7 @@ public final class FramedConnection: @unchecked Sendable {
     func receive(into buffer: FrameBuffer, timeout: Double?, maxPayload: Int) throws -> (header: FrameHeader, payload: UnsafeRawBufferPointer) {
         let limit = timeout ?? readTimeout
         let deadline = Date().addingTimeInterval(limit)
-        let header = try FrameHeader.parse(try stream.read(exactly: Frame.headerSize, deadline: deadline, timeout: limit),
-                                           maxPayload: maxPayload)
-        if let expected = expectedVersion, header.version != expected {
-            throw FrameError.unexpectedVersion(got: header.version, expected: expected)
-        }
+        let header = try receiveHeader(deadline: deadline, timeout: limit, maxPayload: maxPayload)
         let payload = buffer.prefix(header.length)
         try stream.read(into: payload, deadline: deadline, timeout: limit)
         let crc = Frame.crc32(UnsafeRawBufferPointer(payload), continuing: 0)

@@ -21,10 +21,12 @@ enum HostileNodeFederation {
     }
 
     /// Runs `rounds` rounds of `names` (one of them "h", running `attack`) with a one-layer
-    /// model, the round going on when one update is left out (quorum = nodes − 1); checks that
-    /// every node, "h" included, keeps its session to the end. Returns the final global
-    /// checkpoint and the round records.
-    static func run(names: [String], plan: TrainingPlan, attack: ByzantineAttack?, expectedSamples: [String: Int] = [:],
+    /// model, the round going on when one update is left out (quorum = nodes − 1, unless
+    /// `quorum` says otherwise); checks that every node, "h" included, keeps its session to the
+    /// end. With `crafted`, "h" is instead a `CraftedNode` sending 40 samples and a delta whose
+    /// every element is that value. Returns the final global checkpoint and the round records.
+    static func run(names: [String], plan: TrainingPlan, attack: ByzantineAttack?, crafted: Float? = nil, quorum: Int? = nil,
+                    expectedSamples: [String: Int] = [:],
                     rounds: Int, file: StaticString = #filePath, line: UInt = #line) throws -> (final: Checkpoint, records: [Coordinator.RoundRecord]) {
         let spec = ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)])
         let model = try Sequential(spec: spec, seed: 3)
@@ -32,7 +34,7 @@ enum HostileNodeFederation {
         let (template, cleanup) = try TinyFederation.coordinator(nodes: names, spec: spec) { config in
             config.rounds = rounds
             config.minNodes = names.count
-            config.quorum = names.count - 1
+            config.quorum = quorum ?? names.count - 1
             config.roundTimeout = 30
             config.finalEvaluation = false
             config.plan = plan
@@ -45,7 +47,13 @@ enum HostileNodeFederation {
         let port = coordinator.port
         let results = ResultsBox()
         let done = DispatchGroup()
-        for (i, name) in names.enumerated() {
+        let craftedNode = crafted.flatMap { value in
+            names.firstIndex(of: "h").map { i in
+                CraftedNode.start(port: port, name: "h", secret: TinyFederation.secret(i), samples: 40,
+                                  delta: [("head.weight", [2, 2], value), ("head.bias", [2], value)])
+            }
+        }
+        for (i, name) in names.enumerated() where !(crafted != nil && name == "h") {
             done.enter()
             Thread {
                 defer { done.leave() }
@@ -58,7 +66,8 @@ enum HostileNodeFederation {
         }
         let records = try coordinator.run()
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success, file: file, line: line)
-        for name in names { XCTAssertEqual(results.get(name), "rounds \(rounds)", name, file: file, line: line) }
+        if let craftedNode { XCTAssertEqual(craftedNode.wait(timeout: .now() + 30), .success, file: file, line: line) }
+        for name in names where !(crafted != nil && name == "h") { XCTAssertEqual(results.get(name), "rounds \(rounds)", name, file: file, line: line) }
         return (try CheckpointFile.load((outDir as NSString).appendingPathComponent("global.ckpt")), records)
     }
 }

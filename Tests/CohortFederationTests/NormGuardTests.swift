@@ -155,8 +155,6 @@ final class NormGuardFoldTests: XCTestCase {
 /// The default norm guard over real sockets: honest `FederatedNode`s, plus a `CraftedNode` "h"
 /// whose every delta element is a fixed value.
 final class NormGuardFederationTests: XCTestCase {
-    private static let spec = ModelSpec(inputShape: [2], layers: [LayerSpec(.dense, name: "head", units: 2)])
-    private let head = [("head.weight", [2, 2]), ("head.bias", [2])]
 
     private func plan(screening: UpdateScreeningPlan?) -> TrainingPlan {
         var plan = TrainingPlan()
@@ -170,42 +168,8 @@ final class NormGuardFederationTests: XCTestCase {
     /// returns the final global weights' bits and the round records.
     private func federate(plan: TrainingPlan, hostile: Float?, rounds: Int = 3) throws -> (bits: [UInt32], records: [Coordinator.RoundRecord]) {
         let honest = ["a", "b", "c", "d"]
-        let names = honest + (hostile == nil ? [] : ["h"])
-        let model = try Sequential(spec: Self.spec, seed: 3)
-        var outDir = ""
-        let (template, cleanup) = try TinyFederation.coordinator(nodes: names, spec: Self.spec) { config in
-            config.rounds = rounds
-            config.minNodes = names.count
-            config.quorum = honest.count
-            config.roundTimeout = 30
-            config.finalEvaluation = false
-            config.plan = plan
-            outDir = config.outDir
-        }
-        defer { cleanup() }
-        let coordinator = try Coordinator(config: template.config, initial: Checkpoint(model: model, metadata: CheckpointMetadata(source: "test")),
-                                          strategy: try StrategyFactory.make(plan, model: model))
-        let port = coordinator.port
-        let results = ResultsBox()
-        let done = DispatchGroup()
-        for (i, name) in honest.enumerated() {
-            done.enter()
-            Thread {
-                defer { done.leave() }
-                var config = TinyFederation.node(name, secret: TinyFederation.secret(i), port: port)
-                config.train = HostileNodeFederation.data(count: 40, seed: UInt64(10 + i))
-                config.validation = HostileNodeFederation.data(count: 10, seed: UInt64(20 + i))
-                do { results.set(name, "rounds \(try FederatedNode(config: config).run())") } catch { results.set(name, "\(error)") }
-            }.start()
-        }
-        let crafted = hostile.map { value in
-            CraftedNode.start(port: port, name: "h", secret: TinyFederation.secret(honest.count), samples: 40, delta: head.map { ($0.0, $0.1, value) })
-        }
-        let records = try coordinator.run()
-        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
-        if let crafted { XCTAssertEqual(crafted.wait(timeout: .now() + 30), .success) }
-        for name in honest { XCTAssertEqual(results.get(name), "rounds \(rounds)", name) }
-        let final = try CheckpointFile.load((outDir as NSString).appendingPathComponent("global.ckpt"))
+        let (final, records) = try HostileNodeFederation.run(names: honest + (hostile == nil ? [] : ["h"]), plan: plan, attack: nil,
+                                                             crafted: hostile, quorum: honest.count, rounds: rounds)
         return (final.tensors.flatMap { $0.value.data.map(\.bitPattern) }, records)
     }
 
