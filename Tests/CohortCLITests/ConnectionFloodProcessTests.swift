@@ -20,16 +20,10 @@ final class ConnectionFloodProcessTests: XCTestCase {
         XCTAssertEqual(ProcessHarness.wait(initProc, seconds: 30), 0)
         let port = try ProcessHarness.freePort()
         let rounds = 3
-        let coordinator = Process()
-        coordinator.executableURL = URL(fileURLWithPath: "/bin/sh")
         let args = ["coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"),
                     "--listen", "127.0.0.1:\(port)", "--rounds", "\(rounds)", "--min-nodes", "2", "--round-timeout", "30",
                     "--wait", "90", "--out", p("out"), "--insecure"]
-        coordinator.arguments = ["-c", "ulimit -n 128 && exec \"$0\" \"$@\"", CohortBinary.url.path] + args
-        _ = FileManager.default.createFile(atPath: p("coordinator.log"), contents: nil)
-        coordinator.standardError = try FileHandle(forWritingTo: dir.appendingPathComponent("coordinator.log"))
-        coordinator.standardOutput = FileHandle.nullDevice
-        try coordinator.run()
+        let coordinator = try ProcessHarness.launch(args, stderr: dir.appendingPathComponent("coordinator.log"), ulimit: 128)
         defer { if coordinator.isRunning { coordinator.terminate() } }
 
         // The flood: 300 connections that never send a byte, each replaced when closed.
@@ -40,20 +34,11 @@ final class ConnectionFloodProcessTests: XCTestCase {
         while flood.established < 300 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         XCTAssertGreaterThanOrEqual(flood.established, 300, "the flood got its connections up")
 
-        var peakThreads = 0
         let nodes = try (0..<2).map { s in
             try ProcessHarness.launch(["node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(s)", "--secret-file", p("site\(s).key"),
                                        "--data", p("site\(s).csv"), "--insecure"], stderr: dir.appendingPathComponent("site\(s).log"))
         }
-        let runDeadline = Date().addingTimeInterval(120)
-        while coordinator.isRunning && Date() < runDeadline {
-            if let status = try? String(contentsOfFile: "/proc/\(coordinator.processIdentifier)/status", encoding: .utf8),
-               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Threads:") }),
-               let n = Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "") {
-                peakThreads = max(peakThreads, n)
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let peakThreads = ProcessHarness.peakThreads(of: coordinator, seconds: 120)
         XCTAssertEqual(ProcessHarness.wait(coordinator, seconds: 1), 0, text("coordinator.log"))
         for (s, node) in nodes.enumerated() {
             XCTAssertEqual(ProcessHarness.wait(node, seconds: 30), 0, text("site\(s).log"))

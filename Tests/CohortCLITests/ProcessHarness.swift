@@ -3,11 +3,17 @@ import Foundation
 
 /// Shared pieces of the tests that run `cohort` coordinators and nodes as real processes.
 enum ProcessHarness {
-    /// Starts the `cohort` binary with `args`, stderr to `stderr`, stdout discarded.
-    static func launch(_ args: [String], stderr: URL) throws -> Process {
+    /// Starts `binary` (this package's `cohort` unless given) with `args`, stderr to `stderr`,
+    /// stdout discarded; with `ulimit`, under that descriptor limit (through `/bin/sh`).
+    static func launch(_ args: [String], stderr: URL, binary: URL = CohortBinary.url, ulimit: Int? = nil) throws -> Process {
         let p = Process()
-        p.executableURL = CohortBinary.url
-        p.arguments = args
+        if let ulimit {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "ulimit -n \(ulimit) && exec \"$0\" \"$@\"", binary.path] + args
+        } else {
+            p.executableURL = binary
+            p.arguments = args
+        }
         _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
         p.standardError = try FileHandle(forWritingTo: stderr)
         p.standardOutput = FileHandle.nullDevice
@@ -27,6 +33,22 @@ enum ProcessHarness {
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    /// Waits while `p` runs (at most `seconds`), polling its thread count every 50 ms; returns
+    /// the most threads seen.
+    static func peakThreads(of p: Process, seconds: Double) -> Int {
+        var peak = 0
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning && Date() < deadline {
+            if let status = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8),
+               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Threads:") }),
+               let n = Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "") {
+                peak = max(peak, n)
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return peak
     }
 
     /// Waits for a process with a deadline; terminates it and returns nil if it overruns.

@@ -16,19 +16,7 @@ final class TLSConnectionFloodProcessTests: XCTestCase {
     private let binary = ProcessInfo.processInfo.environment["COHORT_FLOOD_BINARY"].map { URL(fileURLWithPath: $0) } ?? CohortBinary.url
 
     private func launch(_ args: [String], stderr: URL, ulimit: Int? = nil) throws -> Process {
-        let p = Process()
-        if let ulimit {
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "ulimit -n \(ulimit) && exec \"$0\" \"$@\"", binary.path] + args
-        } else {
-            p.executableURL = binary
-            p.arguments = args
-        }
-        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        p.standardError = try FileHandle(forWritingTo: stderr)
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        return p
+        try ProcessHarness.launch(args, stderr: stderr, binary: binary, ulimit: ulimit)
     }
 
     func testStalledTLSHandshakeFloodDoesNotKeepNodesOut() throws {
@@ -69,16 +57,7 @@ final class TLSConnectionFloodProcessTests: XCTestCase {
                         "--data", p("site\(s).csv"), "--tls-ca", certs.appendingPathComponent("ca.pem").path],
                        stderr: dir.appendingPathComponent("site\(s).log"))
         }
-        var peakThreads = 0
-        let runDeadline = Date().addingTimeInterval(90)
-        while coordinator.isRunning && Date() < runDeadline {
-            if let status = try? String(contentsOfFile: "/proc/\(coordinator.processIdentifier)/status", encoding: .utf8),
-               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Threads:") }),
-               let n = Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "") {
-                peakThreads = max(peakThreads, n)
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let peakThreads = ProcessHarness.peakThreads(of: coordinator, seconds: 90)
         // Counted up to the last round record's write: the coordinator's exit closes the rest.
         let finished = (try? FileManager.default.attributesOfItem(atPath: p("out/rounds.jsonl"))[.modificationDate] as? Date) ?? Date.distantPast
         print("TLS flood: \(flood.established) connections established, \(flood.closedByCoordinator) closed by the coordinator (\(flood.closed(before: finished)) before the last round record), "
