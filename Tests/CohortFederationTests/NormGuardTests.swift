@@ -86,7 +86,8 @@ final class NormGuardFoldTests: XCTestCase {
         XCTAssertEqual(guarded.fold.folded, ["n0", "n1"])
         let verdict = try XCTUnwrap(guarded.fold.guarded["h"])
         XCTAssertTrue(verdict.hasPrefix("norm guard: rejected: update norm reached 2.6"), verdict)
-        XCTAssertTrue(verdict.hasSuffix("over the bound 100"), verdict)
+        XCTAssertTrue(verdict.contains("over the bound 100 ("), verdict)
+        XCTAssertTrue(verdict.hasSuffix("\"screening\": {} none: protocols/plan.md)"), "names the plan setting: \(verdict)")
         XCTAssertEqual(guarded.fold.rejected["h"], verdict)
         // The honest norms are recorded (about 0.01 × √73,021 ≈ 2.7) for the next round's reference.
         XCTAssertEqual(guarded.fold.norms.keys.sorted(), ["n0", "n1"])
@@ -122,7 +123,7 @@ final class NormGuardFoldTests: XCTestCase {
         XCTAssertEqual(fold.folded, ["n1"])
         let message = try XCTUnwrap(fold.guarded["n0"])
         XCTAssertTrue(message.hasPrefix("norm guard: cut off: update norm reached"), message)
-        XCTAssertTrue(message.hasSuffix("folded before stay (within the bound)"), message)
+        XCTAssertTrue(message.contains("folded before stay (within the bound) ("), message)
         let match = try XCTUnwrap(message.range(of: #"and (\d+) of the 70003 elements of 'b'"#, options: .regularExpression), message)
         let folded = try XCTUnwrap(Int(message[match].split(separator: " ")[1]))
         XCTAssertTrue(pieceEnds.contains(folded), "cut at a piece boundary")

@@ -226,8 +226,9 @@ public final class OrderedFold: @unchecked Sendable {
         let verdict = folded
             ? "norm guard: cut off: update norm reached \(Self.format(norm)), over the bound \(Self.format(normBound)); the \(Self.foldedSoFar(part)) folded before stay (within the bound)"
             : "norm guard: rejected: update norm reached \(Self.format(norm)), over the bound \(Self.format(normBound))"
-        guarded[name] = verdict
-        rejected[name] = verdict
+        let remedy = " (the default bound of a plan without \"screening\"; a plan's \"screening\" sets other bounds, \"screening\": {} none: protocols/plan.md)"
+        guarded[name] = verdict + remedy
+        rejected[name] = verdict + remedy
         fail(name)
         return false
     }
