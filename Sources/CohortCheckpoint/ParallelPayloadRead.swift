@@ -40,7 +40,7 @@ extension BinaryFileReader {
         let checksummed = hasher.kind == .crc32c
         values.withUnsafeMutableBytes { buffer in
             let base = buffer.baseAddress!
-            Self.adviseHugePages(buffer)
+            HugePageAdvice.advise(buffer)
             crcs.withUnsafeMutableBufferPointer { crcs in
                 finite.withUnsafeMutableBufferPointer { finite in
                     failures.withUnsafeMutableBufferPointer { failures in
@@ -79,17 +79,5 @@ extension BinaryFileReader {
         hasher.append(crc: cohort_crc32c_combine(crcs[0], crcs[1], UInt64(parts[1].1)), length: byteCount)
         try skip(byteCount)
         return (values, finite[0] && finite[1])
-    }
-
-    /// Asks for transparent huge pages on the 2 MiB-aligned interior of a large new buffer that
-    /// is about to be written whole: one page fault per 2 MiB instead of per 4 KiB (see
-    /// `RecordStorage`). Advice only; 4 KiB pages if refused.
-    static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
-        let hugePage = 2 << 20
-        guard buffer.count >= 64 << 20, let base = buffer.baseAddress else { return }
-        let start = (Int(bitPattern: base) + hugePage - 1) / hugePage * hugePage
-        let end = (Int(bitPattern: base) + buffer.count) / hugePage * hugePage
-        guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
-        _ = madvise(aligned, end - start, MADV_HUGEPAGE)
     }
 }
