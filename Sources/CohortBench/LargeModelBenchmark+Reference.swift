@@ -14,10 +14,18 @@ extension LargeModelBenchmark {
         /// Skip the in-process stages (the real run only: less time, and no model copies held
         /// by this process before the processes start).
         public var skipStages = false
-        public init(trainablePrefixes: [String]? = nil, reference: Bool = false, skipStages: Bool = false) {
+        /// Rounds of the real run (the first is cold: every buffer is new memory; later ones
+        /// reuse the processes' buffers). The reference check needs 1.
+        public var rounds = 1
+        /// Nodes keep the received global model in memory (`cohort node --global-in-memory`).
+        public var globalInMemory = false
+        public init(trainablePrefixes: [String]? = nil, reference: Bool = false, skipStages: Bool = false, rounds: Int = 1,
+                    globalInMemory: Bool = false) {
             self.trainablePrefixes = trainablePrefixes
             self.reference = reference
             self.skipStages = skipStages
+            self.rounds = rounds
+            self.globalInMemory = globalInMemory
         }
     }
 

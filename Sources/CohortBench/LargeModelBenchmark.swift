@@ -52,6 +52,8 @@ public enum LargeModelBenchmark {
         public var hiddenUnits: Int
         public var stages: [Stage]
         public var roundSeconds: Double?
+        /// Every round's seconds, from the journal (`--rounds`).
+        public var roundSecondsEach: [Double]? = nil
         public var launchToRoundDoneSeconds: Double?
         /// From the coordinator's launch until it listens (the nodes are started then).
         public var coordinatorStartupSeconds: Double?
@@ -190,7 +192,7 @@ public enum LargeModelBenchmark {
                             transport: tls ? "TLS 1.3" : "plain TCP",
                             method: "stages: one run each in this process (wall seconds; GB/s = the model's float32 bytes / seconds). "
                                 + "Real run: cohort model init, then a coordinator and 2 node processes on 127.0.0.1, \(tls ? "TLS 1.3" : "plain TCP"), FedAvg, "
-                                + "1 round, 96 rows per node (3 batches of 32, SGD momentum 0.9, no validation split); round seconds "
+                                + "\(node.rounds) round(s), 96 rows per node (3 batches of 32, SGD momentum 0.9, no validation split); round seconds "
                                 + "from the journal; peak RSS = VmHWM polled every 20 ms.")
         report.trainablePrefixes = node.trainablePrefixes
         guard realRun else { return report }
@@ -278,12 +280,12 @@ public enum LargeModelBenchmark {
         guard initDone, initProcess.exitStatus == 0 else { throw BenchError("model init failed\n\(initProcess.logTail())") }
 
         let port = try RoundOverheadBenchmark.freePort()
-        progress("large-model: coordinator and 2 nodes on 127.0.0.1:\(port), one round")
+        progress("large-model: coordinator and 2 nodes on 127.0.0.1:\(port), \(nodeSide.rounds) round(s)")
         let watch = PeakWatch()
         let start = Date()
         let coordinator = try ChildProcess(name: "coordinator", executable: executable, arguments: [
             "coordinator", "--model", p("init.ckpt"), "--plan", p("plan.json"), "--secrets", p("secrets.txt"), "--listen", "127.0.0.1:\(port)",
-            "--rounds", "1", "--min-nodes", "2", "--out", p("journal")] + coordinatorSecurity, logPath: p("coordinator.log"))
+            "--rounds", "\(nodeSide.rounds)", "--min-nodes", "2", "--out", p("journal")] + coordinatorSecurity, logPath: p("coordinator.log"))
         var nodes: [ChildProcess] = []
         defer { coordinator.stop(); for n in nodes { n.stop() }; watch.stop() }
         watch.watch(coordinator)
@@ -298,7 +300,8 @@ public enum LargeModelBenchmark {
         for c in 0..<2 {
             let node = try ChildProcess(name: "node \(c)", executable: executable, arguments: [
                 "node", "--coordinator", "127.0.0.1:\(port)", "--name", "site\(c)", "--secret-file", p("site\(c).key"), "--data", p("site\(c).csv"),
-                "--val-fraction", "0"] + nodeSecurity + (nodeSide.reference ? ["--save-trained", p("trained\(c).safetensors")] : []),
+                "--val-fraction", "0"] + nodeSecurity + (nodeSide.reference ? ["--save-trained", p("trained\(c).safetensors")] : [])
+                + (nodeSide.globalInMemory ? ["--global-in-memory"] : ["--spill-dir", dir]),
                 logPath: p("node\(c).log"))
             nodes.append(node)
             watch.watch(node)
@@ -321,6 +324,7 @@ public enum LargeModelBenchmark {
         report.nodeStages = nodeStages(dir: dir, nodes: nodes.count, modelBytes: modelBytes, progress: progress)
         if nodeSide.reference { report.referenceCheck = try referenceCheck(dir: dir, nodes: nodes.count, rows: 96, progress: progress) }
         report.roundSeconds = first.seconds
+        report.roundSecondsEach = records.map(\.seconds)
         report.launchToRoundDoneSeconds = first.finishedAt - start.timeIntervalSince1970
     }
 }

@@ -22,16 +22,23 @@ enum BenchLargeModelCommand {
             OptionSpec("trainable", value: "PREFIX,…", help: "The plan's trainablePrefixes for the real run (default: the whole model trains); e.g. head,wide.bias keeps a model too large to train whole within memory."),
             .flag("reference", help: "Nodes save their trained tensors (cohort node --save-trained) and the final global model is compared bit for bit with their FedAvg computed in this process."),
             .flag("no-stages", help: "Skip the in-process stages (the real run only)."),
+            OptionSpec("rounds", value: "N", help: "Rounds of the real run: the first is cold (every buffer is new memory), later ones reuse the processes' buffers; each round's seconds and node stages are reported.", default: "1"),
+            .flag("global-in-memory", help: "The nodes keep the received global model in memory (cohort node --global-in-memory) instead of in a temporary file in the work directory."),
         ])
 
     static func run(_ command: ParsedCommand) throws {
         let params = try command.int("params", range: 1_000...4_000_000_000)
         let out = command.isSet("out") ? try command.string("out") : nil
+        let rounds = try command.int("rounds", range: 1...20)
+        if rounds > 1 && command.flag("reference") {
+            throw UsageError(context: command.context, problem: "--reference checks a single round's aggregate: use it with --rounds 1")
+        }
         let report = try LargeModelBenchmark.run(params: params, executable: try Executable.path(), dir: try command.string("work"),
                                                  realRun: !command.flag("stages-only"), tls: command.flag("tls"),
                                                  node: .init(trainablePrefixes: command.isSet("trainable")
                                                                  ? try command.string("trainable").split(separator: ",").map(String.init) : nil,
-                                                             reference: command.flag("reference"), skipStages: command.flag("no-stages")),
+                                                             reference: command.flag("reference"), skipStages: command.flag("no-stages"),
+                                                             rounds: rounds, globalInMemory: command.flag("global-in-memory")),
                                                  progress: Terminal.progress)
         try Terminal.emit(try Terminal.json(report), to: out)
     }

@@ -26,6 +26,8 @@ enum NodeCommand {
             OptionSpec("label", value: "COLUMN", help: "The label column (integer classes).", default: "target"),
             OptionSpec("save-model", value: "FILE", help: "Write the model this site ends with (the final global weights with its own local tensors and adaptation, and its preprocessing) as a checkpoint, atomically."),
             OptionSpec("save-trained", value: "FILE", help: "After each plain round, write the tensors this site trained and sent (its weights before the delta is taken) as safetensors to FILE, replacing it: lets the coordinator's aggregate be checked against one computed another way (bench large-model --reference)."),
+            OptionSpec("spill-dir", value: "DIR", help: "Where a plain round keeps the received global values of the tensors it trains while it trains, in an unlinked temporary file, when they total 256 MiB or more: training then holds two model-sized buffers (weights, momentum) instead of three; the delta is read back from the file as it is sent. The system's temporary directory by default."),
+            .flag("global-in-memory", help: "Keep the received global model in memory while training (no temporary file, a third model-sized buffer)."),
             OptionSpec("schema", value: "FILE", help: "Dataset schema (protocols/dataset-schema.md): read CSV columns by name, the preprocessing fitted on this site's training rows (or, when the plan says preprocessing.fit federated, by the coordinator from every site's statistics); or an image schema for an ImageFolder."),
             OptionSpec("val-fraction", value: "F", help: "Fraction held out for validation.", default: "0.2"),
             OptionSpec("loss", value: "mse|mae|huber[:DELTA]", help: "Loss for a schema's regression target (standardised units); every site should use the same.", default: "mse"),
@@ -185,6 +187,8 @@ enum NodeCommand {
         }
         config.shareMetrics = command.flag("share-metrics")
         config.saveTrainedTo = command.isSet("save-trained") ? try command.string("save-trained") : nil
+        if command.flag("global-in-memory") { config.spillGlobalAbove = nil }
+        if command.isSet("spill-dir") { config.spillDirectory = try command.string("spill-dir") }
         let lossText = try command.string("loss")
         guard let loss = RegressionLoss(text: lossText) else {
             throw UsageError(context: command.context, problem: "option '--loss' expects mse, mae, huber or huber:DELTA (DELTA > 0), got '\(lossText)'")

@@ -22,13 +22,25 @@ extension RoundMessages {
     /// non-finite value is found: `ModelDeltaError`, as the encoder throws).
     public static func updateMessage(_ header: UpdateHeader, local: [String: Tensor], global: [String: Tensor], names: [String],
                                      chunkSize: Int = StreamedMessage.defaultChunkSize) throws -> StreamedMessage {
-        var pairs: [(name: String, local: Tensor, global: Tensor)] = []
+        try updateMessage(header, local: local, global: global, spill: nil, names: names, chunkSize: chunkSize)
+    }
+
+    /// The same, the global values of the tensors `global` lacks read from `spill` (a node's
+    /// `GlobalSpill`) a chunk at a time.
+    static func updateMessage(_ header: UpdateHeader, local: [String: Tensor], global: [String: Tensor], spill: GlobalSpill?, names: [String],
+                              chunkSize: Int = StreamedMessage.defaultChunkSize) throws -> StreamedMessage {
+        var pairs: [(name: String, local: Tensor, global: DeltaDifferences.Global)] = []
         for name in names {
             guard let a = local[name] else { throw ModelDeltaError("trainable tensor '\(name)' is not in the local state") }
-            guard let b = global[name] else {
+            let b: DeltaDifferences.Global, shape: [Int]
+            if let t = global[name] {
+                (b, shape) = (.tensor(t), t.shape)
+            } else if let file = spill, let entry = file.entries[name] {
+                (b, shape) = (.spilled(file), entry.shape)
+            } else {
                 throw ModelDeltaError("trainable tensor '\(name)' is in the local state but not in the global state")
             }
-            guard a.shape == b.shape else { throw ModelDeltaError("tensor '\(name)': local shape \(a.shape) differs from global shape \(b.shape)") }
+            guard a.shape == shape else { throw ModelDeltaError("tensor '\(name)': local shape \(a.shape) differs from global shape \(shape)") }
             pairs.append((name, a, b))
         }
         let layout = try DeltaEncoder.float32Layout(pairs.map { ($0.name, $0.local.shape) })
@@ -64,25 +76,43 @@ extension RoundMessages {
 /// Makes `local − global` values a byte range at a time in one scratch buffer, noting the
 /// first non-finite difference it meets.
 final class DeltaDifferences: @unchecked Sendable {
+    /// Where a tensor's global values are.
+    enum Global {
+        case tensor(Tensor)
+        /// In the node's temporary file, read a range at a time.
+        case spilled(GlobalSpill)
+    }
+
     private var scratch: UnsafeMutablePointer<Float>?
+    /// The global values of the range, read from a `GlobalSpill`.
+    private var read: UnsafeMutablePointer<Float>?
     private var capacity = 0
     /// The first non-finite difference found (tensor, element, value).
     private(set) var firstBad: (name: String, index: Int, value: Float)?
 
-    deinit { scratch?.deallocate() }
+    deinit { scratch?.deallocate(); read?.deallocate() }
 
     /// Calls `body` with bytes `range` of tensor `name`'s float32 difference values.
-    func produce(_ name: String, _ local: Tensor, _ global: Tensor, bytes range: Range<Int>,
+    func produce(_ name: String, _ local: Tensor, _ global: Global, bytes range: Range<Int>,
                  _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let first = range.lowerBound / 4, end = (range.upperBound + 3) / 4, n = end - first
         if n > capacity {
             scratch?.deallocate()
+            read?.deallocate()
             scratch = .allocate(capacity: n)
+            read = .allocate(capacity: n)
             capacity = n
         }
-        guard let out = scratch, n > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        let finite = local.data.withUnsafeBufferPointer { a in
-            global.data.withUnsafeBufferPointer { b in Self.subtract(a.baseAddress! + first, b.baseAddress! + first, into: out, count: n) }
+        guard let out = scratch, let held = read, n > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let finite: Bool
+        switch global {
+        case .tensor(let g):
+            finite = local.data.withUnsafeBufferPointer { a in
+                g.data.withUnsafeBufferPointer { b in Self.subtract(a.baseAddress! + first, b.baseAddress! + first, into: out, count: n) }
+            }
+        case .spilled(let file):
+            try file.read(name, elements: first..<end, into: held)
+            finite = local.data.withUnsafeBufferPointer { a in Self.subtract(a.baseAddress! + first, held, into: out, count: n) }
         }
         if !finite && firstBad == nil, let j = (0..<n).first(where: { !out[$0].isFinite }) {
             firstBad = (name, first + j, out[j])

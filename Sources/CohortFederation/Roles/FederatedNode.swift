@@ -73,6 +73,13 @@ public final class FederatedNode {
         /// After each plain round, the tensors trained and sent (before the delta) are written
         /// here as safetensors (`--save-trained`), replacing the file.
         public var saveTrainedTo: String?
+        /// In a plain round, the received global weights of the tensors the node trains go to
+        /// an unlinked temporary file in `spillDirectory` while it trains (`GlobalSpill`),
+        /// when they total at least this many bytes; nil keeps them in memory. Training then
+        /// holds two model-sized buffers (weights, momentum) instead of three.
+        public var spillGlobalAbove: Int? = 256 << 20
+        /// Where the global weights' temporary file is made (`--spill-dir`).
+        public var spillDirectory = NSTemporaryDirectory()
         /// Whether the model object is built without drawing its weights (they are all
         /// overwritten by the MODEL's); false only in tests that compare the two.
         var skipsInitialization = true
@@ -171,7 +178,7 @@ public final class FederatedNode {
                     rounds += 1
                     continue
                 }
-                let reply = try handleModel(header, weights: weights, log: log)
+                let reply = try handleModel(header, weights: consume weights, log: log)
                 do { try conn.send(reply, version: frame.version) } catch {
                     throw SessionLost(reason: "\(error)")
                 }
@@ -263,12 +270,12 @@ public final class FederatedNode {
     /// site uses it: the global weights with the site's own tensors (FedBN's BatchNorm) in
     /// place of the global ones. Also returns the global accuracy on the validation split,
     /// before local tensors go in.
-    private func receive(_ header: RoundMessages.ModelHeader, weights: [String: Tensor])
+    private func receive(_ header: RoundMessages.ModelHeader, weights: consuming [String: Tensor])
         throws -> (model: Sequential, global: [String: Tensor], keepLocal: Set<String>, globalAccuracy: Double)
     {
         try header.plan.validate()
         let model = try modelObject(for: header)
-        var global = weights
+        var global = consume weights
         let keepLocal = header.plan.localTensorNames(of: model)
         try model.load(global)
         // The global model as received, evaluated on local validation data (federated evaluation).
@@ -363,6 +370,8 @@ public final class FederatedNode {
         let sent: [String]
         let local: [String: Tensor]
         let global: [String: Tensor]
+        /// The global values of the sent tensors `global` lacks (a plain round's spill).
+        var spill: GlobalSpill? = nil
         /// A delta made during training (top-k's statistics for the sent weights), if any.
         var prepared: ModelDelta? = nil
         /// Metrics of the model as received (`global_val_accuracy`, `test_*`): nothing about the update.
@@ -389,8 +398,8 @@ public final class FederatedNode {
     /// error-feedback residual held) is streamed: the delta is computed chunk by chunk as the
     /// UPDATE goes out, never held whole. Any other is encoded by `encodeUpdate` and sent from
     /// its bytes.
-    func handleModel(_ header: RoundMessages.ModelHeader, weights: [String: Tensor], log: (String) -> Void) throws -> StreamedMessage {
-        let update = try trainLocally(header, weights: weights)
+    func handleModel(_ header: RoundMessages.ModelHeader, weights: consuming [String: Tensor], log: (String) -> Void) throws -> StreamedMessage {
+        let update = try trainLocally(header, weights: consume weights)
         let plan = header.plan
         if let path = config.saveTrainedTo {
             try Safetensors.save(update.sent.compactMap { name in update.local[name].map { (name, $0) } },
@@ -401,7 +410,7 @@ public final class FederatedNode {
             let metrics = outgoingMetrics(update, plan: plan).filter { $0.value.isFinite }
             let message = try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
                                                                                      samples: samples, metrics: metrics),
-                                                          local: update.local, global: update.global, names: update.sent)
+                                                          local: update.local, global: update.global, spill: update.spill, names: update.sent)
             stageClock?.mark("UPDATE prepared (header, chunk checksums of the streamed delta)")
             logRound(header, update, sent: message.length, log: log)
             return message
@@ -432,8 +441,8 @@ public final class FederatedNode {
 
     /// Loads the MODEL's weights, trains per its plan, and returns the delta of the tensors the
     /// plan sends (`TrainingPlan.sentTensorNames`) with the round's metrics.
-    func trainLocally(_ header: RoundMessages.ModelHeader, weights: [String: Tensor]) throws -> LocalUpdate {
-        let (model, global, keepLocal, globalAccuracy) = try receive(header, weights: weights)
+    func trainLocally(_ header: RoundMessages.ModelHeader, weights: consuming [String: Tensor]) throws -> LocalUpdate {
+        var (model, global, keepLocal, globalAccuracy) = try receive(header, weights: consume weights)
         let received = try testMetrics(model).merging(["global_val_accuracy": globalAccuracy]) { a, _ in a }
         stageClock?.mark("load into the model, score the received model")
         try checkStreamable(header.plan)
@@ -464,6 +473,7 @@ public final class FederatedNode {
         // the received global this node keeps for its delta (shared tensors, not another copy;
         // the site's own tensors in place of the global ones, as the model was loaded).
         let prox = plan.proximalMu > 0 ? L2SP(reference: global, alpha: plan.proximalMu) : nil
+        let spill = try spillGlobal(model, global: &global, keepLocal: keepLocal, header: header, feedbackIsEmpty: feedback.names.isEmpty)
         let trainer = Trainer(model: model, optimizer: optimizer,
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize, seed: seed, l2sp: prox, regressionLoss: config.regressionLoss))
         var accounting: [String: Double] = [:]
@@ -509,7 +519,7 @@ public final class FederatedNode {
             .merging(Inference.regressionMetrics(model, config.validation, prefix: "local_val_")) { a, _ in a }
             .merging(guarded?.metrics ?? [:]) { a, _ in a }.merging(personal.metrics) { a, _ in a }
         return LocalUpdate(sent: sent, local: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.value) }), global: global,
-                           prepared: prepared, received: received, trained: trained, accounting: accounting,
+                           spill: spill, prepared: prepared, received: received, trained: trained, accounting: accounting,
                            notes: [step.line, guarded?.line ?? "", personal.line].filter { !$0.isEmpty })
     }
 }

@@ -17,6 +17,8 @@ struct ReceivedGlobal {
     /// The global version held (nil: none yet, or forgotten after a failed check).
     private(set) var version: Int?
     private(set) var weights: [String: Tensor] = [:]
+    /// Tensors of the copy held in a temporary file instead of `weights` (`spill`).
+    private(set) var spilled: GlobalSpill?
 
     /// Starts receiving the MODEL of `header` for a model with `shapes`: checks that a delta
     /// can apply to the copy held (throwing `Mismatch`, keeping the copy, when it cannot); a
@@ -25,7 +27,7 @@ struct ReceivedGlobal {
                         slots: [String: ModelAssembly.Slot] = [:]) throws -> ModelAssembly {
         guard header.modelDigest != nil else { throw AggregationError("the MODEL of version \(header.modelVersion) carries no modelDigest") }
         if let base = header.baseVersion {
-            guard let held = version, held >= base, held <= header.modelVersion, weights.mapValues(\.shape) == shapes else {
+            guard let held = version, held >= base, held <= header.modelVersion, heldShapes == shapes else {
                 throw Mismatch("the MODEL is a delta from version \(base) to \(header.modelVersion), but this node holds "
                                + (version.map { "version \($0)" } ?? "no global model"))
             }
@@ -39,6 +41,28 @@ struct ReceivedGlobal {
     /// replaces it). The copy is then incomplete until `finish`, and forgotten on any failure.
     mutating func release(_ name: String) {
         weights[name] = nil
+        spilled?.remove(name)
+    }
+
+    /// The shape of every tensor of the copy, in memory or in the file.
+    private var heldShapes: [String: [Int]] {
+        weights.mapValues(\.shape).merging(spilled?.entries.mapValues(\.shape) ?? [:]) { a, _ in a }
+    }
+
+    /// Moves tensors `names` of the copy (the received global values, which `global` also
+    /// holds) to a new temporary file in `directory` and drops them from memory here and from
+    /// `global`: the model's weights are then their storage's only holder, and training
+    /// writes them in place instead of copying them away from the global values.
+    mutating func spill(_ names: [String], from global: inout [String: Tensor], directory: String) throws -> GlobalSpill {
+        let file = try GlobalSpill(directory: directory)
+        for name in names {
+            guard let tensor = global[name] else { continue }
+            try file.write(name, tensor)
+            global[name] = nil
+            weights[name] = nil
+        }
+        spilled = file
+        return file
     }
 
     /// The decoder for a MODEL body of `bodyLength` bytes (every tensor required unless the
@@ -56,7 +80,12 @@ struct ReceivedGlobal {
     mutating func finish(_ header: RoundMessages.ModelHeader, _ assembly: ModelAssembly) throws -> [String: Tensor] {
         guard let expected = header.modelDigest else { throw AggregationError("the MODEL of version \(header.modelVersion) carries no modelDigest") }
         var next = header.baseVersion == nil ? [:] : weights
-        for (name, value) in assembly.tensors() { next[name] = value }
+        let decoded = assembly.tensors()
+        if header.baseVersion != nil, let file = spilled {
+            // Tensors the delta leaves as they were come back from the file.
+            for name in file.entries.keys where decoded[name] == nil { next[name] = try file.load(name) }
+        }
+        for (name, value) in decoded { next[name] = value }
         let actual = ModelDigest.hex(next)
         guard actual == expected else {
             forget()
@@ -66,6 +95,7 @@ struct ReceivedGlobal {
         }
         version = header.modelVersion
         weights = next
+        spilled = nil
         return next
     }
 
@@ -91,6 +121,7 @@ struct ReceivedGlobal {
     mutating func forget() {
         version = nil
         weights = [:]
+        spilled = nil
     }
 }
 

@@ -1,0 +1,27 @@
+import CohortNN
+import CohortTensor
+
+extension FederatedNode {
+    /// In a plain round whose UPDATE streams as a dense float32 delta, moves the received
+    /// global values of the tensors training will write (`GlobalSpill`) to a temporary file
+    /// when they total at least `Config.spillGlobalAbove` bytes, and returns it: the delta is
+    /// then read from the file as it is sent, and training holds the weights and the momentum
+    /// but not a third model-sized buffer. Nil (everything stays in memory) for a small model
+    /// and for every plan step that reads the global values during training or builds its
+    /// delta another way: FedProx, DP-SGD, secure aggregation, codecs and central DP,
+    /// personalization, local adaptation, error feedback, a test attack.
+    func spillGlobal(_ model: Sequential, global: inout [String: Tensor], keepLocal: Set<String>,
+                     header: RoundMessages.ModelHeader, feedbackIsEmpty: Bool) throws -> GlobalSpill? {
+        let plan = header.plan
+        guard let threshold = config.spillGlobalAbove, config.testAttack == nil, feedbackIsEmpty, header.secureAggregation == nil,
+              RoundMessages.streamsDenseUpdate(plan), plan.proximalMu == 0, plan.recordPrivacy == nil,
+              plan.personalization == nil, plan.adaptation == nil else { return nil }
+        // The site's own tensors (FedBN's) are not the received values: they stay.
+        let names = model.parameters.filter { $0.isUpdated && !keepLocal.contains($0.name) && global[$0.name] != nil }.map(\.name)
+        let bytes = names.reduce(0) { $0 + (global[$1]?.count ?? 0) * 4 }
+        guard !names.isEmpty, bytes >= threshold else { return nil }
+        let file = try receivedGlobal.spill(names, from: &global, directory: config.spillDirectory)
+        stageClock?.mark("received global written to its temporary file")
+        return file
+    }
+}
