@@ -67,30 +67,28 @@ extension LargeModelBenchmark {
         let orders = loggedOrder ? [logged] : permutations(sites)
         var global: [String: Tensor] = [:]
         for (name, value) in try CheckpointFile.load(p("init.ckpt")).tensors { global[name] = value }
-        var locals: [String: [(name: String, value: Tensor)]] = [:]
         var trained: Set<String> = []
-        for (c, site) in sites.enumerated() {
-            locals[site] = try Safetensors.load(p("trained\(c).safetensors")).tensors
-            trained.formUnion(locals[site]!.map(\.name))
-        }
-        let journal = try CheckpointFile.load(p("journal/global.ckpt")).tensors
         var first: (order: [String], mismatches: [String], values: Int)?
+        // One site's tensors and delta at a time, the journal read after the fold: the check
+        // holds about four models at once (a 3 GB model's fits beside the page cache).
         for order in orders {
             progress("large-model: reference check: FedAvg of the nodes' trained tensors over init.ckpt, folded in order \(order)"
                      + (loggedOrder ? " (the coordinator's, from its log)" : " (one of \(orders.count) orders tried: the coordinator did not log its order)"))
             let strategy = FedAvg()
             strategy.begin(round: 1, global: global)
             for site in order {
-                let local = locals[site]!
+                let local = try Safetensors.load(p("trained\(sites.firstIndex(of: site) ?? 0).safetensors")).tensors
+                trained.formUnion(local.map(\.name))
                 let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }, trainable: Set(local.map(\.name)))
                 try strategy.accumulate(delta, samples: rows)
             }
-            let (mismatches, values) = compare(journal, try strategy.finish())
+            let reference = try strategy.finish()
+            let (mismatches, values) = compare(try CheckpointFile.load(p("journal/global.ckpt")).tensors, reference)
             if first == nil { first = (order, mismatches, values) }
             if mismatches.isEmpty { first = (order, mismatches, values); break }
         }
         let (order, mismatches, values) = first!
-        let check = ReferenceCheck(equal: mismatches.isEmpty, tensors: journal.count, values: values, trainedTensors: trained.sorted(),
+        let check = ReferenceCheck(equal: mismatches.isEmpty, tensors: global.count, values: values, trainedTensors: trained.sorted(),
                                    foldOrder: order, foldOrderLogged: loggedOrder, mismatches: Array(mismatches.prefix(10)),
                                    method: "each node's trained tensors (cohort node --save-trained, safetensors) minus init.ckpt's (ModelDelta), "
                                        + "folded by FedAvg (\(rows) samples each) over init.ckpt in this process, in the coordinator's logged order "
