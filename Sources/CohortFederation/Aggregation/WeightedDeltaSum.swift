@@ -12,12 +12,33 @@ final class WeightedDeltaSum: RecordFolding {
     private(set) var sums: [String: [Float]] = [:]
     private(set) var weights: [String: Double] = [:]
     private(set) var count = 0
+    /// Accumulators being made ahead of the first fold (`prepare`).
+    private var preparing: PreparedSums?
 
+    /// Clears the sum for a new round (accumulators being made by `prepare` are kept for it).
     func reset() { sums = [:]; weights = [:]; count = 0 }
+
+    /// Starts making the zeroed accumulators of tensors `counts` (name: elements) on a thread
+    /// of their own, for the round's first fold to take: the first touch of a large model's
+    /// sum is then not on the path of the first UPDATE. Tensors no update carries keep their
+    /// zero sum and no weight, which `mean` and `applyMean` skip. Accumulators already being
+    /// made (and not yet taken) are kept instead.
+    func prepare(counts: [String: Int]) {
+        guard preparing == nil else { return }
+        preparing = PreparedSums(counts: counts)
+    }
+
+    /// Takes the prepared accumulators (waiting for them), if any.
+    private func takePrepared() {
+        guard let p = preparing else { return }
+        preparing = nil
+        for (name, buffer) in p.wait() where sums[name] == nil { sums[name] = buffer }
+    }
 
     /// Adds `weight · delta` and counts the update. The caller has validated the update
     /// (`validate`), so the sum is never poisoned.
     func add(_ delta: ModelDelta, weight: Double) {
+        takePrepared()
         for name in delta.names {
             DeltaRecord.withView(of: delta[name]!, name: name) { fold(tensor: name, records: [$0], weights: [weight]) }
         }
@@ -26,12 +47,14 @@ final class WeightedDeltaSum: RecordFolding {
 
     func fold(tensor name: String, records: [DeltaRecord], weights w: [Double]) {
         guard let first = records.first else { return }
+        takePrepared()
         if sums[name] == nil { sums[name] = [Float](repeating: 0, count: first.elementCount) }
         sums[name]!.withUnsafeMutableBufferPointer { DeltaFold.accumulate(records, weights: w.map { Float($0) }, into: $0) }
         weights[name, default: 0] += w.reduce(0, +)
     }
 
     func fold(tensor name: String, piece: DeltaRecordPiece, weight: Double) {
+        takePrepared()
         if sums[name] == nil { sums[name] = [Float](repeating: 0, count: piece.recordElements) }
         sums[name]!.withUnsafeMutableBufferPointer { DeltaFold.accumulate(piece, weight: Float(weight), into: $0) }
         if piece.isFirst { weights[name, default: 0] += weight }
@@ -41,6 +64,7 @@ final class WeightedDeltaSum: RecordFolding {
 
     /// The weighted mean delta per tensor (names never updated are absent).
     func mean() -> [String: Tensor] {
+        takePrepared()
         var out: [String: Tensor] = [:]
         for (name, sum) in sums {
             guard let w = weights[name], w > 0 else { continue }
@@ -54,6 +78,7 @@ final class WeightedDeltaSum: RecordFolding {
     /// (no extra model-sized allocation); other tensors unchanged. The sum buffers are consumed;
     /// the counts stay until `reset`.
     func applyMean(to global: [String: Tensor]) -> [String: Tensor] {
+        takePrepared()
         var next = global
         for name in Array(sums.keys) {
             guard let w = weights[name], w > 0 else { continue }

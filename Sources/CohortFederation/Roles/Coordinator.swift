@@ -92,6 +92,8 @@ public final class Coordinator: @unchecked Sendable {
         version = completed.count
         downlink = DownlinkTracker(names: initial.tensors.map(\.name), version: version, fullModels: config.fullModels)
         listener = try TCPListener(host: config.host, port: config.port)
+        // The first round's sum is made while the coordinator waits for its nodes.
+        prepareNextSum()
     }
 
     /// Reads a journal for `--resume`: the checkpoint of the last completed round (its round

@@ -52,6 +52,7 @@ struct PlainRoundRunner: Sendable {
         let globalDict = Dictionary(uniqueKeysWithValues: c.global.map { ($0.name, $0.value) })
         let adaptive = try c.prepareDPRound(round, participants: participants.count)
         c.strategy.begin(round: round, global: globalDict)
+        c.prepareNextSum()
         let header = RoundMessages.ModelHeader(round: round, modelVersion: c.version, plan: c.roundPlan, architecture: c.architecture)
         var cache: [Int: StreamedMessage] = [:]
         let models = try Dictionary(uniqueKeysWithValues: participants.map { ($0.name, try c.modelMessage(.model, header: header, for: $0, cache: &cache)) })
