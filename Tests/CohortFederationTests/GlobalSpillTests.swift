@@ -31,14 +31,16 @@ final class GlobalSpillTests: XCTestCase {
 
     /// The UPDATE bodies of two rounds (a whole MODEL, then a delta changing only `head.weight`)
     /// and the stage names each round logged.
-    private func rounds(spillAbove: Int?, proximalMu: Float = 0) throws -> (bodies: [[UInt8]], stages: [[String]]) {
+    private func rounds(spillAbove: Int?, proximalMu: Float = 0, directory: String = NSTemporaryDirectory()) throws
+        -> (bodies: [[UInt8]], stages: [[String]], log: String)
+    {
         let v1 = try Sequential(spec: spec, seed: 1).stateDict()
         var v2 = v1
         let i = try XCTUnwrap(v2.firstIndex { $0.name == "head.weight" })
         v2[i].value = Tensor(shape: v2[i].value.shape, data: v2[i].value.data.map { $0 * 0.5 + 0.01 })
         let script = try ScriptedCoordinator()
         defer { script.close() }
-        let node = script.startNode { $0.spillGlobalAbove = spillAbove }
+        let node = script.startNode { $0.spillGlobalAbove = spillAbove; $0.spillDirectory = directory }
         let conn = try script.acceptNode()
         var bodies: [[UInt8]] = []
         for (version, weights) in [(1, v1), (2, v2)] {
@@ -55,7 +57,7 @@ final class GlobalSpillTests: XCTestCase {
         XCTAssertEqual(node.wait(), "rounds 2")
         let stages = node.log.split(separator: "\n").compactMap { NodeStageTimings.parse(logLine: String($0))?.stages.map(\.name) }
         XCTAssertEqual(stages.count, 2, node.log)
-        return (bodies, stages)
+        return (bodies, stages, node.log)
     }
 
     func testASpilledRoundSendsTheSameUpdateAndADeltaModelAppliesOverTheFile() throws {
@@ -67,6 +69,14 @@ final class GlobalSpillTests: XCTestCase {
         let delta = try DeltaDecoder(expectedShapes: Dictionary(uniqueKeysWithValues: try Sequential(spec: spec, seed: 1).stateDict()
             .map { ($0.name, $0.value.shape) }), maxBytes: 1 << 20, requireAllTensors: false).decode(spilled.bodies[1])
         XCTAssertTrue(delta["fc.weight"]?.data.contains { $0 != 0 } ?? false, "the node trained in round 2")
+    }
+
+    func testAFileThatCannotBeMadeLeavesTheGlobalInMemoryAndSaysSo() throws {
+        let failed = try rounds(spillAbove: 0, directory: "/nonexistent-cohort-spill-dir")
+        let held = try rounds(spillAbove: nil)
+        XCTAssertEqual(failed.bodies, held.bodies, "the round goes on with the global in memory")
+        XCTAssertFalse(failed.stages.contains { $0.contains(spillMark) })
+        XCTAssertTrue(failed.log.contains("/nonexistent-cohort-spill-dir") && failed.log.contains("stays in memory this round"), failed.log)
     }
 
     func testFedProxKeepsTheGlobalInMemory() throws {

@@ -473,7 +473,7 @@ public final class FederatedNode {
         // the received global this node keeps for its delta (shared tensors, not another copy;
         // the site's own tensors in place of the global ones, as the model was loaded).
         let prox = plan.proximalMu > 0 ? L2SP(reference: global, alpha: plan.proximalMu) : nil
-        let spill = try spillGlobal(model, global: &global, keepLocal: keepLocal, header: header, feedbackIsEmpty: feedback.names.isEmpty)
+        let (spill, spillNote) = spillGlobal(model, global: &global, keepLocal: keepLocal, header: header, feedbackIsEmpty: feedback.names.isEmpty)
         let trainer = Trainer(model: model, optimizer: optimizer,
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize, seed: seed, l2sp: prox, regressionLoss: config.regressionLoss))
         var accounting: [String: Double] = [:]
@@ -520,6 +520,6 @@ public final class FederatedNode {
             .merging(guarded?.metrics ?? [:]) { a, _ in a }.merging(personal.metrics) { a, _ in a }
         return LocalUpdate(sent: sent, local: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.value) }), global: global,
                            spill: spill, prepared: prepared, received: received, trained: trained, accounting: accounting,
-                           notes: [step.line, guarded?.line ?? "", personal.line].filter { !$0.isEmpty })
+                           notes: [step.line, guarded?.line ?? "", personal.line, spillNote ?? ""].filter { !$0.isEmpty })
     }
 }

@@ -29,7 +29,7 @@ final class GlobalSpill {
         self.directory = directory
         var template = Array((directory.hasSuffix("/") ? directory : directory + "/").utf8CString.dropLast()) + Array("cohort-global-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw GlobalSpillError(directory: directory, operation: "create a temporary file", errno: errno) }
+        guard fd >= 0 else { throw GlobalSpillError(directory: directory, operation: "create it", errno: errno) }
         let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         unlink(path)
         self.fd = fd
@@ -95,7 +95,7 @@ public struct GlobalSpillError: Error, CustomStringConvertible {
     /// The system's error number (0: none).
     public let errno: Int32
     public var description: String {
-        "cannot \(operation) in the global model's temporary file in \(directory)"
+        "the received global model's temporary file in \(directory): cannot \(operation)"
             + (errno != 0 ? ": \(String(cString: strerror(errno)))" : "")
             + " (choose another directory with --spill-dir, or keep the global model in memory with --global-in-memory)"
     }

@@ -52,12 +52,14 @@ struct ReceivedGlobal {
     /// Moves tensors `names` of the copy (the received global values, which `global` also
     /// holds) to a new temporary file in `directory` and drops them from memory here and from
     /// `global`: the model's weights are then their storage's only holder, and training
-    /// writes them in place instead of copying them away from the global values.
+    /// writes them in place instead of copying them away from the global values. Every tensor
+    /// is written before any is dropped: when the file fails, nothing has moved.
     mutating func spill(_ names: [String], from global: inout [String: Tensor], directory: String) throws -> GlobalSpill {
         let file = try GlobalSpill(directory: directory)
         for name in names {
-            guard let tensor = global[name] else { continue }
-            try file.write(name, tensor)
+            if let tensor = global[name] { try file.write(name, tensor) }
+        }
+        for name in file.entries.keys {
             global[name] = nil
             weights[name] = nil
         }
