@@ -3,10 +3,11 @@ import CohortNN
 extension Coordinator {
     /// The large tensors (1 MiB or more) the plan's nodes train and send, by element count,
     /// when they total 64 MiB or more: the sums `WeightedDeltaSum.prepare` makes ahead of the
-    /// round's first UPDATE. Nil for a small model, and under LoRA (its large base weights are
-    /// frozen; which factors train is known only with the model object).
+    /// round's first UPDATE. Nil for a small model, under LoRA (its large base weights are
+    /// frozen; which factors train is known only with the model object), and under secure
+    /// aggregation (its rounds sum the masked inputs instead).
     func preparedSumCounts() -> [String: Int]? {
-        guard architecture.lora == nil else { return nil }
+        guard architecture.lora == nil, plan.secureAggregation == nil else { return nil }
         let prefixes = plan.trainablePrefixes
         var counts: [String: Int] = [:]
         for (name, value) in global where value.count >= 1 << 18
