@@ -152,7 +152,9 @@ enum CoordinatorCommand {
         let strategy = config.plan.privacy == nil ? try StrategyFactory.make(config.plan, model: try Sequential(spec: arch, seed: 0))
             : try StrategyFactory.base(config.plan, model: try Sequential(spec: arch, seed: 0))
         try CoordinatorMetricsOptions.start(command, config: &config, completed: completed)
-        let coordinator = try Coordinator(config: config, initial: initial, strategy: strategy, completed: completed)
+        // The initial weights become the coordinator's first global model: this binding must not
+        // keep them alive through the run (a large model's old version held beside the new ones).
+        let coordinator = try Coordinator(config: config, initial: consume initial, strategy: strategy, completed: completed)
         let records = try coordinator.run { Terminal.progress($0) }
         Terminal.progress("coordinator: \(records.count) rounds complete; journal in \(config.outDir)")
     }
