@@ -84,6 +84,13 @@ final class GlobalSpill {
 
     /// Forgets tensor `name` (its bytes stay in the file until the file is closed).
     func remove(_ name: String) { entries[name] = nil }
+
+    /// Forgets every tensor; the next writes go from the start of the file again, over the
+    /// pages it already has.
+    func clear() {
+        entries = [:]
+        end = 0
+    }
 }
 
 /// The node could not keep its received global model in its temporary file.
