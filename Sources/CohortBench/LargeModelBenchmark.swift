@@ -306,7 +306,7 @@ public enum LargeModelBenchmark {
             nodes.append(node)
             watch.watch(node)
         }
-        let done = coordinator.wait(timeout: timeout)
+        let done = coordinator.wait(timeout: timeout * Double(nodeSide.rounds))   // the timeout is per round
         let wall = Date().timeIntervalSince(start)
         for n in nodes { n.wait(timeout: 60) }
         watch.stop()

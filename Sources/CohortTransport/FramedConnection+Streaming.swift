@@ -15,8 +15,7 @@ extension FramedConnection {
         staged.reserveCapacity(64 << 10)
         let none = UnsafeRawBufferPointer(start: nil, count: 0)
         for index in 0..<message.chunkCount {
-            var dataBytes = 0
-            message.forEachSlice(ofChunk: index) { dataBytes += $0.count }
+            let dataBytes = message.chunkBytes(index)
             try sendFrame { write in
                 staged.removeAll(keepingCapacity: true)
                 staged += Frame.header(version: version, type: MessageType.chunk.rawValue, length: 4 + dataBytes,

@@ -76,6 +76,9 @@ public final class StreamedMessage: @unchecked Sendable {
 
     /// The CRC-32 of CHUNK frame `index`'s payload (index and data).
     func crc(ofChunk index: Int) -> UInt32 { crcs[index] }
+
+    /// Bytes of chunk `index` (without reading them: a generated segment is not asked).
+    func chunkBytes(_ index: Int) -> Int { max(0, min(chunkSize, length - index * chunkSize)) }
 }
 
 /// Bytes a streamed message is made of, used where they are (not copied into one buffer), or

@@ -16,13 +16,14 @@ final class GlobalSpillTests: XCTestCase {
     ])
     private let spillMark = "received global written to its temporary file"
 
-    private func message(_ weights: [(name: String, value: Tensor)], version: Int, base: Int?, proximalMu: Float) throws -> StreamedMessage {
+    private func message(_ weights: [(name: String, value: Tensor)], version: Int, base: Int?, proximalMu: Float, strategy: String) throws -> StreamedMessage {
         var plan = TrainingPlan()
         plan.learningRate = 0.1
         plan.momentum = 0.9
         plan.batchSize = 4
         plan.localEpochs = 2
         plan.proximalMu = proximalMu
+        plan.strategy = strategy
         var header = RoundMessages.ModelHeader(round: version, modelVersion: version, plan: plan, architecture: spec)
         header.baseVersion = base
         header.modelDigest = ModelDigest.hex(weights)
@@ -31,7 +32,7 @@ final class GlobalSpillTests: XCTestCase {
 
     /// The UPDATE bodies of two rounds (a whole MODEL, then a delta changing only `head.weight`)
     /// and the stage names each round logged.
-    private func rounds(spillAbove: Int?, proximalMu: Float = 0, directory: String = NSTemporaryDirectory()) throws
+    private func rounds(spillAbove: Int?, proximalMu: Float = 0, strategy: String = "fedavg", directory: String = NSTemporaryDirectory()) throws
         -> (bodies: [[UInt8]], stages: [[String]], log: String)
     {
         let v1 = try Sequential(spec: spec, seed: 1).stateDict()
@@ -44,7 +45,8 @@ final class GlobalSpillTests: XCTestCase {
         let conn = try script.acceptNode()
         var bodies: [[UInt8]] = []
         for (version, weights) in [(1, v1), (2, v2)] {
-            try conn.send(try message(weights, version: version, base: version == 1 ? nil : 1, proximalMu: proximalMu), version: ProtocolVersion.current)
+            try conn.send(try message(weights, version: version, base: version == 1 ? nil : 1, proximalMu: proximalMu, strategy: strategy),
+                          version: ProtocolVersion.current)
             var frame = try conn.receive(timeout: 20)
             while frame.type == MessageType.heartbeat.rawValue { frame = try conn.receive(timeout: 20) }
             XCTAssertEqual(frame.type, MessageType.update.rawValue, "an UPDATE for version \(version), not an ERROR")
@@ -77,6 +79,18 @@ final class GlobalSpillTests: XCTestCase {
         XCTAssertEqual(failed.bodies, held.bodies, "the round goes on with the global in memory")
         XCTAssertFalse(failed.stages.contains { $0.contains(spillMark) })
         XCTAssertTrue(failed.log.contains("/nonexistent-cohort-spill-dir") && failed.log.contains("stays in memory this round"), failed.log)
+    }
+
+    func testUnderFedBNTheSitesOwnTensorsStayAndTheUpdatesAreTheSame() throws {
+        // FedBN keeps the BatchNorm tensors at the site: they are not the received values and
+        // are not spilled, and the delta MODEL of round 2 still matches its digest.
+        let spilled = try rounds(spillAbove: 0, strategy: "fedbn")
+        let held = try rounds(spillAbove: nil, strategy: "fedbn")
+        XCTAssertEqual(spilled.bodies, held.bodies)
+        XCTAssertTrue(spilled.stages.allSatisfy { $0.contains(spillMark) }, "\(spilled.stages)")
+        let names = try DeltaDecoder(expectedShapes: Dictionary(uniqueKeysWithValues: try Sequential(spec: spec, seed: 1).stateDict()
+            .map { ($0.name, $0.value.shape) }), maxBytes: 1 << 20, requireAllTensors: false).decode(spilled.bodies[1]).names
+        XCTAssertFalse(names.contains { $0.hasPrefix("bn.") }, "FedBN sends no BatchNorm tensor: \(names)")
     }
 
     func testFedProxKeepsTheGlobalInMemory() throws {

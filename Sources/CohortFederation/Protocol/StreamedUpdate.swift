@@ -66,6 +66,7 @@ extension RoundMessages {
         }
         let message = StreamedMessage(type: MessageType.update.rawValue, segments: [.bytes(headerLength(json.count) + json)] + segments,
                                       chunkSize: chunkSize)
+        if let failure = differences.readFailure { throw failure }
         if let bad = differences.firstBad {
             throw ModelDeltaError("tensor '\(bad.name)': delta is \(bad.value) at element \(bad.index) (values must be finite)")
         }
@@ -84,9 +85,15 @@ final class DeltaDifferences: @unchecked Sendable {
     }
 
     private var scratch: UnsafeMutablePointer<Float>?
+    private var capacity = 0
     /// The global values of the range, read from a `GlobalSpill`.
     private var read: UnsafeMutablePointer<Float>?
-    private var capacity = 0
+    private var readCapacity = 0
+    /// The first failure to read the file (the values read as zeros: the chunk CRCs and the
+    /// sent bytes then disagree, and the coordinator refuses the update). Thrown by
+    /// `updateMessage` when it happens in the CRC pass; `produce` itself does not throw it,
+    /// as the passes that count and checksum the bytes cannot throw.
+    private(set) var readFailure: (any Error)?
     /// The first non-finite difference found (tensor, element, value).
     private(set) var firstBad: (name: String, index: Int, value: Float)?
 
@@ -98,12 +105,10 @@ final class DeltaDifferences: @unchecked Sendable {
         let first = range.lowerBound / 4, end = (range.upperBound + 3) / 4, n = end - first
         if n > capacity {
             scratch?.deallocate()
-            read?.deallocate()
             scratch = .allocate(capacity: n)
-            read = .allocate(capacity: n)
             capacity = n
         }
-        guard let out = scratch, let held = read, n > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let out = scratch, n > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         let finite: Bool
         switch global {
         case .tensor(let g):
@@ -111,7 +116,18 @@ final class DeltaDifferences: @unchecked Sendable {
                 g.data.withUnsafeBufferPointer { b in Self.subtract(a.baseAddress! + first, b.baseAddress! + first, into: out, count: n) }
             }
         case .spilled(let file):
-            try file.read(name, elements: first..<end, into: held)
+            if n > readCapacity {
+                read?.deallocate()
+                read = .allocate(capacity: n)
+                readCapacity = n
+            }
+            guard let held = read else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+            do {
+                try file.read(name, elements: first..<end, into: held)
+            } catch {
+                if readFailure == nil { readFailure = error }
+                held.update(repeating: 0, count: n)
+            }
             finite = local.data.withUnsafeBufferPointer { a in Self.subtract(a.baseAddress! + first, held, into: out, count: n) }
         }
         if !finite && firstBad == nil, let j = (0..<n).first(where: { !out[$0].isFinite }) {

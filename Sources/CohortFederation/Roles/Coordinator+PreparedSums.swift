@@ -9,9 +9,12 @@ extension Coordinator {
     func preparedSumCounts() -> [String: Int]? {
         guard architecture.lora == nil, plan.secureAggregation == nil else { return nil }
         let prefixes = plan.trainablePrefixes
+        // FedPer / FedRep's personal tensors are never sent.
+        let personal = plan.personalization.map { $0.keepsLayersPersonal ? $0.personalPrefixes : [] } ?? []
         var counts: [String: Int] = [:]
         for (name, value) in global where value.count >= 1 << 18
-            && (prefixes.map { $0.contains { Sequential.name(name, hasPrefix: $0) } } ?? true) {
+            && (prefixes.map { $0.contains { Sequential.name(name, hasPrefix: $0) } } ?? true)
+            && !personal.contains(where: { Sequential.name(name, hasPrefix: $0) }) {
             counts[name] = value.count
         }
         return counts.values.reduce(0, +) >= 1 << 24 ? counts : nil

@@ -30,6 +30,7 @@ final class GlobalSpill {
         var template = Array((directory.hasSuffix("/") ? directory : directory + "/").utf8CString.dropLast()) + Array("cohort-global-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw GlobalSpillError(directory: directory, operation: "create it", errno: errno) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)   // not inherited by a child process
         let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         unlink(path)
         self.fd = fd

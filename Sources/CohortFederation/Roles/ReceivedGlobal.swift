@@ -92,7 +92,13 @@ struct ReceivedGlobal {
         let decoded = assembly.tensors()
         if header.baseVersion != nil, let file = spilled {
             // Tensors the delta leaves as they were come back from the file.
-            for name in file.entries.keys where decoded[name] == nil { next[name] = try file.load(name) }
+            do {
+                for name in file.entries.keys where decoded[name] == nil { next[name] = try file.load(name) }
+            } catch {
+                forget()
+                throw Mismatch("this node cannot read its copy of the global model back (\(error)), so the MODEL of version "
+                               + "\(header.modelVersion), a delta from version \(header.baseVersion ?? 0), cannot be applied")
+            }
         }
         for (name, value) in decoded { next[name] = value }
         let actual = ModelDigest.hex(next)
