@@ -28,6 +28,10 @@ public enum GemmBenchmark {
         ("mlp_dx_64x256x784_ABt", 64, 784, 256, false, true),
         ("conv2_fwd_12544x32x144_ABt", 12544, 32, 144, false, true),
         ("tiny_16x32x13", 16, 32, 13, false, false),
+        // bench large-model's wide layer (1000 → U, batch 32) at U = 65,536 (the 300M model has
+        // U = 296,735): forward x·Wᵀ, and the weight gradient dYᵀ·x, whose k is the batch.
+        ("wide_fwd_32x1000x65536_ABt", 32, 65536, 1000, false, true),
+        ("wide_wgrad_65536x32x1000_AtB", 65536, 1000, 32, true, false),
     ] + resnet18Shapes + vitTinyShapes
 
     /// ResNet-18 at 3×64×64, batch 32, as the im2col convolution lowers it: forward
