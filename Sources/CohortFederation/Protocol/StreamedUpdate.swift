@@ -103,12 +103,8 @@ final class DeltaDifferences: @unchecked Sendable {
     func produce(_ name: String, _ local: Tensor, _ global: Global, bytes range: Range<Int>,
                  _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let first = range.lowerBound / 4, end = (range.upperBound + 3) / 4, n = end - first
-        if n > capacity {
-            scratch?.deallocate()
-            scratch = .allocate(capacity: n)
-            capacity = n
-        }
-        guard let out = scratch, n > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard n > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let out = Self.buffer(&scratch, capacity: &capacity, count: n)
         let finite: Bool
         switch global {
         case .tensor(let g):
@@ -116,12 +112,7 @@ final class DeltaDifferences: @unchecked Sendable {
                 g.data.withUnsafeBufferPointer { b in Self.subtract(a.baseAddress! + first, b.baseAddress! + first, into: out, count: n) }
             }
         case .spilled(let file):
-            if n > readCapacity {
-                read?.deallocate()
-                read = .allocate(capacity: n)
-                readCapacity = n
-            }
-            guard let held = read else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+            let held = Self.buffer(&read, capacity: &readCapacity, count: n)
             do {
                 try file.read(name, elements: first..<end, into: held)
             } catch {
@@ -134,6 +125,16 @@ final class DeltaDifferences: @unchecked Sendable {
             firstBad = (name, first + j, out[j])
         }
         try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(out) + (range.lowerBound - 4 * first), count: range.count))
+    }
+
+    /// `buffer`, grown to hold at least `count` floats.
+    private static func buffer(_ buffer: inout UnsafeMutablePointer<Float>?, capacity: inout Int, count: Int) -> UnsafeMutablePointer<Float> {
+        if let b = buffer, capacity >= count { return b }
+        buffer?.deallocate()
+        let grown = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        buffer = grown
+        capacity = count
+        return grown
     }
 
     /// `out = a − b` (the same operation, bit for bit, as the delta encoder's); whether every

@@ -12,10 +12,10 @@ extension FederatedNode {
     /// personalization, local adaptation, error feedback, a test attack. When the file cannot be
     /// written (a full or missing directory), the values stay in memory and `note` says why.
     func spillGlobal(_ model: Sequential, global: inout [String: Tensor], keepLocal: Set<String>,
-                     header: RoundMessages.ModelHeader, feedbackIsEmpty: Bool) -> (file: GlobalSpill?, note: String?) {
+                     header: RoundMessages.ModelHeader) -> (file: GlobalSpill?, note: String?) {
         let plan = header.plan
-        guard let threshold = config.spillGlobalAbove, config.testAttack == nil, feedbackIsEmpty, header.secureAggregation == nil,
-              RoundMessages.streamsDenseUpdate(plan), plan.proximalMu == 0, plan.recordPrivacy == nil,
+        guard let threshold = config.spillGlobalAbove, streamsUpdate(plan), header.secureAggregation == nil,
+              plan.proximalMu == 0, plan.recordPrivacy == nil,
               plan.personalization == nil, plan.adaptation == nil else { return (nil, nil) }
         // The site's own tensors (FedBN's) are not the received values: they stay.
         let names = model.parameters.filter { $0.isUpdated && !keepLocal.contains($0.name) && global[$0.name] != nil }.map(\.name)

@@ -406,7 +406,7 @@ public final class FederatedNode {
                                  metadata: ["node": config.name, "round": "\(header.round)", "modelVersion": "\(header.modelVersion)"], to: path)
             stageClock?.mark("trained tensors saved (--save-trained)")
         }
-        if config.testAttack == nil && update.prepared == nil && feedback.names.isEmpty && RoundMessages.streamsDenseUpdate(plan) {
+        if update.prepared == nil && streamsUpdate(plan) {
             let metrics = outgoingMetrics(update, plan: plan).filter { $0.value.isFinite }
             let message = try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
                                                                                      samples: samples, metrics: metrics),
@@ -431,6 +431,13 @@ public final class FederatedNode {
         return StreamedMessage(type: MessageType.update.rawValue,
                                bytes: try RoundMessages.payload(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
                                                                                            samples: samples, metrics: metrics), body: encoded))
+    }
+
+    /// Whether this node's UPDATE under `plan` streams as a dense float32 delta, made chunk by
+    /// chunk from the trained and the received weights as it is sent (no test attack, no
+    /// error-feedback residual, the default codec): the only UPDATE a spilled global serves.
+    func streamsUpdate(_ plan: TrainingPlan) -> Bool {
+        config.testAttack == nil && feedback.names.isEmpty && RoundMessages.streamsDenseUpdate(plan)
     }
 
     private func logRound(_ header: RoundMessages.ModelHeader, _ update: LocalUpdate, sent: Int, log: (String) -> Void) {
@@ -473,7 +480,7 @@ public final class FederatedNode {
         // the received global this node keeps for its delta (shared tensors, not another copy;
         // the site's own tensors in place of the global ones, as the model was loaded).
         let prox = plan.proximalMu > 0 ? L2SP(reference: global, alpha: plan.proximalMu) : nil
-        let (spill, spillNote) = spillGlobal(model, global: &global, keepLocal: keepLocal, header: header, feedbackIsEmpty: feedback.names.isEmpty)
+        let (spill, spillNote) = spillGlobal(model, global: &global, keepLocal: keepLocal, header: header)
         let trainer = Trainer(model: model, optimizer: optimizer,
                               config: TrainingConfig(epochs: plan.localEpochs, batchSize: plan.batchSize, seed: seed, l2sp: prox, regressionLoss: config.regressionLoss))
         var accounting: [String: Double] = [:]

@@ -54,7 +54,8 @@ struct ReceivedGlobal {
     }
 
     /// Moves tensors `names` of the copy (the received global values, which `global` also
-    /// holds) to a new temporary file in `directory` and drops them from memory here and from
+    /// holds) to the temporary file in `directory` (the last round's, rewritten, or a new one)
+    /// and drops them from memory here and from
     /// `global`: the model's weights are then their storage's only holder, and training
     /// writes them in place instead of copying them away from the global values. Every tensor
     /// is written before any is dropped: when the file fails, nothing has moved.
