@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
         .testTarget(name: "CohortTensorTests", dependencies: ["CohortTensor"]),
         .testTarget(name: "CohortNNTests", dependencies: ["CohortNN", "CohortTensor"]),
-        .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortData", "CohortNN", "CohortTensor"],
+        .testTarget(name: "CohortCheckpointTests", dependencies: ["CohortCheckpoint", "CohortData", "CohortNN", "CohortTensor", "CCRC32C"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CohortDataTests", dependencies: ["CohortData", "CohortNN", "CohortTensor", "CZlib"]),
         .testTarget(name: "CohortAdaptTests", dependencies: ["CohortAdapt", "CohortNN", "CohortTensor"]),

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CCRC32C.h"
+#include <errno.h>
 #include <fcntl.h>
 
 int cohort_start_writeback(int fd, int64_t offset, int64_t length) {
@@ -8,5 +9,15 @@ int cohort_start_writeback(int fd, int64_t offset, int64_t length) {
 #else
     (void)fd; (void)offset; (void)length;
     return 0;
+#endif
+}
+
+int cohort_create_direct(const char *path, int mode) {
+#if defined(__linux__)
+    return open(path, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, mode);
+#else
+    (void)path; (void)mode;
+    errno = ENOSYS;
+    return -1;
 #endif
 }

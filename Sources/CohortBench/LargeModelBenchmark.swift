@@ -12,11 +12,12 @@ import Foundation
 ///
 /// Two parts. Stages, timed in this process with the calls each role makes (one at a time,
 /// each allocation released before the next): architecture build (`model init`), checkpoint
-/// write (also with writeback left to the fsync, to split page cache from disk), checkpoint read
-/// with its checksum, the whole-model digest (`ModelDigest`, what a
+/// write (also with writeback left to the fsync, to split page cache from disk, and past the page
+/// cache with `O_DIRECT`, read back from the disk), checkpoint read with its checksum, the whole-model digest (`ModelDigest`, what a
 /// node checks), the weights encoded as a dense float32 delta message (the MODEL body) and
 /// decoded, a delta encoded (the UPDATE body), decoded, checked and folded
-/// (`CheckedUpdateFold`), and a checkpoint write again (the journal's global model). Then the
+/// (`CheckedUpdateFold`), and a checkpoint write past the page cache again (the journal's global
+/// model). Then the
 /// real run: `cohort model init`, a `cohort coordinator` process and two `cohort node`
 /// processes, the round's seconds from the journal, and each process's peak resident memory
 /// (`VmHWM`, polled every 20 ms while it runs).
@@ -131,6 +132,19 @@ public enum LargeModelBenchmark {
                                         options: .init(earlyWriteback: false))
             }
             noteSync(split)
+            // Past the page cache (O_DIRECT), as the coordinator writes its journal: the disk's
+            // rate without the page cache's new pages; then read back from the disk (cold).
+            let directPath = p("stage-direct.ckpt")
+            let direct = try timed("checkpoint write, page cache bypassed (O_DIRECT, as the journal is written)", bytes: modelBytes) {
+                try CheckpointFile.save(model: model, metadata: CheckpointMetadata(source: "bench large-model"), to: directPath,
+                                        options: .init(bypassPageCache: true))
+            }
+            noteSync(direct)
+            if !direct.bypassedPageCache { progress("large-model:   (the file system refused O_DIRECT: written through the page cache)") }
+            _ = try timed("checkpoint read and checksum from the disk (the file written past the page cache)", bytes: modelBytes) {
+                try CheckpointFile.load(directPath).tensors.count
+            }
+            try? FileManager.default.removeItem(atPath: directPath)
             let weights = try timed("checkpoint read and checksum (format 2: CRC-32C; 1: SHA-256)", bytes: modelBytes) { try CheckpointFile.load(path).tensors }
             _ = timed("model digest, protocol 3 (SHA-256 of the weights; no longer used)", bytes: modelBytes) { ModelDigest.sha256Hex(weights) }
             let digest = timed("model digest (protocol 4: block CRC-32C, hashed)", bytes: modelBytes) { ModelDigest.hex(weights) }
@@ -173,9 +187,9 @@ public enum LargeModelBenchmark {
             try timed("UPDATE fold as the coordinator receives it (1 MiB chunks, OrderedFold, FedAvg finish)", bytes: modelBytes) {
                 try coordinatorFold(update, global: weights, shapes: shapes)
             }
-            let journal = try timed("journal write (global checkpoint)", bytes: modelBytes) {
+            let journal = try timed("journal write (global checkpoint, page cache bypassed)", bytes: modelBytes) {
                 try CheckpointFile.save(Checkpoint(architecture: spec, metadata: CheckpointMetadata(source: "bench large-model"), tensors: weights),
-                                        to: p("stage-journal.ckpt"))
+                                        to: p("stage-journal.ckpt"), options: .init(bypassPageCache: true))
             }
             noteSync(journal)
             try timed("export (checkpoint read + safetensors write, what `cohort export` does)", bytes: modelBytes) {

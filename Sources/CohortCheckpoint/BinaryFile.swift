@@ -117,16 +117,31 @@ final class AtomicFileWriter {
     private(set) var writeSeconds = 0.0
     private(set) var syncSeconds = 0.0
 
-    init(path: String, checksum: FileChecksum.Kind = .off) throws {
+    /// Writes with the page cache bypassed (`O_DIRECT`) when the file system allows it.
+    private var direct: DirectFileSink?
+
+    /// `bypassPageCache`: write with `O_DIRECT` (see `DirectFileSink`); where the file system
+    /// refuses it, the writer silently writes through the page cache as usual.
+    init(path: String, checksum: FileChecksum.Kind = .off, bypassPageCache: Bool = false) throws {
         self.path = path
         hasher = FileChecksum(checksum)
         temporaryPath = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        fd = bypassPageCache ? cohort_create_direct(temporaryPath, 0o644) : -1
+        if fd >= 0 {
+            direct = DirectFileSink(fd: fd, path: path)
+        } else {
+            // Some file systems make the file before they refuse O_DIRECT.
+            if bypassPageCache && errno == EINVAL { unlink(temporaryPath) }
+            fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        }
         guard fd >= 0 else {
             throw CheckpointError.io(path: path, reason: "cannot create temporary file \(temporaryPath): \(String(cString: strerror(errno)))")
         }
         buffer.reserveCapacity(1 << 20)
     }
+
+    /// Whether the file is being written with the page cache bypassed.
+    var bypassesPageCache: Bool { direct != nil }
 
     deinit {
         if fd >= 0 { close(fd); unlink(temporaryPath) }
@@ -157,7 +172,7 @@ final class AtomicFileWriter {
             try writeAll(slice)
             done += slice.count
             written += slice.count
-            if earlyWriteback && written - writebackStart >= Self.writebackBytes { startWriteback() }
+            if earlyWriteback && direct == nil && written - writebackStart >= Self.writebackBytes { startWriteback() }
         }
     }
 
@@ -189,6 +204,7 @@ final class AtomicFileWriter {
     }
 
     private func writeAll(_ raw: UnsafeRawBufferPointer) throws {
+        if let direct { return try direct.append(raw) }
         var done = 0
         while done < raw.count {
             let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
@@ -201,6 +217,7 @@ final class AtomicFileWriter {
     /// Flushes, fsyncs, and renames over the target; then fsyncs the directory.
     func commit() throws {
         try flush()
+        try direct?.finish(length: written)
         let syncStart = DispatchTime.now().uptimeNanoseconds
         writeSeconds = Double(syncStart - opened) / 1e9
         guard fsync(fd) == 0 else { throw CheckpointError.io(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }

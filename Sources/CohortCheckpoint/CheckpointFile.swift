@@ -43,12 +43,18 @@ public enum CheckpointFile {
         /// durable, and the save's statistics then split page-cache writing from the disk
         /// (what `bench large-model` reports).
         public var earlyWriteback = true
+        /// Write with the page cache bypassed (`O_DIRECT`, through an aligned staging buffer)
+        /// where the file system allows it: for a large file not read again soon, such as the
+        /// coordinator's journal checkpoint. The file is the same byte for byte; reading it
+        /// back soon after goes to the disk.
+        public var bypassPageCache = false
         public init(storage: StorageType = .float32, zlibLevel: Int32? = nil, formatVersion: UInt32 = CheckpointFile.version,
-                    earlyWriteback: Bool = true) {
+                    earlyWriteback: Bool = true, bypassPageCache: Bool = false) {
             self.storage = storage
             self.zlibLevel = zlibLevel
             self.formatVersion = formatVersion
             self.earlyWriteback = earlyWriteback
+            self.bypassPageCache = bypassPageCache
         }
     }
 
@@ -64,6 +70,8 @@ public enum CheckpointFile {
         public var bytes: Int
         public var writeSeconds: Double
         public var syncSeconds: Double
+        /// Whether the page cache was bypassed (asked for, and the file system allowed it).
+        public var bypassedPageCache = false
     }
 
     /// Writes `checkpoint` to `path` atomically: a crash mid-save never replaces a good file
@@ -76,7 +84,7 @@ public enum CheckpointFile {
         guard (1...version).contains(options.formatVersion) else {
             throw CheckpointError.io(path: path, reason: "cannot write format version \(options.formatVersion) (1...\(version))")
         }
-        let out = try AtomicFileWriter(path: path, checksum: checksum(of: options.formatVersion))
+        let out = try AtomicFileWriter(path: path, checksum: checksum(of: options.formatVersion), bypassPageCache: options.bypassPageCache)
         out.earlyWriteback = options.earlyWriteback
         try out.write(magic)
         try out.u32(options.formatVersion)
@@ -104,7 +112,8 @@ public enum CheckpointFile {
         }
         try out.write(out.hasher.finish(), hash: false)
         try out.commit()
-        return SaveStatistics(bytes: out.written, writeSeconds: out.writeSeconds, syncSeconds: out.syncSeconds)
+        return SaveStatistics(bytes: out.written, writeSeconds: out.writeSeconds, syncSeconds: out.syncSeconds,
+                              bypassedPageCache: out.bypassesPageCache)
     }
 
     /// Saves a model with its architecture.

@@ -21,4 +21,10 @@ int cohort_crc32c_hardware(void);
 /// guarantee: fsync still follows. Returns 0, or -1 with errno.
 int cohort_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// Creates `path` (which must not exist) for writing with the page cache bypassed (Linux
+/// `O_DIRECT`): every write's buffer address, length and file offset must then be multiples of
+/// the file system's block size. Returns the descriptor, or -1 with errno (EINVAL where the
+/// file system cannot do it, such as tmpfs; ENOSYS off Linux).
+int cohort_create_direct(const char *path, int mode);
+
 #endif

@@ -7,7 +7,7 @@ enum BenchLargeModelCommand {
         ["bench", "large-model"], summary: "Where a large model's round goes: per-stage seconds, round time, each process's peak RSS.",
         discussion: """
         A model of one dense layer 1000 → U and a 10-class head (about P parameters). Stages are timed in this process with \
-        the calls each role makes (architecture build, checkpoint write with and without early writeback and its fsync share, \
+        the calls each role makes (architecture build, checkpoint write with and without early writeback and past the page cache (O_DIRECT) with its fsync share, \
         read and CRC-32C check, model digest, MODEL encode and decode, delta encode, UPDATE decode-check-fold, journal write, \
         export). Then a real run: cohort model init, a coordinator (timed to listening) and two nodes on 127.0.0.1 (plain TCP, \
         or TLS 1.3 with --tls; FedAvg, one round, three batches of 32 per node), the round's seconds from the journal and each \
