@@ -133,6 +133,22 @@ public enum Gemm {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, packed: GemmPackedB? = nil
     ) {
+        if takesShortTransB(transB: transB, m: m, k: k, packed: packed) {
+            blockedShortTransB(transA: transA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                               beta: beta, c: c, ldc: ldc)
+            return
+        }
+        blockedGeneral(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                       beta: beta, c: c, ldc: ldc, packed: packed)
+    }
+
+    /// `blocked`'s general loop (every shape; `blockedShortTransB` gives the same values for
+    /// the shapes it takes).
+    static func blockedGeneral(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, packed: GemmPackedB? = nil
+    ) {
         let kcMax = passDepth(k: k)
         let inPlace = readsAInPlace(transA: transA, n: n, lda: lda)
         // Rounded up to 16 floats so bPack stays 64-byte aligned: the micro-kernel loads B panels
