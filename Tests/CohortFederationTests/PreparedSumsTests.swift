@@ -47,4 +47,44 @@ final class PreparedSumsTests: XCTestCase {
         XCTAssertTrue(sum.mean().isEmpty, "a zero sum with no weight is not a mean")
         XCTAssertEqual(sum.sums["a"]?.count, 1 << 20, "taken by the first read")
     }
+
+    /// Three FedAvg rounds through `StreamingRound` as the coordinator runs them (begin, then
+    /// prepare, then the folds): from round 2 the sum is made in the storage of the global the
+    /// round before last (memory already touched), and every round's aggregate is the same bits
+    /// as with sums made new.
+    func testTheLastRoundsGlobalBecomesTheNextSum() throws {
+        func run(recycling: Bool) throws -> (globals: [[String: Tensor]], reused: [Bool]) {
+            let round = StreamingRound()
+            var global: [String: Tensor] = ["a": tensor(4096, seed: 1), "b": tensor(10, seed: 2)]
+            var globals: [[String: Tensor]] = [], reused: [Bool] = []
+            for r in 0..<3 {
+                // Where the global of the round before this one lives (the one begin lets go of).
+                let before = round.global["a"].map { $0.data.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+                round.begin(global: global)
+                // Takes any freed block of that size, so the sum can land where the old global
+                // was only if it is that storage, kept (not freed and allocated again).
+                let decoy = [Float](repeating: 1, count: 4096)
+                defer { withExtendedLifetime(decoy) {} }
+                if recycling || r == 0 { round.sum.prepare(counts: ["a": 4096]) }
+                for (i, samples) in [3.0, 5.0].enumerated() {
+                    let local = [("a", tensor(4096, seed: UInt64(100 * r + 10 + i))), ("b", tensor(10, seed: UInt64(100 * r + 20 + i)))]
+                    let delta = try ModelDelta(local: local, global: global.map { ($0.key, $0.value) }, trainable: ["a", "b"])
+                    try round.accumulate(delta, samples: Int(samples))
+                }
+                let summedAt = round.sum.sums["a"]!.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) }
+                reused.append(before == summedAt)
+                global = round.sum.applyMean(to: round.global)
+                globals.append(global.mapValues { Tensor(shape: $0.shape, data: $0.data.map { $0 }) })   // copies, not shared storage
+            }
+            return (globals, reused)
+        }
+        let recycled = try run(recycling: true), fresh = try run(recycling: false)
+        XCTAssertEqual(recycled.reused, [false, true, true], "rounds 2 and 3 sum into the storage of the global before")
+        for r in 0..<3 {
+            for name in ["a", "b"] {
+                XCTAssertEqual(recycled.globals[r][name]?.data.map(\.bitPattern), fresh.globals[r][name]?.data.map(\.bitPattern), "round \(r + 1), \(name)")
+            }
+        }
+        XCTAssertNotEqual(recycled.globals[2]["a"], recycled.globals[1]["a"])
+    }
 }

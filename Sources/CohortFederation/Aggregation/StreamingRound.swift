@@ -9,8 +9,10 @@ final class StreamingRound {
     let sum = WeightedDeltaSum()
 
     func begin(global: [String: Tensor]) {
+        var previous = self.global
         self.global = global
         sum.reset()
+        sum.recycle(&previous)
     }
 
     func accumulate(_ delta: ModelDelta, samples: Int) throws {
