@@ -26,9 +26,10 @@ final class WeightedDeltaSum: RecordFolding {
     /// Keeps `previous` (the last round's global, which no one needs once the next round has
     /// begun) for the next `prepare`: zeroing memory already touched costs a few milliseconds,
     /// while a new 1.2 GB sum cost the coordinator a core for 0.7 s of page faults every round,
-    /// while its MODELs went out. Storage someone else still shares is copied when zeroed (as
-    /// any write to a shared array is): never wrong, only not faster. Only when `prepare`
-    /// follows every round's start, so nothing is held longer than that.
+    /// while its MODELs went out. Storage someone else still shares is copied before it is
+    /// zeroed (as any write to a shared array is): never wrong, only not faster (the FedAvg
+    /// coordinator shares none). Only when `prepare` follows every round's start, so nothing
+    /// is held longer than that.
     func recycle(_ previous: inout [String: Tensor]) {
         guard preparesEveryRound else { return }
         for name in Array(previous.keys) { recycled[name] = previous.removeValue(forKey: name)!.data }
