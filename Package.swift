@@ -38,7 +38,7 @@ let package = Package(
         // CRC-32C for checkpoint files: the SSE4.2 instruction when the CPU has it (chosen at
         // run time), else slicing-by-8 tables.
         .target(name: "CCRC32C"),
-        .target(name: "CohortTensor", swiftSettings: kernelFlags),
+        .target(name: "CohortTensor", dependencies: ["CCRC32C"], swiftSettings: kernelFlags),
         .target(name: "CohortNN", dependencies: ["CohortTensor"], swiftSettings: kernelFlags),
         .target(name: "CohortCheckpoint", dependencies: ["CohortTensor", "CohortNN", "CohortData", "CZlib", "COpenSSL", "CCRC32C"], swiftSettings: kernelFlags),
         .target(name: "CohortData", dependencies: ["CohortTensor", "CohortNN", "CZlib", "CPNG", "CJPEG"]),

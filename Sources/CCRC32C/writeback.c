@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sched.h>
 #include "CCRC32C.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -19,5 +20,16 @@ int cohort_create_direct(const char *path, int mode) {
     (void)path; (void)mode;
     errno = ENOSYS;
     return -1;
+#endif
+}
+
+int cohort_affinity_cpus(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+    return CPU_COUNT(&set);
+#else
+    return 0;
 #endif
 }

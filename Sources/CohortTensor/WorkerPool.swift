@@ -1,3 +1,4 @@
+import CCRC32C
 import Foundation
 import Synchronization
 
@@ -11,9 +12,17 @@ import Synchronization
 /// atomic ticket, so when a worker is asleep or has lost its core to another process, the
 /// caller simply runs the remaining tasks itself instead of waiting for it.
 public final class WorkerPool: @unchecked Sendable {
-    /// One pool for the process, with one worker per extra core (0 on a single-core machine).
-    public static let shared = WorkerPool(
-        workers: max(0, min(ProcessInfo.processInfo.activeProcessorCount, 64) - 1))
+    /// One pool for the process, with one worker per extra core it may run on (0 with one).
+    public static let shared = WorkerPool(workers: max(0, min(usableCores, 64) - 1))
+
+    /// The cores this process may run on: its CPU affinity (`taskset`, a Slurm job's cpuset, a
+    /// Kubernetes pod with exclusive CPUs), not the machine's count: a process held to one core
+    /// of many would otherwise split every product across threads that all wait for that core.
+    public static var usableCores: Int {
+        let online = ProcessInfo.processInfo.activeProcessorCount
+        let allowed = Int(cohort_affinity_cpus())
+        return allowed > 0 ? min(allowed, online) : online
+    }
 
     /// Threads that can run a job at once: the caller plus the workers.
     public let width: Int

@@ -1,6 +1,7 @@
 import XCTest
 import CohortCLI
 import CohortCheckpoint
+import CohortTensor
 import Foundation
 
 /// The real `cohort` binary and its in-process entry point.
@@ -41,6 +42,28 @@ final class CohortToolTests: XCTestCase {
         let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
         XCTAssertTrue((json?["zlib"] as? String)?.hasPrefix("1.") ?? false, r.out)
         XCTAssertTrue((json?["openssl"] as? String)?.hasPrefix("OpenSSL 3") ?? false, r.out)
+    }
+
+    /// A process held to one core (`taskset`, as a Slurm cpuset or a pinned pod would) splits
+    /// no kernel call across threads: its worker pool is as wide as its CPU affinity.
+    func testWorkerThreadsFollowTheCPUAffinity() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "cohort binary not built")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset"), "no taskset on this machine")
+        func threads(pinned: Bool) throws -> Int? {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: pinned ? "/usr/bin/taskset" : binary.path)
+            process.arguments = (pinned ? ["-c", "0", binary.path] : []) + ["info", "--json"]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0)
+            return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["workerThreads"] as? Int
+        }
+        XCTAssertEqual(try threads(pinned: true), 1)
+        // Unpinned, as wide as the cores this test process may use (its own affinity).
+        XCTAssertEqual(try threads(pinned: false), min(WorkerPool.usableCores, 64))
     }
 
     func testBenchTrainRunsAndPrintsJSON() throws {

@@ -27,4 +27,8 @@ int cohort_start_writeback(int fd, int64_t offset, int64_t length);
 /// file system cannot do it, such as tmpfs; ENOSYS off Linux).
 int cohort_create_direct(const char *path, int mode);
 
+/// CPUs this process may run on (Linux `sched_getaffinity`: what `taskset`, a Slurm job's
+/// cpuset or a Kubernetes exclusive-CPU pod allows), or 0 when unknown.
+int cohort_affinity_cpus(void);
+
 #endif
