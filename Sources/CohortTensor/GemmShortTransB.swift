@@ -2,12 +2,16 @@ extension Gemm {
     /// Columns of C per block in `blockedShortTransB`: the block's packed B for every pass over
     /// k (256 columns × k floats: 1 MB at k = 1000) stays in L2 while the passes use it.
     static let shortTransBColumns = 256
+    /// Floats of scratch the short path may pack A into, and B per column block (4 MiB each):
+    /// it packs all of A (m × k) at once, and a block's B for all of k.
+    static let shortTransBScratch = 1 << 20
 
     /// Whether `blocked` takes `blockedShortTransB`: B transposed and packed here, C short
-    /// enough to be one block of rows (`m ≤ mc`), and k deeper than one pass.
+    /// enough to be one block of rows (`m ≤ mc`), k deeper than one pass, and A small enough
+    /// to pack whole (a dense layer fed a flattened image, k ≈ 150,000, keeps the general loop).
     @inline(__always)
     static func takesShortTransB(transB: Bool, m: Int, k: Int, packed: GemmPackedB?) -> Bool {
-        transB && packed == nil && m <= mc && k > kc
+        transB && packed == nil && m <= mc && k > kc && m * k <= shortTransBScratch && nr * k <= shortTransBScratch
     }
 
     /// `blocked` for op(B) = Bᵀ with few rows of C: a dense layer's forward pass, X·Wᵀ, with a
@@ -32,7 +36,8 @@ extension Gemm {
         let rowStride = transA ? 1 : lda, stepStride = transA ? lda : 1
         // Per pass, rounded to 16 floats so every region starts 64-byte aligned.
         let aPass = inPlace ? 0 : ((m + mr - 1) / mr * mr * kcMax + 15) / 16 * 16
-        let columns = min(shortTransBColumns, (n + nr - 1) / nr * nr)
+        let budget = max(nr, shortTransBScratch / k / nr * nr)
+        let columns = min(shortTransBColumns, budget, (n + nr - 1) / nr * nr)
         let bPass = columns * kcMax
         ScratchBuffers.with(count: aPass * passes + bPass * passes) { scratch in
             let aPack = scratch, bPack = scratch + aPass * passes

@@ -27,7 +27,8 @@ final class GemmShortTransBTests: XCTestCase {
         // Tails everywhere: m not a multiple of 6, n not of 16 (a zero-padded panel) nor of the
         // 256-column block, k not of 8 per pass; k from two to several passes; strided rows;
         // A packed (n > 512) and read in place (n ≤ 512, or transposed with a short row).
-        let shapes = [(32, 1000, 1000), (1, 37, 257), (7, 600, 777), (144, 530, 513), (13, 16, 1031), (96, 2049, 300)]
+        // (5, 300, 9000): deep enough that a block holds 112 columns, not 256 (the scratch budget).
+        let shapes = [(32, 1000, 1000), (1, 37, 257), (7, 600, 777), (144, 530, 513), (13, 16, 1031), (96, 2049, 300), (5, 300, 9000)]
         for (m, n, k) in shapes {
             for transA in [false, true] {
                 for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (1, -0.25)] {
@@ -69,6 +70,16 @@ final class GemmShortTransBTests: XCTestCase {
                 XCTAssertEqual(single.map(\.bitPattern), batch[(i * n)..<((i + 1) * n)].map(\.bitPattern), "row \(i), \(threads) thread(s)")
             }
         }
+    }
+
+    /// The short path packs all of A at once: a dense layer fed a flattened image (k ≈ 150,000)
+    /// keeps the general loop instead of packing 86 MB.
+    func testLargeProductsKeepTheGeneralLoop() {
+        XCTAssertTrue(Gemm.takesShortTransB(transB: true, m: 32, k: 1000, packed: nil))
+        XCTAssertFalse(Gemm.takesShortTransB(transB: true, m: 144, k: 150_528, packed: nil))
+        XCTAssertFalse(Gemm.takesShortTransB(transB: true, m: 1, k: 70_000, packed: nil), "a block of B would not fit the scratch budget")
+        XCTAssertFalse(Gemm.takesShortTransB(transB: true, m: 145, k: 1000, packed: nil))
+        XCTAssertFalse(Gemm.takesShortTransB(transB: false, m: 32, k: 1000, packed: nil))
     }
 
     func testTheRegisterTransposeIsATranspose() {
