@@ -85,30 +85,17 @@ extension GemmPacking {
         var j0 = 0
         while j0 < n {
             let cols = min(nr, n - j0)
-            if cols == nr {
-                var pc = 0
-                while pc < k {
-                    let kb = min(passDepth, k - pc)
-                    packFullPanel(b + (col + j0) * ldb + pc, ldb: ldb, k: kb, into: dst + (pc / passDepth) * passStride + j0 * kb)
-                    pc += kb
+            var pc = 0
+            while pc < k {
+                let kb = min(passDepth, k - pc)
+                let panel = dst + (pc / passDepth) * passStride + j0 * kb
+                if cols == nr {
+                    packFullPanel(b + (col + j0) * ldb + pc, ldb: ldb, k: kb, into: panel)
+                } else {
+                    // The block's last, zero-padded panel: packB's own loop.
+                    packB(transB: true, b: b, ldb: ldb, row: pc, col: col + j0, k: kb, n: cols, into: panel)
                 }
-                j0 += nr
-                continue
-            }
-            for j in 0..<nr {
-                var pc = 0
-                while pc < k {
-                    let kb = min(passDepth, k - pc)
-                    // Panel j0/nr of this pass: kb steps of nr values.
-                    var o = dst + (pc / passDepth) * passStride + j0 * kb + j
-                    if j < cols {
-                        let src = b + (col + j0 + j) * ldb + pc
-                        for p in 0..<kb { o.pointee = src[p]; o += nr }
-                    } else {
-                        for _ in 0..<kb { o.pointee = 0; o += nr }
-                    }
-                    pc += kb
-                }
+                pc += kb
             }
             j0 += nr
         }

@@ -16,7 +16,7 @@ final class WeightedDeltaSum: RecordFolding {
     private var preparing: PreparedSums?
     /// Whether each round's `prepare` follows its `begin` (set by the first `prepare`): the
     /// round's start then hands over the previous round's global storage (`recycle`).
-    private(set) var preparesEveryRound = false
+    private var preparesEveryRound = false
     /// The previous round's global values, for the next `prepare` to zero and reuse.
     private var recycled: [String: [Float]] = [:]
 
