@@ -25,15 +25,17 @@ private final class Relay: @unchecked Sendable {
                 guard let inbound = try? listener.accept(timeout: 0.1),
                       let outbound = try? TCPSocket.connect(host: "127.0.0.1", port: target, timeout: 2) else { continue }
                 lock.withLock { sockets += [inbound, outbound] }
-                let a = inbound.fd, b = outbound.fd
-                Thread { Relay.pump(from: a, to: b) }.start()
-                Thread { Relay.pump(from: b, to: a) }.start()
+                // The pumps hold the sockets, so a cut descriptor is not closed (and its number
+                // reused by the node's next connection) while a pump may still read it.
+                Thread { Relay.pump(from: inbound, to: outbound) }.start()
+                Thread { Relay.pump(from: outbound, to: inbound) }.start()
             }
         }.start()
     }
 
     /// Copies bytes until either side closes.
-    private static func pump(from: Int32, to: Int32) {
+    private static func pump(from source: TCPSocket, to destination: TCPSocket) {
+        let from = source.fd, to = destination.fd
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             var p = pollfd(fd: from, events: Int16(POLLIN), revents: 0)
@@ -47,6 +49,7 @@ private final class Relay: @unchecked Sendable {
                 sent += m
             }
         }
+        withExtendedLifetime((source, destination)) {}
     }
 
     /// Cuts every relayed connection (new ones are still accepted).
@@ -79,7 +82,13 @@ final class ReconnectTests: XCTestCase {
             nodeDone.signal()
         }.start()
         let cutOnce = CutOnce(relay)
-        let records = try coordinator.run { line in if line.contains("round 1 done") { cutOnce.fire() } }
+        let records: [Coordinator.RoundRecord]
+        do {
+            records = try coordinator.run { line in if line.contains("round 1 done") { cutOnce.fire() } }
+        } catch {
+            _ = nodeDone.wait(timeout: .now() + 20)
+            return XCTFail("the coordinator stopped: \(error); the node's log:\n\(nodeLog.text)")
+        }
         XCTAssertEqual(nodeDone.wait(timeout: .now() + 20), .success)
         XCTAssertEqual(records.count, 3)
         XCTAssertTrue(records.allSatisfy { $0.accepted == ["a"] })
