@@ -60,7 +60,7 @@ extension Coordinator {
         for target in targets {
             group.enter()
             let handOff = HandOff(target)
-            Thread { [self] in
+            spawn { [self] in
                 defer { group.leave() }
                 let session = handOff.value
                 do {
@@ -74,7 +74,7 @@ extension Coordinator {
                 } catch {
                     results.update { $0.failed[session.name] = "\(error)" }
                 }
-            }.start()
+            }
         }
         if group.wait(timeout: .now() + config.roundTimeout + 2) == .timedOut {
             for t in targets where results.value.nodes[t.name] == nil && results.value.failed[t.name] == nil {

@@ -52,6 +52,9 @@ public final class Coordinator: @unchecked Sendable {
     /// The last journaled round's global checkpoint, still being written (`CheckpointWriteBehind`).
     private var pendingCheckpoint: CheckpointWriteBehind?
     private var pendingRound = 0
+    /// Every thread the coordinator starts (`spawn`); `run` waits for them before it returns, so
+    /// the process never exits under one of them.
+    private let threads = DispatchGroup()
 
     /// Binds the listening socket; `run` starts the rounds. `completed` holds the records of
     /// rounds already done (when resuming): the run continues after them from `initial`.
@@ -148,9 +151,8 @@ public final class Coordinator: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true)
         let leftovers = LeftoverTemporaryFiles.remove(in: config.outDir)
         if !leftovers.isEmpty { log("coordinator: removed \(leftovers.count) temporary file(s) a killed run left in \(config.outDir): \(leftovers.joined(separator: ", "))") }
-        let acceptThread = Thread { [self] in acceptLoop() }
-        acceptThread.start()
-        Thread { [self] in heartbeatLoop() }.start()
+        spawn { [self] in acceptLoop() }
+        spawn { [self] in heartbeatLoop() }
         if let portFile = config.portFile {
             try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
         }
@@ -346,7 +348,18 @@ public final class Coordinator: @unchecked Sendable {
         pruneServerState(before: pendingRound)
     }
 
-    /// Stops admitting and closes every session, after BYE, or with `failure` an ERROR saying why.
+    /// Runs `body` on a thread of its own, one that `shutdown` waits for.
+    func spawn(_ body: @escaping @Sendable () -> Void) {
+        threads.enter()
+        Thread { [threads] in
+            defer { threads.leave() }
+            body()
+        }.start()
+    }
+
+    /// Stops admitting and closes every session, after BYE, or with `failure` an ERROR saying
+    /// why; then waits for the coordinator's threads (closing a session wakes any still reading
+    /// from it) and closes the listener once the accept loop no longer polls it.
     private func shutdown(failure: String?) {
         let all: [Session] = state.withLock { s in
             s.stopped = true
@@ -362,6 +375,12 @@ public final class Coordinator: @unchecked Sendable {
             try? s.conn.send(farewell)
             s.conn.close()
         }
+        if threads.wait(timeout: .now() + Self.threadsStopWithin) == .timedOut {
+            log("coordinator: warning: a thread did not stop within \(Self.threadsStopWithin) s of the end of the run")
+        }
         listener.close()
     }
+
+    /// How long `shutdown` waits for the coordinator's threads (they poll for the stop every 0.1 s).
+    static let threadsStopWithin = 10.0
 }

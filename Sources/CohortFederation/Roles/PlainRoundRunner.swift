@@ -92,11 +92,11 @@ struct PlainRoundRunner: Sendable {
         for participant in p.participants {
             group.enter()
             let handOff = HandOff((participant, p))
-            Thread { [self] in
+            c.spawn { [self] in
                 defer { group.leave() }
                 let (session, p) = handOff.value
                 exchange(with: session, p, deadline: deadline)
-            }.start()
+            }
         }
         _ = group.wait(timeout: .now() + c.config.roundTimeout + 2)
     }

@@ -340,7 +340,7 @@ final class SecureRoundRunner: @unchecked Sendable {
         for member in group {
             threads.enter()
             let handOff = HandOff((member, outgoing[member.name]!))
-            Thread { [self] in
+            c.spawn { [self] in
                 defer { threads.leave() }
                 let (node, outgoing) = handOff.value
                 do {
@@ -370,7 +370,7 @@ final class SecureRoundRunner: @unchecked Sendable {
                 } catch {
                     _ = try? withProgress { progress, _ in progress.fail(node.name, "secure aggregation, \(step): \(error)", kind: NodeDrop.reason(for: error)) }
                 }
-            }.start()
+            }
         }
         _ = threads.wait(timeout: .now() + timeout + 2)
         let completed = (try? withProgress { progress, _ in progress.close() }) ?? []
