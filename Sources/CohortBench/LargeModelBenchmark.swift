@@ -163,11 +163,12 @@ public enum LargeModelBenchmark {
             }
             message = []
             let local = model.stateDict().map { (name: $0.name, value: Tensor(shape: $0.value.shape, data: $0.value.data.map { $0 + 1e-3 })) }
-            _ = try timed("UPDATE made as a node does (streamed delta: one pass for the chunk CRCs)", bytes: modelBytes) {
-                try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: 1, modelVersion: 0, samples: 96, metrics: [:]),
-                                                local: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.value) }),
-                                                global: Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value) }),
-                                                names: local.map(\.name)).length
+            let updateMessage = try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: 1, modelVersion: 0, samples: 96, metrics: [:]),
+                                                                local: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.value) }),
+                                                                global: Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.value) }),
+                                                                names: local.map(\.name))
+            _ = try timed("UPDATE made and sent over loopback as a node does (each chunk's delta made, checksummed, written)", bytes: modelBytes) {
+                try loopbackSend(updateMessage, tls: false, certs: p("certs"))
             }
             let update = try timed("delta encode into one buffer (old path, kept for the fold stage)", bytes: modelBytes) {
                 try DeltaEncoder(config: DeltaCodecConfig()).encode(

@@ -11,6 +11,7 @@ extension FramedConnection {
         var start: [UInt8] = []
         withUnsafeBytes(of: UInt64(message.length).littleEndian) { start += $0 }
         try send(Frame(version: version, type: message.type, payload: start))
+        if message.checksumsWhenSent { return try sendChecksummingEachChunk(message, version: version) }
         var staged: [UInt8] = []
         staged.reserveCapacity(64 << 10)
         let none = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -31,6 +32,30 @@ extension FramedConnection {
                 }
                 if !staged.isEmpty { try staged.withUnsafeBytes { try write($0, none) } }
             }
+        }
+    }
+
+    /// The CHUNK frames of a message that `checksumsWhenSent`: each chunk's bytes are made
+    /// into one staging buffer (where a generated segment's error stops the send before that
+    /// chunk's frame begins), checksummed there and written with their header.
+    private func sendChecksummingEachChunk(_ message: StreamedMessage, version: UInt16) throws {
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 + min(message.chunkSize, message.length), alignment: 64)
+        defer { staging.deallocate() }
+        for index in 0..<message.chunkCount {
+            staging.storeBytes(of: UInt32(index).littleEndian, as: UInt32.self)
+            var filled = 4
+            try message.forEachSlice(ofChunk: index) { slice in
+                guard let base = slice.baseAddress, !slice.isEmpty else { return }
+                guard slice.count <= staging.count - filled else {
+                    throw TransportError("chunk \(index) of a streamed message: its segments gave more than the chunk's \(message.chunkBytes(index)) bytes")
+                }
+                (staging.baseAddress! + filled).copyMemory(from: base, byteCount: slice.count)
+                filled += slice.count
+            }
+            let payload = UnsafeRawBufferPointer(rebasing: staging[..<filled])
+            let header = Frame.header(version: version, type: MessageType.chunk.rawValue, length: filled,
+                                      crc: Frame.crc32(payload, continuing: 0))
+            try sendFrame { write in try header.withUnsafeBytes { try write($0, payload) } }
         }
     }
 

@@ -13,7 +13,8 @@ import Foundation
 /// The message's bytes are the concatenation of `segments` (e.g. a small header array and the
 /// float arrays of a model's tensors), sent without being copied into one buffer. The
 /// per-chunk CRCs are computed once, when the message is made, so sending the same message to
-/// many peers costs only the writes.
+/// many peers costs only the writes; or, with `checksumsWhenSent`, as each chunk is sent (a
+/// message sent once whose bytes are generated: one pass over them instead of two).
 public final class StreamedMessage: @unchecked Sendable {
     /// The default chunk size: 1 MiB of message per CHUNK frame.
     public static let defaultChunkSize = 1 << 20
@@ -29,15 +30,22 @@ public final class StreamedMessage: @unchecked Sendable {
     private let segments: [MessageSegment]
     private let counts: [Int]
     private var crcs: [UInt32] = []
+    /// Whether each chunk's CRC is computed as it is sent (from the chunk's bytes, staged once)
+    /// rather than when the message was made. A generated segment may then throw, which stops
+    /// the send before that chunk's frame.
+    public let checksumsWhenSent: Bool
 
     /// A message made of `segments`, in order; they must not change while it is alive.
-    public init(type: UInt16, segments: [MessageSegment], chunkSize: Int = StreamedMessage.defaultChunkSize) {
+    /// `checksumsWhenSent`: see the property.
+    public init(type: UInt16, segments: [MessageSegment], chunkSize: Int = StreamedMessage.defaultChunkSize, checksumsWhenSent: Bool = false) {
         precondition(chunkSize >= 1 && chunkSize < 1 << 31, "chunk size must be in 1..<2^31, got \(chunkSize)")
         self.type = type
         self.segments = segments
         self.chunkSize = chunkSize
+        self.checksumsWhenSent = checksumsWhenSent
         counts = segments.map(\.count)
         length = counts.reduce(0, +)
+        guard !checksumsWhenSent else { return }
         crcs.reserveCapacity(chunkCount)
         for i in 0..<chunkCount {
             var crc = withUnsafeBytes(of: UInt32(i).littleEndian) { Frame.crc32($0, continuing: 0) }
@@ -104,7 +112,8 @@ public struct MessageSegment: @unchecked Sendable {
     /// A segment of `count` bytes that `produce` makes on demand: asked for a range (at most
     /// one chunk of the message), it calls its body with exactly those bytes. It must give
     /// the same bytes every time (the chunk CRCs are computed from a first pass, the sending
-    /// from a second), and is called from one thread at a time.
+    /// from a second, unless the message `checksumsWhenSent`), and is called from one thread at
+    /// a time. It may throw only in a message that `checksumsWhenSent`.
     public static func generated(count: Int, _ produce: @escaping (Range<Int>, (UnsafeRawBufferPointer) throws -> Void) throws -> Void)
         -> MessageSegment
     {

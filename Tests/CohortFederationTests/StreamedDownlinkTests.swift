@@ -178,13 +178,31 @@ final class StreamedDownlinkTests: XCTestCase {
         let global = weights()
         var local = global
         local[0].value.data[4000] = .infinity
-        XCTAssertThrowsError(try RoundMessages.updateMessage(
+        let message = try RoundMessages.updateMessage(
             RoundMessages.UpdateHeader(round: 1, modelVersion: 1, samples: 1, metrics: [:]),
             local: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.value) }),
-            global: Dictionary(uniqueKeysWithValues: global.map { ($0.name, $0.value) }), names: ["wide.weight"], chunkSize: 1000)) { error in
+            global: Dictionary(uniqueKeysWithValues: global.map { ($0.name, $0.value) }), names: ["wide.weight"], chunkSize: 1000)
+        // The delta is made as it is sent: the send stops before the chunk holding element 4000.
+        let listener = try TCPListener(host: "127.0.0.1", port: 0)
+        defer { listener.close() }
+        let client = FramedConnection(stream: try TCPSocket.connect(host: "127.0.0.1", port: listener.port, timeout: 5))
+        let server = FramedConnection(stream: try XCTUnwrap(try listener.accept(timeout: 5)))
+        defer { client.close(); server.close() }
+        let drained = DispatchSemaphore(value: 0)
+        let received = LockedCount()
+        Thread {
+            defer { drained.signal() }
+            guard let start = try? server.receive(timeout: 5) else { return }
+            _ = try? server.receiveStreamed(start, budget: 1 << 24, timeout: 5) { received.add($0.count) }
+        }.start()
+        XCTAssertThrowsError(try client.send(message, version: ProtocolVersion.current)) { error in
             XCTAssertTrue(error is ModelDeltaError, "\(error)")
             XCTAssertTrue("\(error)".contains("tensor 'wide.weight': delta is inf at element 4000"), "\(error)")
         }
+        client.close()
+        XCTAssertEqual(drained.wait(timeout: .now() + 10), .success)
+        XCTAssertLessThan(received.value, message.length)
+        XCTAssertGreaterThan(received.value, 0)
     }
 
     func testTheBlockDigestCoversEveryBitNameAndShapeButNotTheListOrder() {
@@ -222,4 +240,12 @@ final class StreamedDownlinkTests: XCTestCase {
         XCTAssertEqual(start.type, MessageType.update.rawValue)
         return try server.receiveStreamedBytes(start, budget: 1 << 24, timeout: 5)
     }
+}
+
+/// A byte count added to from a receiving thread.
+private final class LockedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add(_ n: Int) { lock.withLock { count += n } }
+    var value: Int { lock.withLock { count } }
 }

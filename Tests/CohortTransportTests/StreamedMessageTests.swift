@@ -113,4 +113,64 @@ final class StreamedMessageTests: XCTestCase {
         XCTAssertLessThan(seconds, 1, "refused at once, not after the 5 s read deadline")
         XCTAssertLessThan(residentBytes() - before, 64 << 20)
     }
+
+    /// A generated segment of `count` floats (value i at index i); throws `Stop` when asked
+    /// for a range holding float `failAt`.
+    private func generated(floats count: Int, failAt: Int? = nil) -> MessageSegment {
+        .generated(count: 4 * count) { range, body in
+            let first = range.lowerBound / 4, end = (range.upperBound + 3) / 4
+            if let failAt, (first..<end).contains(failAt) { throw Stop() }
+            let values = (first..<end).map { Float($0) }
+            try values.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[(range.lowerBound - 4 * first)..<(range.upperBound - 4 * first)])) }
+        }
+    }
+
+    private struct Stop: Error {}
+
+    func testChecksumsMadeWhenSentCarryTheSameBytesOverTCPAndTLS() throws {
+        for tls in [false, true] {
+            let (client, server) = try LoopbackPairs(tls: tls).make()
+            let sender = FramedConnection(stream: client), receiver = FramedConnection(stream: server)
+            let head: [UInt8] = Array("header".utf8)
+            let expected = head + (0..<300_001).map { Float($0) }.withUnsafeBytes { [UInt8]($0) } + [1, 2, 3]
+            let message = StreamedMessage(type: MessageType.update.rawValue, segments: [.bytes(head), generated(floats: 300_001), .bytes([1, 2, 3])],
+                                          chunkSize: 40_001, checksumsWhenSent: true)
+            let box = Unchecked(sender)
+            let done = spawn { try? box.value.send(message, version: 2) }
+            let start = try receiver.receive(timeout: 5)
+            var chunks = 0
+            var got: [UInt8] = []
+            // receiveStreamed checks every CHUNK frame's CRC.
+            try receiver.receiveStreamed(start, budget: 1 << 30, timeout: 5) { chunks += 1; got += $0 }
+            XCTAssertEqual(chunks, message.chunkCount)
+            XCTAssertEqual(got, expected, "tls \(tls)")
+            XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+            client.close(); server.close()
+        }
+    }
+
+    func testAGeneratorErrorStopsTheSendBetweenWholeChunks() throws {
+        let (client, server) = try LoopbackPairs(tls: false).make()
+        defer { client.close(); server.close() }
+        let sender = FramedConnection(stream: client), receiver = FramedConnection(stream: server)
+        // Float 25,000 is in bytes 100,000..<100,004: chunk 2 of 40,000-byte chunks.
+        let message = StreamedMessage(type: MessageType.update.rawValue, segments: [generated(floats: 100_000, failAt: 25_000)],
+                                      chunkSize: 40_000, checksumsWhenSent: true)
+        let box = Unchecked(sender)
+        let failure = Locked<(any Error)?>(nil)
+        let done = spawn {
+            do { try box.value.send(message, version: 2) } catch {
+                failure.value = error
+                try? box.value.send(Frame(version: 2, type: MessageType.error.rawValue, payload: Array(#"{"message":"stopped"}"#.utf8)))
+            }
+        }
+        let start = try receiver.receive(timeout: 5)
+        var received = 0
+        XCTAssertThrowsError(try receiver.receiveStreamed(start, budget: 1 << 30, timeout: 5) { received += $0.count }) { error in
+            XCTAssertTrue("\(error)".contains("stopped"), "\(error)")
+        }
+        XCTAssertEqual(received, 80_000, "the two chunks before the failing one, whole; nothing of it")
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        XCTAssertTrue(failure.value is Stop, "\(String(describing: failure.value))")
+    }
 }

@@ -18,8 +18,9 @@ extension RoundMessages {
     /// `local − global` for each tensor of `names` in that order as a dense float32 delta-codec
     /// body, byte for byte what `DeltaEncoder(config: DeltaCodecConfig()).encode(ModelDelta(local:global:trainable:))`
     /// gives. No delta and no message is built: each chunk's values are computed from the two
-    /// models as the chunk is sent (and once before, for the chunk CRCs, which is also where a
-    /// non-finite value is found: `ModelDeltaError`, as the encoder throws).
+    /// models as the chunk is sent, and checksummed then (`checksumsWhenSent`: one pass over
+    /// both models). A non-finite difference (`ModelDeltaError`, as the encoder throws) or a
+    /// failed read of the spilled global stops the send before the chunk that holds it.
     public static func updateMessage(_ header: UpdateHeader, local: [String: Tensor], global: [String: Tensor], names: [String],
                                      chunkSize: Int = StreamedMessage.defaultChunkSize) throws -> StreamedMessage {
         try updateMessage(header, local: local, global: global, spill: nil, names: names, chunkSize: chunkSize)
@@ -64,18 +65,13 @@ extension RoundMessages {
                 }
             }
         }
-        let message = StreamedMessage(type: MessageType.update.rawValue, segments: [.bytes(headerLength(json.count) + json)] + segments,
-                                      chunkSize: chunkSize)
-        if let failure = differences.readFailure { throw failure }
-        if let bad = differences.firstBad {
-            throw ModelDeltaError("tensor '\(bad.name)': delta is \(bad.value) at element \(bad.index) (values must be finite)")
-        }
-        return message
+        return StreamedMessage(type: MessageType.update.rawValue, segments: [.bytes(headerLength(json.count) + json)] + segments,
+                               chunkSize: chunkSize, checksumsWhenSent: true)
     }
 }
 
-/// Makes `local − global` values a byte range at a time in one scratch buffer, noting the
-/// first non-finite difference it meets.
+/// Makes `local − global` values a byte range at a time in one scratch buffer; throws at the
+/// first non-finite difference, or when the spilled global cannot be read.
 final class DeltaDifferences: @unchecked Sendable {
     /// Where a tensor's global values are.
     enum Global {
@@ -89,13 +85,6 @@ final class DeltaDifferences: @unchecked Sendable {
     /// The global values of the range, read from a `GlobalSpill`.
     private var read: UnsafeMutablePointer<Float>?
     private var readCapacity = 0
-    /// The first failure to read the file (the values read as zeros: the chunk CRCs and the
-    /// sent bytes then disagree, and the coordinator refuses the update). Thrown by
-    /// `updateMessage` when it happens in the CRC pass; `produce` itself does not throw it,
-    /// as the passes that count and checksum the bytes cannot throw.
-    private(set) var readFailure: (any Error)?
-    /// The first non-finite difference found (tensor, element, value).
-    private(set) var firstBad: (name: String, index: Int, value: Float)?
 
     deinit { scratch?.deallocate(); read?.deallocate() }
 
@@ -113,16 +102,11 @@ final class DeltaDifferences: @unchecked Sendable {
             }
         case .spilled(let file):
             let held = Self.buffer(&read, capacity: &readCapacity, count: n)
-            do {
-                try file.read(name, elements: first..<end, into: held)
-            } catch {
-                if readFailure == nil { readFailure = error }
-                held.update(repeating: 0, count: n)
-            }
+            try file.read(name, elements: first..<end, into: held)
             finite = local.data.withUnsafeBufferPointer { a in Self.subtract(a.baseAddress! + first, held, into: out, count: n) }
         }
-        if !finite && firstBad == nil, let j = (0..<n).first(where: { !out[$0].isFinite }) {
-            firstBad = (name, first + j, out[j])
+        if !finite, let j = (0..<n).first(where: { !out[$0].isFinite }) {
+            throw ModelDeltaError("tensor '\(name)': delta is \(out[j]) at element \(first + j) (values must be finite)")
         }
         try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(out) + (range.lowerBound - 4 * first), count: range.count))
     }

@@ -179,8 +179,13 @@ public final class FederatedNode {
                     continue
                 }
                 let reply = try handleModel(header, weights: consume weights, log: log)
-                do { try conn.send(reply, version: frame.version) } catch {
-                    throw SessionLost(reason: "\(error)")
+                do { try conn.send(reply, version: frame.version) } catch let lost as TransportError {
+                    throw SessionLost(reason: "\(lost)")
+                } catch {
+                    // The streamed delta stopped between chunks (a non-finite value, an
+                    // unreadable spill file): the coordinator is told why, and the run ends.
+                    _ = Handshake.refuse(conn, "node '\(config.name)' cannot send its update of round \(header.round): \(error)")
+                    throw error
                 }
                 if let clock = stageClock {
                     clock.mark("UPDATE send (the delta streamed from the trained and received weights)")
@@ -411,7 +416,7 @@ public final class FederatedNode {
             let message = try RoundMessages.updateMessage(RoundMessages.UpdateHeader(round: header.round, modelVersion: header.modelVersion,
                                                                                      samples: samples, metrics: metrics),
                                                           local: update.local, global: update.global, spill: update.spill, names: update.sent)
-            stageClock?.mark("UPDATE prepared (header, chunk checksums of the streamed delta)")
+            stageClock?.mark("UPDATE prepared (header; the delta is made and checksummed as it is sent)")
             logRound(header, update, sent: message.length, log: log)
             return message
         }
