@@ -57,4 +57,45 @@ final class GradientMomentumSGDTests: XCTestCase {
         }
         XCTAssertThrowsError(try GradientMomentumSGD(groups: [], momentum: 1)) { XCTAssertTrue($0 is TrainingError) }
     }
+
+    /// The velocity scaled as `step` writes it is the same arithmetic as scaling it in the next
+    /// `zeroGrad` (the unfused order below): the weights agree bit for bit, over epochs and
+    /// with a frozen head.
+    func testScalingTheVelocityInStepChangesNoBit() throws {
+        for freezeHead in [false, true] {
+            let fused = try train({ try GradientMomentumSGD(groups: $0, momentum: 0.9) }, freezeHead: freezeHead)
+            let unfused = try train({ UnfusedGradientMomentum(groups: $0, momentum: 0.9) }, freezeHead: freezeHead)
+            for (p, q) in zip(fused.parameters, unfused.parameters) {
+                XCTAssertEqual(p.value.data.map(\.bitPattern), q.value.data.map(\.bitPattern), "\(p.name), frozen head \(freezeHead)")
+            }
+        }
+    }
+}
+
+/// `GradientMomentumSGD` as it was before `step` scaled the velocity: `zeroGrad` scales it.
+private final class UnfusedGradientMomentum: Optimizer {
+    var groups: [ParameterGroup]
+    let momentum: Float
+    private var started = false
+    init(groups: [ParameterGroup], momentum: Float) { self.groups = groups; self.momentum = momentum }
+
+    func zeroGrad() {
+        for group in groups {
+            for p in group.parameters {
+                guard started && p.isUpdated else { p.zeroGrad(); continue }
+                for i in 0..<p.grad.count { p.grad.data[i] *= momentum }
+            }
+        }
+        started = true
+    }
+
+    func step(learningRateScale: Float) {
+        forEachTrainable(learningRateScale: learningRateScale) { p, lr, wd in
+            for i in 0..<p.value.count {
+                let vi = p.grad.data[i] + wd * p.value.data[i]
+                p.grad.data[i] = vi
+                p.value.data[i] -= lr * vi
+            }
+        }
+    }
 }
