@@ -33,6 +33,26 @@ public enum VectorKernels {
         return (acc0 + acc1).sum() + tail == 0
     }
 
+    /// The largest |x| in `p` (0 when empty), or nil when an element is NaN or infinite. One
+    /// integer max over the magnitude bits: finite floats' magnitudes order as their bits do,
+    /// and every NaN or infinity is above the largest finite one.
+    @inlinable
+    public static func largestMagnitude(_ p: UnsafeBufferPointer<Float>) -> Float? {
+        guard let base = p.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        let mask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var m0 = SIMD8<UInt32>(), m1 = SIMD8<UInt32>()
+        var i = 0
+        while i + 16 <= p.count {
+            m0 = pointwiseMax(m0, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & mask)
+            m1 = pointwiseMax(m1, raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<UInt32>.self) & mask)
+            i &+= 16
+        }
+        var worst = pointwiseMax(m0, m1).max()
+        while i < p.count { worst = max(worst, p[i].bitPattern & 0x7FFF_FFFF); i &+= 1 }
+        return worst >= 0x7F80_0000 ? nil : Float(bitPattern: worst)
+    }
+
     /// Writes `row` (`cols` values) into every row of a `rows × cols` matrix (a bias that a
     /// GEMM with beta = 1 then accumulates onto), split over two threads when large: done on
     /// one thread it left the other idle while it wrote every projection's whole output.

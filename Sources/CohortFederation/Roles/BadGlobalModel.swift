@@ -37,15 +37,9 @@ public struct BadGlobalModel: Error, CustomStringConvertible, Sendable {
     /// at most `bound`; throws the first fault, in tensor-name order.
     static func check(_ weights: [String: Tensor], parameters: Set<String>, bound: Float, round: Int, modelVersion: Int) throws {
         for name in weights.keys.sorted() {
-            var worst: Float = 0
-            var finite = true
-            weights[name]!.data.withUnsafeBufferPointer { p in
-                for x in p {
-                    guard x.isFinite else { finite = false; return }
-                    worst = max(worst, abs(x))
-                }
+            guard let worst = weights[name]!.data.withUnsafeBufferPointer(VectorKernels.largestMagnitude) else {
+                throw BadGlobalModel(round: round, modelVersion: modelVersion, tensor: name, fault: .nonFinite)
             }
-            guard finite else { throw BadGlobalModel(round: round, modelVersion: modelVersion, tensor: name, fault: .nonFinite) }
             if parameters.contains(name) && worst > bound {
                 throw BadGlobalModel(round: round, modelVersion: modelVersion, tensor: name, fault: .outOfBudget(magnitude: worst, bound: bound))
             }
