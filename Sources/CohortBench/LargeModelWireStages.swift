@@ -57,6 +57,8 @@ extension LargeModelBenchmark {
                 name = "coordinator: UPDATE received, checked and folded from " + between(text, "UPDATE of '", "'")
             } else if text.contains(" journaled: global.ckpt") {
                 name = "coordinator: journal write (global checkpoint, behind the next round)"
+            } else if text.contains(": MODELs prepared in ") {
+                name = "coordinator: MODELs prepared (strategy begin, norm bound, digest, chunk checksums)"
             } else if text.contains(": aggregate finished in ") {
                 name = "coordinator: strategy finish (aggregate + new global)"
             } else {

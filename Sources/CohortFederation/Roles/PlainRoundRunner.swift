@@ -47,6 +47,7 @@ struct PlainRoundRunner: Sendable {
     /// Samples the participants, starts the strategy's round and builds each node's MODEL.
     func prepare() throws -> Prepared {
         let c = coordinator
+        let preparing = Date()
         let connected = c.state.withLock { $0.sortedSessions }
         let (participants, offline) = c.privateSample(connected, round: round) ?? (c.sample(connected, round: round), [])
         let globalDict = Dictionary(uniqueKeysWithValues: c.global.map { ($0.name, $0.value) })
@@ -79,6 +80,10 @@ struct PlainRoundRunner: Sendable {
             c.log("coordinator: round \(round): '\(name)' \(check)")
         }
         c.state.withLock { $0.plain = progress }
+        if 4 * parameters >= 64 << 20 {   // large models: the coordinator's work before the first MODEL byte (issue 19)
+            c.log(String(format: "coordinator: round %d: MODELs prepared in %.2f s (%ld bytes of weights: strategy begin, norm bound, digest, chunk checksums)",
+                         round, Date().timeIntervalSince(preparing), 4 * parameters))
+        }
         return Prepared(participants: participants, offline: offline, models: models, shapes: shapes, budget: parameters * 8 + 1 << 20,
                         fold: fold, adaptive: adaptive, expectedVersion: c.version, sampleChecks: checks, normBound: normBound)
     }
