@@ -108,10 +108,3 @@ private final class CutOnce: @unchecked Sendable {
         if first { relay.cut() }
     }
 }
-
-private final class LogBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    func append(_ s: String) { lock.withLock { lines.append(s) } }
-    var text: String { lock.withLock { lines.joined(separator: "\n") } }
-}

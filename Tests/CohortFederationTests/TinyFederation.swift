@@ -41,3 +41,11 @@ final class ResultsBox: @unchecked Sendable {
     func set(_ k: String, _ v: String) { lock.lock(); values[k] = v; lock.unlock() }
     func get(_ k: String) -> String? { lock.lock(); defer { lock.unlock() }; return values[k] }
 }
+
+/// Log lines written by a role's threads and read by the test, under a lock.
+final class LogBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ s: String) { lock.withLock { lines.append(s) } }
+    var text: String { lock.withLock { lines.joined(separator: "\n") } }
+}

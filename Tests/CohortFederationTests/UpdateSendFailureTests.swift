@@ -31,18 +31,11 @@ final class UpdateSendFailureTests: XCTestCase {
             }
             done.signal()
         }.start()
-        let log = LogLines()
+        let log = LogBox()
         XCTAssertThrowsError(try coordinator.run { log.append($0) })   // its only node left: the round cannot complete
         XCTAssertEqual(done.wait(timeout: .now() + 20), .success)
         let node = outcome.get("node") ?? "none"
         XCTAssertTrue(node.hasPrefix("ModelDeltaError: ") && node.contains("(values must be finite)"), node)
         XCTAssertTrue(log.text.contains("node 'a' cannot send its update of round 1: tensor 'head."), log.text)
     }
-}
-
-private final class LogLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    func append(_ s: String) { lock.withLock { lines.append(s) } }
-    var text: String { lock.withLock { lines.joined(separator: "\n") } }
 }
