@@ -71,4 +71,29 @@ final class ParameterGradientTests: XCTestCase {
         p.zeroGrad()
         XCTAssertEqual(p.grad, Tensor(shape: [3]))
     }
+
+    /// `zeroGrad` marks the gradient as zeros without writing it: a dense layer's next backward
+    /// writes its weight gradient whole (a GEMM that does not read the stale buffer, here NaN),
+    /// the one after adds to it, and a read after `zeroGrad` sees zeros.
+    func testAZeroedGradientIsOverwrittenByTheNextBackwardThenAccumulated() throws {
+        func model() throws -> Sequential { try Sequential(spec: ModelSpec(inputShape: [5], layers: [LayerSpec(.dense, name: "fc", units: 4)]), seed: 3) }
+        var rng = SeededRandom(seed: 8)
+        let x = Tensor(shape: [6, 5], data: (0..<30).map { _ in rng.normal() })
+        let dy = Tensor(shape: [6, 4], data: (0..<24).map { _ in rng.normal() })
+        let fresh = try model(), reused = try model()
+        _ = fresh.forward(x, mode: .training)
+        _ = fresh.backward(dy)
+        let expected = try XCTUnwrap(fresh.parameters.first { $0.name == "fc.weight" }).grad.data
+        let w = try XCTUnwrap(reused.parameters.first { $0.name == "fc.weight" })
+        w.grad.fill(.nan)
+        w.zeroGrad()
+        _ = reused.forward(x, mode: .training)
+        _ = reused.backward(dy)
+        XCTAssertEqual(w.grad.data, expected)
+        _ = reused.forward(x, mode: .training)
+        _ = reused.backward(dy)
+        XCTAssertEqual(w.grad.data, expected.map { $0 + $0 }, "a second pass adds")
+        w.zeroGrad()
+        XCTAssertEqual(w.grad, Tensor(shape: [4, 5]))
+    }
 }

@@ -96,8 +96,10 @@ public final class Dense: Layer {
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor? {
         let n = dy.count / units
         if weight.isTrainable {
-            Gemm.multiply(transA: true, transB: false, m: units, n: inputs, k: n, a: dy.data, lda: units,
-                          b: input.data, ldb: inputs, beta: 1, c: &weight.grad.data, ldc: inputs)
+            weight.accumulateGradient { grad, overwrite in
+                Gemm.multiply(transA: true, transB: false, m: units, n: inputs, k: n, a: dy.data, lda: units,
+                              b: input.data, ldb: inputs, beta: overwrite ? 0 : 1, c: &grad.data, ldc: inputs)
+            }
         }
         if let bias, bias.isTrainable { bias.grad.add(dy.reshaped([n, units]).sumRows()) }
         guard needsInputGradient else { return nil }

@@ -15,20 +15,48 @@ public final class Parameter {
     /// place (`p.grad.data.withUnsafeMutableBufferPointer`, `p.grad.fill(0)`, a GEMM into
     /// `&p.grad.data`): never copied on write, as a `lazy var` (get, then set) would be, which
     /// held a second gradient-sized buffer at every write (issue 19).
+    ///
+    /// `zeroGrad()` does not write the buffer: it marks it as zeros, which the next access
+    /// writes (`grad`), or which a layer that writes its whole gradient at once skips
+    /// (`accumulateGradient`: a GEMM with beta 0 instead of a fill and a beta-1 GEMM that reads
+    /// the zeros back; for a 1.2 GB weight, one pass over the buffer less per step).
     public var grad: Tensor {
         get {
-            if let g = gradStorage { return g }
-            let g = Tensor(shape: value.shape)
-            gradStorage = g
-            return g
+            materializeGradient()
+            return gradStorage!
         }
-        set { gradStorage = newValue }
+        set {
+            gradStorage = newValue
+            gradReadsAsZero = false
+        }
         _modify {
-            if gradStorage == nil { gradStorage = Tensor(shape: value.shape) }
+            materializeGradient()
             yield &gradStorage!
         }
     }
     private var gradStorage: Tensor?
+    /// The buffer's contents are stale: the gradient is zero (`zeroGrad`).
+    private var gradReadsAsZero = false
+
+    /// Allocates the gradient (zeros), or writes the zeros `zeroGrad` left pending.
+    private func materializeGradient() {
+        if gradStorage == nil {
+            gradStorage = Tensor(shape: value.shape)
+        } else if gradReadsAsZero {
+            gradStorage!.fill(0)
+        }
+        gradReadsAsZero = false
+    }
+
+    /// Calls `body` with the gradient buffer to add one backward pass's gradient into, and
+    /// whether the gradient is zero so far: then `body` must write every element (e.g. a GEMM
+    /// with beta 0, which does not read the buffer) instead of adding to it.
+    public func accumulateGradient(_ body: (_ buffer: inout Tensor, _ overwrite: Bool) -> Void) {
+        let overwrite = gradStorage == nil || gradReadsAsZero
+        if gradStorage == nil { gradStorage = Tensor(shape: value.shape) }
+        gradReadsAsZero = false
+        body(&gradStorage!, overwrite)
+    }
     /// True for normalisation affine parameters (BatchNorm, LayerNorm, GroupNorm): TENT adapts
     /// these, and FedBN keeps them at each site.
     public let isNormalization: Bool
@@ -61,8 +89,9 @@ public final class Parameter {
     public var isUpdated: Bool { isTrainable && !isLoRABase }
 
     /// Sets the gradient to zero (a gradient never allocated stays so: it reads as zeros), so
-    /// zeroing a frozen parameter's gradient, as optimizers do, never allocates one.
-    public func zeroGrad() { gradStorage?.fill(0) }
+    /// zeroing a frozen parameter's gradient, as optimizers do, never allocates one. The
+    /// buffer is written only when next used (see `grad`).
+    public func zeroGrad() { if gradStorage != nil { gradReadsAsZero = true } }
 
     /// Whether the gradient buffer exists (it is allocated on first use).
     public var hasGradientStorage: Bool { gradStorage != nil }
