@@ -53,7 +53,8 @@ public final class Parameter {
     /// with beta 0, which does not read the buffer) instead of adding to it.
     public func accumulateGradient(_ body: (_ buffer: inout Tensor, _ overwrite: Bool) -> Void) {
         let overwrite = gradStorage == nil || gradReadsAsZero
-        if gradStorage == nil { gradStorage = Tensor(shape: value.shape) }
+        // A new buffer is left unwritten: `body` writes every element of it.
+        if gradStorage == nil { gradStorage = Tensor(shape: value.shape, data: [Float].uninitialized(count: value.count)) }
         gradReadsAsZero = false
         body(&gradStorage!, overwrite)
     }
